@@ -1,0 +1,30 @@
+"""scalinglab: fit, plan and check language-model scaling laws.
+
+Typical use::
+
+    import scalinglab as sl
+    runs = sl.load_runs("runs.csv")                       # params, tokens, flops, loss (nats/token)
+    result = sl.fit(runs, law="chinchilla", bootstrap=200, seed=0)
+    print(result.summary())
+    result.predict(params=70e9, tokens=1.4e12)            # loss with a 95% interval
+    sl.published["hoffmann2022"].predict(params=70e9, tokens=1.4e12)
+"""
+
+from __future__ import annotations
+
+from scalinglab import laws
+from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.fit import FitResult, Objective, Prediction, fit
+from scalinglab.io import Runs, load_runs
+from scalinglab.laws.published import REGISTRY as published
+from scalinglab.laws.published import get_published
+from scalinglab.resolve import predict_loss, resolve_law
+from scalinglab.simulate import simulate_isoflop
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FitError", "FitResult", "Objective", "Prediction", "Runs", "ScalingLabError", "__version__",
+    "fit", "get_published", "laws", "load_runs", "predict_loss", "published", "resolve_law",
+    "simulate_isoflop",
+]

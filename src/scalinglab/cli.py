@@ -1,0 +1,212 @@
+"""The ``scalinglab`` command line: a thin layer over the Python API.
+
+Every command that prints results takes ``--json``; those keys are a contract. Bad input prints one
+line (``error: ...``) on stderr and exits with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalinglab.errors import ScalingLabError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="scalinglab: fit, plan and check language-model scaling laws.")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _emit_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, allow_nan=False))
+
+
+def _parse_cols(cols: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for item in cols:
+        name, sep, column = item.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise ScalingLabError(f"--col expects name=column (e.g. params=\"Model Size\"), got '{item}'")
+        mapping[name.strip()] = column.strip()
+    return mapping
+
+
+def _parse_floats(text: str, what: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ScalingLabError(f"{what} expects comma-separated numbers, got '{text}'") from None
+    if not values:
+        raise ScalingLabError(f"{what} is empty")
+    return values
+
+
+def fit_json(result) -> dict[str, Any]:
+    """The ``fit --json`` object (contract keys: law, params, ci, n_points, objective, rmse_log, converged)."""
+    d: dict[str, Any] = {
+        "law": result.law, "params": result.params, "n_points": result.n_points,
+        "objective": result.objective, "rmse_log": result.rmse_log, "converged": result.converged,
+    }
+    if result.bootstrap:
+        d["ci"] = {k: v for k, v in result.ci.items() if k in result.params}
+        d["stderr"] = {k: v for k, v in result.stderr.items() if k in result.params}
+        d["derived_ci"] = {k: v for k, v in result.ci.items() if k in result.derived}
+        d["level"] = result.level
+        d["bootstrap"] = result.bootstrap
+    d.update(derived=result.derived, n_starts=result.n_starts, n_refined=result.n_refined,
+             n_at_best=result.n_at_best, at_bound=result.at_bound, notes=result.notes)
+    return d
+
+
+@app.command("fit")
+def fit_cmd(
+    data: str = typer.Argument(..., help="Runs table: CSV, Parquet, JSON-lines or JSON."),
+    law: str = typer.Option("chinchilla", help="Law family, e.g. chinchilla, power_floor:flops, kaplan_nd, bnsl:params:1."),
+    loss: str = typer.Option("huber", help="huber (on log-residuals) or ls."),
+    delta: float = typer.Option(1e-3, help="Huber delta on log-residuals."),
+    bootstrap: int = typer.Option(0, help="Bootstrap resamples (0 = none)."),
+    seed: int = typer.Option(0, help="Seed for the bootstrap."),
+    level: float = typer.Option(0.95, help="Confidence level of the intervals."),
+    col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
+    drop_highest_loss: int = typer.Option(0, help="Drop the K highest-loss rows (as Besiroglu et al. 2024 drop 5)."),
+    refine: int = typer.Option(64, help="Grid starts optimised after screening all of them (0 = all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    out_path: Optional[str] = typer.Option(None, "--out", help="Save the fit as JSON here."),
+) -> None:
+    """Fit a scaling law to a table of runs."""
+    from scalinglab.fit import fit
+
+    result = fit(data, law=law, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level,
+                 columns=_parse_cols(col), drop_highest_loss=drop_highest_loss,
+                 refine=None if refine == 0 else refine, progress=not as_json and sys.stderr.isatty())
+    if out_path:
+        result.save(out_path)
+    if as_json:
+        _emit_json(fit_json(result))
+    else:
+        out.print(result.summary())
+        if out_path:
+            out.print(f"\nsaved to {out_path}")
+
+
+@app.command("predict")
+def predict_cmd(
+    law: str = typer.Option(..., help="A fit JSON written by 'fit --out', or a published law (see 'laws')."),
+    params: Optional[float] = typer.Option(None, help="Parameters N."),
+    tokens: Optional[float] = typer.Option(None, help="Training tokens D."),
+    flops: Optional[float] = typer.Option(None, help="Training FLOPs C."),
+    step: Optional[float] = typer.Option(None, help="Optimiser steps S."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Predict the loss (nats/token) of a fitted or published law."""
+    from scalinglab.resolve import predict_loss, resolve_law
+
+    resolved = resolve_law(law)
+    given = {k: v for k, v in dict(params=params, tokens=tokens, flops=flops, step=step).items() if v is not None}
+    pred = predict_loss(resolved, **{k: v for k, v in given.items() if k in resolved.family.variables})
+    d = pred.to_dict()
+    if as_json:
+        _emit_json(d)
+        return
+    inputs = ", ".join(f"{k} = {v:.4g}" for k, v in given.items())
+    line = f"{resolved.family.label}: loss at {inputs} = {d['loss']:.4f} nats/token"
+    if "low" in d:
+        line += f"  ({100 * pred.level:g}% interval {d['low']:.4f} .. {d['high']:.4f})"
+    out.print(line)
+
+
+@app.command("laws")
+def laws_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the law families and the published laws."""
+    from scalinglab.laws import list_families
+    from scalinglab.laws.published import list_published
+
+    families, published = list_families(), list_published()
+    if as_json:
+        _emit_json({"families": families, "published": published})
+        return
+    t = Table(title="Law families")
+    for c in ("name", "formula", "parameters", "source"):
+        t.add_column(c)
+    for f in families:
+        t.add_row(f["name"], f["formula"], ", ".join(f["params"]), f["citation"])
+    out.print(t)
+    p = Table(title="Published laws")
+    for c in ("key", "family", "parameters", "source"):
+        p.add_column(c)
+    for f in published:
+        p.add_row(f["key"], f["family"], ", ".join(f"{k}={v:.6g}" for k, v in f["params"].items()), f["citation"])
+    out.print(p)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    law: str = typer.Option("hoffmann2022", help="True law: a published name or a fit JSON."),
+    budgets: str = typer.Option("6e18,2e19,6e19,2e20,6e20,2e21,6e21", help="FLOP budgets, comma-separated."),
+    per_budget: int = typer.Option(7, help="Model sizes per budget."),
+    span: float = typer.Option(4.0, help="Sizes from N_opt/span to N_opt*span."),
+    noise: float = typer.Option(0.01, help="Std of the log-loss noise."),
+    seed: int = typer.Option(0, help="Seed for the noise and the bootstrap."),
+    fit_law: Optional[str] = typer.Option("chinchilla", "--fit", help="Family to fit back ('none' to skip)."),
+    bootstrap: int = typer.Option(200, help="Bootstrap resamples of the fit back."),
+    out_path: Optional[str] = typer.Option(None, "--out", help="Write the simulated runs (CSV/Parquet/JSONL)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Simulate an IsoFLOP sweep from a law and check that fitting it back recovers the law."""
+    from scalinglab.demo import recovery_report, run_recovery, write_table
+
+    report = run_recovery(law, _parse_floats(budgets, "--budgets"), per_budget, span, noise, seed,
+                          None if fit_law in (None, "none") else fit_law, bootstrap,
+                          progress=not as_json and sys.stderr.isatty())
+    if out_path:
+        write_table(report.runs, out_path)
+    if as_json:
+        _emit_json(report.to_json())
+    else:
+        recovery_report(report, out)
+        if out_path:
+            out.print(f"\nsimulated runs written to {out_path}")
+
+
+@app.command("demo")
+def demo_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """The main job on embedded defaults: simulate an IsoFLOP sweep, fit it back, compare to the truth."""
+    from scalinglab.demo import recovery_report, run_demo
+
+    report = run_demo(progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        _emit_json(report.to_json())
+    else:
+        recovery_report(report, out)
+
+
+def main() -> None:
+    """Entry point: run the app, turning scalinglab errors into one line and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except ScalingLabError as exc:
+        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

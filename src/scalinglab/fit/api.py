@@ -1,0 +1,125 @@
+"""``sl.fit``: fit a scaling law to a table of runs, with multi-start and bootstrap."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from contextlib import nullcontext
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.fit.bootstrap import bootstrap_fit
+from scalinglab.fit.multistart import multistart
+from scalinglab.fit.objective import Objective
+from scalinglab.fit.result import FitResult
+from scalinglab.io import Runs, load_runs
+from scalinglab.laws import get_family
+from scalinglab.laws.base import LawFamily
+
+Array = np.ndarray
+
+
+def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:
+    if not isinstance(bootstrap, (int, np.integer)) or isinstance(bootstrap, bool) or bootstrap < 0:
+        raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}")
+    if not (0.0 < float(level) < 1.0):
+        raise ScalingLabError(f"confidence level must lie strictly between 0 and 1, got {level}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ScalingLabError(f"seed must be a whole number >= 0, got {seed!r}")
+    if refine is not None and refine < 1:
+        raise ScalingLabError(f"refine must be at least 1 (or None for every start), got {refine}")
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return nullcontext(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    transient=True)
+
+
+def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Mapping[str, Any] = "chinchilla",
+        loss: str = "huber", delta: float = 1e-3, bootstrap: int = 0, seed: int = 0, level: float = 0.95,
+        *, columns: Mapping[str, str] | None = None, drop_highest_loss: int = 0,
+        starts: Array | None = None, refine: int | None = 64, progress: bool = False) -> FitResult:
+    """Fit ``law`` to ``runs`` by minimising a robust loss on log-residuals.
+
+    Objective: sum_i rho(ln f(x_i; theta) - ln y_i), rho = Huber(delta) (Hoffmann et al. 2022, sec. D.2;
+    summed, not averaged) or least squares (``loss="ls"``). Multi-start over the family's grid
+    (``starts`` overrides it; see :mod:`scalinglab.fit.multistart` for ``refine``). With
+    ``bootstrap=B``, B resamples (rows, or whole groups when a ``group`` column exists) are refitted,
+    giving percentile intervals at ``level`` and standard errors for every parameter and derived
+    quantity. Same ``seed``, same answer. Loss is in nats/token.
+    """
+    _check_options(bootstrap, level, seed, refine)
+    runs = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
+    family = get_family(law)
+    runs.require(list(family.variables) + ["loss"], why=f"law {family.label}")
+    if len(runs) < family.n_params:
+        raise FitError(f"{runs.source}: {len(runs)} rows, but law {family.label} has {family.n_params} "
+                       f"free parameters ({', '.join(family.param_names)}); need at least that many rows")
+    X = {v: runs.column(v) for v in family.variables}
+    logy = np.log(runs.column("loss"))
+    obj = Objective(loss, delta)
+    groups = runs.data["group"].to_numpy() if runs.has("group") else None
+    with threadpool_limits(limits=1):
+        ms = multistart(family, X, logy, obj, starts=starts, refine=refine)
+        if not np.isfinite(ms.value):
+            raise FitError(f"{runs.source}: no start gave a finite objective for law {family.label}")
+        draws = None
+        if bootstrap:
+            starts_b = np.vstack([ms.candidates, ms.screened_best])
+            with _progress(bootstrap, progress) as bar:
+                task = bar.add_task("bootstrap", total=bootstrap) if bar is not None else None
+                draws = bootstrap_fit(family, X, logy, obj, starts_b, bootstrap, seed, groups,
+                                      on_chunk=(lambda k: bar.advance(task, k)) if bar is not None else None)
+        resid = family.log_predict(ms.theta[None, :], X)[0] - logy
+    return _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups)
+
+
+def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups) -> FitResult:
+    params = {k: float(v) for k, v in family.to_natural(ms.theta).items()}
+    derived = {k: float(v) for k, v in family.derived(params).items()}
+    notes = list(runs.notes)
+    if not ms.converged:
+        notes.append("the best start did NOT converge: the parameters may not be a minimum; "
+                     "check the data or try another law")
+    if ms.at_bound:
+        notes.append(f"parameter(s) {', '.join(ms.at_bound)} ended on a bound of the search box")
+    result = FitResult(
+        law=family.label, family=family, theta=ms.theta.copy(), params=params, derived=derived,
+        objective=ms.value, rmse_log=float(np.sqrt(np.mean(resid**2))), n_points=len(resid),
+        converged=ms.converged, loss=obj.kind, delta=obj.delta, n_starts=ms.n_starts,
+        n_refined=ms.n_refined, n_at_best=ms.n_at_best, at_bound=ms.at_bound, residuals=resid,
+        level=float(level), seed=int(seed), source=runs.source, notes=notes,
+    )
+    if draws is not None:
+        _attach_bootstrap(result, draws, bootstrap, groups)
+    return result
+
+
+def _attach_bootstrap(result: FitResult, draws, bootstrap: int, groups) -> None:
+    ok = draws.converged
+    result.bootstrap = bootstrap
+    result.bootstrap_unit = draws.unit
+    result.bootstrap_converged = int(ok.sum())
+    result.draws = draws.theta[ok] if ok.any() else draws.theta
+    if ok.sum() < bootstrap:
+        result.notes.append(f"{bootstrap - int(ok.sum())} of {bootstrap} bootstrap resamples did not "
+                            "converge and were left out of the intervals")
+    if groups is not None:
+        result.notes.append(f"bootstrap resampled whole groups ({len(np.unique(groups))} groups)")
+    tail = 50.0 * (1.0 - result.level)
+    for name, values in result.draw_params().items():
+        v = np.asarray(values, dtype=float)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            continue
+        lo, hi = np.percentile(v, [tail, 100.0 - tail])
+        result.ci[name] = [float(lo), float(hi)]
+        result.stderr[name] = float(np.std(v, ddof=1)) if v.size > 1 else 0.0

@@ -1,0 +1,196 @@
+"""FitResult: a fitted scaling law with its uncertainty, diagnostics and provenance.
+
+Modelled on lmfit's and statsmodels' result objects: everything is an attribute, ``summary()`` prints a
+readable report, ``predict`` gives point predictions (with bootstrap intervals when available), and
+``save``/``load`` round-trip exactly through JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.laws.base import LawFamily
+
+Array = np.ndarray
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Prediction:
+    """Predicted loss (nats/token) and, when the law carries bootstrap draws, a percentile interval."""
+
+    loss: Array
+    low: Array | None = None
+    high: Array | None = None
+    level: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"loss": _jsonable(self.loss)}
+        if self.low is not None:
+            out["low"] = _jsonable(self.low)
+            out["high"] = _jsonable(self.high)
+        return out
+
+
+def _jsonable(x: Any) -> Any:
+    arr = np.asarray(x, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr.tolist()
+
+
+@dataclass
+class FitResult:
+    """A fitted law. Parameters are on the natural scale (E, A, B, alpha, beta for chinchilla)."""
+
+    law: str
+    family: LawFamily
+    theta: Array  # internal parameters (log-scale amplitudes), shape (P,)
+    params: dict[str, float]
+    derived: dict[str, float]
+    objective: float
+    rmse_log: float  # root mean square of ln(predicted) - ln(observed)
+    n_points: int
+    converged: bool
+    loss: str = "huber"
+    delta: float = 1e-3
+    n_starts: int = 0
+    n_refined: int = 0
+    n_at_best: int = 0
+    at_bound: list[str] = field(default_factory=list)
+    residuals: Array | None = None  # ln(predicted) - ln(observed), per point
+    ci: dict[str, list[float]] = field(default_factory=dict)
+    stderr: dict[str, float] = field(default_factory=dict)
+    level: float = 0.95
+    bootstrap: int = 0
+    bootstrap_unit: str = "rows"
+    bootstrap_converged: int = 0
+    draws: Array | None = None  # (B, P) internal parameters of each bootstrap resample
+    seed: int = 0
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    # ---- prediction ---------------------------------------------------------------------
+    def predict(self, **X: Any) -> Prediction:
+        """Loss in nats/token at the given inputs (``params=``, ``tokens=``, ``flops=``, ``step=``).
+
+        Inputs broadcast against each other. With bootstrap draws, ``low``/``high`` are the
+        percentile interval of the predicted loss at ``level`` (parameter uncertainty only)."""
+        point = self.family.predict_natural(self.params, **X)
+        if self.draws is None or len(self.draws) == 0:
+            return Prediction(loss=point)
+        Xc = self.family.check_variables(X)
+        shape = np.broadcast_shapes(*(a.shape for a in Xc.values()))
+        flat = {k: np.broadcast_to(a, shape).ravel() for k, a in Xc.items()}
+        with np.errstate(over="ignore", invalid="ignore"):
+            sims = np.exp(self.family.log_predict(self.draws, flat))
+        tail = 50.0 * (1.0 - self.level)
+        low, high = np.nanpercentile(sims, [tail, 100.0 - tail], axis=0)
+        return Prediction(loss=point, low=low.reshape(shape), high=high.reshape(shape), level=self.level)
+
+    def draw_params(self) -> dict[str, Array]:
+        """Natural-scale parameters (and derived quantities) of every bootstrap draw."""
+        if self.draws is None:
+            return {}
+        nat = self.family.to_natural(self.draws)
+        return {**nat, **self.family.derived(nat)}
+
+    # ---- reporting ----------------------------------------------------------------------
+    def summary(self) -> str:
+        """A readable report: law, data, objective, convergence, parameter table, notes."""
+        lines = [f"scalinglab fit: {self.law}    {self.family.formula}",
+                 f"  source          {self.source or '-'} ({self.n_points} points)",
+                 f"  objective       {self._objective_text()} = {self.objective:.6e}",
+                 f"  rmse (log)      {self.rmse_log:.4g}",
+                 f"  converged       {'yes' if self.converged else 'NO'}: best of {self.n_starts:,} starts "
+                 f"screened, {self.n_refined:,} refined, {self.n_at_best:,} reached the best objective"]
+        if self.at_bound:
+            lines.append(f"  at a bound      {', '.join(self.at_bound)} (internal parameters)")
+        if self.bootstrap:
+            lines.append(f"  bootstrap       {self.bootstrap:,} resamples of {self.bootstrap_unit} "
+                         f"(seed {self.seed}), {self.bootstrap_converged:,} converged; "
+                         f"{100 * self.level:g}% percentile intervals")
+        lines += ["", f"  {'parameter':<12}{'value':>14}{'std err':>14}   {100 * self.level:g}% interval"]
+        for name, value in {**self.params, **self.derived}.items():
+            if name == next(iter(self.derived), None):
+                lines.append("  derived")
+            se = self.stderr.get(name)
+            ci = self.ci.get(name)
+            lines.append(f"  {name:<12}{value:>14.6g}{(f'{se:.4g}' if se is not None else '-'):>14}   "
+                         + (f"[{ci[0]:.6g}, {ci[1]:.6g}]" if ci else "-"))
+        if self.notes:
+            lines += ["", "  notes"] + [f"  - {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def _objective_text(self) -> str:
+        return f"Huber(delta={self.delta:g}) on log-residuals, summed" if self.loss == "huber" \
+            else "least squares on log-residuals, summed"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    # ---- serialisation ------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Everything needed to rebuild this result; floats keep full precision in JSON."""
+        return {
+            "format": "scalinglab.fit", "format_version": FORMAT_VERSION,
+            "law": self.law, "family": self.family.spec(), "theta": self.theta.tolist(),
+            "params": dict(self.params), "derived": dict(self.derived),
+            "objective": self.objective, "rmse_log": self.rmse_log, "n_points": self.n_points,
+            "converged": self.converged, "loss": self.loss, "delta": self.delta,
+            "n_starts": self.n_starts, "n_refined": self.n_refined, "n_at_best": self.n_at_best,
+            "at_bound": list(self.at_bound),
+            "residuals": None if self.residuals is None else self.residuals.tolist(),
+            "ci": {k: list(v) for k, v in self.ci.items()}, "stderr": dict(self.stderr),
+            "level": self.level, "bootstrap": self.bootstrap, "bootstrap_unit": self.bootstrap_unit,
+            "bootstrap_converged": self.bootstrap_converged,
+            "draws": None if self.draws is None else self.draws.tolist(),
+            "seed": self.seed, "source": self.source, "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FitResult:
+        from scalinglab.laws import get_family
+
+        if not isinstance(d, dict) or d.get("format") != "scalinglab.fit":
+            raise ScalingLabError("not a scalinglab fit (JSON without \"format\": \"scalinglab.fit\")")
+        if d.get("format_version", 0) > FORMAT_VERSION:
+            raise ScalingLabError(f"fit file format {d['format_version']} is newer than this scalinglab "
+                                  f"understands ({FORMAT_VERSION}); upgrade scalinglab")
+        try:
+            kw = {k: v for k, v in d.items() if k not in ("format", "format_version", "family")}
+            kw["family"] = get_family(d["family"])
+            kw["theta"] = np.asarray(d["theta"], dtype=float)
+            kw["residuals"] = None if d.get("residuals") is None else np.asarray(d["residuals"], float)
+            kw["draws"] = None if d.get("draws") is None else np.asarray(d["draws"], float).reshape(
+                -1, len(kw["theta"]))
+            kw["ci"] = {k: [float(a), float(b)] for k, (a, b) in d.get("ci", {}).items()}
+            return cls(**kw)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ScalingLabError):
+                raise
+            raise ScalingLabError(f"malformed fit file: {exc}") from None
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result as JSON (exact round trip with :meth:`load`)."""
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                json.dump(self.to_dict(), fh, indent=1)
+        except OSError as exc:
+            raise ScalingLabError(f"{path}: cannot write fit ({exc.strerror})") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FitResult:
+        """Read a result written by :meth:`save`."""
+        try:
+            with open(path, encoding="utf-8") as fh:
+                d = json.load(fh)
+        except FileNotFoundError:
+            raise ScalingLabError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ScalingLabError(f"{path}: not a readable fit JSON ({exc})") from None
+        return cls.from_dict(d)

@@ -1,0 +1,491 @@
+"""Load a table of training runs into canonical columns.
+
+One row is one trained model (or one checkpoint of one). Canonical columns and units:
+
+==========  ==================================================================
+``params``  N, the parameter count as given by the source. Whether embedding
+            parameters are counted is the source's convention (Kaplan et al.
+            2020 leave them out, Hoffmann et al. 2022 count them).
+``tokens``  D, the number of training tokens seen.
+``flops``   C, total training compute in FLOPs (a count, not a rate).
+``loss``    the loss in nats per token.
+``step``    optional: optimizer steps (> 0, since laws use log step).
+``group``   optional: a free-form label (e.g. a model family), kept as text.
+==========  ==================================================================
+
+When exactly two of params/tokens/flops are present, the third is derived with
+C = 6ND (Kaplan et al. 2020, sec. 2.1). Every other column is kept unchanged.
+Row numbers in messages and in ``Runs.data.index`` are 1-based data rows of the
+source (row 1 is the first row after the header).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.errors import ScalingLabError
+
+__all__ = ["CANONICAL", "OPTIONAL", "ALIASES", "Runs", "load_runs"]
+
+CANONICAL: tuple[str, ...] = ("params", "tokens", "flops", "loss")
+OPTIONAL: tuple[str, ...] = ("step", "group")
+_NUMERIC: tuple[str, ...] = CANONICAL + ("step",)
+_ALL: tuple[str, ...] = CANONICAL + OPTIONAL
+
+#: Accepted spellings per canonical name, highest priority first. Names are compared
+#: case-insensitively, ignoring spaces, underscores and hyphens ("Model Size" == model_size).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "params": ("params", "n", "modelsize", "nparams", "numparams", "parameters", "modelparams"),
+    "tokens": ("tokens", "d", "numtokens", "ntokens", "trainingtokens", "traintokens",
+               "datasize", "datasetsize"),
+    "flops": ("flops", "c", "trainingflop", "trainingflops", "compute", "trainflops", "flop"),
+    "loss": ("loss", "valloss", "validationloss", "evalloss", "finalloss", "testloss", "trainloss"),
+    "step": ("step", "steps", "iteration", "iter", "s"),
+    "group": ("group", "groups"),
+}
+
+#: File extension -> (reader kind, what the error message says was expected).
+_FORMATS: dict[str, tuple[str, str]] = {
+    ".csv": ("csv", "CSV"), ".tsv": ("tsv", "TSV"), ".parquet": ("parquet", "Parquet"),
+    ".pq": ("parquet", "Parquet"), ".jsonl": ("jsonl", "JSON lines"),
+    ".ndjson": ("jsonl", "JSON lines"), ".json": ("json", "JSON array of records")}
+
+
+@dataclass
+class Runs:
+    """A validated table of runs.
+
+    ``data`` has canonical column names (params [count], tokens [count], flops [FLOPs],
+    loss [nats/token], optional step [optimizer steps] and group [text]) stored as float64,
+    plus any other source columns unchanged. Its index holds the source's 1-based data-row
+    numbers. ``source`` is the file path or ``"<DataFrame>"``; ``notes`` says how the table
+    was read (aliases used, derived columns, dropped rows).
+    """
+
+    data: pd.DataFrame
+    source: str = "<DataFrame>"
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def has(self, name: str) -> bool:
+        """Whether column ``name`` is present."""
+        return name in self.data.columns
+
+    def column(self, name: str) -> np.ndarray:
+        """A copy of column ``name`` as float64 (units as in the module docstring)."""
+        if not self.has(name):
+            raise ScalingLabError(_missing_message(self.source, [name], "", self.data.columns))
+        try:
+            return self.data[name].to_numpy(dtype=np.float64, copy=True)
+        except (TypeError, ValueError) as exc:
+            raise ScalingLabError(
+                f"{self.source}: column '{name}' is not numeric ({_short(exc)})") from None
+
+    def require(self, names: Sequence[str], why: str = "") -> None:
+        """Raise ScalingLabError naming the source if any of ``names`` is absent.
+
+        ``why`` completes "(needed by ...)", e.g. ``why="law chinchilla"``.
+        """
+        missing = [n for n in names if not self.has(n)]
+        if missing:
+            raise ScalingLabError(_missing_message(self.source, missing, why, self.data.columns))
+
+
+def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
+              columns: Mapping[str, str] | None = None, *, drop_highest_loss: int = 0) -> Runs:
+    """Read, rename, validate and complete a table of runs.
+
+    ``source`` is a file (.csv, .tsv, .parquet/.pq, .jsonl/.ndjson, .json array of
+    records; any other extension is read as CSV), a DataFrame, or a Runs (returned as is
+    when no option is given, otherwise re-processed). ``columns`` maps canonical names to
+    source column names and overrides the aliases. ``drop_highest_loss=k`` drops the k
+    highest-loss rows as Besiroglu et al. 2024 did: only rows with loss strictly below
+    the k-th largest loss are kept, so ties at that value go too.
+
+    Raises ScalingLabError (one line, naming the source, row and column) on bad input.
+    """
+    if isinstance(source, Runs):
+        if columns is None and drop_highest_loss == 0:
+            return source
+        name, df, notes = source.source, source.data.copy(), list(source.notes)
+    elif isinstance(source, pd.DataFrame):
+        name, df, notes = "<DataFrame>", _renumber(source.copy()), []
+    elif isinstance(source, (str, os.PathLike)):
+        name, notes = os.fspath(source), []
+        df = _renumber(_read_file(Path(name), name, _text_predicate(columns)))
+    else:
+        raise ScalingLabError(
+            f"load_runs: expected a file path, a DataFrame or Runs, got {type(source).__name__}")
+    return _prepare(df, str(name), notes, columns, drop_highest_loss)
+
+
+# --------------------------------------------------------------------------- pipeline
+
+
+def _prepare(df: pd.DataFrame, name: str, notes: list[str],
+             columns: Mapping[str, str] | None, k: int) -> Runs:
+    """Check shape, map columns, validate cells, drop rows, derive, reorder."""
+    _check_shape(df, name)
+    df.columns = [str(c) for c in df.columns]
+    dups = sorted(set(df.columns[df.columns.duplicated()]))
+    if dups:
+        raise ScalingLabError(f"{name}: duplicate column names: {_names(dups)}")
+    chosen = _resolve(df, name, columns, notes)
+    if not any(c in chosen for c in _NUMERIC):
+        raise ScalingLabError(
+            f"{name}: found none of the columns params, tokens, flops, loss, step (nor aliases "
+            f"such as N, D, C, model_size, val_loss); columns are: {_names(df.columns)}")
+    df = _rename(df, chosen, notes)
+    _validate(df, name, chosen)
+    df = _drop_highest(df, name, k, notes)
+    _derive(df, name, notes)
+    order = [c for c in _ALL if c in df.columns] + [c for c in df.columns if c not in _ALL]
+    return Runs(data=df[order], source=name, notes=notes)
+
+
+def _resolve(df: pd.DataFrame, name: str, columns: Mapping[str, str] | None,
+             notes: list[str]) -> dict[str, str]:
+    """Canonical name -> source column, from ``columns`` first, then the aliases."""
+    chosen: dict[str, str] = {}
+    if columns is not None and not isinstance(columns, Mapping):
+        raise ScalingLabError(f"{name}: columns= must map canonical names to column names")
+    for canon, src in (columns or {}).items():
+        if canon not in _ALL:
+            raise ScalingLabError(f"{name}: columns= has unknown name '{canon}'; "
+                                  f"known names are: {', '.join(_ALL)}")
+        if not isinstance(src, str) or src not in df.columns:
+            near = [c for c in df.columns if _norm(c) == _norm(src)]
+            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            raise ScalingLabError(f"{name}: columns= maps {canon} to {src!r}, which is not a "
+                                  f"column{hint}; columns are: {_names(df.columns)}")
+        if src in chosen.values():
+            raise ScalingLabError(f"{name}: columns= maps two names to column '{src}'")
+        chosen[canon] = src
+        if src != canon:
+            notes.append(f"column '{src}' read as {canon} (columns= mapping)")
+    used = set(chosen.values())
+    for canon in _ALL:
+        cands = [c for c in df.columns if c not in used and _norm(c) in ALIASES[canon]]
+        if canon in chosen or not cands:
+            continue
+        best = canon if canon in cands else min(cands, key=lambda c: ALIASES[canon].index(_norm(c)))
+        chosen[canon] = best
+        used.add(best)
+        if best != canon:
+            others = [c for c in cands if c != best]
+            extra = f" (also matched {_names(others)}, not used)" if others else ""
+            notes.append(f"column '{best}' read as {canon}{extra}")
+    return chosen
+
+
+def _rename(df: pd.DataFrame, chosen: dict[str, str], notes: list[str]) -> pd.DataFrame:
+    """Rename chosen columns to canonical names; move aside unused exact-name clashes."""
+    renames = {src: canon for canon, src in chosen.items()}
+    for col in df.columns:
+        if col in _ALL and col not in renames:  # e.g. 'loss' present but columns={'loss': 'x'}
+            new = f"{col}_unused"
+            while new in df.columns:
+                new += "_"
+            renames[col] = new
+            notes.append(f"column '{col}' renamed to '{new}' (columns= maps {col} to "
+                         f"'{chosen[col]}')")
+    return df.rename(columns=renames)
+
+
+def _validate(df: pd.DataFrame, name: str, chosen: dict[str, str]) -> None:
+    """Convert canonical columns in place; raise on the first bad cell in row order."""
+    first: tuple[int, int, str, str] | None = None  # (position, column position, column, reason)
+    for j, col in enumerate(df.columns):
+        if col not in _ALL:
+            continue
+        if col == "group":
+            values, pos, reason = _text_cells(df[col])
+        else:
+            values, pos, reason = _numeric_cells(df[col])
+        df[col] = values
+        if pos >= 0 and (first is None or (pos, j) < first[:2]):
+            first = (pos, j, col, reason)
+    if first is not None:
+        pos, _, col, reason = first
+        label = f"'{col}'" if chosen[col] == col else f"'{chosen[col]}' ({col})"
+        raise ScalingLabError(f"{name}: row {df.index[pos]}, column {label}: {reason}")
+
+
+def _numeric_cells(s: pd.Series) -> tuple[np.ndarray, int, str]:
+    """float64 values and (position, reason) of the first bad cell, or (-1, "")."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        notnum = np.zeros(len(s), dtype=bool)
+    else:
+        parsed = [_to_float(v) for v in s]
+        notnum = np.array([x is None for x in parsed], dtype=bool)
+        values = np.array([math.nan if x is None else x for x in parsed], dtype=np.float64)
+    bad = np.flatnonzero(notnum | ~np.isfinite(values) | (values <= 0))
+    if bad.size == 0:
+        return values, -1, ""
+    i = int(bad[0])
+    raw = s.iloc[i]
+    if notnum[i]:
+        return values, i, f"value {_show(raw)} is not a number"
+    if not np.isfinite(values[i]):
+        return values, i, f"missing or not finite ({_fmt(values[i])})"
+    return values, i, f"must be > 0, got {_fmt(values[i])}"
+
+
+def _text_cells(s: pd.Series) -> tuple[np.ndarray, int, str]:
+    """Group labels as str; (position, reason) of the first missing label, or (-1, "")."""
+    blank = [i for i, v in enumerate(s) if _is_blank(v)]
+    values = np.array(["" if _is_blank(v) else str(v) for v in s], dtype=object)
+    return values, (blank[0] if blank else -1), "missing group label"
+
+
+def _drop_highest(df: pd.DataFrame, name: str, k: int, notes: list[str]) -> pd.DataFrame:
+    """Keep rows with loss strictly below the k-th largest loss (Besiroglu et al. 2024)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ScalingLabError(f"{name}: drop_highest_loss must be an integer, got {k!r}")
+    if k == 0:
+        return df
+    n = len(df)
+    if k < 0 or k >= n:
+        raise ScalingLabError(f"{name}: drop_highest_loss={k} must be between 0 and {n - 1} "
+                              f"(the table has {n} rows)")
+    if "loss" not in df.columns:
+        raise ScalingLabError(_missing_message(name, ["loss"], "drop_highest_loss", df.columns))
+    loss = df["loss"].to_numpy()
+    threshold = np.sort(loss)[-k]
+    keep = loss < threshold
+    if not keep.any():
+        raise ScalingLabError(f"{name}: drop_highest_loss={k} would drop every row "
+                              f"(all losses equal {_fmt(threshold)})")
+    gone = np.flatnonzero(~keep)
+    gone = gone[np.argsort(-loss[gone], kind="stable")]
+    m = len(gone)
+    listed = [str(r) for r in df.index[gone[:10]]] + ([f"and {m - 10} more"] if m > 10 else [])
+    ties = f"; {k} requested, ties at loss {_fmt(threshold)} dropped too" if m > k else ""
+    what = "the highest-loss row (row" if m == 1 else f"the {m} highest-loss rows (rows"
+    notes.append(f"dropped {what} {', '.join(listed)}{ties})")
+    return df[keep]
+
+
+def _derive(df: pd.DataFrame, name: str, notes: list[str]) -> None:
+    """Fill the one missing column of params/tokens/flops from the other two (C = 6ND)."""
+    have = [c for c in ("params", "tokens", "flops") if c in df.columns]
+    if len(have) != 2:
+        return
+    get = {c: df[c].to_numpy(dtype=np.float64) for c in have}
+    with np.errstate(over="ignore", under="ignore"):
+        if "flops" not in get:
+            col, how, values = "flops", "6 * params * tokens", 6.0 * get["params"] * get["tokens"]
+        elif "tokens" not in get:
+            col, how, values = "tokens", "flops / (6 * params)", get["flops"] / (6.0 * get["params"])
+        else:
+            col, how, values = "params", "flops / (6 * tokens)", get["flops"] / (6.0 * get["tokens"])
+    bad = np.flatnonzero(~np.isfinite(values) | (values <= 0))
+    if bad.size:
+        i = int(bad[0])
+        raise ScalingLabError(f"{name}: row {df.index[i]}, column '{col}': derived value "
+                              f"{how} = {_fmt(values[i])} is not a finite positive number")
+    df[col] = values
+    notes.append(f"derived {col} = {how} (C = 6ND) for {len(df)} rows")
+
+
+# --------------------------------------------------------------------------- reading files
+
+
+class _EmptyFile(Exception):
+    """The file holds no table at all."""
+
+
+def _read_file(path: Path, name: str, is_text: Callable[[str], bool]) -> pd.DataFrame:
+    """Read a table file by extension; every failure becomes a one-line ScalingLabError."""
+    if not path.exists():
+        raise ScalingLabError(f"{name}: no such file")
+    if path.is_dir():
+        raise ScalingLabError(f"{name}: is a directory, not a table file")
+    kind, expected = _FORMATS.get(path.suffix.lower(), ("csv", "CSV"))
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise ScalingLabError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
+    if not head:
+        raise ScalingLabError(f"{name}: the file is empty")
+    try:
+        if kind != "parquet" and b"\x00" in head:
+            raise ValueError("binary data, not text")
+        if kind == "parquet":
+            return _read_parquet(path)
+        if kind in ("json", "jsonl"):
+            return _read_json(path, lines=kind == "jsonl")
+        return _read_csv(path, "\t" if kind == "tsv" else ",", is_text)
+    except _EmptyFile:
+        raise ScalingLabError(f"{name}: the file is empty") from None
+    except Exception as exc:  # pandas/pyarrow/json errors of many types
+        raise ScalingLabError(
+            f"{name}: not a readable table ({expected} expected): {_short(exc)}") from None
+
+
+def _read_csv(path: Path, sep: str, is_text: Callable[[str], bool]) -> pd.DataFrame:
+    """CSV/TSV with a header row; group-like columns are read as text."""
+    opts: dict[str, Any] = {"sep": sep, "encoding": "utf-8-sig", "low_memory": False}
+    try:
+        header = pd.read_csv(path, nrows=0, **opts)
+    except pd.errors.EmptyDataError:
+        raise _EmptyFile() from None
+    text = {c: str for c in header.columns if is_text(str(c))}
+    return pd.read_csv(path, dtype=text or None, **opts)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Parquet; a named non-default index (e.g. 'model') becomes a column."""
+    df = pd.read_parquet(path)
+    keep_index = not isinstance(df.index, pd.RangeIndex) and df.index.name not in (None, "row")
+    return df.reset_index(drop=not keep_index)
+
+
+def _read_json(path: Path, lines: bool) -> pd.DataFrame:
+    """JSON lines (one object per line) or a JSON array of objects."""
+    text = path.read_text(encoding="utf-8-sig")
+    if not text.strip():
+        raise _EmptyFile()
+    if lines:
+        return pd.DataFrame(_json_lines(text))
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # JSON lines saved as .json
+            return pd.DataFrame(_json_lines(text))
+        raise
+    if isinstance(obj, list):
+        for i, rec in enumerate(obj, 1):
+            if not isinstance(rec, dict):
+                raise ValueError(f"record {i} is a JSON {_json_type(rec)}, not an object")
+        if not obj:
+            raise _EmptyFile()
+        return pd.DataFrame(obj)
+    raise ValueError(f"got a JSON {_json_type(obj)}")
+
+
+def _json_lines(text: str) -> list[dict[str, Any]]:
+    """Parse one JSON object per non-blank line."""
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"line {lineno}: {exc.msg}") from None
+        if not isinstance(obj, dict):
+            raise ValueError(f"line {lineno} is a JSON {_json_type(obj)}, not an object")
+        records.append(obj)
+    return records
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _renumber(df: pd.DataFrame) -> pd.DataFrame:
+    """Index rows 1..n (the source's data-row numbers)."""
+    df = df.reset_index(drop=True)
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    return df
+
+
+def _check_shape(df: pd.DataFrame, name: str) -> None:
+    """Reject a table with no columns or no rows."""
+    is_file = name != "<DataFrame>"
+    if df.shape[1] == 0:
+        raise ScalingLabError(f"{name}: the {'file' if is_file else 'table'} is empty")
+    if len(df) == 0:
+        raise ScalingLabError(f"{name}: has a header but no rows" if is_file
+                              else f"{name}: has columns but no rows")
+
+
+def _text_predicate(columns: Mapping[str, str] | None) -> Callable[[str], bool]:
+    """Which source columns to read as text: the group column (alias or mapped)."""
+    mapped = columns.get("group") if isinstance(columns, Mapping) else None
+    return lambda col: col == mapped or (mapped is None and _norm(col) in ALIASES["group"])
+
+
+def _missing_message(source: str, missing: Sequence[str], why: str, cols: Sequence[Any]) -> str:
+    """'<source>: missing required column 'x' (needed by why); columns are: ...'."""
+    what = "column" if len(missing) == 1 else "columns"
+    need = f" (needed by {why})" if why else ""
+    return (f"{source}: missing required {what} {', '.join(repr(str(m)) for m in missing)}"
+            f"{need}; columns are: {_names(cols)}")
+
+
+def _norm(name: object) -> str:
+    """Lower-case, without whitespace, underscores or hyphens."""
+    return "".join(ch for ch in str(name).lower() if not (ch.isspace() or ch in "_-"))
+
+
+def _to_float(v: object) -> float | None:
+    """A cell as float (NaN for blank), or None if it is not a number."""
+    if _is_blank(v):
+        return math.nan
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, str):
+        if "_" in v:  # float() would accept '1_000'
+            return None
+        v = v.strip()
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except OverflowError:
+        return math.inf
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_blank(v: object) -> bool:
+    """None, NA, NaN or an all-whitespace string."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return True
+    return isinstance(v, str) and not v.strip()
+
+
+def _fmt(x: float) -> str:
+    """A number for messages: 'nan', 'inf', '-5', '1.2e+20'."""
+    return f"{float(x):g}"
+
+
+def _show(v: object) -> str:
+    """A raw cell for messages, quoted and on one line."""
+    text = repr(v) if isinstance(v, str) else repr(str(v))
+    return text if len(text) <= 40 else text[:37] + "...'"
+
+
+def _names(cols: Sequence[Any] | pd.Index) -> str:
+    """Up to 25 column names, quoted."""
+    names = [repr(str(c)) for c in cols]
+    more = f" ... ({len(names) - 25} more)" if len(names) > 25 else ""
+    return ", ".join(names[:25]) + more
+
+
+def _short(exc: BaseException) -> str:
+    """A short one-line reason for an exception."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text"
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _json_type(obj: object) -> str:
+    """JSON's name for a parsed value's type."""
+    names = {"NoneType": "null", "bool": "boolean", "int": "number", "float": "number",
+             "str": "string", "list": "array", "dict": "object"}
+    return names.get(type(obj).__name__, type(obj).__name__)

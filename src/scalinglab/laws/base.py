@@ -1,0 +1,149 @@
+"""The law-family interface every scaling law implements.
+
+A *family* is a functional form with free parameters (``chinchilla``: L = E + A/N^alpha + B/D^beta).
+The fitting engine works on a family's *internal* parameter vector ``theta`` (log-scale amplitudes,
+so the optimiser never sees a negative amplitude and never overflows) and on the **log** of the
+predicted loss, because every fit in scalinglab is made on log(predicted) - log(observed).
+
+Shapes used throughout (the engine batches many starting points at once):
+
+* ``theta``: ``(S, P)`` -- S parameter vectors of P internal parameters;
+* ``X``: mapping of variable name (``params``, ``tokens``, ``flops``, ``step``) to a ``(n,)`` array;
+* ``log_predict(theta, X)``: ``(S, n)`` natural log of the predicted loss (nats/token);
+* with ``jac=True`` also the Jacobian ``(S, P, n)`` of that log prediction with respect to theta.
+
+Units: the predicted quantity is a loss in nats per token unless the family says otherwise;
+``params`` is a parameter count, ``tokens`` a token count, ``flops`` a FLOP count (not a rate),
+``step`` an optimiser step count.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from scalinglab.errors import ScalingLabError
+
+Array = np.ndarray
+
+
+class LawFamily(abc.ABC):
+    """A parametric scaling law: formula, parameters, gradient, bounds and starting grid.
+
+    Subclasses set the class attributes and implement :meth:`log_predict`, :meth:`to_natural`
+    and :meth:`from_natural`.
+    """
+
+    name: str = ""
+    variables: tuple[str, ...] = ()
+    theta_names: tuple[str, ...] = ()  # internal (optimised) parameters
+    param_names: tuple[str, ...] = ()  # natural-scale names reported to users
+    formula: str = ""
+    citation: str = ""
+    units: str = "loss in nats/token"
+
+    # ---- to implement -------------------------------------------------------------------
+    @abc.abstractmethod
+    def log_predict(self, theta: Array, X: Mapping[str, Array], jac: bool = False) -> Any:
+        """ln(predicted loss), shape (S, n); with ``jac`` also d/dtheta, shape (S, P, n)."""
+
+    @abc.abstractmethod
+    def to_natural(self, theta: Array) -> dict[str, Array]:
+        """Internal ``(..., P)`` parameters to natural-scale values keyed by ``param_names``."""
+
+    @abc.abstractmethod
+    def from_natural(self, params: Mapping[str, float]) -> Array:
+        """Natural-scale parameters (keyed by ``param_names``) to the internal ``(P,)`` vector."""
+
+    @abc.abstractmethod
+    def bounds(self) -> tuple[Array, Array]:
+        """Lower and upper bounds on the internal parameters, each ``(P,)``."""
+
+    @abc.abstractmethod
+    def init_grid(self, X: Mapping[str, Array], loss: Array) -> Array:
+        """Default starting points ``(K, P)`` for the multi-start optimiser."""
+
+    # ---- shared behaviour ---------------------------------------------------------------
+    @property
+    def n_params(self) -> int:
+        """Number of free parameters."""
+        return len(self.theta_names)
+
+    def derived(self, natural: Mapping[str, Array]) -> dict[str, Array]:
+        """Quantities derived from the parameters (e.g. compute-optimal exponents)."""
+        return {}
+
+    def options(self) -> dict[str, Any]:
+        """Constructor options needed to rebuild this family (saved with a fit)."""
+        return {}
+
+    def spec(self) -> dict[str, Any]:
+        """A JSON-able description that :func:`scalinglab.laws.get_family` can rebuild."""
+        return {"family": self.name, **self.options()}
+
+    @property
+    def label(self) -> str:
+        """Short display name, e.g. ``power_floor(flops)``."""
+        opts = self.options()
+        return f"{self.name}({', '.join(str(v) for v in opts.values())})" if opts else self.name
+
+    def check_variables(self, X: Mapping[str, Any]) -> dict[str, Array]:
+        """The variables this law needs, as positive float arrays; a clear error otherwise."""
+        out: dict[str, Array] = {}
+        for v in self.variables:
+            if v not in X or X[v] is None:
+                raise ScalingLabError(f"law {self.label} needs '{v}' (units: {VARIABLE_UNITS[v]})")
+            arr = np.atleast_1d(np.asarray(X[v], dtype=float))
+            if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+                raise ScalingLabError(f"law {self.label}: '{v}' must be positive and finite")
+            out[v] = arr
+        return out
+
+    def predict_natural(self, params: Mapping[str, float], **X: Any) -> Array:
+        """Predicted loss (nats/token) from natural-scale parameters, broadcasting the inputs."""
+        Xc = self.check_variables(X)
+        shape = np.broadcast_shapes(*(a.shape for a in Xc.values()))
+        flat = {k: np.broadcast_to(a, shape).ravel() for k, a in Xc.items()}
+        theta = self.from_natural(params)[None, :]
+        return np.exp(self.log_predict(theta, flat))[0].reshape(shape)
+
+    def describe(self) -> dict[str, Any]:
+        """Name, formula, parameters, variables, source and units, for listings."""
+        return {
+            "name": self.name,
+            "formula": self.formula,
+            "params": list(self.param_names),
+            "variables": list(self.variables),
+            "citation": self.citation,
+            "units": self.units,
+        }
+
+
+VARIABLE_UNITS = {
+    "params": "parameter count N",
+    "tokens": "training tokens D",
+    "flops": "training FLOPs C (a count)",
+    "step": "optimiser steps S",
+}
+
+
+def logsumexp_terms(terms: list[Array]) -> tuple[Array, list[Array]]:
+    """ln(sum_k exp(t_k)) and the softmax weights exp(t_k)/sum, computed without overflow."""
+    m = terms[0]
+    for t in terms[1:]:
+        m = np.maximum(m, t)
+    exps = [np.exp(t - m) for t in terms]
+    total = exps[0]
+    for e in exps[1:]:
+        total = total + e
+    inv = 1.0 / total
+    return m + np.log(total), [e * inv for e in exps]
+
+
+def grid(*axes: Any) -> Array:
+    """Cartesian product of 1-D axes as a ``(K, len(axes))`` array (first axis slowest)."""
+    mesh = np.meshgrid(*[np.asarray(a, dtype=float) for a in axes], indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
