@@ -2,16 +2,12 @@
 
 One row is one trained model (or one checkpoint of one). Canonical columns and units:
 
-==========  ==================================================================
-``params``  N, the parameter count as given by the source. Whether embedding
-            parameters are counted is the source's convention (Kaplan et al.
-            2020 leave them out, Hoffmann et al. 2022 count them).
-``tokens``  D, the number of training tokens seen.
-``flops``   C, total training compute in FLOPs (a count, not a rate).
-``loss``    the loss in nats per token.
-``step``    optional: optimizer steps (> 0, since laws use log step).
-``group``   optional: a free-form label (e.g. a model family), kept as text.
-==========  ==================================================================
+- ``params``: N, parameter count as given by the source; whether embedding parameters are
+  counted is the source's convention (Kaplan et al. 2020 leave them out, Hoffmann et al. 2022
+  count them).
+- ``tokens``: D, training tokens seen. ``flops``: C, training compute in FLOPs (a count).
+- ``loss``: nats per token. ``step`` (optional): optimizer steps, > 0 since laws use log step.
+- ``group`` (optional): a free-form label such as a model family, kept as text.
 
 When exactly two of params/tokens/flops are present, the third is derived with
 C = 6ND (Kaplan et al. 2020, sec. 2.1). Every other column is kept unchanged.
@@ -130,13 +126,13 @@ def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
     return _prepare(df, str(name), notes, columns, drop_highest_loss)
 
 
-# --------------------------------------------------------------------------- pipeline
-
-
 def _prepare(df: pd.DataFrame, name: str, notes: list[str],
              columns: Mapping[str, str] | None, k: int) -> Runs:
     """Check shape, map columns, validate cells, drop rows, derive, reorder."""
-    _check_shape(df, name)
+    if df.shape[1] == 0 or len(df) == 0:
+        what = "file" if name != "<DataFrame>" else "table"
+        raise ScalingLabError(f"{name}: the {what} is empty" if df.shape[1] == 0
+                              else f"{name}: has a header but no rows")
     df.columns = [str(c) for c in df.columns]
     dups = sorted(set(df.columns[df.columns.duplicated()]))
     if dups:
@@ -300,9 +296,6 @@ def _derive(df: pd.DataFrame, name: str, notes: list[str]) -> None:
     notes.append(f"derived {col} = {how} (C = 6ND) for {len(df)} rows")
 
 
-# --------------------------------------------------------------------------- reading files
-
-
 class _EmptyFile(Exception):
     """The file holds no table at all."""
 
@@ -393,24 +386,11 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
     return records
 
 
-# --------------------------------------------------------------------------- helpers
-
-
 def _renumber(df: pd.DataFrame) -> pd.DataFrame:
     """Index rows 1..n (the source's data-row numbers)."""
     df = df.reset_index(drop=True)
     df.index = pd.RangeIndex(1, len(df) + 1)
     return df
-
-
-def _check_shape(df: pd.DataFrame, name: str) -> None:
-    """Reject a table with no columns or no rows."""
-    is_file = name != "<DataFrame>"
-    if df.shape[1] == 0:
-        raise ScalingLabError(f"{name}: the {'file' if is_file else 'table'} is empty")
-    if len(df) == 0:
-        raise ScalingLabError(f"{name}: has a header but no rows" if is_file
-                              else f"{name}: has columns but no rows")
 
 
 def _text_predicate(columns: Mapping[str, str] | None) -> Callable[[str], bool]:

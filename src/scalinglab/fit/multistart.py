@@ -87,7 +87,7 @@ def multistart(family: LawFamily, X: Mapping[str, Array], logy: Array, obj: Obje
     res = minimize_batched(family, grid[chosen], X, logy, obj, ftol=1e-10, max_iter=max_iter)
     i = int(np.argmin(res.value))
     polish = minimize_batched(family, res.theta[i : i + 1], X, logy, obj, ftol=1e-15, xtol=1e-13,
-                              max_iter=300)
+                              max_iter=2 * max_iter)
     best_theta, best_value = polish.theta[0], float(polish.value[0])
     finite = np.isfinite(res.value)
     n_at_best = int(np.sum(finite & (res.value <= best_value * (1 + AT_BEST_RTOL) + 1e-300)))

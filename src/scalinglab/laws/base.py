@@ -96,18 +96,18 @@ class LawFamily(abc.ABC):
         for v in self.variables:
             if v not in X or X[v] is None:
                 raise ScalingLabError(f"law {self.label} needs '{v}' (units: {VARIABLE_UNITS[v]})")
-            arr = np.atleast_1d(np.asarray(X[v], dtype=float))
+            arr = np.asarray(X[v], dtype=float)
             if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
                 raise ScalingLabError(f"law {self.label}: '{v}' must be positive and finite")
             out[v] = arr
         return out
 
-    def predict_natural(self, params: Mapping[str, float], **X: Any) -> Array:
+    def predict_natural(self, values: Mapping[str, float], /, **X: Any) -> Array:
         """Predicted loss (nats/token) from natural-scale parameters, broadcasting the inputs."""
         Xc = self.check_variables(X)
         shape = np.broadcast_shapes(*(a.shape for a in Xc.values()))
         flat = {k: np.broadcast_to(a, shape).ravel() for k, a in Xc.items()}
-        theta = self.from_natural(params)[None, :]
+        theta = self.from_natural(values)[None, :]
         return np.exp(self.log_predict(theta, flat))[0].reshape(shape)
 
     def describe(self) -> dict[str, Any]:

@@ -1,0 +1,104 @@
+"""Scaling-law families and the registry that finds them by name.
+
+Built-in families (``FAMILIES``): ``chinchilla``, ``power``, ``power_floor``, ``kaplan_nd``,
+``kaplan_ns``, ``bnsl``. Your own form: :class:`CustomLaw` (see :mod:`scalinglab.laws.custom`).
+
+:func:`get_family` accepts
+
+* a name: ``"chinchilla"``, ``"kaplan_nd"``;
+* a name with options after colons, in the order of the family's constructor options:
+  ``"power:tokens"``, ``"power_floor:flops"`` (x), ``"bnsl:flops:2"`` (x, then n_breaks);
+* a dict as written by :meth:`LawFamily.spec`, e.g. ``{"family": "bnsl", "x": "flops", "n_breaks": 2}``;
+* a :class:`LawFamily` instance, returned as is.
+
+Published fits with their constants live in :mod:`scalinglab.laws.published`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.laws.base import LawFamily
+from scalinglab.laws.bnsl import BrokenPowerLaw
+from scalinglab.laws.chinchilla import Chinchilla
+from scalinglab.laws.custom import CustomLaw
+from scalinglab.laws.kaplan import KaplanND, KaplanNS
+from scalinglab.laws.power import Power, PowerFloor
+
+FAMILIES: dict[str, type[LawFamily]] = {
+    "chinchilla": Chinchilla,
+    "power": Power,
+    "power_floor": PowerFloor,
+    "kaplan_nd": KaplanND,
+    "kaplan_ns": KaplanNS,
+    "bnsl": BrokenPowerLaw,
+}
+
+__all__ = [
+    "FAMILIES", "LawFamily", "get_family", "list_families",
+    "Chinchilla", "Power", "PowerFloor", "KaplanND", "KaplanNS", "BrokenPowerLaw", "CustomLaw",
+]
+
+
+def _lookup(name: str) -> type[LawFamily]:
+    cls = FAMILIES.get(name.strip().lower())
+    if cls is None:
+        raise ScalingLabError(f"unknown law '{name}': known laws are {', '.join(FAMILIES)} "
+                              "(or pass a CustomLaw object)")
+    return cls
+
+
+def _convert(family: str, option: str, text: str, default: Any) -> Any:
+    """A ``name:opt`` string option converted to the type of the option's default."""
+    if isinstance(default, int) and not isinstance(default, bool):
+        try:
+            return int(text)
+        except ValueError:
+            raise ScalingLabError(f"law '{family}': option '{option}' must be an integer, got '{text}'") from None
+    return text
+
+
+def _from_string(text: str) -> LawFamily:
+    name, *args = (part.strip() for part in text.split(":"))
+    cls = _lookup(name)
+    defaults = cls().options()
+    if len(args) > len(defaults):
+        usage = ":".join([cls.name, *defaults]) if defaults else cls.name
+        raise ScalingLabError(f"law '{text}': too many options after ':' (usage: {usage})")
+    kwargs = {k: _convert(cls.name, k, a, defaults[k]) for k, a in zip(defaults, args)}
+    return cls(**kwargs)
+
+
+def _from_spec(spec: Mapping[str, Any]) -> LawFamily:
+    opts = dict(spec)
+    name = opts.pop("family", None)
+    if opts.get("custom"):
+        raise ScalingLabError(f"law '{name}' is a CustomLaw: it cannot be rebuilt from a spec (its function "
+                              "is not JSON); pass the CustomLaw object itself")
+    if not isinstance(name, str):
+        raise ScalingLabError(f"law spec {dict(spec)} has no 'family' name; known laws are {', '.join(FAMILIES)}")
+    cls = _lookup(name)
+    try:
+        return cls(**opts)
+    except TypeError:
+        raise ScalingLabError(f"law '{name}': unknown options {sorted(opts)} "
+                              f"(accepted: {sorted(cls().options()) or 'none'})") from None
+
+
+def get_family(spec: str | Mapping[str, Any] | LawFamily) -> LawFamily:
+    """The law family named by ``spec`` (a name, ``name:opt:...``, a spec dict or an instance)."""
+    if isinstance(spec, LawFamily):
+        return spec
+    if isinstance(spec, str):
+        return _from_string(spec)
+    if isinstance(spec, Mapping):
+        return _from_spec(spec)
+    raise ScalingLabError(f"cannot make a law from {spec!r}: give a name ({', '.join(FAMILIES)}), "
+                          "a spec dict or a LawFamily")
+
+
+def list_families() -> list[dict[str, Any]]:
+    """``describe()`` of every built-in family (default options), for listings."""
+    return [cls().describe() for cls in FAMILIES.values()]
