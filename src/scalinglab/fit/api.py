@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fit.bootstrap import bootstrap_fit
@@ -21,6 +21,18 @@ from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
+
+
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def single_threaded_blas():
+    """Context pinning BLAS/OpenMP pools to one thread (many tiny BLAS calls are ~10x slower
+    multi-threaded on a small machine). The library scan is done once per process."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1)
 
 
 def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:
@@ -67,7 +79,7 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
     logy = np.log(runs.column("loss"))
     obj = Objective(loss, delta)
     groups = runs.data["group"].to_numpy() if runs.has("group") else None
-    with threadpool_limits(limits=1):
+    with single_threaded_blas():
         ms = multistart(family, X, logy, obj, starts=starts, refine=refine)
         if not np.isfinite(ms.value):
             raise FitError(f"{runs.source}: no start gave a finite objective for law {family.label}")

@@ -18,7 +18,7 @@ from scalinglab.fit.optimizer import minimize_batched
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
-CHUNK = 125  # resamples per batched optimisation
+CHUNK = 16  # resamples per batched optimisation (128 starts: temporaries stay in cache)
 
 
 @dataclass

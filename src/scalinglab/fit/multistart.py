@@ -26,7 +26,7 @@ from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
 AT_BEST_RTOL = 1e-5
-SCREEN_CHUNK = 2048
+SCREEN_CHUNK = 128  # starts per pass: keeps the (chunk, n) temporaries in cache (~5x faster than 2048)
 
 
 @dataclass

@@ -16,7 +16,6 @@ parameter count conventions differ (Kaplan counts non-embedding parameters, Hoff
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +47,7 @@ class PublishedLaw:
 
     def predict(self, **X: Any) -> np.ndarray:
         """Predicted loss for the variables of the family (e.g. ``params=..., tokens=...``)."""
-        return predict_loss(self.family, self.params, X)
+        return self.family.predict_natural(self.params, **X)
 
     def describe(self) -> dict[str, Any]:
         """Key, family, formula, constants, source, units and notes, for listings."""
@@ -63,19 +62,6 @@ class PublishedLaw:
             "units": self.units,
             "notes": self.notes,
         }
-
-
-def predict_loss(family: LawFamily, natural: Mapping[str, float], X: Mapping[str, Any]) -> np.ndarray:
-    """Loss predicted by ``family`` at natural-scale ``natural``, broadcasting the inputs ``X``.
-
-    Same computation as :meth:`LawFamily.predict_natural`, which cannot be called with the variable
-    ``params`` as a keyword (it collides with its own first argument, also named ``params``).
-    """
-    Xc = family.check_variables(X)
-    shape = np.broadcast_shapes(*(a.shape for a in Xc.values()))
-    flat = {k: np.broadcast_to(a, shape).ravel() for k, a in Xc.items()}
-    theta = family.from_natural(natural)[None, :]
-    return np.exp(family.log_predict(theta, flat))[0].reshape(shape)
 
 
 # ---- the entries ------------------------------------------------------------------------------------
