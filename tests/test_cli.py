@@ -41,7 +41,7 @@ def test_fit_json_contract(sim_csv, monkeypatch, capsys, tmp_path):
     assert d["law"] == "chinchilla"
     assert set(d["params"]) == {"E", "A", "B", "alpha", "beta"}
     assert set(d["ci"]) == {"E", "A", "B", "alpha", "beta"}
-    assert d["n_points"] == 42 and d["converged"] is True
+    assert d["n_points"] == 54 and d["converged"] is True
     assert abs(d["params"]["alpha"] - 0.34) < 0.1
     assert out.exists()
     # predict from the saved fit carries an interval
@@ -90,7 +90,7 @@ def test_col_mapping_and_drop(tmp_path, monkeypatch, capsys):
                                  "--drop-highest-loss", "2", "--json"], monkeypatch, capsys)
     assert code == 0, err
     d = json.loads(stdout)
-    assert d["n_points"] == 40
+    assert d["n_points"] == 52
     assert any("derived tokens" in n for n in d["notes"])
 
 
@@ -157,8 +157,8 @@ def test_simulate_recovers(tmp_path, monkeypatch, capsys):
                                 monkeypatch, capsys)
     assert code == 0, err
     d = json.loads(stdout)
-    assert d["n_points"] == 35 and set(d["covered"]) >= {"alpha", "beta"}
-    assert len(pd.read_parquet(out)) == 35
+    assert d["n_points"] == 45 and set(d["covered"]) >= {"alpha", "beta"}
+    assert len(pd.read_parquet(out)) == 45
 
 
 def test_real_entry_point_no_traceback(tmp_path):

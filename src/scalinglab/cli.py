@@ -147,9 +147,9 @@ def laws_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
 @app.command("simulate")
 def simulate_cmd(
     law: str = typer.Option("hoffmann2022", help="True law: a published name or a fit JSON."),
-    budgets: str = typer.Option("6e18,2e19,6e19,2e20,6e20,2e21,6e21", help="FLOP budgets, comma-separated."),
-    per_budget: int = typer.Option(7, help="Model sizes per budget."),
-    span: float = typer.Option(4.0, help="Sizes from N_opt/span to N_opt*span."),
+    budgets: str = typer.Option("1e18,3e18,1e19,3e19,1e20,3e20,1e21,3e21,1e22", help="FLOP budgets, comma-separated."),
+    per_budget: int = typer.Option(9, help="Model sizes per budget."),
+    span: float = typer.Option(6.0, help="Sizes from N_opt/span to N_opt*span."),
     noise: float = typer.Option(0.01, help="Std of the log-loss noise."),
     seed: int = typer.Option(0, help="Seed for the noise and the bootstrap."),
     fit_law: Optional[str] = typer.Option("chinchilla", "--fit", help="Family to fit back ('none' to skip)."),

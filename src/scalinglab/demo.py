@@ -1,7 +1,8 @@
 """The demo and ``simulate``: simulate an IsoFLOP sweep from a known law, fit it back, compare.
 
 This is the main job on embedded defaults until the lab trains real models: the truth is the
-Hoffmann et al. 2022 law, the sweep is 7 budgets x 7 sizes with 1% log-normal noise (seeded), and the
+Hoffmann et al. 2022 law, the sweep is 9 budgets (1e18..1e22 FLOPs) x 9 sizes (N_opt/6..6 N_opt) with
+1% log-normal noise (seeded), and the
 fit is the chinchilla family with bootstrap intervals. The report shows each recovered parameter beside
 the truth and whether its interval covers it: the same check a user runs before paying for a sweep.
 """
@@ -72,8 +73,8 @@ def run_recovery(law: Any, budgets: Sequence[float], per_budget: int, span: floa
 
 
 def run_demo(progress: bool = False) -> RecoveryReport:
-    """The embedded default job: hoffmann2022 truth, 7x7 IsoFLOP sweep, 1% noise, 300 bootstrap draws."""
-    return run_recovery("hoffmann2022", DEFAULT_BUDGETS, 7, 4.0, 0.01, 0, "chinchilla", 300, progress)
+    """The embedded default job: hoffmann2022 truth, 9x9 IsoFLOP sweep, 1% noise, 1,000 bootstrap draws."""
+    return run_recovery("hoffmann2022", DEFAULT_BUDGETS, 9, 6.0, 0.01, 0, "chinchilla", 1000, progress)
 
 
 def recovery_report(report: RecoveryReport, console: Console) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 from scalinglab.errors import ScalingLabError
 from scalinglab.resolve import AnyLaw, resolve_law
 
-DEFAULT_BUDGETS = (6e18, 2e19, 6e19, 2e20, 6e20, 2e21, 6e21)
+DEFAULT_BUDGETS = (1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21, 1e22)  # FLOPs
 
 
 def optimal_params(law: AnyLaw, flops: float, lo: float = 1e4, hi: float = 1e15, n: int = 4001) -> float:
@@ -33,7 +33,7 @@ def optimal_params(law: AnyLaw, flops: float, lo: float = 1e4, hi: float = 1e15,
 
 
 def simulate_isoflop(law: Any = "hoffmann2022", budgets: Sequence[float] = DEFAULT_BUDGETS,
-                     per_budget: int = 7, span: float = 4.0, noise: float = 0.01,
+                     per_budget: int = 9, span: float = 6.0, noise: float = 0.01,
                      seed: int = 0) -> pd.DataFrame:
     """A table of simulated runs: columns params, tokens, flops, loss (nats/token), budget.
 
