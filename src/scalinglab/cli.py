@@ -89,9 +89,9 @@ def fit_cmd(
     if as_json:
         _emit_json(fit_json(result))
     else:
-        out.print(result.summary())
+        typer.echo(result.summary())
         if out_path:
-            out.print(f"\nsaved to {out_path}")
+            typer.echo(f"\nsaved to {out_path}")
 
 
 @app.command("predict")
@@ -117,7 +117,7 @@ def predict_cmd(
     line = f"{resolved.family.label}: loss at {inputs} = {d['loss']:.4f} nats/token"
     if "low" in d:
         line += f"  ({100 * pred.level:g}% interval {d['low']:.4f} .. {d['high']:.4f})"
-    out.print(line)
+    typer.echo(line)
 
 
 @app.command("laws")

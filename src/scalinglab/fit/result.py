@@ -104,6 +104,7 @@ class FitResult:
         """A readable report: law, data, objective, convergence, parameter table, notes."""
         lines = [f"scalinglab fit: {self.law}    {self.family.formula}",
                  f"  source          {self.source or '-'} ({self.n_points} points)",
+                 f"  units           {self.family.units}",
                  f"  objective       {self._objective_text()} = {self.objective:.6e}",
                  f"  rmse (log)      {self.rmse_log:.4g}",
                  f"  converged       {'yes' if self.converged else 'NO'}: best of {self.n_starts:,} starts "
