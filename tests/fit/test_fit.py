@@ -132,7 +132,8 @@ def test_non_convergence_is_reported():
     runs = sl.load_runs(df)
     fam = Chinchilla()
     X = {v: runs.column(v) for v in fam.variables}
-    ms = multistart(fam, X, np.log(runs.column("loss")), Objective(), refine=4, max_iter=1)
+    ms = multistart(fam, X, np.log(runs.column("loss")), Objective(), refine=4, max_iter=1,
+                    polish_iter=2)
     # one LM iteration (and two of polish) from the grid cannot reach a minimum
     assert not ms.converged and ms.n_refined == 4 and ms.n_iter <= 3
     good = multistart(fam, X, np.log(runs.column("loss")), Objective(), refine=4)

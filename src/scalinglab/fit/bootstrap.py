@@ -51,7 +51,7 @@ def bootstrap_fit(family: LawFamily, X: Mapping[str, Array], logy: Array, obj: O
         w = weights[lo : lo + CHUNK]
         b = len(w)
         res = minimize_batched(family, np.tile(starts, (b, 1)), X, logy, obj,
-                               weights=np.repeat(w, m, axis=0), ftol=1e-9, max_iter=100)
+                               weights=np.repeat(w, m, axis=0), ftol=1e-9, max_iter=500)
         values = res.value.reshape(b, m)
         best = np.argmin(values, axis=1)
         rows = np.arange(b) * m + best

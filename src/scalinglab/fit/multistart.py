@@ -78,7 +78,8 @@ def _distinct(theta: Array, value: Array, k: int, tol: float = 1e-3) -> Array:
 
 
 def multistart(family: LawFamily, X: Mapping[str, Array], logy: Array, obj: Objective,
-               starts: Array | None = None, refine: int | None = 64, max_iter: int = 150) -> MultiStartResult:
+               starts: Array | None = None, refine: int | None = 64, max_iter: int = 150,
+               polish_iter: int = 1000) -> MultiStartResult:
     """Best fit from a grid of starts: screen all, refine the best ``refine``, polish the winner."""
     grid = family.init_grid(X, np.exp(logy)) if starts is None else np.atleast_2d(np.asarray(starts, float))
     v0 = screen(family, grid, X, logy, obj)
@@ -87,7 +88,7 @@ def multistart(family: LawFamily, X: Mapping[str, Array], logy: Array, obj: Obje
     res = minimize_batched(family, grid[chosen], X, logy, obj, ftol=1e-10, max_iter=max_iter)
     i = int(np.argmin(res.value))
     polish = minimize_batched(family, res.theta[i : i + 1], X, logy, obj, ftol=1e-15, xtol=1e-13,
-                              max_iter=2 * max_iter)
+                              max_iter=polish_iter)
     best_theta, best_value = polish.theta[0], float(polish.value[0])
     finite = np.isfinite(res.value)
     n_at_best = int(np.sum(finite & (res.value <= best_value * (1 + AT_BEST_RTOL) + 1e-300)))
