@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-#: /work/shared/data when the repo is checked out at /work/main; absent in CI.
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: $SCALINGLAB_DATA when set, else ../shared/data beside the repository (present in CI).
+SHARED_DATA = Path(os.environ.get("SCALINGLAB_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
 @pytest.fixture

@@ -169,3 +169,24 @@ def test_real_entry_point_no_traceback(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "row 1" in proc.stderr
     ok = subprocess.run(exe + ["--help"], capture_output=True, text=True)
     assert ok.returncode == 0 and "fit" in ok.stdout
+
+
+def test_predict_derives_tokens_from_flops(monkeypatch, capsys):
+    code, stdout, err = run_cli(["predict", "--law", "hoffmann2022", "--params", 70e9, "--flops", 5.88e23],
+                                monkeypatch, capsys)
+    assert code == 0, err
+    assert stdout.startswith("hoffmann2022: loss at") and "tokens = 1.4e+12" in stdout
+    assert "tokens derived from params and flops with C = 6ND" in stdout
+
+
+def test_predict_rejects_inputs_the_law_does_not_use(monkeypatch, capsys):
+    code, _, err = run_cli(["predict", "--law", "kaplan2020-c", "--flops", 1e21, "--params", 3],
+                           monkeypatch, capsys)
+    assert code == 2 and "does not use params" in err
+
+
+def test_unknown_law_suggests(sim_csv, monkeypatch, capsys):
+    code, _, err = run_cli(["fit", sim_csv, "--law", "chinchila"], monkeypatch, capsys)
+    assert code == 2 and "did you mean 'chinchilla'" in err
+    code, _, err = run_cli(["fit", sim_csv, "--law", "hoffmann2022"], monkeypatch, capsys)
+    assert code == 2 and "published law" in err and "--law chinchilla" in err

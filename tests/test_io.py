@@ -100,7 +100,7 @@ def test_explicit_mapping_overrides_aliases() -> None:
     runs = load_runs(df, columns={"params": "non-embedding size"})
     np.testing.assert_array_equal(runs.column("params"), [5e7, 1e8, 2e8])
     assert "N" in runs.data.columns  # alias not used, kept as is
-    assert "column 'non-embedding size' read as params (columns= mapping)" in runs.notes
+    assert "column 'non-embedding size' read as params (column mapping)" in runs.notes
 
 
 def test_explicit_mapping_moves_clashing_exact_column_aside() -> None:
@@ -334,8 +334,9 @@ def test_runs_require_column_and_has() -> None:
     runs.require(["params", "loss"])
     with pytest.raises(ScalingLabError) as info:
         runs.require(["params", "tokens"], why="law chinchilla")
-    assert str(info.value) == ("runs.csv: missing required column 'tokens' (needed by law "
-                               "chinchilla); columns are: 'params', 'loss'")
+    assert str(info.value).startswith("runs.csv: missing required column 'tokens' (needed by law "
+                                      "chinchilla); columns are: 'params', 'loss'; map one with --col tokens=")
+    assert "C = 6ND derives the third" in str(info.value)
     with pytest.raises(ScalingLabError, match="runs.csv: missing required columns 'tokens', 'step'"):
         runs.require(["tokens", "step"])
     with pytest.raises(ScalingLabError, match="runs.csv: missing required column 'flops'"):

@@ -104,20 +104,20 @@ def predict_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Predict the loss (nats/token) of a fitted or published law."""
-    from scalinglab.resolve import predict_loss, resolve_law
+    from scalinglab.resolve import law_inputs, law_name, predict_loss, resolve_law
 
     resolved = resolve_law(law)
-    given = {k: v for k, v in dict(params=params, tokens=tokens, flops=flops, step=step).items() if v is not None}
-    pred = predict_loss(resolved, **{k: v for k, v in given.items() if k in resolved.family.variables})
+    inputs, derived = law_inputs(resolved, params=params, tokens=tokens, flops=flops, step=step)
+    pred = predict_loss(resolved, **inputs)
     d = pred.to_dict()
     if as_json:
         _emit_json(d)
         return
-    inputs = ", ".join(f"{k} = {v:.4g}" for k, v in given.items())
-    line = f"{resolved.family.label}: loss at {inputs} = {d['loss']:.4f} nats/token"
+    shown = ", ".join(f"{k} = {float(v):.4g}" for k, v in inputs.items())
+    line = f"{law_name(resolved)}: loss at {shown} = {d['loss']:.4f} nats/token"
     if "low" in d:
         line += f"  ({100 * pred.level:g}% interval {d['low']:.4f} .. {d['high']:.4f})"
-    typer.echo(line)
+    typer.echo(line + "".join(f"\n({n})" for n in derived))
 
 
 @app.command("laws")
@@ -131,16 +131,19 @@ def laws_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
         _emit_json({"families": families, "published": published})
         return
     t = Table(title="Law families")
-    for c in ("name", "formula", "parameters", "source"):
+    t.add_column("name", no_wrap=True)
+    for c in ("formula", "parameters", "source"):
         t.add_column(c)
     for f in families:
         t.add_row(f["name"], f["formula"], ", ".join(f["params"]), f["citation"])
     out.print(t)
     p = Table(title="Published laws")
-    for c in ("key", "family", "parameters", "source"):
+    p.add_column("key (aliases)", no_wrap=True)
+    for c in ("family", "parameters", "source"):
         p.add_column(c)
     for f in published:
-        p.add_row(f["key"], f["family"], ", ".join(f"{k}={v:.6g}" for k, v in f["params"].items()), f["citation"])
+        key = f["key"] + "".join(f"\n({a})" for a in f.get("aliases", []))
+        p.add_row(key, f["family"], ", ".join(f"{k}={v:.6g}" for k, v in f["params"].items()), f["citation"])
     out.print(p)
 
 

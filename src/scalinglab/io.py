@@ -155,21 +155,21 @@ def _resolve(df: pd.DataFrame, name: str, columns: Mapping[str, str] | None,
     """Canonical name -> source column, from ``columns`` first, then the aliases."""
     chosen: dict[str, str] = {}
     if columns is not None and not isinstance(columns, Mapping):
-        raise ScalingLabError(f"{name}: columns= must map canonical names to column names")
+        raise ScalingLabError(f"{name}: the column mapping must map canonical names to column names")
     for canon, src in (columns or {}).items():
         if canon not in _ALL:
-            raise ScalingLabError(f"{name}: columns= has unknown name '{canon}'; "
+            raise ScalingLabError(f"{name}: column mapping names unknown column '{canon}'; "
                                   f"known names are: {', '.join(_ALL)}")
         if not isinstance(src, str) or src not in df.columns:
             near = [c for c in df.columns if _norm(c) == _norm(src)]
             hint = f" (did you mean '{near[0]}'?)" if near else ""
-            raise ScalingLabError(f"{name}: columns= maps {canon} to {src!r}, which is not a "
+            raise ScalingLabError(f"{name}: column mapping {canon}={src!r}: no such "
                                   f"column{hint}; columns are: {_names(df.columns)}")
         if src in chosen.values():
-            raise ScalingLabError(f"{name}: columns= maps two names to column '{src}'")
+            raise ScalingLabError(f"{name}: column mapping maps two names to column '{src}'")
         chosen[canon] = src
         if src != canon:
-            notes.append(f"column '{src}' read as {canon} (columns= mapping)")
+            notes.append(f"column '{src}' read as {canon} (column mapping)")
     used = set(chosen.values())
     for canon in _ALL:
         cands = [c for c in df.columns if c not in used and _norm(c) in ALIASES[canon]]
@@ -400,11 +400,14 @@ def _text_predicate(columns: Mapping[str, str] | None) -> Callable[[str], bool]:
 
 
 def _missing_message(source: str, missing: Sequence[str], why: str, cols: Sequence[Any]) -> str:
-    """'<source>: missing required column 'x' (needed by why); columns are: ...'."""
+    """'<source>: missing required column 'x' (needed by why); columns are: ...; hint'."""
     what = "column" if len(missing) == 1 else "columns"
     need = f" (needed by {why})" if why else ""
+    hint = (f"; map one with --col {missing[0]}=COLUMN (Python: columns={{'{missing[0]}': 'COLUMN'}})")
+    if set(missing) <= {"params", "tokens", "flops"} and len(missing) == 1:
+        hint += ", or give the other two of params, tokens, flops (C = 6ND derives the third)"
     return (f"{source}: missing required {what} {', '.join(repr(str(m)) for m in missing)}"
-            f"{need}; columns are: {_names(cols)}")
+            f"{need}; columns are: {_names(cols)}{hint}")
 
 
 def _norm(name: object) -> str:

@@ -27,6 +27,42 @@ def resolve_law(spec: Any) -> AnyLaw:
     return get_published(text)
 
 
+def law_name(law: AnyLaw) -> str:
+    """Display name: the published key, or the fitted family's label."""
+    return law.key if isinstance(law, PublishedLaw) else law.law
+
+
+# C = 6ND solved for each of the three: (inputs, formula)
+_SIX_ND = {
+    "flops": (("params", "tokens"), lambda n, d: 6.0 * n * d),
+    "tokens": (("params", "flops"), lambda n, c: c / (6.0 * n)),
+    "params": (("tokens", "flops"), lambda d, c: c / (6.0 * d)),
+}
+
+
+def law_inputs(law: AnyLaw, **given: Any) -> tuple[dict[str, Any], list[str]]:
+    """The inputs a law reads, completing one of params/tokens/flops from the other two with
+    C = 6ND (Kaplan et al. 2020 sec. 2.1). Returns the inputs and notes on what was derived.
+    An input the law does not use (and that was not needed for a derivation) is an error."""
+    given = {k: v for k, v in given.items() if v is not None}
+    need = law.family.variables
+    out = {k: v for k, v in given.items() if k in need}
+    notes: list[str] = []
+    used = set(out)
+    for v in need:
+        rule = _SIX_ND.get(v)
+        if v not in out and rule is not None and all(o in given for o in rule[0]):
+            a, b = (np.asarray(given[o], dtype=float) for o in rule[0])
+            out[v] = rule[1](a, b)
+            notes.append(f"{v} derived from {' and '.join(rule[0])} with C = 6ND")
+            used |= set(rule[0])
+    unused = [k for k in given if k not in used]
+    if unused:
+        raise ScalingLabError(f"law {law_name(law)} reads {', '.join(need)}; it does not use "
+                              f"{', '.join(unused)}")
+    return out, notes
+
+
 def predict_loss(law: AnyLaw, **X: Any) -> Prediction:
     """Loss (nats/token) predicted by a fitted or published law, with an interval when available."""
     if isinstance(law, FitResult):

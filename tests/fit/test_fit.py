@@ -156,3 +156,19 @@ def test_all_4500_starts_refined_agrees():
     full = sl.fit(runs, refine=None)
     assert full.n_refined == 4500
     assert fast.objective <= full.objective * (1 + 1e-6)
+
+
+def test_custom_law_fit_round_trips_with_its_law(tmp_path):
+    from scalinglab.laws import CustomLaw
+
+    law = CustomLaw("shifted", lambda params, E, A, alpha: E + A * params**-alpha, variables=("params",),
+                    params={"E": [1.0, 2.0], "A": [100.0], "alpha": [0.2, 0.3]}, positive={"E", "A"})
+    N = np.logspace(7, 10, 10)
+    res = sl.fit(pd.DataFrame({"params": N, "loss": 1.7 + 300 * N**-0.25}), law, loss="ls")
+    res.save(tmp_path / "c.json")
+    with pytest.raises(ScalingLabError, match="CustomLaw"):
+        sl.FitResult.load(tmp_path / "c.json")
+    back = sl.FitResult.load(tmp_path / "c.json", family=law)
+    assert back.to_dict() == res.to_dict()
+    with pytest.raises(ScalingLabError, match="was passed"):
+        sl.FitResult.load(tmp_path / "c.json", family=Chinchilla())

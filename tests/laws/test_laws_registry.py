@@ -83,7 +83,7 @@ def test_custom_spec_cannot_be_rebuilt():
     law = custom_power_floor()
     spec = law.spec()
     assert spec["family"] == "my_power_floor" and spec["custom"] is True
-    with pytest.raises(ScalingLabError, match="pass the CustomLaw object"):
+    with pytest.raises(ScalingLabError, match="pass the same CustomLaw object"):
         get_family(spec)
 
 

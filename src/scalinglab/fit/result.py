@@ -154,7 +154,9 @@ class FitResult:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FitResult:
+    def from_dict(cls, d: dict[str, Any], family: LawFamily | None = None) -> FitResult:
+        """Rebuild from :meth:`to_dict`. A :class:`~scalinglab.laws.CustomLaw` fit needs its law
+        object passed as ``family`` (a Python function cannot be stored in JSON)."""
         from scalinglab.laws import get_family
 
         if not isinstance(d, dict) or d.get("format") != "scalinglab.fit":
@@ -164,7 +166,10 @@ class FitResult:
                                   f"understands ({FORMAT_VERSION}); upgrade scalinglab")
         try:
             kw = {k: v for k, v in d.items() if k not in ("format", "format_version", "family")}
-            kw["family"] = get_family(d["family"])
+            kw["family"] = get_family(d["family"] if family is None else family)
+            if kw["family"].name != d["family"].get("family"):
+                raise ScalingLabError(f"the fit is of law '{d['family'].get('family')}', "
+                                      f"but family '{kw['family'].name}' was passed")
             kw["theta"] = np.asarray(d["theta"], dtype=float)
             kw["residuals"] = None if d.get("residuals") is None else np.asarray(d["residuals"], float)
             kw["draws"] = None if d.get("draws") is None else np.asarray(d["draws"], float).reshape(
@@ -185,8 +190,8 @@ class FitResult:
             raise ScalingLabError(f"{path}: cannot write fit ({exc.strerror})") from None
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> FitResult:
-        """Read a result written by :meth:`save`."""
+    def load(cls, path: str | os.PathLike, family: LawFamily | None = None) -> FitResult:
+        """Read a result written by :meth:`save` (pass ``family`` for a CustomLaw fit)."""
         try:
             with open(path, encoding="utf-8") as fh:
                 d = json.load(fh)
@@ -194,4 +199,4 @@ class FitResult:
             raise ScalingLabError(f"{path}: no such file") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ScalingLabError(f"{path}: not a readable fit JSON ({exc})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(d, family)

@@ -45,9 +45,24 @@ __all__ = [
 def _lookup(name: str) -> type[LawFamily]:
     cls = FAMILIES.get(name.strip().lower())
     if cls is None:
-        raise ScalingLabError(f"unknown law '{name}': known laws are {', '.join(FAMILIES)} "
-                              "(or pass a CustomLaw object)")
+        raise ScalingLabError(_unknown_message(name))
     return cls
+
+
+def _unknown_message(name: str) -> str:
+    """Unknown family: suggest a close name, and explain when the name is a published law."""
+    import difflib
+
+    from scalinglab.laws.published import REGISTRY
+
+    key = name.strip().lower()
+    if key in REGISTRY:
+        fam = REGISTRY[key].family.name
+        return (f"'{name}' is a published law, not a family to fit: fit its family with --law {fam}, "
+                f"or use it directly where a law is read (e.g. predict --law {key})")
+    close = difflib.get_close_matches(key, list(FAMILIES), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown law '{name}'{hint}: known families are {', '.join(FAMILIES)}"
 
 
 def _convert(family: str, option: str, text: str, default: Any) -> Any:
@@ -75,8 +90,9 @@ def _from_spec(spec: Mapping[str, Any]) -> LawFamily:
     opts = dict(spec)
     name = opts.pop("family", None)
     if opts.get("custom"):
-        raise ScalingLabError(f"law '{name}' is a CustomLaw: it cannot be rebuilt from a spec (its function "
-                              "is not JSON); pass the CustomLaw object itself")
+        raise ScalingLabError(f"law '{name}' is a CustomLaw: it cannot be rebuilt from JSON (its function "
+                              "is Python code); in Python, pass the same CustomLaw object, e.g. "
+                              "FitResult.load(path, family=law)")
     if not isinstance(name, str):
         raise ScalingLabError(f"law spec {dict(spec)} has no 'family' name; known laws are {', '.join(FAMILIES)}")
     cls = _lookup(name)
