@@ -9,30 +9,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import ThreadpoolController
 
 from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fit.bootstrap import bootstrap_fit
 from scalinglab.fit.multistart import multistart
 from scalinglab.fit.objective import Objective
 from scalinglab.fit.result import FitResult
+from scalinglab.fit.runtime import single_threaded_blas
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
-
-
-_CONTROLLER: ThreadpoolController | None = None
-
-
-def single_threaded_blas():
-    """Context pinning BLAS/OpenMP pools to one thread (many tiny BLAS calls are ~10x slower
-    multi-threaded on a small machine). The library scan is done once per process."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1)
 
 
 def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalinglab.fit.objective import Objective
-from scalinglab.fit.optimizer import minimize_batched
+from scalinglab.fit.optimizer import minimize_batched, objective_values
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
@@ -49,19 +49,18 @@ def screen(family: LawFamily, starts: Array, X: Mapping[str, Array], logy: Array
     lo, hi = family.bounds()
     out = np.empty(len(starts))
     for i in range(0, len(starts), SCREEN_CHUNK):
-        th = np.clip(starts[i : i + SCREEN_CHUNK], lo, hi)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            v = obj.value(family.log_predict(th, X) - logy)
-        out[i : i + SCREEN_CHUNK] = np.where(np.isfinite(v), v, np.inf)
+        out[i : i + SCREEN_CHUNK] = objective_values(family, np.clip(starts[i : i + SCREEN_CHUNK], lo, hi),
+                                                     X, logy, obj)
     return out
 
 
 def bound_hits(family: LawFamily, theta: Array, rtol: float = 1e-6) -> list[str]:
-    """Internal parameter names whose value lies on (within rtol of the range from) a bound."""
+    """Parameters (natural names, e.g. ``A`` for a = ln A) on a bound of the search box (within
+    rtol of its width). Internal and natural parameters correspond one to one, in order."""
     lo, hi = family.bounds()
     span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
     near = (np.abs(theta - lo) <= rtol * span) | (np.abs(theta - hi) <= rtol * span)
-    return [n for n, hit in zip(family.theta_names, near) if hit]
+    return [n for n, hit in zip(family.param_names, near) if hit]
 
 
 def _distinct(theta: Array, value: Array, k: int, tol: float = 1e-3) -> Array:
