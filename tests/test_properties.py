@@ -58,3 +58,35 @@ def test_random_valid_tables_fit_finite(df):
     # the best of the grid is never worse than the best grid start itself
     pred = res.predict(params=df["params"].to_numpy(), tokens=df["tokens"].to_numpy())
     assert np.all(np.isfinite(pred.loss)) and np.all(pred.loss > 0)
+
+
+option_words = st.sampled_from(["--law", "--bootstrap", "--seed", "--level", "--delta", "--loss", "--col",
+                                "--drop-highest-loss", "--refine", "--json", "--out"])
+option_values = st.sampled_from(["chinchilla", "bnsl:flops:x", "power:", "chinchilla:params", "bnsl:params:99",
+                                 "0", "-1", "1", "2.5", "abc", "1e400", "nan", "params=zzz", "=", "huber", ""])
+
+
+# capsys is read (and so cleared) and argv is set on every example, so sharing them is safe
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.one_of(tables(), plausible_tables()), st.lists(st.tuples(option_words, option_values), max_size=3))
+def test_cli_never_shows_a_traceback(tmp_path_factory, capsys, monkeypatch, df, options):
+    import sys
+
+    from scalinglab.cli import main
+
+    folder = tmp_path_factory.mktemp("cli")
+    path = folder / "t.csv"
+    df.to_csv(path, index=False)
+    args = ["fit", str(path)]
+    for word, value in options:
+        args += [word] if word == "--json" else [word, str(folder / "o.json") if word == "--out" else value]
+    monkeypatch.setattr(sys, "argv", ["scalinglab", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code in (0, 2), (args, code, err)
+    assert "Traceback" not in err

@@ -47,20 +47,8 @@ def _parse_floats(text: str, what: str) -> list[float]:
 
 
 def fit_json(result) -> dict[str, Any]:
-    """The ``fit --json`` object (contract keys: law, params, ci, n_points, objective, rmse_log, converged)."""
-    d: dict[str, Any] = {
-        "law": result.law, "params": result.params, "n_points": result.n_points,
-        "objective": result.objective, "rmse_log": result.rmse_log, "converged": result.converged,
-    }
-    if result.bootstrap:
-        d["ci"] = {k: v for k, v in result.ci.items() if k in result.params}
-        d["stderr"] = {k: v for k, v in result.stderr.items() if k in result.params}
-        d["derived_ci"] = {k: v for k, v in result.ci.items() if k in result.derived}
-        d["level"] = result.level
-        d["bootstrap"] = result.bootstrap
-    d.update(derived=result.derived, n_starts=result.n_starts, n_refined=result.n_refined,
-             n_at_best=result.n_at_best, at_bound=result.at_bound, notes=result.notes)
-    return d
+    """The ``fit --json`` object; see :meth:`scalinglab.fit.FitResult.report_dict`."""
+    return result.report_dict()
 
 
 @app.command("fit")
@@ -161,8 +149,10 @@ def simulate_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Simulate an IsoFLOP sweep from a law and check that fitting it back recovers the law."""
-    from scalinglab.demo import recovery_report, run_recovery, write_table
+    from scalinglab.demo import check_table_path, recovery_report, run_recovery, write_table
 
+    if out_path:
+        check_table_path(out_path)
     report = run_recovery(law, _parse_floats(budgets, "--budgets"), per_budget, span, noise, seed,
                           None if fit_law in (None, "none") else fit_law, bootstrap,
                           progress=not as_json and sys.stderr.isatty())

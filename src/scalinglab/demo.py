@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -29,6 +28,7 @@ from scalinglab.simulate import DEFAULT_BUDGETS, simulate_isoflop
 @dataclass
 class RecoveryReport:
     truth_name: str
+    truth_law: Any  # the resolved law (PublishedLaw or FitResult) the runs were simulated from
     truth: dict[str, float]
     runs: pd.DataFrame
     result: FitResult | None
@@ -45,9 +45,7 @@ class RecoveryReport:
         d: dict[str, Any] = {"truth_law": self.truth_name, "truth": self.truth, "n_points": len(self.runs),
                              "noise": self.noise, "seed": self.seed}
         if self.result is not None:
-            from scalinglab.cli import fit_json
-
-            d["fit"] = fit_json(self.result)
+            d["fit"] = self.result.report_dict()
             d["params"] = self.result.params
             d["ci"] = {k: v for k, v in self.result.ci.items()}
             d["covered"] = self.covered()
@@ -69,7 +67,7 @@ def run_recovery(law: Any, budgets: Sequence[float], per_budget: int, span: floa
     if fit_law is not None:
         result = fit(runs, law=fit_law, bootstrap=bootstrap, seed=seed, progress=progress)
     name = getattr(truth, "key", None) or str(law)
-    return RecoveryReport(name, _truth_values(truth), runs, result, noise, seed)
+    return RecoveryReport(name, truth, _truth_values(truth), runs, result, noise, seed)
 
 
 def run_demo(progress: bool = False) -> RecoveryReport:
@@ -101,23 +99,35 @@ def recovery_report(report: RecoveryReport, console: Console) -> None:
     console.print(f"objective {res.objective:.4e} ({res.loss}), rmse(log) {res.rmse_log:.4f}, "
                   f"converged: {'yes' if res.converged else 'NO'}, {res.n_at_best} of {res.n_refined} refined "
                   f"starts reached the best (screened {res.n_starts:,})")
-    p = res.predict(params=70e9, tokens=1.4e12)
-    true_loss = resolve_law(report.truth_name).family.predict_natural(
-        {k: report.truth[k] for k in res.family.param_names}, params=70e9, tokens=1.4e12) \
-        if report.truth_name else None
-    line = f"Chinchilla 70B on 1.4T tokens: predicted loss {float(p.loss):.4f} nats/token"
-    if p.low is not None:
-        line += f" ({100 * res.level:g}% interval {float(p.low):.4f}..{float(p.high):.4f})"
-    if true_loss is not None:
-        line += f"; true {float(true_loss):.4f}"
-    console.print(line)
+    _print_reference_prediction(report, console)
     for n in res.notes:
         console.print(f"note: {n}")
 
 
+def _print_reference_prediction(report: RecoveryReport, console: Console) -> None:
+    """Fitted vs true loss of Chinchilla 70B on 1.4T tokens, for laws of params and tokens."""
+    res, both = report.result, {"params", "tokens"}
+    if res is None or set(res.family.variables) != both or set(report.truth_law.family.variables) != both:
+        return
+    p = res.predict(params=70e9, tokens=1.4e12)
+    true_loss = float(report.truth_law.family.predict_natural(report.truth_law.params, params=70e9, tokens=1.4e12))
+    line = f"Chinchilla 70B on 1.4T tokens: predicted loss {float(p.loss):.4f} nats/token"
+    if p.low is not None:
+        line += f" ({100 * res.level:g}% interval {float(p.low):.4f}..{float(p.high):.4f})"
+    console.print(line + f"; true {true_loss:.4f}")
+
+
+def check_table_path(path: str | os.PathLike) -> str:
+    """The lower-case extension of a table path we can write; a clear error otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq", ".jsonl", ".ndjson"):
+        raise ScalingLabError(f"{path}: unknown table format '{suffix}'; use .csv, .parquet or .jsonl")
+    return suffix
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a runs table as CSV, Parquet or JSON-lines, by extension."""
-    suffix = Path(path).suffix.lower()
+    suffix = check_table_path(path)
     try:
         if suffix in (".parquet", ".pq"):
             df.to_parquet(path, index=False)
@@ -129,4 +139,4 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
         raise ScalingLabError(f"{path}: cannot write ({exc.strerror})") from None
 
 
-__all__ = ["RecoveryReport", "run_recovery", "run_demo", "recovery_report", "write_table", "np"]
+__all__ = ["RecoveryReport", "run_recovery", "run_demo", "recovery_report", "write_table"]

@@ -207,8 +207,8 @@ def _validate(df: pd.DataFrame, name: str, chosen: dict[str, str]) -> None:
             continue
         if col == "group":
             values, pos, reason = _text_cells(df[col])
-        else:
-            values, pos, reason = _numeric_cells(df[col])
+        else:  # a step count may be 0 (a checkpoint at the start); laws that take its log check > 0
+            values, pos, reason = _numeric_cells(df[col], allow_zero=(col == "step"))
         df[col] = values
         if pos >= 0 and (first is None or (pos, j) < first[:2]):
             first = (pos, j, col, reason)
@@ -218,7 +218,7 @@ def _validate(df: pd.DataFrame, name: str, chosen: dict[str, str]) -> None:
         raise ScalingLabError(f"{name}: row {df.index[pos]}, column {label}: {reason}")
 
 
-def _numeric_cells(s: pd.Series) -> tuple[np.ndarray, int, str]:
+def _numeric_cells(s: pd.Series, allow_zero: bool = False) -> tuple[np.ndarray, int, str]:
     """float64 values and (position, reason) of the first bad cell, or (-1, "")."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         values = s.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -227,7 +227,9 @@ def _numeric_cells(s: pd.Series) -> tuple[np.ndarray, int, str]:
         parsed = [_to_float(v) for v in s]
         notnum = np.array([x is None for x in parsed], dtype=bool)
         values = np.array([math.nan if x is None else x for x in parsed], dtype=np.float64)
-    bad = np.flatnonzero(notnum | ~np.isfinite(values) | (values <= 0))
+    with np.errstate(invalid="ignore"):
+        nonpos = values < 0 if allow_zero else values <= 0
+    bad = np.flatnonzero(notnum | ~np.isfinite(values) | nonpos)
     if bad.size == 0:
         return values, -1, ""
     i = int(bad[0])
@@ -236,7 +238,7 @@ def _numeric_cells(s: pd.Series) -> tuple[np.ndarray, int, str]:
         return values, i, f"value {_show(raw)} is not a number"
     if not np.isfinite(values[i]):
         return values, i, f"missing or not finite ({_fmt(values[i])})"
-    return values, i, f"must be > 0, got {_fmt(values[i])}"
+    return values, i, f"must be {'>=' if allow_zero else '>'} 0, got {_fmt(values[i])}"
 
 
 def _text_cells(s: pd.Series) -> tuple[np.ndarray, int, str]:
@@ -277,6 +279,8 @@ def _drop_highest(df: pd.DataFrame, name: str, k: int, notes: list[str]) -> pd.D
 def _derive(df: pd.DataFrame, name: str, notes: list[str]) -> None:
     """Fill the one missing column of params/tokens/flops from the other two (C = 6ND)."""
     have = [c for c in ("params", "tokens", "flops") if c in df.columns]
+    if len(have) == 3:
+        _check_six_nd(df, notes)
     if len(have) != 2:
         return
     get = {c: df[c].to_numpy(dtype=np.float64) for c in have}
@@ -288,12 +292,22 @@ def _derive(df: pd.DataFrame, name: str, notes: list[str]) -> None:
         else:
             col, how, values = "params", "flops / (6 * tokens)", get["flops"] / (6.0 * get["tokens"])
     bad = np.flatnonzero(~np.isfinite(values) | (values <= 0))
-    if bad.size:
-        i = int(bad[0])
-        raise ScalingLabError(f"{name}: row {df.index[i]}, column '{col}': derived value "
-                              f"{how} = {_fmt(values[i])} is not a finite positive number")
+    if bad.size:  # leave the column out: a law that needs it then says it is missing
+        notes.append(f"could not derive {col} = {how}: not a finite positive number at row "
+                     f"{df.index[int(bad[0])]} ({_fmt(values[int(bad[0])])}); column left out")
+        return
     df[col] = values
     notes.append(f"derived {col} = {how} (C = 6ND) for {len(df)} rows")
+
+
+def _check_six_nd(df: pd.DataFrame, notes: list[str]) -> None:
+    """Note when given flops are far from 6 * params * tokens (unit or convention mix-ups)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratio = df["flops"].to_numpy(float) / (6.0 * df["params"].to_numpy(float) * df["tokens"].to_numpy(float))
+    ratio = ratio[np.isfinite(ratio)]
+    if ratio.size and not 0.5 <= float(np.median(ratio)) <= 2.0:
+        notes.append(f"flops are {float(np.median(ratio)):.3g} x 6 * params * tokens (median): check the units "
+                     "(FLOPs, not PF-days: 1 PF-day = 8.64e19 FLOPs) and the counting convention")
 
 
 class _EmptyFile(Exception):

@@ -21,15 +21,23 @@ from scalinglab.resolve import AnyLaw, resolve_law
 DEFAULT_BUDGETS = (1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21, 1e22)  # FLOPs
 
 
-def optimal_params(law: AnyLaw, flops: float, lo: float = 1e4, hi: float = 1e15, n: int = 4001) -> float:
-    """N (parameters) minimising the law's loss at training compute ``flops`` with D = C/(6N)."""
+def optimal_params(law: AnyLaw, flops: float, n: int = 8001) -> float:
+    """N (parameters) minimising the law's loss at training compute ``flops`` (FLOPs) with
+    D = C/(6N), searched on a log grid over 1 <= N <= C/6 (so that D >= 1 token)."""
     family = law.family
     if set(family.variables) != {"params", "tokens"}:
         raise ScalingLabError(f"law {family.label} is not a law of params and tokens; cannot place an "
                               "IsoFLOP sweep around its optimum")
-    N = np.logspace(np.log10(lo), np.log10(hi), n)
-    loss = family.predict_natural(law.params, params=N, tokens=flops / (6.0 * N))
-    return float(N[int(np.nanargmin(loss))])
+    if not flops > 6.0:
+        raise ScalingLabError(f"budget {flops:g} FLOPs is too small for any model (C = 6ND needs C > 6)")
+    N = np.logspace(0.0, np.log10(flops / 6.0), n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = family.predict_natural(law.params, params=N, tokens=flops / (6.0 * N))
+    i = int(np.nanargmin(loss))
+    if i in (0, n - 1):
+        raise ScalingLabError(f"law has no interior compute-optimal size at {flops:g} FLOPs "
+                              f"(the loss is lowest at N = {N[i]:.3g}, the edge of 1..C/6)")
+    return float(N[i])
 
 
 def simulate_isoflop(law: Any = "hoffmann2022", budgets: Sequence[float] = DEFAULT_BUDGETS,
@@ -45,10 +53,12 @@ def simulate_isoflop(law: Any = "hoffmann2022", budgets: Sequence[float] = DEFAU
         raise ScalingLabError("budgets must be positive FLOP counts")
     if per_budget < 2:
         raise ScalingLabError(f"per-budget must be at least 2, got {per_budget}")
-    if not span > 1:
-        raise ScalingLabError(f"span must be greater than 1, got {span}")
-    if not noise >= 0:
-        raise ScalingLabError(f"noise must be >= 0, got {noise}")
+    if not (np.isfinite(span) and span > 1):
+        raise ScalingLabError(f"span must be a finite number greater than 1, got {span}")
+    if not (np.isfinite(noise) and noise >= 0):
+        raise ScalingLabError(f"noise must be a finite number >= 0, got {noise}")
+    if per_budget > 1000 or budgets.size > 1000:
+        raise ScalingLabError("at most 1,000 budgets and 1,000 sizes per budget")
     rng = np.random.default_rng(seed)
     rows = []
     for c in budgets:

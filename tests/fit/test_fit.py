@@ -172,3 +172,33 @@ def test_custom_law_fit_round_trips_with_its_law(tmp_path):
     assert back.to_dict() == res.to_dict()
     with pytest.raises(ScalingLabError, match="was passed"):
         sl.FitResult.load(tmp_path / "c.json", family=Chinchilla())
+
+
+def test_step_zero_blocks_only_laws_that_read_step():
+    df = simulated(noise=0.01)
+    df["step"] = 0.0
+    assert sl.fit(df, "chinchilla").converged
+    df2 = pd.DataFrame({"params": [1e8, 2e8, 4e8, 8e8, 1e9], "step": [0, 10, 100, 1000, 5000],
+                        "loss": [4.0, 3.5, 3.0, 2.8, 2.6]})
+    with pytest.raises(FitError, match="row 1, column 'step'.*must be > 0"):
+        sl.fit(df2, "kaplan_ns")
+
+
+def test_degenerate_bootstraps_are_refused_or_flagged():
+    df = simulated(noise=0.01)
+    with pytest.raises(ScalingLabError, match="too few resamples"):
+        sl.fit(df, bootstrap=1)
+    with pytest.raises(ScalingLabError, match="single value"):
+        sl.fit(df.assign(group="a"), bootstrap=20)
+    # a law whose data cannot vary a parameter: identical rows repeated
+    same = pd.DataFrame({"params": [1e9] * 6 + [2e9] * 6, "tokens": [2e10] * 6 + [4e10] * 6,
+                         "loss": [3.0] * 6 + [2.8] * 6})
+    res = sl.fit(same, "power:params", bootstrap=20)
+    assert any("zero width" in n for n in res.notes)
+
+
+def test_perplexity_like_losses_are_noted():
+    df = simulated(noise=0.0)
+    df["loss"] = np.exp(df["loss"])  # perplexity by mistake
+    res = sl.fit(df, "chinchilla")
+    assert any("perplexity" in n for n in res.notes)

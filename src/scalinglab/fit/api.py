@@ -14,18 +14,22 @@ from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fit.bootstrap import bootstrap_fit
 from scalinglab.fit.multistart import multistart
 from scalinglab.fit.objective import Objective
-from scalinglab.fit.result import FitResult
+from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.fit.runtime import single_threaded_blas
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
+MIN_BOOTSTRAP = 10
 
 
 def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:
     if not isinstance(bootstrap, (int, np.integer)) or isinstance(bootstrap, bool) or bootstrap < 0:
         raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}")
+    if 0 < bootstrap < MIN_BOOTSTRAP:
+        raise ScalingLabError(f"bootstrap={bootstrap} is too few resamples for a percentile interval; "
+                              f"use 0 (none) or at least {MIN_BOOTSTRAP} (200-1000 is usual)")
     if not (0.0 < float(level) < 1.0):
         raise ScalingLabError(f"confidence level must lie strictly between 0 and 1, got {level}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -64,9 +68,17 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
         raise FitError(f"{runs.source}: {len(runs)} rows, but law {family.label} has {family.n_params} "
                        f"free parameters ({', '.join(family.param_names)}); need at least that many rows")
     X = {v: runs.column(v) for v in family.variables}
+    for v, values in X.items():
+        if np.any(values <= 0):
+            row = runs.data.index[int(np.flatnonzero(values <= 0)[0])]
+            raise FitError(f"{runs.source}: row {row}, column '{v}': law {family.label} takes its log, "
+                           f"so it must be > 0, got {values[values <= 0][0]:g}")
     logy = np.log(runs.column("loss"))
     obj = Objective(loss, delta)
     groups = runs.data["group"].to_numpy() if runs.has("group") else None
+    if bootstrap and groups is not None and len(np.unique(groups)) < 2:
+        raise ScalingLabError(f"{runs.source}: the bootstrap resamples whole groups, but column 'group' "
+                              "has a single value; drop the column or give at least 2 groups")
     with single_threaded_blas():
         ms = multistart(family, X, logy, obj, starts=starts, refine=refine)
         if not np.isfinite(ms.value):
@@ -86,6 +98,9 @@ def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, g
     params = {k: float(v) for k, v in family.to_natural(ms.theta).items()}
     derived = {k: float(v) for k, v in family.derived(params).items()}
     notes = list(runs.notes)
+    if runs.column("loss").max() > 20:
+        notes.append("losses above 20: scalinglab expects nats per token; is this a perplexity "
+                     "(take its log) or a summed loss?")
     if not ms.converged:
         notes.append("the best start did NOT converge: the parameters may not be a minimum; "
                      "check the data or try another law")
@@ -109,17 +124,25 @@ def _attach_bootstrap(result: FitResult, draws, bootstrap: int, groups) -> None:
     result.bootstrap_unit = draws.unit
     result.bootstrap_converged = int(ok.sum())
     result.draws = draws.theta[ok] if ok.any() else draws.theta
-    if ok.sum() < bootstrap:
+    if not ok.any():
+        result.notes.append(f"none of the {bootstrap} bootstrap resamples converged: the intervals use "
+                            "them all and are not trustworthy")
+    elif ok.sum() < bootstrap:
         result.notes.append(f"{bootstrap - int(ok.sum())} of {bootstrap} bootstrap resamples did not "
                             "converge and were left out of the intervals")
     if groups is not None:
         result.notes.append(f"bootstrap resampled whole groups ({len(np.unique(groups))} groups)")
-    tail = 50.0 * (1.0 - result.level)
+    flat = []
     for name, values in result.draw_params().items():
         v = np.asarray(values, dtype=float)
         v = v[np.isfinite(v)]
         if v.size == 0:
             continue
-        lo, hi = np.percentile(v, [tail, 100.0 - tail])
+        lo, hi = percentile_interval(v, result.level)
         result.ci[name] = [float(lo), float(hi)]
         result.stderr[name] = float(np.std(v, ddof=1)) if v.size > 1 else 0.0
+        if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+            flat.append(name)
+    if flat:
+        result.notes.append(f"the bootstrap interval of {', '.join(flat)} has zero width: every resample "
+                            "gave the same value, so the data do not vary it (not a sign of precision)")

@@ -38,6 +38,15 @@ class Prediction:
         return out
 
 
+def percentile_interval(values: Array, level: float, axis: int = 0) -> tuple[Array, Array]:
+    """Equal-tailed percentile interval at ``level`` of finite ``values`` along ``axis``."""
+    tail = 50.0 * (1.0 - level)
+    v = np.where(np.isfinite(values), values, np.nan)
+    with np.errstate(invalid="ignore"):
+        lo, hi = np.nanpercentile(v, [tail, 100.0 - tail], axis=axis)
+    return lo, hi
+
+
 def _jsonable(x: Any) -> Any:
     arr = np.asarray(x, dtype=float)
     return float(arr) if arr.ndim == 0 else arr.tolist()
@@ -83,13 +92,10 @@ class FitResult:
         point = self.family.predict_natural(self.params, **X)
         if self.draws is None or len(self.draws) == 0:
             return Prediction(loss=point)
-        Xc = self.family.check_variables(X)
-        shape = np.broadcast_shapes(*(a.shape for a in Xc.values()))
-        flat = {k: np.broadcast_to(a, shape).ravel() for k, a in Xc.items()}
+        flat, shape = self.family.flat_inputs(X)
         with np.errstate(over="ignore", invalid="ignore"):
             sims = np.exp(self.family.log_predict(self.draws, flat))
-        tail = 50.0 * (1.0 - self.level)
-        low, high = np.nanpercentile(sims, [tail, 100.0 - tail], axis=0)
+        low, high = percentile_interval(sims, self.level)
         return Prediction(loss=point, low=low.reshape(shape), high=high.reshape(shape), level=self.level)
 
     def draw_params(self) -> dict[str, Array]:
@@ -128,11 +134,28 @@ class FitResult:
         return "\n".join(lines)
 
     def _objective_text(self) -> str:
-        return f"Huber(delta={self.delta:g}) on log-residuals, summed" if self.loss == "huber" \
-            else "least squares on log-residuals, summed"
+        from scalinglab.fit.objective import Objective
+
+        return Objective(self.loss, self.delta).describe()
 
     def __str__(self) -> str:
         return self.summary()
+
+    def report_dict(self) -> dict[str, Any]:
+        """The compact JSON report printed by ``scalinglab fit --json`` (keys are a contract:
+        law, params, ci, n_points, objective, rmse_log, converged; ci only with a bootstrap)."""
+        d: dict[str, Any] = {"law": self.law, "params": self.params, "n_points": self.n_points,
+                             "objective": self.objective, "rmse_log": self.rmse_log,
+                             "converged": self.converged}
+        if self.bootstrap:
+            d["ci"] = {k: v for k, v in self.ci.items() if k in self.params}
+            d["stderr"] = {k: v for k, v in self.stderr.items() if k in self.params}
+            d["derived_ci"] = {k: v for k, v in self.ci.items() if k in self.derived}
+            d["level"] = self.level
+            d["bootstrap"] = self.bootstrap
+        d.update(derived=self.derived, n_starts=self.n_starts, n_refined=self.n_refined,
+                 n_at_best=self.n_at_best, at_bound=self.at_bound, notes=self.notes)
+        return d
 
     # ---- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -166,20 +189,23 @@ class FitResult:
                                   f"understands ({FORMAT_VERSION}); upgrade scalinglab")
         try:
             kw = {k: v for k, v in d.items() if k not in ("format", "format_version", "family")}
-            kw["family"] = get_family(d["family"] if family is None else family)
-            if kw["family"].name != d["family"].get("family"):
-                raise ScalingLabError(f"the fit is of law '{d['family'].get('family')}', "
+            saved = d["family"]
+            saved_name = saved.get("family") if isinstance(saved, dict) else str(saved).split(":")[0]
+            kw["family"] = get_family(saved if family is None else family)
+            if kw["family"].name != saved_name:
+                raise ScalingLabError(f"the fit is of law '{saved_name}', "
                                       f"but family '{kw['family'].name}' was passed")
+            _check_fit_fields(d, kw["family"])
             kw["theta"] = np.asarray(d["theta"], dtype=float)
             kw["residuals"] = None if d.get("residuals") is None else np.asarray(d["residuals"], float)
             kw["draws"] = None if d.get("draws") is None else np.asarray(d["draws"], float).reshape(
                 -1, len(kw["theta"]))
             kw["ci"] = {k: [float(a), float(b)] for k, (a, b) in d.get("ci", {}).items()}
             return cls(**kw)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, ScalingLabError):
                 raise
-            raise ScalingLabError(f"malformed fit file: {exc}") from None
+            raise ScalingLabError(f"malformed fit file: {type(exc).__name__} {exc}") from None
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the result as JSON (exact round trip with :meth:`load`)."""
@@ -200,3 +226,18 @@ class FitResult:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ScalingLabError(f"{path}: not a readable fit JSON ({exc})") from None
         return cls.from_dict(d, family)
+
+
+def _check_fit_fields(d: dict[str, Any], family: LawFamily) -> None:
+    """Reject a fit JSON whose parameters, theta or level do not fit its law."""
+    params, theta = d.get("params"), d.get("theta")
+    if not isinstance(params, dict) or set(params) != set(family.param_names):
+        raise ScalingLabError(f"malformed fit file: 'params' must name {', '.join(family.param_names)}")
+    for k, v in params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise ScalingLabError(f"malformed fit file: parameter {k} = {v!r} is not a finite number")
+    if not isinstance(theta, list) or len(theta) != family.n_params:
+        raise ScalingLabError(f"malformed fit file: 'theta' must hold {family.n_params} numbers")
+    level = d.get("level", 0.95)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ScalingLabError(f"malformed fit file: 'level' must lie strictly between 0 and 1, got {level!r}")

@@ -68,10 +68,9 @@ def _unknown_message(name: str) -> str:
 def _convert(family: str, option: str, text: str, default: Any) -> Any:
     """A ``name:opt`` string option converted to the type of the option's default."""
     if isinstance(default, int) and not isinstance(default, bool):
-        try:
-            return int(text)
-        except ValueError:
-            raise ScalingLabError(f"law '{family}': option '{option}' must be an integer, got '{text}'") from None
+        if not (text.isascii() and text.isdigit() and len(text) <= 6):
+            raise ScalingLabError(f"law '{family}': option '{option}' must be a whole number, got '{text}'")
+        return int(text)
     return text
 
 

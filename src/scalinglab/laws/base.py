@@ -102,11 +102,19 @@ class LawFamily(abc.ABC):
             out[v] = arr
         return out
 
+    def flat_inputs(self, X: Mapping[str, Any]) -> tuple[dict[str, Array], tuple[int, ...]]:
+        """Checked inputs broadcast together and flattened to (n,), with their common shape."""
+        Xc = self.check_variables(X)
+        try:
+            shape = np.broadcast_shapes(*(a.shape for a in Xc.values()))
+        except ValueError:
+            raise ScalingLabError(f"law {self.label}: inputs of shapes "
+                                  f"{[a.shape for a in Xc.values()]} do not broadcast together") from None
+        return {k: np.broadcast_to(a, shape).ravel() for k, a in Xc.items()}, shape
+
     def predict_natural(self, values: Mapping[str, float], /, **X: Any) -> Array:
         """Predicted loss (nats/token) from natural-scale parameters, broadcasting the inputs."""
-        Xc = self.check_variables(X)
-        shape = np.broadcast_shapes(*(a.shape for a in Xc.values()))
-        flat = {k: np.broadcast_to(a, shape).ravel() for k, a in Xc.items()}
+        flat, shape = self.flat_inputs(X)
         theta = self.from_natural(values)[None, :]
         return np.exp(self.log_predict(theta, flat))[0].reshape(shape)
 

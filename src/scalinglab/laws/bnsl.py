@@ -29,13 +29,16 @@ from scalinglab.laws.power import X_SYMBOLS, X_UNITS, check_x
 from scalinglab.laws.starts import clip_to_bounds, log_median, log_quantiles, loss_scale
 
 
+MAX_BREAKS = 5  # each break adds 3 parameters; more than a handful cannot be identified
+
+
 def _check_breaks(n_breaks: Any) -> int:
     try:
-        ok = not isinstance(n_breaks, bool) and int(n_breaks) == n_breaks and int(n_breaks) >= 1
-    except (TypeError, ValueError):
+        ok = not isinstance(n_breaks, bool) and int(n_breaks) == n_breaks and 1 <= int(n_breaks) <= MAX_BREAKS
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
-        raise ScalingLabError(f"bnsl: n_breaks must be an integer >= 1, got {n_breaks!r} "
+        raise ScalingLabError(f"bnsl: n_breaks must be an integer from 1 to {MAX_BREAKS}, got {n_breaks!r} "
                               "(for no break use 'power_floor')")
     return int(n_breaks)
 
