@@ -7,6 +7,7 @@ line (``error: ...``) on stderr and exits with code 2, never a traceback.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any, Optional
 
@@ -22,8 +23,19 @@ out = Console(highlight=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False)
 
 
+def _strict(obj: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become null (strict JSON has no such numbers)."""
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def _emit_json(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, allow_nan=False))
+    typer.echo(json.dumps(_strict(obj), indent=2, allow_nan=False))
 
 
 def _parse_cols(cols: list[str]) -> dict[str, str]:

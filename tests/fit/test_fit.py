@@ -202,3 +202,11 @@ def test_perplexity_like_losses_are_noted():
     df["loss"] = np.exp(df["loss"])  # perplexity by mistake
     res = sl.fit(df, "chinchilla")
     assert any("perplexity" in n for n in res.notes)
+
+
+def test_too_few_distinct_values_are_noted():
+    df = pd.DataFrame({"params": [1e8, 1e8, 2e8, 2e8, 1e8, 2e8], "tokens": [1e9, 2e9, 4e9, 8e9, 1.6e10, 3.2e10],
+                       "loss": [3.2, 3.0, 2.9, 2.8, 2.75, 2.6]})
+    res = sl.fit(df, "chinchilla")
+    assert any("only 2 distinct value(s) of params" in n for n in res.notes)
+    assert not any("of tokens" in n for n in res.notes)

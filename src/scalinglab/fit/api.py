@@ -98,6 +98,11 @@ def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, g
     params = {k: float(v) for k, v in family.to_natural(ms.theta).items()}
     derived = {k: float(v) for k, v in family.derived(params).items()}
     notes = list(runs.notes)
+    for v in family.variables:
+        distinct = len(np.unique(runs.column(v)))
+        if distinct < 3:
+            notes.append(f"only {distinct} distinct value(s) of {v}: the law's dependence on {v} "
+                         "cannot be identified from these runs")
     if runs.column("loss").max() > 20:
         notes.append("losses above 20: scalinglab expects nats per token; is this a perplexity "
                      "(take its log) or a summed loss?")
