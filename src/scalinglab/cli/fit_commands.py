@@ -1,67 +1,14 @@
-"""The ``scalinglab`` command line: a thin layer over the Python API.
-
-Every command that prints results takes ``--json``; those keys are a contract. Bad input prints one
-line (``error: ...``) on stderr and exits with code 2, never a traceback.
-"""
+"""CLI commands for fitting and using laws: fit, predict, laws, simulate, demo."""
 
 from __future__ import annotations
 
-import json
-import math
 import sys
-from typing import Any, Optional
+from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from scalinglab.errors import ScalingLabError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="scalinglab: fit, plan and check language-model scaling laws.")
-out = Console(highlight=False, emoji=False)
-err = Console(stderr=True, highlight=False, emoji=False)
-
-
-def _strict(obj: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null (strict JSON has no such numbers)."""
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def _emit_json(obj: Any) -> None:
-    typer.echo(json.dumps(_strict(obj), indent=2, allow_nan=False))
-
-
-def _parse_cols(cols: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in cols:
-        name, sep, column = item.partition("=")
-        if not sep or not name.strip() or not column.strip():
-            raise ScalingLabError(f"--col expects name=column (e.g. params=\"Model Size\"), got '{item}'")
-        mapping[name.strip()] = column.strip()
-    return mapping
-
-
-def _parse_floats(text: str, what: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ScalingLabError(f"{what} expects comma-separated numbers, got '{text}'") from None
-    if not values:
-        raise ScalingLabError(f"{what} is empty")
-    return values
-
-
-def fit_json(result) -> dict[str, Any]:
-    """The ``fit --json`` object; see :meth:`scalinglab.fit.FitResult.report_dict`."""
-    return result.report_dict()
-
+from scalinglab.cli import _emit_json, _parse_cols, _parse_floats, app, out
 
 @app.command("fit")
 def fit_cmd(
@@ -87,7 +34,7 @@ def fit_cmd(
     if out_path:
         result.save(out_path)
     if as_json:
-        _emit_json(fit_json(result))
+        _emit_json(result.report_dict())
     else:
         typer.echo(result.summary())
         if out_path:
@@ -190,27 +137,3 @@ def demo_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
         recovery_report(report, out)
 
 
-def main() -> None:
-    """Entry point: run the app, turning scalinglab errors into one line and exit code 2."""
-    try:
-        app(standalone_mode=False)
-    except ScalingLabError as exc:
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # usage errors of the CLI parser (typer vendors its own click)
-        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):
-            show()
-            sys.exit(code)
-        if type(exc).__name__ == "Abort":
-            sys.exit(1)
-        raise
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,5 @@
+"""``python -m scalinglab.cli``."""
+
+from scalinglab.cli import main
+
+main()

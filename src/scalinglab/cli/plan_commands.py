@@ -1,0 +1,3 @@
+"""CLI commands for planning (compute-optimal allocation, FLOPs, batch size, cost)."""
+
+from __future__ import annotations
