@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -83,7 +83,9 @@ def main() -> None:
         raise
 
 
-from scalinglab.cli import fit_commands, plan_commands  # noqa: E402,F401  (register the commands)
+from scalinglab.cli import (  # noqa: E402,F401  (importing registers the commands)
+    fit_commands, flops_commands, hardware_commands, inference_commands, optimal_commands,
+)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,3 @@
+"""CLI commands: flops (planning)."""
+
+from __future__ import annotations

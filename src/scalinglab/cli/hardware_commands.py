@@ -1,0 +1,3 @@
+"""CLI commands: hardware (planning)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: inference (planning)."""
+
+from __future__ import annotations

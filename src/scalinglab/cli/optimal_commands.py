@@ -1,0 +1,3 @@
+"""CLI commands: optimal (planning)."""
+
+from __future__ import annotations

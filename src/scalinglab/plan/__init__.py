@@ -1,0 +1,1 @@
+"""Planning: FLOP counting, compute-optimal allocation, batch size, hardware, time and cost."""
