@@ -1,0 +1,169 @@
+"""Training FLOPs (a count, not a rate) of a transformer, by the published counting conventions.
+
+Units: parameters N (scalar weights), tokens D, FLOPs (floating-point operations; a multiply-add is
+2 FLOPs). Every convention counts the forward pass and takes the backward pass as 2x the forward, so
+training FLOPs per token = 3 x forward FLOPs per token, and training FLOPs = per token x tokens.
+L = n_layer, d = d_model, T = S = seq_len (tokens of context), V = vocab_size, H = n_heads,
+Q = head_dim, kh = H*Q, F = d_ff (m = 3 matrices with a gated MLP, else 2).
+
+Conventions (``convention=``):
+
+* ``"6N"`` (Kaplan et al. 2020 sec. 2.1; Brown et al. 2020 App. D): 6 N per token. N is the total
+  parameter count (``params="total"``, default: what GPT-3 Table D.1 and Llama 3 use, e.g.
+  6 x 174.6e9 x 300e9 = 3.14e23 for GPT-3 175B) or Kaplan's non-embedding N (``"non_embedding"``).
+* ``"kaplan"`` (Kaplan et al. 2020, Table 1 / Eq. 2.2): forward 2 N + 2 L T kh with N non-embedding
+  (kh = d_attn, = d_model in standard shapes); the attention term is the causal average of QK^T and
+  AV. Embedding (4 d) and de-embedding (2 d V) forward FLOPs are left out, as in Eq. 2.2.
+* ``"chinchilla"`` (Hoffmann et al. 2022, Appendix F, without the embedding and logit terms):
+  forward per token = L [2 d (kh + 2 kv) + 2 S kh + 3 H S + 2 S kh + 2 kh d + 2 m d F]
+  (QKV projections, key@query logits, softmax, softmax@value, output projection, MLP; kv is the K/V
+  width, = kh without GQA). This is the convention that REPRODUCES Table A4: divided by 6 N with
+  Hoffmann et al.'s N (every weight matrix incl. one V x d embedding and the relative-position W_R;
+  :meth:`Architecture.params_weight_matrices`) it gives 1.03, 1.10, 1.08, 1.04, 1.03, 0.99 for the
+  73M .. 6.8B shapes (laws.md A3).
+* ``"chinchilla-appendix"``: Appendix F as printed, i.e. the above plus embeddings 2 V d and final
+  logits 2 d V forward per token. It does NOT reproduce the paper's own Table A4: for the 73M shape
+  it gives a ratio to 6N of 1.29 to 1.68 depending on which N is used (1.58 with Hoffmann's N).
+* ``"palm"`` (Chowdhery et al. 2022, App. B): 6 N + 12 L H Q T per token, N total parameters
+  (540.35e9 for PaLM 540B, shared embedding included); full, un-discounted attention.
+
+Mixture-of-experts shapes count only the active experts in every convention (C = 6 N_active D).
+Biases and norms enter only through N (6N, kaplan, palm); their own FLOPs are sub-leading.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Union
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.plan.architecture import Architecture
+from scalinglab.plan.presets import get_architecture, list_architectures
+from scalinglab.units import PF_DAY_FLOPS
+
+__all__ = [
+    "CONVENTIONS", "PARAM_CHOICES", "Architecture", "counted_params", "flops_from_pf_days", "flops_per_token",
+    "flops_report", "forward_flops_per_token", "get_architecture", "list_architectures", "pf_days",
+    "ratio_to_6n", "training_flops",
+]
+
+CONVENTIONS = ("6N", "kaplan", "chinchilla", "chinchilla-appendix", "palm")
+PARAM_CHOICES = ("total", "non_embedding")
+_TAKES_PARAMS = ("6N", "palm")
+
+ArchLike = Union[Architecture, str, "os.PathLike[str]"]
+
+
+def _convention(convention: str) -> str:
+    for name in CONVENTIONS:
+        if isinstance(convention, str) and convention.strip().lower() == name.lower():
+            return name
+    raise ScalingLabError(f"unknown FLOP convention {convention!r}; known: {', '.join(CONVENTIONS)}")
+
+
+def _params_choice(convention: str, params: str | None) -> str | None:
+    if params is None:
+        return "total" if convention in _TAKES_PARAMS else None
+    if convention not in _TAKES_PARAMS:
+        raise ScalingLabError(f"params={params!r} applies only to the 6N and palm conventions, "
+                              f"not to {convention!r} (which fixes its own N)")
+    if params not in PARAM_CHOICES:
+        raise ScalingLabError(f"params must be one of {', '.join(PARAM_CHOICES)}; got {params!r}")
+    return params
+
+
+def counted_params(arch: ArchLike, convention: str = "6N", *, params: str | None = None) -> int:
+    """The N a convention divides by or multiplies (parameters): total or non-embedding (active only
+    for MoE) for 6N/palm, non-embedding for kaplan, every weight matrix for the chinchilla ones."""
+    a, conv = get_architecture(arch), _convention(convention)
+    choice = _params_choice(conv, params)
+    if conv in ("chinchilla", "chinchilla-appendix"):
+        inactive = a.n_layer * (a.n_experts - a.n_active_experts) * a.expert_params(biases=False)
+        return a.params_weight_matrices() - inactive
+    return a.active_params(embeddings=conv != "kaplan" and choice == "total")
+
+
+def _chinchilla_core(a: Architecture) -> float:
+    """Hoffmann et al. 2022 App. F forward FLOPs per token, attention + MLP of all layers."""
+    d, s, kh, kv, h = a.d_model, a.seq_len, a.attention_width, a.kv_width, a.n_heads
+    attention = 2 * d * (kh + 2 * kv) + 2 * s * kh + 3 * h * s + 2 * s * kh + 2 * kh * d
+    dense = 2 * (3 if a.gated_mlp else 2) * d * a.d_ff * a.n_active_experts
+    return float(a.n_layer * (attention + dense))
+
+
+def forward_flops_per_token(arch: ArchLike, convention: str = "6N", *, params: str | None = None) -> float:
+    """Forward-pass FLOPs per token (a count) under ``convention``; training is 3x this."""
+    a, conv = get_architecture(arch), _convention(convention)
+    n = counted_params(a, conv, params=params)
+    if conv == "6N":
+        return 2.0 * n
+    if conv == "kaplan":
+        return 2.0 * n + 2.0 * a.n_layer * a.seq_len * a.attention_width
+    if conv == "palm":
+        return 2.0 * n + 4.0 * a.n_layer * a.n_heads * a.head_dim * a.seq_len  # type: ignore[operator]
+    core = _chinchilla_core(a)
+    if conv == "chinchilla-appendix":
+        core += 4.0 * a.vocab_size * a.d_model  # embeddings 2 V d + final logits 2 d V
+    return core
+
+
+def flops_per_token(arch: ArchLike, convention: str = "6N", *, params: str | None = None) -> float:
+    """Training FLOPs per token (forward + backward = 3 x forward), e.g. 6 N for ``"6N"``."""
+    return 3.0 * forward_flops_per_token(arch, convention, params=params)
+
+
+def _check_count(value: float, what: str, *, positive: bool = False) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ScalingLabError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        kind = "positive" if positive else "non-negative"
+        raise ScalingLabError(f"{what} must be a finite {kind} number, got {value!r}")
+    return number
+
+
+def training_flops(arch: ArchLike, tokens: float, convention: str = "6N", *, params: str | None = None) -> float:
+    """Training FLOPs (a count) for ``tokens`` training tokens: ``flops_per_token x tokens``."""
+    d = _check_count(tokens, "tokens", positive=True)
+    return flops_per_token(arch, convention, params=params) * d
+
+
+def ratio_to_6n(arch: ArchLike, convention: str = "chinchilla") -> float:
+    """``flops_per_token / (6 N)`` with the convention's own N (:func:`counted_params`): Hoffmann et al.
+    2022 Table A4's ratio for ``"chinchilla"`` (1.03 for the 73M shape)."""
+    return flops_per_token(arch, convention) / (6.0 * counted_params(arch, convention))
+
+
+def pf_days(flops: float) -> float:
+    """FLOPs (a count) -> PF-days: ``flops / 8.64e19`` (1 PF-day = 1e15 FLOP/s for 86,400 s)."""
+    return _check_count(flops, "flops") / PF_DAY_FLOPS
+
+
+def flops_from_pf_days(days: float) -> float:
+    """PF-days -> FLOPs (a count): ``days x 8.64e19``."""
+    return _check_count(days, "pf_days") * PF_DAY_FLOPS
+
+
+def flops_report(arch: ArchLike, tokens: float, convention: str = "6N", *,
+                 params: str | None = None) -> dict[str, Any]:
+    """Counts and training FLOPs as a dict (the ``scalinglab flops --json`` contract): ``params``
+    (total), ``params_non_embedding``, ``flops_per_token``, ``flops``, plus ``convention``,
+    ``pf_days``, ``tokens``, ``active_params``, ``params_counted`` (the N the convention used),
+    ``architecture`` and ``seq_len``."""
+    a, conv = get_architecture(arch), _convention(convention)
+    flops = training_flops(a, tokens, conv, params=params)
+    return {
+        "architecture": a.name,
+        "convention": conv,
+        "params": a.params(),
+        "params_non_embedding": a.params_non_embedding(),
+        "active_params": a.active_params(),
+        "params_counted": counted_params(a, conv, params=params),
+        "seq_len": a.seq_len,
+        "tokens": float(tokens),
+        "flops_per_token": flops_per_token(a, conv, params=params),
+        "flops": flops,
+        "pf_days": pf_days(flops),
+    }
