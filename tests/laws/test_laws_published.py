@@ -56,7 +56,8 @@ def test_kaplan_amplitudes_are_critical_scales():
 def test_alias_and_registry():
     assert get_published("kaplan2020") is get_published("kaplan2020-nd")
     assert set(REGISTRY) == {"hoffmann2022", "hoffmann2022-unrounded", "besiroglu2024", "kaplan2020-n",
-                             "kaplan2020-d", "kaplan2020-c", "kaplan2020-nd", "kaplan2020-ns", "kaplan2020"}
+                             "kaplan2020-d", "kaplan2020-c", "kaplan2020-nd", "kaplan2020-ns", "kaplan2020",
+                             "muennighoff2023"}
     for key, law in REGISTRY.items():
         assert set(law.params) == set(law.family.param_names)
         assert law.citation and law.units
@@ -70,7 +71,7 @@ def test_unknown_key_lists_known_keys():
 
 def test_list_and_describe():
     rows = list_published()
-    assert len(rows) == 8
+    assert len(rows) == 9
     nd = next(r for r in rows if r["key"] == "kaplan2020-nd")
     assert nd["aliases"] == ["kaplan2020"] and nd["family"] == "kaplan_nd"
     assert nd["spec"] == {"family": "kaplan_nd"}

@@ -9,7 +9,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.laws import (FAMILIES, BrokenPowerLaw, Chinchilla, KaplanND, KaplanNS, Power, PowerFloor,
                              get_family, list_families)
 
-KNOWN = ("chinchilla", "power", "power_floor", "kaplan_nd", "kaplan_ns", "bnsl")
+KNOWN = ("chinchilla", "power", "power_floor", "kaplan_nd", "kaplan_ns", "bnsl", "muennighoff")
 
 
 def test_registry_names_match_classes():

@@ -48,13 +48,15 @@ def predict_cmd(
     tokens: Optional[float] = typer.Option(None, help="Training tokens D."),
     flops: Optional[float] = typer.Option(None, help="Training FLOPs C."),
     step: Optional[float] = typer.Option(None, help="Optimiser steps S."),
+    unique_tokens: Optional[float] = typer.Option(None, help="Unique training tokens U_D (data-constrained law)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Predict the loss (nats/token) of a fitted or published law."""
     from scalinglab.resolve import law_inputs, law_name, predict_loss, resolve_law
 
     resolved = resolve_law(law)
-    inputs, derived = law_inputs(resolved, params=params, tokens=tokens, flops=flops, step=step)
+    inputs, derived = law_inputs(resolved, params=params, tokens=tokens, flops=flops, step=step,
+                                 unique_tokens=unique_tokens)
     pred = predict_loss(resolved, **inputs)
     d = pred.to_dict()
     if as_json:

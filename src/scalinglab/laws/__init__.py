@@ -25,6 +25,7 @@ from scalinglab.laws.bnsl import BrokenPowerLaw
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.laws.custom import CustomLaw
 from scalinglab.laws.kaplan import KaplanND, KaplanNS
+from scalinglab.laws.muennighoff import DataConstrained
 from scalinglab.laws.power import Power, PowerFloor
 
 FAMILIES: dict[str, type[LawFamily]] = {
@@ -34,11 +35,13 @@ FAMILIES: dict[str, type[LawFamily]] = {
     "kaplan_nd": KaplanND,
     "kaplan_ns": KaplanNS,
     "bnsl": BrokenPowerLaw,
+    "muennighoff": DataConstrained,
 }
 
 __all__ = [
     "FAMILIES", "LawFamily", "get_family", "list_families",
     "Chinchilla", "Power", "PowerFloor", "KaplanND", "KaplanNS", "BrokenPowerLaw", "CustomLaw",
+    "DataConstrained",
 ]
 
 

@@ -95,7 +95,7 @@ class LawFamily(abc.ABC):
         out: dict[str, Array] = {}
         for v in self.variables:
             if v not in X or X[v] is None:
-                raise ScalingLabError(f"law {self.label} needs '{v}' (units: {VARIABLE_UNITS[v]})")
+                raise ScalingLabError(f"law {self.label} needs '{v}' (units: {VARIABLE_UNITS.get(v, 'see the law')})")
             arr = np.asarray(X[v], dtype=float)
             if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
                 raise ScalingLabError(f"law {self.label}: '{v}' must be positive and finite")
@@ -135,6 +135,7 @@ VARIABLE_UNITS = {
     "tokens": "training tokens D",
     "flops": "training FLOPs C (a count)",
     "step": "optimiser steps S",
+    "unique_tokens": "unique training tokens U_D (a token count)",
 }
 
 

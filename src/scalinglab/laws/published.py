@@ -6,8 +6,8 @@ Each entry can predict directly::
     get_published("hoffmann2022").predict(params=70e9, tokens=1.4e12)   # 1.9366 nats/token
 
 Keys: ``hoffmann2022``, ``hoffmann2022-unrounded``, ``besiroglu2024``, ``kaplan2020-n``,
-``kaplan2020-d``, ``kaplan2020-c``, ``kaplan2020-nd``, ``kaplan2020-ns``; ``kaplan2020`` is an alias
-of ``kaplan2020-nd`` (Kaplan's joint L(N, D) law, Table 2).
+``kaplan2020-d``, ``kaplan2020-c``, ``kaplan2020-nd``, ``kaplan2020-ns``, ``muennighoff2023``;
+``kaplan2020`` is an alias of ``kaplan2020-nd`` (Kaplan's joint L(N, D) law, Table 2).
 
 Losses are not comparable across papers: each is a loss on its own data set and tokenizer, and the
 parameter count conventions differ (Kaplan counts non-embedding parameters, Hoffmann all parameters).
@@ -25,6 +25,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.laws.kaplan import KaplanND, KaplanNS
+from scalinglab.laws.muennighoff import R_D_STAR, R_N_STAR, DataConstrained
 from scalinglab.laws.power import Power
 from scalinglab.units import PF_DAY_FLOPS
 
@@ -146,6 +147,18 @@ _ENTRIES = [
         citation=f"{_KAPLAN}, eq. 1.6 / 5.6, Table 3",
         units=_KAPLAN_UNITS + "; S = S_min, optimiser steps adjusted for batch size (sec. 5.1)",
         notes="Valid in the large-batch regime with converged learning-rate schedules.",
+    ),
+    PublishedLaw(  # Muennighoff et al. 2023 (the datablations README stores ln E, ln A, ln B)
+        key="muennighoff2023",
+        family=DataConstrained(),
+        params={"E": math.exp(0.6254804), "A": math.exp(6.255414), "B": math.exp(7.3049974),
+                "alpha": 0.3526596, "beta": 0.3526596, "R_D_star": R_D_STAR, "R_N_star": R_N_STAR},
+        citation=("Muennighoff et al. 2023, Scaling Data-Constrained Language Models (arXiv:2305.16264), eq. 5; "
+                  "constants from the huggingface/datablations README, Parametric Fit"),
+        units=("loss in nats/token (C4 validation); N parameters; D training tokens over all epochs; "
+               "U_D unique tokens"),
+        notes=("ln E = 0.6254804, ln A = 6.255414, ln B = 7.3049974 (E = 1.8691, A = 520.82, B = 1487.72); "
+               "L(6.34e9, 242e9, 25e9) = 2.2256440890."),
     ),
 ]
 

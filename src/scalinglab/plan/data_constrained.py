@@ -1,0 +1,88 @@
+"""The data-constrained scaling law of Muennighoff et al. 2023 and the optimum when unique data is capped.
+
+Muennighoff, Rush, Barak, Le Scao, Piktus, Tazi, Pyysalo, Wolf, Raffel 2023, "Scaling Data-Constrained
+Language Models" (NeurIPS 2023, arXiv:2305.16264), sec. 3 / eq. 5, constants from the official repository
+README (huggingface/datablations, "Parametric Fit"); laws.md F1:
+
+* U_D unique tokens, D total training tokens, R_D = D/U_D - 1 (repetitions after the first epoch);
+  effective data D' = U_D + U_D R_D* (1 - exp(-R_D/R_D*));
+* U_N = min(N, N_opt(U_D)), with N_opt(D) = G (D G)^(beta/alpha), G = (alpha A/(beta B))^(1/(alpha+beta))
+  (the Chinchilla compute-optimal size for D tokens); R_N = N/U_N - 1;
+  effective parameters N' = U_N + U_N R_N* (1 - exp(-R_N/R_N*));
+* L(N, D, U_D) = E + A/N'^alpha + B/D'^beta  (nats/token).
+
+When D < U_D (less than one epoch) every token seen is new: this module then uses D' = D (the paper's
+formula assumes D >= U_D and gives slightly less than D there). Units: N parameters (all, as Chinchilla),
+D and U_D tokens, L nats/token on the paper's C4 validation data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.laws.base import Array
+from scalinglab.laws.muennighoff import R_D_STAR, DataConstrained, _decayed, _positive  # noqa: F401 (re-exported)
+from scalinglab.laws.published import PublishedLaw, get_published
+from scalinglab.plan.optimal import Allocation, allocate
+from scalinglab.resolve import resolve_law
+
+#: The paper's fit, as registered under ``muennighoff2023`` in :mod:`scalinglab.laws.published`.
+MUENNIGHOFF2023 = get_published("muennighoff2023")
+
+
+def effective_data(tokens: Any, unique_tokens: Any, r_d_star: float = R_D_STAR) -> Array:
+    """Effective data D' (tokens) of D training tokens drawn from U_D unique tokens (Muennighoff et al.
+    2023 eq. 5): D' = U_D (1 + R_D* (1 - exp(-R_D/R_D*))), R_D = D/U_D - 1; D' = D when D <= U_D.
+    At 4 epochs D'/U_D = 3.7257; the limit is 1 + R_D* = 16.3878."""
+    D, U = _positive("tokens", tokens), _positive("unique_tokens", unique_tokens)
+    r = _positive("r_d_star", r_d_star)
+    seen = np.minimum(U, D)
+    return _decayed(seen, D / seen - 1.0, r)
+
+
+def effective_params(params: Any, unique_tokens: Any, law: PublishedLaw = MUENNIGHOFF2023) -> Array:
+    """Effective parameters N' (Muennighoff et al. 2023 eq. 5): U_N = min(N, N_opt(U_D)),
+    N_opt(U) = G (U G)^(beta/alpha), R_N = N/U_N - 1, N' = U_N (1 + R_N* (1 - exp(-R_N/R_N*)))."""
+    N, U = _positive("params", params), _positive("unique_tokens", unique_tokens)
+    p = law.params
+    g = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1.0 / (p["alpha"] + p["beta"]))
+    u_n = np.minimum(N, g * (U * g) ** (p["beta"] / p["alpha"]))
+    return _decayed(u_n, N / u_n - 1.0, p["R_N_star"])
+
+
+@dataclass
+class CappedAllocation(Allocation):
+    """A compute-optimal allocation with at most ``unique_tokens`` unique tokens: ``tokens`` may repeat,
+    ``epochs`` = tokens / unique_tokens."""
+
+    unique_tokens: float = 0.0
+    epochs: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d.update(unique_tokens=self.unique_tokens, epochs=self.epochs)
+        return d
+
+
+def _resolve(law: Any) -> Any:
+    if isinstance(law, str) and law.strip().lower() == MUENNIGHOFF2023.key:
+        return MUENNIGHOFF2023
+    return resolve_law(law)
+
+
+def optimal_with_unique_cap(law: Any, flops: float, unique_tokens: float) -> CappedAllocation:
+    """The best N (parameters) and D (training tokens, possibly many epochs) at ``flops`` FLOPs
+    (C = 6ND) when only ``unique_tokens`` unique tokens exist, by numerical minimisation of
+    L(N, C/(6N), U_D) over N. ``law``: a data-constrained law (``MUENNIGHOFF2023``, the key
+    ``"muennighoff2023"`` or a fit of :class:`DataConstrained`)."""
+    resolved = _resolve(law)
+    if "unique_tokens" not in resolved.family.variables:
+        raise ScalingLabError(f"law {resolved.family.label} does not model repeated data (it reads no "
+                              "unique_tokens): use a data-constrained law such as muennighoff2023")
+    U = float(_positive("unique_tokens", unique_tokens))
+    base = allocate(resolved, flops, {"unique_tokens": U})
+    return CappedAllocation(**vars(base), unique_tokens=U, epochs=base.tokens / U)
