@@ -1,3 +1,229 @@
-"""CLI commands: optimal (planning)."""
+"""CLI command ``optimal``: compute-optimal allocation from a law, a published rule, or runs.
+
+Modes (exactly one):
+
+* ``scalinglab optimal --law LAW --flops C [--json]``: N_opt, D_opt, tokens/param and loss of a fitted
+  or published law (:mod:`scalinglab.plan.optimal`); JSON keys ``flops``, ``params``, ``tokens``,
+  ``tokens_per_param``, ``loss`` (+ ``params_ci``, ``tokens_ci`` with bootstrap draws). A range
+  ``--flops 1e20:1e26:7`` (or a comma list) gives a JSON list of such objects.
+* ``scalinglab optimal --rule RULE --flops C [--json]``: a published compute-optimal rule
+  (:mod:`scalinglab.plan.rules`; ``--rule list`` lists them).
+* ``scalinglab optimal DATA --approach 1|2|3 [--bootstrap N] [--seed S] [--json]``: Hoffmann et al.
+  2022's approaches on a runs table (:mod:`scalinglab.plan.approaches`); JSON keys ``approach``, ``a``,
+  ``b``, ``a_ci``, ``b_ci`` (with --bootstrap), ``frontier`` (list of {flops, params, tokens}).
+* ``scalinglab optimal DATA --compare``: the three approaches side by side.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from scalinglab.cli import _emit_json, _parse_cols, app, out
+from scalinglab.errors import ScalingLabError
+
+
+@app.command("optimal")
+def optimal_cmd(
+    data: Optional[str] = typer.Argument(None, help="Runs table (CSV, Parquet, JSON-lines) for --approach or --compare."),
+    law: Optional[str] = typer.Option(None, "--law", help="A fit JSON written by 'fit --out', or a published law."),
+    rule: Optional[str] = typer.Option(None, "--rule", help="A published compute-optimal rule ('list' shows them)."),
+    flops: Optional[str] = typer.Option(None, "--flops", help="Budget in FLOPs (1e21), a range start:stop:count "
+                                        "(1e20:1e26:7) or a comma list."),
+    approach: Optional[int] = typer.Option(None, "--approach", help="Hoffmann et al. 2022 approach 1, 2 or 3."),
+    compare: bool = typer.Option(False, "--compare", help="Approaches 1, 2 and 3 side by side."),
+    bootstrap: int = typer.Option(0, help="Bootstrap resamples for intervals on a and b (0 = none)."),
+    seed: int = typer.Option(0, help="Seed for the bootstrap."),
+    level: float = typer.Option(0.95, help="Confidence level of the intervals."),
+    degree: Optional[int] = typer.Option(None, help="Approach 2: profile polynomial, 2 (parabola, default) or 3."),
+    bins: Optional[int] = typer.Option(None, "--bins", help="Approaches 1 and 2: number of log-spaced FLOP levels."),
+    col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
+    drop_highest_loss: int = typer.Option(0, help="Drop the K highest-loss rows before the analysis."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Compute-optimal model size and tokens: from a law (--law), a published rule (--rule), or runs
+    (DATA --approach 1|2|3, DATA --compare)."""
+    modes = [name for name, given in (("--law", law), ("--rule", rule), ("DATA", data)) if given is not None]
+    if len(modes) != 1:
+        raise ScalingLabError("give exactly one of --law LAW, --rule RULE or a DATA table"
+                              + (f" (got {' and '.join(modes)})" if modes else
+                                 ": e.g. 'optimal --law hoffmann2022 --flops 1e23' or 'optimal runs.csv --approach 2'"))
+    data_opts = {"--approach": approach is not None, "--compare": compare, "--bootstrap": bootstrap != 0,
+                 "--degree": degree is not None, "--bins": bins is not None, "--col": bool(col),
+                 "--drop-highest-loss": drop_highest_loss != 0}
+    if data is None:
+        used = [name for name, on in data_opts.items() if on]
+        if used:
+            raise ScalingLabError(f"{used[0]} works on a DATA table of runs, not with {modes[0]}")
+        if rule is not None and rule.strip().lower() == "list":
+            return _list_rules(as_json)
+        if flops is None:
+            raise ScalingLabError(f"{modes[0]} needs --flops C (a budget in FLOPs, or start:stop:count)")
+        return _law_mode(law, flops, as_json) if law is not None else _rule_mode(rule, flops, as_json)
+    if (approach is None) == (not compare):
+        raise ScalingLabError("with a DATA table give either --approach 1|2|3 or --compare")
+    load = {"columns": _parse_cols(col) or None, "drop_highest_loss": drop_highest_loss}
+    if compare:
+        if degree is not None or bins is not None:
+            raise ScalingLabError("--degree and --bins apply to --approach, not to --compare")
+        return _compare_mode(data, flops, bootstrap, seed, level, load, as_json)
+    options = _approach_options(approach, degree, bins)
+    return _approach_mode(data, approach, flops, bootstrap, seed, level, load, options, as_json)
+
+
+def _approach_options(approach: int, degree: int | None, bins: int | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if degree is not None:
+        if approach != 2:
+            raise ScalingLabError(f"--degree applies to approach 2 (IsoFLOP profiles), not approach {approach}")
+        options["degree"] = degree
+    if bins is not None:
+        if approach not in (1, 2):
+            raise ScalingLabError(f"--bins applies to approaches 1 and 2, not approach {approach}")
+        options["n_bins"] = bins
+    return options
+
+
+# ---- from a law or a rule ------------------------------------------------------------------------
+def _wants_list(text: str) -> bool:
+    return ":" in text or "," in text
+
+
+def _law_mode(law: str, flops: str, as_json: bool) -> None:
+    from scalinglab.plan.optimal import optimal_frontier, parse_flops_range
+    from scalinglab.resolve import law_name, resolve_law
+
+    budgets = parse_flops_range(flops)
+    resolved = resolve_law(law)
+    allocations = optimal_frontier(resolved, budgets)
+    if as_json:
+        dicts = [a.to_dict() for a in allocations]
+        _emit_json(dicts if _wants_list(flops) else dicts[0])
+        return
+    with_ci = any(a.params_ci is not None for a in allocations)
+    t = Table(title=f"Compute-optimal allocation: {law_name(resolved)} ({allocations[0].method}, C = 6ND)")
+    for c in ("C (FLOPs)", "N_opt (params)", "D_opt (tokens)", "D/N (tokens/param)", "loss (nats/token)"):
+        t.add_column(c, justify="right")
+    if with_ci:
+        level = next(a.level for a in allocations if a.level is not None)
+        t.add_column(f"N {100 * level:g}% interval", justify="right")
+        t.add_column(f"D {100 * level:g}% interval", justify="right")
+    for a in allocations:
+        row = [f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}", f"{a.loss:.4f}"]
+        if with_ci:
+            row += [_span(a.params_ci), _span(a.tokens_ci)]
+        t.add_row(*row)
+    out.print(t)
+    for note in dict.fromkeys(n for a in allocations for n in a.notes):
+        out.print(f"note: {note}", markup=False)
+
+
+def _rule_mode(key: str, flops: str, as_json: bool) -> None:
+    from scalinglab.plan.optimal import parse_flops_range
+    from scalinglab.plan.rules import get_rule
+
+    rule = get_rule(key)
+    allocations = [rule.optimal(c) for c in parse_flops_range(flops)]
+    if as_json:
+        dicts = [a.to_dict() for a in allocations]
+        _emit_json(dicts if _wants_list(flops) else dicts[0])
+        return
+    t = Table(title=f"Compute-optimal rule {rule.key}: N_opt ∝ C^{rule.a:g}, D_opt ∝ C^{rule.b:g}")
+    for c in ("C (FLOPs)", "N_opt (params)", "D_opt (tokens)", "D/N (tokens/param)"):
+        t.add_column(c, justify="right")
+    for a in allocations:
+        t.add_row(f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}")
+    out.print(t)
+    for what, how in allocations[0].derived.items():
+        out.print(f"{what} derived: {how}", markup=False)
+    out.print(f"source: {rule.citation}\nnormalisation: {rule.normalisation}\nunits: {rule.units}", markup=False)
+
+
+def _list_rules(as_json: bool) -> None:
+    from scalinglab.plan.rules import list_rules
+
+    rules = list_rules()
+    if as_json:
+        _emit_json(rules)
+        return
+    t = Table(title="Published compute-optimal rules (N_opt ∝ C^a, D_opt ∝ C^b)")
+    for c in ("key", "a", "b", "formulas", "source"):
+        t.add_column(c)
+    for r in rules:
+        t.add_row(r["key"], f"{r['a']:g}", f"{r['b']:g}", "\n".join(f"{k} = {v}" for k, v in r["formulas"].items()),
+                  r["citation"])
+    out.print(t)
+
+
+# ---- from runs -----------------------------------------------------------------------------------
+def _approach_mode(data: str, approach: int, flops: str | None, bootstrap: int, seed: int, level: float,
+                   load: dict[str, Any], options: dict[str, Any], as_json: bool) -> None:
+    from scalinglab.plan.approaches import fit_approach
+    from scalinglab.plan.optimal import parse_flops_range
+
+    budgets = parse_flops_range(flops) if flops is not None else None
+    result = fit_approach(data, approach, bootstrap=bootstrap, seed=seed, level=level, **load, **options)
+    if budgets is not None:
+        result.frontier = result.frontier_at(budgets)
+    if as_json:
+        _emit_json(result.to_dict())
+        return
+    for line in result.header_lines():
+        out.print(line, markup=False)
+    t = Table(title="Compute-optimal frontier (C = 6ND)")
+    for c in ("C (FLOPs)", "N_opt (params)", "D_opt (tokens)", "D/N (tokens/param)"):
+        t.add_column(c, justify="right")
+    with_ci = any("params_ci" in f for f in result.frontier)
+    if with_ci:
+        t.add_column(f"N {100 * level:g}% interval", justify="right")
+    for f in result.frontier:
+        row = [f"{f['flops']:.3g}", f"{f['params']:.4g}", f"{f['tokens']:.4g}", f"{f['tokens'] / f['params']:.3g}"]
+        t.add_row(*(row + ([_span(f.get("params_ci"))] if with_ci else [])))
+    out.print(t)
+    for w in result.warnings:
+        out.print(f"warning: {w}", markup=False)
+    for n in result.notes:
+        out.print(f"note: {n}", markup=False)
+
+
+def _compare_mode(data: str, flops: str | None, bootstrap: int, seed: int, level: float,
+                  load: dict[str, Any], as_json: bool) -> None:
+    from scalinglab.plan.approaches import compare_approaches
+    from scalinglab.plan.optimal import parse_flops_range
+
+    budget = None
+    if flops is not None:
+        budgets = parse_flops_range(flops)
+        if len(budgets) != 1:
+            raise ScalingLabError(f"--compare takes a single --flops budget, got {len(budgets)}")
+        budget = budgets[0]
+    table = compare_approaches(data, bootstrap=bootstrap, seed=seed, flops=budget, level=level, **load)
+    if as_json:
+        _emit_json(table.to_dict(orient="records"))
+        return
+    c_text = f"{table['flops'].dropna().iloc[0]:.3g}" if table["flops"].notna().any() else "-"
+    t = Table(title=f"Hoffmann et al. 2022 approaches side by side (N_opt, D_opt at C = {c_text} FLOPs)",
+              caption="a: N_opt ∝ C^a; b: D_opt ∝ C^b; N_opt in parameters, D_opt in tokens, D/N in tokens "
+                      "per parameter; warnings: how many, or why the approach could not run")
+    for c in ("#", "a", "b", "N_opt", "D_opt", "D/N", "warnings"):
+        t.add_column(c, justify="left" if c == "warnings" else "right", no_wrap=c != "warnings")
+    for r in table.to_dict(orient="records"):
+        if r["error"]:
+            t.add_row(str(r["approach"]), "-", "-", "-", "-", "-", str(r["error"]))
+            continue
+        t.add_row(str(r["approach"]), _value_ci(r["a"], r["a_low"], r["a_high"]),
+                  _value_ci(r["b"], r["b_low"], r["b_high"]), f"{r['params']:.3g}", f"{r['tokens']:.3g}",
+                  f"{r['tokens_per_param']:.3g}", f"{int(r['n_warnings'])}")
+    out.print(t)
+
+
+def _span(ci: list[float] | None) -> str:
+    return f"{ci[0]:.4g} .. {ci[1]:.4g}" if ci else "-"
+
+
+def _value_ci(value: float, low: float, high: float) -> str:
+    text = f"{value:.4f}"
+    return text if math.isnan(low) else f"{text}\n[{low:.3f}, {high:.3f}]"  # NaN: no bootstrap

@@ -1,0 +1,414 @@
+"""Compute-optimal exponents from runs: the three approaches of Hoffmann et al. 2022 (arXiv:2203.15556, sec. 3).
+
+Each approach estimates, from a table of runs, the exponents of N_opt = k_N C^a (parameters) and
+D_opt = k_D C^b (tokens), C the training compute in FLOPs (a count). C = 6ND throughout (Kaplan et al.
+2020, sec. 2.1; ``load_runs`` derives a missing column), so D_opt = C / (6 N_opt) at every FLOP level
+and the least-squares fits (in log-log) give b = 1 - a and k_D = 1 / (6 k_N) exactly.
+
+* Approach 1 (sec. 3.1), the envelope: at each FLOP level the run -- or, for training curves, the
+  checkpoint -- with the lowest loss; then power laws of N and D against C.
+* Approach 2 (sec. 3.2), IsoFLOP profiles: see :mod:`scalinglab.plan.isoflop`.
+* Approach 3 (sec. 3.3), the parametric fit L = E + A/N^alpha + B/D^beta (``sl.fit``), whose closed-form
+  optimum is N_opt = G (C/6)^a, D_opt = G^-1 (C/6)^b, G = (alpha A / (beta B))^(1/(alpha+beta)),
+  a = beta/(alpha+beta), b = alpha/(alpha+beta) (Hoffmann et al. 2022, eq. 4; laws.md D3).
+
+Bootstrap (approaches 1 and 2): runs are resampled with replacement -- rows, or whole training curves,
+for approach 1; whole runs within each budget for approach 2 -- from a seeded generator, and ``a_ci``,
+``b_ci`` are percentile intervals at ``level``. Approach 3 takes its intervals from the fit's bootstrap.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.fit.api import MIN_BOOTSTRAP
+from scalinglab.fit.result import FitResult, percentile_interval
+from scalinglab.io import Runs, load_runs
+from scalinglab.plan.isoflop import (
+    BudgetGroups,
+    LevelOptima,
+    Resampler,
+    group_budgets,
+    isoflop_optima,
+)
+
+Array = np.ndarray
+
+APPROACH_NAMES = {1: "envelope of the lowest losses", 2: "IsoFLOP profiles", 3: "parametric fit (chinchilla)"}
+_OPTIONS = {1: {"n_bins", "curves", "require_bracket"}, 2: {"n_bins", "degree", "rtol"},
+            3: {"loss", "delta", "refine"}}
+DEFAULT_CURVE_LEVELS = 30  # FLOP levels at which training curves are compared (approach 1)
+
+
+@dataclass
+class ApproachResult:
+    """Exponents a (N_opt ∝ C^a) and b (D_opt ∝ C^b) estimated by one approach, with their coefficients
+    (``k_N`` in parameters and ``k_D`` in tokens for C in FLOPs), the frontier at the data's FLOP levels
+    (list of {flops, params, tokens}), the per-level optima used (``points``), warnings and notes."""
+
+    approach: int
+    a: float
+    b: float
+    coefficients: dict[str, float]
+    frontier: list[dict[str, Any]]
+    points: list[dict[str, Any]]
+    a_ci: list[float] | None = None
+    b_ci: list[float] | None = None
+    level: float = 0.95
+    bootstrap: int = 0
+    bootstrap_valid: int = 0
+    seed: int = 0
+    method: str = ""
+    source: str = ""
+    n_runs: int = 0
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fit: FitResult | None = field(default=None, repr=False)  # approach 3's fitted law
+    draws: Array | None = field(default=None, repr=False)  # (B, 2) bootstrap (a, ln k_N), approaches 1-2
+
+    def optimal(self, flops: float | Sequence[float]) -> tuple[Array, Array]:
+        """N_opt (parameters) and D_opt (tokens) at ``flops`` (FLOPs) from the fitted power laws."""
+        c = _positive_flops(flops)
+        return self.coefficients["k_N"] * c**self.a, self.coefficients["k_D"] * c**self.b
+
+    def frontier_at(self, flops: Sequence[float]) -> list[dict[str, Any]]:
+        """{flops, params, tokens, tokens_per_param} at each budget (FLOPs), with ``params_ci`` and
+        ``tokens_ci`` when bootstrapped; approach 3 also gives the predicted ``loss`` (nats/token)."""
+        c = _positive_flops(flops)
+        if self.fit is not None:
+            from scalinglab.plan.optimal import optimal_frontier
+
+            return [_frontier_entry(al.to_dict()) for al in optimal_frontier(self.fit, list(c))]
+        n, d = self.optimal(c)
+        rows = [{"flops": float(ci), "params": float(ni), "tokens": float(di), "tokens_per_param": float(di / ni)}
+                for ci, ni, di in zip(c, n, d)]
+        if self.draws is not None and len(self.draws):
+            sims = np.exp(self.draws[:, 1:2] + self.draws[:, 0:1] * np.log(c)[None, :])  # (B, k) parameters
+            lo, hi = percentile_interval(sims, self.level)
+            for j, row in enumerate(rows):
+                row["params_ci"] = [float(lo[j]), float(hi[j])]
+                row["tokens_ci"] = [float(c[j] / (6 * hi[j])), float(c[j] / (6 * lo[j]))]
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON report; ``approach``, ``a``, ``b``, ``frontier`` always, ``a_ci``/``b_ci`` with a bootstrap."""
+        d: dict[str, Any] = {"approach": self.approach, "a": self.a, "b": self.b}
+        if self.a_ci is not None:
+            d.update(a_ci=self.a_ci, b_ci=self.b_ci, level=self.level, bootstrap=self.bootstrap,
+                     bootstrap_valid=self.bootstrap_valid, seed=self.seed)
+        d.update(coefficients=self.coefficients, frontier=self.frontier, points=self.points,
+                 method=self.method, source=self.source, n_runs=self.n_runs,
+                 warnings=list(self.warnings), notes=list(self.notes))
+        return d
+
+    def header_lines(self) -> list[str]:
+        """The summary without the frontier table (the CLI prints that as a rich table)."""
+        def ci(v: list[float] | None) -> str:
+            return f"  [{v[0]:.4f}, {v[1]:.4f}] ({100 * self.level:g}%, {self.bootstrap_valid} resamples)" if v else ""
+
+        k = self.coefficients
+        return [f"Hoffmann et al. 2022 approach {self.approach}: {APPROACH_NAMES[self.approach]}",
+                f"  source   {self.source or '-'} ({self.n_runs} rows)",
+                f"  method   {self.method}",
+                f"  a        {self.a:.4f}{ci(self.a_ci)}   (N_opt ∝ C^a)",
+                f"  b        {self.b:.4f}{ci(self.b_ci)}   (D_opt ∝ C^b)",
+                (f"  N_opt = {k['k_N']:.4g} * C^{self.a:.4f} parameters, D_opt = {k['k_D']:.4g} * "
+                 f"C^{self.b:.4f} tokens (C in FLOPs)")]
+
+    def summary(self) -> str:
+        """Readable report: exponents, intervals, coefficients, frontier, warnings, notes."""
+        head = f"  {'C (FLOPs)':>12}{'N_opt (params)':>18}{'D_opt (tokens)':>18}{'D/N (tok/param)':>18}"
+        lines = [*self.header_lines(), "", head]
+        lines += [f"  {f['flops']:>12.3g}{f['params']:>18.4g}{f['tokens']:>18.4g}{f['tokens'] / f['params']:>18.3g}"
+                  for f in self.frontier]
+        lines += (["", "  warnings"] + [f"  - {w}" for w in self.warnings]) if self.warnings else []
+        lines += (["", "  notes"] + [f"  - {n}" for n in self.notes]) if self.notes else []
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+# ---- entry points --------------------------------------------------------------------------------
+def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, level: float = 0.95, *,
+                 columns: Mapping[str, str] | None = None, drop_highest_loss: int = 0,
+                 **options: Any) -> ApproachResult:
+    """Estimate a, b and the compute-optimal frontier from ``runs`` (anything ``load_runs`` accepts).
+
+    Options, approach 1: ``n_bins`` (FLOP levels; default: for one row per run, the budgets found as in
+    approach 2 -- a ``budget`` column, equal FLOPs, else quarter-decade bins of log10 C -- and the lowest
+    loss of each; for training curves, 30 log-spaced FLOP counts at which every curve is interpolated),
+    ``curves`` (None: curves when a ``run`` or ``step`` column exists), ``require_bracket`` (True: drop
+    levels whose winner is the smallest or largest model present, whose optimum is not bracketed).
+    Approach 2: ``degree`` (2 parabola, 3 cubic), ``n_bins``, ``rtol`` (see
+    :func:`scalinglab.plan.isoflop.group_budgets`). Approach 3: ``loss``, ``delta``, ``refine`` of ``sl.fit``.
+    """
+    if approach not in (1, 2, 3) or isinstance(approach, bool):
+        raise ScalingLabError(f"approach must be 1, 2 or 3, got {approach!r}")
+    unknown = sorted(set(options) - _OPTIONS[approach])
+    if unknown:
+        raise ScalingLabError(f"approach {approach} has no option {', '.join(unknown)}; its options are "
+                              f"{', '.join(sorted(_OPTIONS[approach]))}")
+    _check_bootstrap(bootstrap, seed, level)
+    data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
+    if approach == 3:
+        return _approach3(data, bootstrap, seed, level, options)
+    data.require(["params", "flops", "loss"], why=f"approach {approach}")
+    est = _approach1(data, **options) if approach == 1 else isoflop_optima(data, **options)
+    return _power_result(approach, data, est, bootstrap, seed, level)
+
+
+def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: float | None = None,
+                       level: float = 0.95, *, columns: Mapping[str, str] | None = None,
+                       drop_highest_loss: int = 0) -> pd.DataFrame:
+    """Approaches 1, 2 and 3 side by side on the same runs: one row each with a, b, their intervals
+    (``a_low``...; NaN without a bootstrap) and N_opt (parameters), D_opt (tokens) at ``flops``
+    (default: the largest FLOP count in the data). An approach that cannot run gets its ``error``."""
+    data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
+    data.require(["flops"], why="compare_approaches")
+    budget = float(data.column("flops").max()) if flops is None else float(_positive_flops(flops)[0])
+    rows = []
+    for k in (1, 2, 3):
+        row: dict[str, Any] = {"approach": k, "name": APPROACH_NAMES[k]}
+        try:
+            res = fit_approach(data, k, bootstrap=bootstrap, seed=seed, level=level)
+        except ScalingLabError as exc:
+            rows.append({**row, "error": str(exc)})
+            continue
+        n, d = (float(v[0]) for v in res.optimal(budget))
+        (a_lo, a_hi), (b_lo, b_hi) = res.a_ci or (math.nan,) * 2, res.b_ci or (math.nan,) * 2
+        rows.append({**row, "a": res.a, "a_low": a_lo, "a_high": a_hi, "b": res.b, "b_low": b_lo,
+                     "b_high": b_hi, "flops": budget, "params": n, "tokens": d,
+                     "tokens_per_param": d / n, "n_levels": len(res.points) or len(res.frontier),
+                     "n_warnings": len(res.warnings), "error": ""})
+    cols = ["approach", "name", "a", "a_low", "a_high", "b", "b_low", "b_high", "flops", "params", "tokens",
+            "tokens_per_param", "n_levels", "n_warnings", "error"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+# ---- approach 1: the envelope ---------------------------------------------------------------------
+def _approach1(runs: Runs, n_bins: int | None = None, curves: bool | None = None,
+               require_bracket: bool = True) -> LevelOptima:
+    ids = _curve_ids(runs, curves)
+    if ids is None:
+        groups = group_budgets(runs.column("flops"), runs.data["budget"] if runs.has("budget") else None, n_bins)
+        return _envelope_runs(runs, groups, require_bracket)
+    return _envelope_curves(runs, ids, n_bins or DEFAULT_CURVE_LEVELS, require_bracket)
+
+
+def _curve_ids(runs: Runs, curves: bool | None) -> Array | None:
+    """Training-curve id of each row: the ``run`` column, else (params, group) when ``step`` is present
+    (or ``curves=True``); None when each row is a run of its own."""
+    if curves is False:
+        return None
+    if runs.has("run"):
+        return pd.factorize(runs.data["run"].astype(str))[0]
+    if runs.has("step") or curves:
+        keys = runs.data["params"].astype(str)
+        if runs.has("group"):
+            keys = keys + "|" + runs.data["group"].astype(str)
+        return pd.factorize(keys)[0]
+    return None
+
+
+def _bracketed(loss: Array, params: Array, present: Array, require_bracket: bool) -> tuple[Array, Array]:
+    """Per level (columns of ``loss``, candidates in rows; ``present`` marks usable cells): the
+    winning row and whether the level counts (a winner exists and, with ``require_bracket``, some
+    present candidate is smaller and some larger than it)."""
+    lm = np.where(present, loss, np.inf)
+    win = np.argmin(lm, axis=0)
+    has = present.any(axis=0)
+    pw = params[win]
+    ok = has
+    if require_bracket:
+        p = params[:, None]
+        ok = has & (np.where(present, p, np.inf).min(axis=0) < pw) & (np.where(present, p, -np.inf).max(axis=0) > pw)
+    return win, ok
+
+
+def _envelope_runs(runs: Runs, groups: BudgetGroups, require_bracket: bool) -> LevelOptima:
+    """One row per run: at each level the run with the lowest loss."""
+    params, loss, flops = runs.column("params"), runs.column("loss"), runs.column("flops")
+    member = groups.labels[:, None] == np.arange(len(groups))[None, :]  # (runs, levels)
+
+    def winners(present_rows: Array) -> tuple[Array, Array]:
+        return _bracketed(np.broadcast_to(loss[:, None], member.shape), params,
+                          member & present_rows[:, None], require_bracket)
+
+    win, ok = winners(np.ones(len(runs), dtype=bool))
+    points = [{"flops": float(flops[w]), "params": float(params[w]), "tokens": float(flops[w] / (6 * params[w])),
+               "loss": float(loss[w]), "n_runs": int(member[:, j].sum())} for j, w in enumerate(win) if ok[j]]
+
+    def resample(rng: np.random.Generator) -> tuple[Array, Array]:
+        present = np.bincount(rng.integers(0, len(runs), len(runs)), minlength=len(runs)) > 0
+        w, good = winners(present)
+        return np.log(flops[w[good]]), np.log(params[w[good]])
+
+    warnings = _dropped_warning(int((~ok & member.any(axis=0)).sum()), len(groups), require_bracket)
+    notes = [f"FLOP levels: {groups.method}"]
+    if not groups.method.startswith("the 'budget'") and not groups.method.startswith("equal"):
+        notes.append("levels are bins of scattered budgets: a bin's lowest loss favours its highest-compute "
+                     "runs; equal budgets or training curves give a cleaner envelope")
+    return LevelOptima(points, groups.flops, f"lowest-loss run at each of {len(groups)} FLOP levels "
+                       f"({len(points)} used)", resample, warnings, notes)
+
+
+def _envelope_curves(runs: Runs, ids: Array, n_levels: int, require_bracket: bool) -> LevelOptima:
+    """Training curves: each curve's loss interpolated (linearly in ln C) at ``n_levels`` log-spaced
+    FLOP counts inside its own range; at each level the curve with the lowest loss wins."""
+    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 2:
+        raise ScalingLabError(f"n_bins must be a whole number >= 2 for training curves, got {n_levels!r}")
+    params, loss = runs.column("params"), runs.column("loss")
+    logc, warnings = _curve_log_flops(runs, ids)
+    grid = np.linspace(logc.min(), logc.max(), int(n_levels))
+    k = int(ids.max()) + 1
+    table = np.full((k, len(grid)), np.nan)  # (curves, levels) interpolated loss, nats/token
+    curve_params = np.zeros(k)
+    short = 0
+    for i in range(k):
+        rows = np.flatnonzero(ids == i)
+        curve_params[i] = params[rows[0]]
+        order = rows[np.argsort(logc[rows], kind="stable")]
+        if len(order) < 2 or logc[order[-1]] <= logc[order[0]]:
+            short += 1
+            continue
+        inside = (grid >= logc[order[0]]) & (grid <= logc[order[-1]])
+        table[i, inside] = np.interp(grid[inside], logc[order], loss[order])
+    present = np.isfinite(table)
+    win, ok = _bracketed(table, curve_params, present, require_bracket)
+    points = [{"flops": float(math.exp(grid[j])), "params": float(curve_params[w]),
+               "tokens": float(math.exp(grid[j]) / (6 * curve_params[w])), "loss": float(table[w, j]),
+               "n_curves": int(present[:, j].sum())} for j, w in enumerate(win) if ok[j]]
+
+    def resample(rng: np.random.Generator) -> tuple[Array, Array]:
+        pick = np.unique(rng.integers(0, k, k))
+        w, good = _bracketed(table[pick], curve_params[pick], present[pick], require_bracket)
+        return grid[good], np.log(curve_params[pick][w[good]])
+
+    warnings += _dropped_warning(int((~ok & present.any(axis=0)).sum()), len(grid), require_bracket)
+    if short:
+        warnings.append(f"{short} training curve(s) with a single FLOP count were ignored")
+    notes = [(f"{k} training curves, compared at {len(grid)} log-spaced FLOP levels "
+              f"{math.exp(grid[0]):.3g}..{math.exp(grid[-1]):.3g} (loss interpolated linearly in ln C)")]
+    return LevelOptima(points, np.exp(grid[ok]) if ok.any() else np.exp(grid),
+                       f"envelope of {k} training curves at {len(grid)} FLOP levels ({len(points)} used)",
+                       resample, warnings, notes)
+
+
+def _curve_log_flops(runs: Runs, ids: Array) -> tuple[Array, list[str]]:
+    """ln C per checkpoint; C = 6 * params * tokens where the flops column is constant along a curve
+    whose tokens vary (a table giving each run's final compute on every checkpoint)."""
+    flops = runs.column("flops")
+    if not runs.has("tokens"):
+        return np.log(flops), []
+    tokens, params = runs.column("tokens"), runs.column("params")
+    flat = [i for i in range(int(ids.max()) + 1)
+            if np.ptp(flops[ids == i]) == 0 and np.ptp(tokens[ids == i]) > 0]
+    if not flat:
+        return np.log(flops), []
+    rows = np.isin(ids, flat)
+    flops = np.where(rows, 6.0 * params * tokens, flops)
+    return np.log(flops), [(f"flops is constant along {len(flat)} training curve(s) whose tokens vary: used "
+                            "C = 6 * params * tokens at each checkpoint instead")]
+
+
+def _dropped_warning(dropped: int, total: int, require_bracket: bool) -> list[str]:
+    if not dropped or not require_bracket:
+        return []
+    return [(f"{dropped} of {total} FLOP levels left out: their lowest loss belongs to the smallest or largest "
+             "model present there, so the optimum is not bracketed (require_bracket=False keeps them)")]
+
+
+# ---- approach 3: the parametric fit ----------------------------------------------------------------
+def _approach3(runs: Runs, bootstrap: int, seed: int, level: float, options: dict[str, Any]) -> ApproachResult:
+    from scalinglab.fit import fit as fit_law
+
+    res = fit_law(runs, "chinchilla", bootstrap=bootstrap, seed=seed, level=level, **options)
+    p = res.params
+    a, b = float(res.derived["a"]), float(res.derived["b"])
+    g = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1.0 / (p["alpha"] + p["beta"]))
+    coefficients = {"k_N": g * 6.0**-a, "k_D": 6.0**-b / g, "G": g}
+    warnings = [n for n in res.notes if "bound" in n or "NOT converge" in n]
+    levels = group_budgets(runs.column("flops"), runs.data["budget"] if runs.has("budget") else None)
+    if len(levels) < 2:
+        warnings.append("the runs span a single FLOP level: a and b rest on the law's form, not on the data")
+    out = ApproachResult(approach=3, a=a, b=b, coefficients=coefficients, frontier=[], points=[],
+                         level=level, bootstrap=bootstrap, seed=seed, source=runs.source, n_runs=len(runs),
+                         method=f"chinchilla fit, closed-form optimum N_opt = G (C/6)^a (rmse log "
+                                f"{res.rmse_log:.3g}, {res.n_points} points)",
+                         warnings=warnings, notes=list(res.notes), fit=res)
+    if bootstrap:
+        out.a_ci, out.b_ci = list(res.ci["a"]), list(res.ci["b"])
+        out.bootstrap_valid = res.bootstrap_converged
+    out.frontier = out.frontier_at(levels.flops)
+    return out
+
+
+# ---- shared ---------------------------------------------------------------------------------------
+def _power_result(approach: int, runs: Runs, est: LevelOptima, bootstrap: int, seed: int,
+                  level: float) -> ApproachResult:
+    logc = np.log([p["flops"] for p in est.points])
+    logn = np.log([p["params"] for p in est.points])
+    if len(np.unique(logc)) < 2:
+        hint = "; require_bracket=False keeps levels whose optimum is not bracketed" if approach == 1 else ""
+        raise ScalingLabError(f"approach {approach} needs at least 2 FLOP levels; found {len(np.unique(logc))} "
+                              f"({est.method}){hint}")
+    a, ln_k = np.polyfit(logc, logn, 1)
+    k_n = math.exp(ln_k)
+    out = ApproachResult(approach=approach, a=float(a), b=float(1.0 - a),
+                         coefficients={"k_N": k_n, "k_D": 1.0 / (6.0 * k_n)}, frontier=[], points=est.points,
+                         level=level, bootstrap=bootstrap, seed=seed, method=est.method, source=runs.source,
+                         n_runs=len(runs), warnings=est.warnings, notes=list(runs.notes) + est.notes)
+    if bootstrap:
+        out.draws = _bootstrap_draws(est.resample, bootstrap, seed)
+        out.bootstrap_valid = len(out.draws)
+        if out.bootstrap_valid < bootstrap / 2:
+            out.warnings.append(f"only {out.bootstrap_valid} of {bootstrap} resamples kept 2 FLOP levels: "
+                                "the intervals are not trustworthy")
+        if out.bootstrap_valid:
+            lo, hi = percentile_interval(out.draws[:, 0], level)
+            out.a_ci, out.b_ci = [float(lo), float(hi)], [float(1.0 - hi), float(1.0 - lo)]
+    out.frontier = out.frontier_at(est.level_flops)
+    return out
+
+
+def _bootstrap_draws(resample: Resampler, n: int, seed: int) -> Array:
+    """(valid, 2) array of (a, ln k_N) refitted on ``n`` seeded resamples (those with >= 2 levels)."""
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n):
+        logc, logn = resample(rng)
+        if len(np.unique(logc)) >= 2:
+            draws.append(np.polyfit(logc, logn, 1))
+    return np.array(draws).reshape(-1, 2)
+
+
+def _check_bootstrap(bootstrap: int, seed: int, level: float) -> None:
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+        raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}")
+    if 0 < bootstrap < MIN_BOOTSTRAP:
+        raise ScalingLabError(f"bootstrap={bootstrap} is too few resamples for a percentile interval; use 0 "
+                              f"(none) or at least {MIN_BOOTSTRAP}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ScalingLabError(f"seed must be a whole number >= 0, got {seed!r}")
+    if not 0.0 < float(level) < 1.0:
+        raise ScalingLabError(f"level must lie strictly between 0 and 1, got {level}")
+
+
+def _positive_flops(flops: float | Sequence[float]) -> Array:
+    c = np.atleast_1d(np.asarray(flops, dtype=float))
+    if c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
+        raise ScalingLabError(f"flops must be positive FLOP counts, got {flops!r}")
+    return c
+
+
+def _frontier_entry(d: dict[str, Any]) -> dict[str, Any]:
+    keep = ("flops", "params", "tokens", "tokens_per_param", "loss", "params_ci", "tokens_ci", "loss_ci")
+    return {k: d[k] for k in keep if d.get(k) is not None}

@@ -1,0 +1,195 @@
+"""Published compute-optimal rules: N_opt ∝ C^a and/or D_opt ∝ C^b as the papers state them.
+
+A rule gives one or two quantities as Q = k (C / unit)^p, C the training compute in FLOPs (a count);
+the other is derived, and says so in ``RuleAllocation.derived``:
+
+* through C = 6ND (Kaplan et al. 2020 sec. 2.1): ``tokens = C / (6 params)`` or ``params = C / (6 tokens)``;
+* through C = M D (DeepSeek-AI 2024 sec. 3): M is the non-embedding training FLOPs per token including
+  attention; the rule's ``params`` is M / 6, which ignores the attention term (so it overstates N a
+  little, most for small models with long sequences).
+
+Several papers print only the exponents; those rules need a normalisation, and each entry states
+the one it uses (``normalisation``) and how sure it is (laws.md status tags: [V] read in the paper,
+[R] reproduced, [S] secondary source, [M] from memory, not re-read).
+
+Example::
+
+    from scalinglab.plan.rules import get_rule
+    get_rule("llama3").optimal(3.8e25).tokens            # 1.05e13 tokens (laws.md D3)
+    get_rule("llama3-unrounded").optimal(3.8e25).tokens  # 1.63e13 tokens: the rounding moves it 55%
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.units import PF_DAY_FLOPS
+
+_GOPHER_BUDGET = 5.76e23  # FLOPs, the Gopher / Chinchilla budget (Hoffmann et al. 2022, Table 3)
+_HOFFMANN = "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv:2203.15556)"
+_LLAMA3 = "Llama Team, AI @ Meta 2024, The Llama 3 Herd of Models (arXiv:2407.21783), sec. 3.2.1"
+_DEEPSEEK = "DeepSeek-AI 2024, DeepSeek LLM: Scaling Open-Source Language Models with Longtermism (arXiv:2401.02954)"
+
+
+@dataclass(frozen=True)
+class RuleAllocation:
+    """What a rule says at one budget: FLOPs, parameters, tokens, tokens per parameter, and (DeepSeek)
+    non-embedding training FLOPs per token; ``derived`` lists the quantities not given by the rule itself."""
+
+    key: str
+    flops: float
+    params: float
+    tokens: float
+    flops_per_token: float | None = None
+    derived: dict[str, str] = field(default_factory=dict)  # quantity -> how it was derived
+
+    @property
+    def tokens_per_param(self) -> float:
+        return self.tokens / self.params
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"rule": self.key, "flops": self.flops, "params": self.params, "tokens": self.tokens,
+                             "tokens_per_param": self.tokens_per_param}
+        if self.flops_per_token is not None:
+            d["flops_per_token"] = self.flops_per_token
+        d["derived"] = dict(self.derived)
+        return d
+
+
+@dataclass(frozen=True)
+class ComputeOptimalRule:
+    """A published rule. ``given`` maps a quantity (``params``, ``tokens`` or ``flops_per_token``) to
+    (k, p) in quantity = k (C / flops_unit)^p; ``a`` and ``b`` are the exponents of N_opt and D_opt."""
+
+    key: str
+    a: float  # N_opt ∝ C^a
+    b: float  # D_opt ∝ C^b
+    given: dict[str, tuple[float, float]]
+    citation: str
+    normalisation: str
+    units: str
+    flops_unit: float = 1.0  # FLOPs per unit of C in the formula (PF-day for Kaplan)
+    notes: str = ""
+
+    def optimal(self, flops: float) -> RuleAllocation:
+        """Parameters and tokens the rule prescribes at ``flops`` FLOPs (see the module docstring for
+        what is derived and how)."""
+        c = _check_flops(flops)
+        q = {name: k * (c / self.flops_unit) ** p for name, (k, p) in self.given.items()}
+        derived: dict[str, str] = {}
+        if "flops_per_token" in q:
+            q.setdefault("tokens", c / q["flops_per_token"])
+            q.setdefault("params", q["flops_per_token"] / 6.0)
+            derived["params"] = "flops_per_token / 6 (M = 6N, ignoring the attention term of M)"
+        if "params" not in q:
+            q["params"] = c / (6.0 * q["tokens"])
+            derived["params"] = "flops / (6 * tokens) (C = 6ND)"
+        if "tokens" not in q:
+            q["tokens"] = c / (6.0 * q["params"])
+            derived["tokens"] = "flops / (6 * params) (C = 6ND)"
+        return RuleAllocation(key=self.key, flops=c, params=q["params"], tokens=q["tokens"],
+                              flops_per_token=q.get("flops_per_token"), derived=derived)
+
+    def describe(self) -> dict[str, Any]:
+        """Key, exponents, formulas, citation, normalisation, units and notes, for listings."""
+        unit = "C" if self.flops_unit == 1.0 else f"(C / {self.flops_unit:g} FLOPs)"
+        formulas = {name: f"{k:g} * {unit}^{p:g}" for name, (k, p) in self.given.items()}
+        return {"key": self.key, "a": self.a, "b": self.b, "formulas": formulas, "citation": self.citation,
+                "normalisation": self.normalisation, "units": self.units, "notes": self.notes}
+
+
+def _check_flops(flops: Any) -> float:
+    try:
+        c = float(flops)
+    except (TypeError, ValueError):
+        raise ScalingLabError(f"flops must be a number of FLOPs, got {flops!r}") from None
+    if not math.isfinite(c) or c <= 0:
+        raise ScalingLabError(f"flops must be a positive, finite FLOP count, got {c:g}")
+    return c
+
+
+def _anchored(a: float, params: float, flops: float = _GOPHER_BUDGET) -> tuple[float, float]:
+    """(k, a) with k chosen so that N = k C^a passes through (flops, params)."""
+    return params / flops**a, a
+
+
+_HOFFMANN_UNITS = "N all parameters incl. embeddings; D tokens; C = 6ND training FLOPs (MassiveText)"
+
+_ENTRIES = [
+    ComputeOptimalRule(
+        key="kaplan2020", a=0.73, b=0.27, given={"params": (1.3e9, 0.73)}, flops_unit=PF_DAY_FLOPS,
+        citation=("Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv:2001.08361), sec. 6.1, "
+                  "Figure 14: N = 1.3e9 * C_min^0.73, C_min in PF-days"),
+        normalisation=("Kaplan's own: N_opt = 1.3e9 non-embedding parameters at C_min = 1 PF-day (8.64e19 FLOPs) "
+                       "[exponent V, laws.md B2; coefficient S, quoted from Figure 14 by secondary sources]"),
+        units="N non-embedding parameters; C = C_min, compute at the critical batch size (Kaplan sec. 5.1), in FLOPs",
+        notes=("tokens are derived with C = 6ND; Kaplan's own D ∝ C^0.27 is a different normalisation. Hoffmann et "
+               "al. 2022 attribute much of the gap to their 0.50 to Kaplan's fixed schedule and small models."),
+    ),
+    ComputeOptimalRule(
+        key="hoffmann2022-approach1", a=0.50, b=0.50, given={"params": _anchored(0.50, 67e9)},
+        citation=f"{_HOFFMANN}, Table 2 (Approach 1: a = 0.50, b = 0.50) and Table 3",
+        normalisation="through Table 3's Approach-1 projection: 67B parameters at 5.76e23 FLOPs [V, laws.md D3]",
+        units=_HOFFMANN_UNITS,
+        notes="Table 3 prints 1.5T tokens for that row; C = 6ND gives 1.43T.",
+    ),
+    ComputeOptimalRule(
+        key="hoffmann2022-approach2", a=0.49, b=0.51, given={"params": _anchored(0.49, 63e9)},
+        citation=f"{_HOFFMANN}, Table 2 (Approach 2: a = 0.49, b = 0.51)",
+        normalisation=("through Approach 2's projection of 63B parameters at the Gopher budget 5.76e23 FLOPs "
+                       "[M: sec. 3 / Figure 1 of the paper, not re-read]"),
+        units=_HOFFMANN_UNITS,
+    ),
+    ComputeOptimalRule(
+        key="hoffmann2022-approach3", a=0.46, b=0.54, given={"params": _anchored(0.46, 40.36e9)},
+        citation=f"{_HOFFMANN}, Table 2 (Approach 3: a = 0.46, b = 0.54)",
+        normalisation=("through 40.36B parameters at 5.76e23 FLOPs, the closed-form optimum G (C/6)^a of the "
+                       "unrounded Approach-3 constants (published law 'hoffmann2022-unrounded') [R]; the paper "
+                       "quotes 40B"),
+        units=_HOFFMANN_UNITS,
+        notes="For the full law (loss, intervals) use scalinglab.plan.optimal with 'hoffmann2022-unrounded'.",
+    ),
+    ComputeOptimalRule(
+        key="llama3", a=0.47, b=0.53, given={"tokens": (0.29, 0.53)},
+        citation=f"{_LLAMA3}: N*(C) = A C^alpha training tokens, (alpha, A) = (0.53, 0.29) in the text [V]",
+        normalisation="the paper's own (A = 0.29 tokens at C = 1 FLOP)",
+        units="D training tokens; C training FLOPs; params derived with C = 6ND",
+        notes=("Rounded constants: at 3.8e25 FLOPs they give 1.05e13 tokens against 1.63e13 with the Figure 3 "
+               "legend values (llama3-unrounded); the paper extrapolates 402B parameters on 16.55T tokens."),
+    ),
+    ComputeOptimalRule(
+        key="llama3-unrounded", a=0.463, b=0.537, given={"tokens": (0.299, 0.537)},
+        citation=f"{_LLAMA3}, Figure 3 legend: alpha = 0.537, A = 0.299 [V]",
+        normalisation="the paper's own (A = 0.299 tokens at C = 1 FLOP)",
+        units="D training tokens; C training FLOPs; params derived with C = 6ND",
+        notes="Prefer these to the rounded text values for extrapolation (laws.md D3).",
+    ),
+    ComputeOptimalRule(
+        key="deepseek2024", a=0.5243, b=0.4757,
+        given={"flops_per_token": (0.1715, 0.5243), "tokens": (5.8316, 0.4757)},
+        citation=(f"{_DEEPSEEK}, sec. 3.2, eq. 4: M_opt = 0.1715 C^0.5243, D_opt = 5.8316 C^0.4757 "
+                  "[S, laws.md B3]"),
+        normalisation="the paper's own; 0.1715 * 5.8316 = 1.0001 and the exponents sum to 1, so M_opt D_opt = C",
+        units=("M non-embedding training FLOPs per token incl. attention (72 n_layer d^2 + 12 n_layer d l_seq); "
+               "D tokens; C = M D FLOPs; params derived as M / 6 (ignores attention)"),
+        notes="a is the exponent of M_opt, which DeepSeek uses in place of N.",
+    ),
+]
+
+REGISTRY: dict[str, ComputeOptimalRule] = {rule.key: rule for rule in _ENTRIES}
+
+
+def get_rule(key: str) -> ComputeOptimalRule:
+    """The rule under ``key``; ScalingLabError naming the known keys if there is none."""
+    rule = REGISTRY.get(key.strip().lower()) if isinstance(key, str) else None
+    if rule is None:
+        raise ScalingLabError(f"unknown compute-optimal rule '{key}': known rules are {', '.join(REGISTRY)}")
+    return rule
+
+
+def list_rules() -> list[dict[str, Any]]:
+    """``describe()`` of every rule."""
+    return [rule.describe() for rule in _ENTRIES]
