@@ -8,6 +8,9 @@ Typical use::
     print(result.summary())
     result.predict(params=70e9, tokens=1.4e12)            # loss with a 95% interval
     sl.published["hoffmann2022"].predict(params=70e9, tokens=1.4e12)
+    sl.optimal.optimal_allocation("hoffmann2022", 5.76e23)   # N_opt, D_opt for a FLOP budget
+    sl.flops.training_flops(sl.flops.get_architecture("llama3-8b"), tokens=15e12)
+    sl.hardware.training_cost(1e24, "h100-sxm", n_devices=1024, mfu=0.4)
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from scalinglab.fit import FitResult, Objective, Prediction, fit
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws.published import REGISTRY as published
 from scalinglab.laws.published import get_published
+from scalinglab.plan import batch, flops, hardware
+from scalinglab.plan import compute_optimal as optimal
 from scalinglab.resolve import predict_loss, resolve_law
 from scalinglab.simulate import simulate_isoflop
 
@@ -25,6 +30,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FitError", "FitResult", "Objective", "Prediction", "Runs", "ScalingLabError", "__version__",
-    "fit", "get_published", "laws", "load_runs", "predict_loss", "published", "resolve_law",
+    "batch", "fit", "flops", "hardware", "optimal", "get_published", "laws", "load_runs", "predict_loss", "published", "resolve_law",
     "simulate_isoflop",
 ]
