@@ -17,3 +17,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not present: {SHARED_DATA}")
     return SHARED_DATA
+
+
+def run_cli(args, monkeypatch, capsys) -> tuple[int, str, str]:
+    """Run ``scalinglab ARGS`` in-process through the real entry point; (exit code, stdout, stderr)."""
+    import sys
+
+    from scalinglab.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["scalinglab", *map(str, args)])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err

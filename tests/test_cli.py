@@ -8,18 +8,7 @@ import pandas as pd
 import pytest
 
 import scalinglab as sl
-from scalinglab.cli import main
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["scalinglab", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 
 @pytest.fixture

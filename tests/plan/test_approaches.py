@@ -8,32 +8,20 @@ and b = alpha/(alpha+beta) = 0.5484 (Hoffmann et al. 2022 eq. 4).
 import itertools
 import json
 import math
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import scalinglab as sl
-from scalinglab.cli import main
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan.approaches import compare_approaches, fit_approach
 from scalinglab.plan.isoflop import group_budgets
 from scalinglab.plan.optimal import optimal_allocation
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 A_TRUE = 0.28 / 0.62  # 0.4516
 B_TRUE = 0.34 / 0.62  # 0.5484
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["scalinglab", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def assert_one_line_error(code, err, *fragments):

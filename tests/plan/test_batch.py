@@ -1,26 +1,14 @@
 """Batch size: Kaplan critical batch, McCandlish noise scale and trade-off, DeepSeek rules (laws.md B1-B3)."""
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from scalinglab.cli import main
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan import batch as sb
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["scalinglab", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 
 def assert_one_line_error(code, err):

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from scalinglab.cli import main
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import (
     CONVENTIONS, counted_params, flops_from_pf_days, flops_per_token, flops_report, forward_flops_per_token,
     pf_days, ratio_to_6n, training_flops,
 )
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["scalinglab", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 
 def test_gpt3_175b_on_300b_tokens():

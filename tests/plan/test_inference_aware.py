@@ -1,17 +1,16 @@
 """Inference-aware optimum (Sardana et al. 2024) and the ``inference-optimal`` command."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 
-from scalinglab.cli import main
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import Chinchilla
 from scalinglab.laws.published import PublishedLaw
 from scalinglab.plan.inference_aware import inference_optimal, tokens_for_loss
 from scalinglab.plan.optimal import optimal_allocation
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 # laws.md D1: Sardana's Chinchilla constants (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
 SARDANA = PublishedLaw(key="sardana-chinchilla", family=Chinchilla(),
@@ -19,17 +18,6 @@ SARDANA = PublishedLaw(key="sardana-chinchilla", family=Chinchilla(),
                        citation="Sardana et al. 2024 (arXiv:2401.00448), Chinchilla constants", units="nats/token")
 KEYS = ("params", "tokens", "train_flops", "inference_flops", "total_flops", "chinchilla_params",
         "chinchilla_tokens", "chinchilla_train_flops", "chinchilla_inference_flops", "chinchilla_total_flops")
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["scalinglab", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 @pytest.fixture(scope="module")

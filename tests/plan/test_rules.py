@@ -2,28 +2,16 @@
 
 import json
 import math
-import sys
 
 import pytest
 
-from scalinglab.cli import main
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan.optimal import optimal_allocation
 from scalinglab.plan.rules import REGISTRY, get_rule, list_rules
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 KEYS = ["kaplan2020", "hoffmann2022-approach1", "hoffmann2022-approach2", "hoffmann2022-approach3",
         "llama3", "llama3-unrounded", "deepseek2024"]
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["scalinglab", *map(str, args)])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 def test_registry_holds_every_rule_with_a_source():

@@ -1,19 +1,11 @@
-"""The data-constrained scaling law of Muennighoff et al. 2023 and the optimum when unique data is capped.
+"""Data-constrained planning with the law of Muennighoff et al. 2023 (arXiv:2305.16264).
 
-Muennighoff, Rush, Barak, Le Scao, Piktus, Tazi, Pyysalo, Wolf, Raffel 2023, "Scaling Data-Constrained
-Language Models" (NeurIPS 2023, arXiv:2305.16264), sec. 3 / eq. 5, constants from the official repository
-README (huggingface/datablations, "Parametric Fit"); laws.md F1:
-
-* U_D unique tokens, D total training tokens, R_D = D/U_D - 1 (repetitions after the first epoch);
-  effective data D' = U_D + U_D R_D* (1 - exp(-R_D/R_D*));
-* U_N = min(N, N_opt(U_D)), with N_opt(D) = G (D G)^(beta/alpha), G = (alpha A/(beta B))^(1/(alpha+beta))
-  (the Chinchilla compute-optimal size for D tokens); R_N = N/U_N - 1;
-  effective parameters N' = U_N + U_N R_N* (1 - exp(-R_N/R_N*));
-* L(N, D, U_D) = E + A/N'^alpha + B/D'^beta  (nats/token).
-
-When D < U_D (less than one epoch) every token seen is new: this module then uses D' = D (the paper's
-formula assumes D >= U_D and gives slightly less than D there). Units: N parameters (all, as Chinchilla),
-D and U_D tokens, L nats/token on the paper's C4 validation data.
+The law itself -- effective data D' and effective parameters N' under repeated epochs, and
+L(N, D, U_D) = E + A/N'^alpha + B/D'^beta -- is the ``muennighoff`` family in
+:mod:`scalinglab.laws.muennighoff`, with the paper's constants registered as ``muennighoff2023``. This
+module answers planning questions with it: the effective data and parameters of a run, and the best
+model size and number of epochs for a FLOP budget when unique tokens are capped. Units: N parameters,
+D and U_D tokens, FLOPs a count, loss in nats/token.
 """
 
 from __future__ import annotations
