@@ -419,3 +419,12 @@ def test_epoch_chinchilla_svg_data(shared_data: Path) -> None:
     dropped = load_runs(path, drop_highest_loss=5)
     assert len(dropped) == 240
     assert dropped.column("loss").max() < np.sort(runs.column("loss"))[-5]
+
+
+def test_budget_and_run_columns(tmp_path: Path) -> None:
+    text = "N,D,loss,FLOP budget,run id\n1e9,2e10,3.0,1.2e20,a\n2e9,1e10,2.9,1.2e20,b\n"
+    runs = load_runs(_csv(tmp_path, text), columns={"budget": "FLOP budget", "run": "run id"})
+    assert list(runs.column("budget")) == [1.2e20, 1.2e20]
+    assert list(runs.data["run"]) == ["a", "b"]
+    bad = "params,tokens,loss,budget\n1e9,2e10,3.0,1e20\n2e9,1e10,2.9,nan\n"
+    assert "row 2, column 'budget': missing or not finite" in _error(_csv(tmp_path, bad))

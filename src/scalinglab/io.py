@@ -6,8 +6,11 @@ One row is one trained model (or one checkpoint of one). Canonical columns and u
   counted is the source's convention (Kaplan et al. 2020 leave them out, Hoffmann et al. 2022
   count them).
 - ``tokens``: D, training tokens seen. ``flops``: C, training compute in FLOPs (a count).
-- ``loss``: nats per token. ``step`` (optional): optimizer steps, > 0 since laws use log step.
-- ``group`` (optional): a free-form label such as a model family, kept as text.
+- ``loss``: nats per token. ``step`` (optional): optimizer steps, >= 0 (laws that take its log
+  check > 0).
+- ``budget`` (optional): the FLOP budget (FLOPs) an IsoFLOP run belongs to, > 0.
+- ``group`` (optional): a free-form label such as a model family or language, kept as text.
+- ``run`` (optional): a run id tying the checkpoints of one training curve together, kept as text.
 
 When exactly two of params/tokens/flops are present, the third is derived with
 C = 6ND (Kaplan et al. 2020, sec. 2.1). Every other column is kept unchanged.
@@ -33,8 +36,9 @@ from scalinglab.tables import read_table, short_reason
 __all__ = ["CANONICAL", "OPTIONAL", "ALIASES", "Runs", "load_runs"]
 
 CANONICAL: tuple[str, ...] = ("params", "tokens", "flops", "loss")
-OPTIONAL: tuple[str, ...] = ("step", "group")
-_NUMERIC: tuple[str, ...] = CANONICAL + ("step",)
+OPTIONAL: tuple[str, ...] = ("step", "budget", "group", "run")
+_NUMERIC: tuple[str, ...] = CANONICAL + ("step",)  # at least one of these makes a table of runs
+_TEXT: tuple[str, ...] = ("group", "run")  # labels, kept as text
 _ALL: tuple[str, ...] = CANONICAL + OPTIONAL
 
 #: Accepted spellings per canonical name, highest priority first. Names are compared
@@ -46,7 +50,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "flops": ("flops", "c", "trainingflop", "trainingflops", "compute", "trainflops", "flop"),
     "loss": ("loss", "valloss", "validationloss", "evalloss", "finalloss", "testloss", "trainloss"),
     "step": ("step", "steps", "iteration", "iter", "s"),
+    "budget": ("budget", "flopbudget", "computebudget", "isoflop"),
     "group": ("group", "groups"),
+    "run": ("run", "runid", "runname", "modelid"),
 }
 
 @dataclass
@@ -54,7 +60,7 @@ class Runs:
     """A validated table of runs.
 
     ``data`` has canonical column names (params [count], tokens [count], flops [FLOPs],
-    loss [nats/token], optional step [optimizer steps] and group [text]) stored as float64,
+    loss [nats/token], optional step [optimizer steps], budget [FLOPs], group and run [text]) stored as float64,
     plus any other source columns unchanged. Its index holds the source's 1-based data-row
     numbers. ``source`` is the file path or ``"<DataFrame>"``; ``notes`` says how the table
     was read (aliases used, derived columns, dropped rows).
@@ -198,8 +204,8 @@ def _validate(df: pd.DataFrame, name: str, chosen: dict[str, str]) -> None:
     for j, col in enumerate(df.columns):
         if col not in _ALL:
             continue
-        if col == "group":
-            values, pos, reason = _text_cells(df[col])
+        if col in _TEXT:
+            values, pos, reason = _text_cells(df[col], col)
         else:  # a step count may be 0 (a checkpoint at the start); laws that take its log check > 0
             values, pos, reason = _numeric_cells(df[col], allow_zero=(col == "step"))
         df[col] = values
@@ -234,11 +240,11 @@ def _numeric_cells(s: pd.Series, allow_zero: bool = False) -> tuple[np.ndarray, 
     return values, i, f"must be {'>=' if allow_zero else '>'} 0, got {_fmt(values[i])}"
 
 
-def _text_cells(s: pd.Series) -> tuple[np.ndarray, int, str]:
-    """Group labels as str; (position, reason) of the first missing label, or (-1, "")."""
+def _text_cells(s: pd.Series, what: str = "group") -> tuple[np.ndarray, int, str]:
+    """Labels as str; (position, reason) of the first missing label, or (-1, "")."""
     blank = [i for i, v in enumerate(s) if _is_blank(v)]
     values = np.array(["" if _is_blank(v) else str(v) for v in s], dtype=object)
-    return values, (blank[0] if blank else -1), "missing group label"
+    return values, (blank[0] if blank else -1), f"missing {what} label"
 
 
 def _drop_highest(df: pd.DataFrame, name: str, k: int, notes: list[str]) -> pd.DataFrame:
@@ -312,8 +318,8 @@ def _renumber(df: pd.DataFrame) -> pd.DataFrame:
 
 def _text_predicate(columns: Mapping[str, str] | None) -> Callable[[str], bool]:
     """Which source columns to read as text: the group column (alias or mapped)."""
-    mapped = columns.get("group") if isinstance(columns, Mapping) else None
-    return lambda col: col == mapped or (mapped is None and _norm(col) in ALIASES["group"])
+    mapped = {columns.get(t) for t in _TEXT} - {None} if isinstance(columns, Mapping) else set()
+    return lambda col: col in mapped or any(_norm(col) in ALIASES[t] for t in _TEXT)
 
 
 def _missing_message(source: str, missing: Sequence[str], why: str, cols: Sequence[Any]) -> str:
