@@ -1,0 +1,3 @@
+"""CLI commands: quality (inference laws)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: serving (inference laws)."""
+
+from __future__ import annotations

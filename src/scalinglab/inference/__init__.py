@@ -1,0 +1,1 @@
+"""Inference laws: memory, speed and throughput, and inference-quality scaling."""
