@@ -1,0 +1,99 @@
+"""Exact match vs per-token metrics: how a smooth per-token law looks like sudden "emergence".
+
+Schaeffer, Miranda, Koyejo 2023, "Are Emergent Abilities of Large Language Models a Mirage?"
+(NeurIPS 2023; laws.md E4): with per-token probability p of the right token, an L-token exact match
+has probability p^L (sharp in p), while token edit distance ~ L (1 - p) is linear in the per-token
+error. A per-token loss that falls as a smooth power law in N therefore gives an exact-match curve
+that looks like a jump. Reused by the analysis of emergence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scalinglab.errors import ScalingLabError
+
+# ---- exact match vs per-token metrics (Schaeffer et al. 2023, laws.md E4) ----------------------------
+
+
+def _probability(p: object) -> np.ndarray:
+    arr = np.asarray(p, dtype=float)
+    if not np.all(np.isfinite(arr) & (arr >= 0) & (arr <= 1)):
+        raise ScalingLabError(f"per_token_p must be probabilities in [0, 1], got {np.ravel(arr)[:5].tolist()}")
+    return arr
+
+
+def _length(answer_length: object) -> int:
+    try:
+        n = float(answer_length)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        n = float("nan")
+    if not np.isfinite(n) or n != round(n) or n < 1:
+        raise ScalingLabError(f"answer_length must be a whole number of tokens >= 1, got {answer_length!r}")
+    return int(n)
+
+
+def exact_match_curve(per_token_p: float | np.ndarray, answer_length: int) -> float | np.ndarray:
+    """Exact match on an L-token answer, p^L (Schaeffer et al. 2023; laws.md E4), vectorised over p.
+
+    Assumes independent tokens each correct with probability p. Checks: p = 0.9 -> EM(5) 0.5905,
+    EM(10) 0.3487, EM(30) 0.0424; p = 0.5 -> EM(5) 0.03125.
+    """
+    out = _probability(per_token_p) ** _length(answer_length)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def token_edit_distance(per_token_p: float | np.ndarray, answer_length: int) -> float | np.ndarray:
+    """Expected token edit distance of an L-token answer, L (1 - p) tokens (Schaeffer et al. 2023).
+
+    Linear in the per-token error, so smooth wherever p is. Check: p = 0.9, L = 10 -> 1.0 token.
+    """
+    out = _length(answer_length) * (1.0 - _probability(per_token_p))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def per_token_loss_power_law(n_params: float | np.ndarray, scale_params: float, alpha: float) -> np.ndarray:
+    """Per-token cross-entropy L_CE(N) = (N / c)^alpha nats/token, alpha < 0 (Schaeffer et al. 2023 sec. 2)."""
+    n = np.asarray(n_params, dtype=float)
+    if not np.all(np.isfinite(n) & (n > 0)) or not scale_params > 0:
+        raise ScalingLabError("n_params and scale_params must be finite numbers > 0")
+    if not alpha < 0:
+        raise ScalingLabError(f"alpha must be < 0 (loss falls with N), got {alpha:g}")
+    return (n / scale_params) ** alpha
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """Both metrics vs N from one smooth per-token law: exact match looks sudden, edit distance does not."""
+
+    n_params: np.ndarray
+    per_token_loss: np.ndarray  # nats/token
+    per_token_p: np.ndarray  # exp(-loss)
+    exact_match: np.ndarray  # p^L
+    edit_distance: np.ndarray  # L (1 - p), tokens
+    answer_length: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready columns."""
+        return {"answer_length": self.answer_length, **{k: getattr(self, k).tolist() for k in
+                ("n_params", "per_token_loss", "per_token_p", "exact_match", "edit_distance")}}
+
+
+def metric_comparison(n_params: Sequence[float] | np.ndarray,
+                      per_token_loss: Sequence[float] | np.ndarray | Callable[[np.ndarray], np.ndarray],
+                      answer_length: int) -> MetricComparison:
+    """Exact match p(N)^L and edit distance L (1 - p(N)) from a per-token loss, p(N) = exp(-L_CE(N)).
+
+    ``per_token_loss``: nats/token at each N, or a callable N -> nats/token (e.g. a partial of
+    :func:`per_token_loss_power_law`). Schaeffer et al. 2023: the jump is the metric's, not the model's.
+    """
+    n = np.asarray(n_params, dtype=float)
+    loss = np.asarray(per_token_loss(n) if callable(per_token_loss) else per_token_loss, dtype=float)
+    if loss.shape != n.shape or not np.all(np.isfinite(loss) & (loss >= 0)):
+        raise ScalingLabError("per_token_loss must be finite nats/token >= 0, one per n_params value")
+    p = np.exp(-loss)
+    return MetricComparison(n, loss, p, np.asarray(exact_match_curve(p, answer_length)),
+                            np.asarray(token_edit_distance(p, answer_length)), _length(answer_length))
