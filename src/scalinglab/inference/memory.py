@@ -1,0 +1,321 @@
+"""Memory needed to serve a decoder-only transformer: weights, KV cache, prefill workspace, fit checks.
+
+All sizes are in BYTES (1 GB = 1e9 bytes, 1 GiB = 2**30 bytes; only human output converts, labelled).
+Parameter counts are ALL parameters, embeddings and output head included (:meth:`Architecture.params`),
+because serving holds every weight in memory; for mixture-of-experts models that is every expert (the
+active count, :meth:`Architecture.active_params`, only sets the FLOPs, see :mod:`.speed`).
+
+Formulas (reference notes ``laws.md`` C1-C2):
+
+* Weights (C1): ``weights_bytes = n_params x bytes_per_weight``; fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5
+  bytes. Grouped int4 quantisation (GPTQ/AWQ style) adds one scale of ``scale_bytes`` (default 2: an fp16
+  scale) per ``group_size`` weights (default 128) and, with ``zero_point=True``, one zero of the same size:
+  int4 at group 128 with an fp16 scale = 4 + 16/128 = 4.125 bits per weight. Every weight (embeddings too)
+  is assumed stored in the one weight dtype.
+* KV cache (C2; kipply, Databricks, scaling book): ``kv_bytes_per_token = 2 (K and V) x n_layer x
+  n_kv_heads x head_dim x bytes_per_element``; MHA (n_kv_heads = n_heads), GQA and MQA (n_kv_heads = 1)
+  all follow from ``n_kv_heads``. Per sequence x context tokens, per batch x batch. KV quantisation is a
+  ``kv_dtype`` (fp8/int8 1 byte, int4 0.5 byte; their scales are not counted). Llama-2-70B bf16: 327,680
+  bytes per token, 0.3125 GiB per 1,024-token sequence.
+* Prefill workspace (named estimate, not a measurement): inference frees each layer's activations before
+  the next, and FlashAttention-style kernels never hold the T x T scores, so the live set while one layer
+  runs over ``prefill_tokens`` tokens is about ``prefill_tokens x (2 d_model + m x n_active_experts x
+  d_ff) x activation_bytes``: the residual stream and one normalised copy (2 d_model) plus the MLP hidden
+  (m = 2 for a gated MLP, whose gate and up outputs coexist, else 1). One such tensor of width d_model is
+  the scaling book's "per-activation" size (LLaMA-13B, 8,192 tokens: 8192 x 5120 x 2 bytes = 80 MiB).
+  Logits are assumed computed for the last position only, as serving engines do.
+* Tensor parallelism over K devices (Megatron-style): weights and workspace split K ways; the KV cache
+  splits over ``min(K, n_kv_heads)`` shards (with fewer KV heads than devices the heads are replicated).
+  A configuration fits when every device's share <= ``usable_memory_fraction`` x its memory.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+from dataclasses import asdict, dataclass
+from typing import Any, Union
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.plan.architecture import Architecture
+from scalinglab.plan.hardware import Device, get_device
+from scalinglab.plan.presets import get_architecture
+
+__all__ = [
+    "WEIGHT_DTYPE_BYTES", "DEFAULT_INT4_GROUP_SIZE", "ModelLike", "MemoryReport", "plain_repr", "positive_count",
+    "fraction", "bytes_per_element", "bytes_per_weight", "weights_bytes", "kv_bytes_per_token",
+    "kv_cache_bytes", "activation_bytes_per_tensor", "prefill_workspace_bytes", "kv_shards",
+    "memory_report", "max_batch", "max_context", "fits",
+]
+
+ModelLike = Union[Architecture, str, "os.PathLike[str]"]
+
+#: Bytes per stored element for weights and KV cache (before any grouped-scale overhead).
+WEIGHT_DTYPE_BYTES: dict[str, float] = {
+    "fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5,
+}
+#: Weights per fp16 scale in grouped int4 quantisation unless ``group_size`` is given (GPTQ/AWQ's 128).
+DEFAULT_INT4_GROUP_SIZE: int = 128
+
+
+# ---- validation ------------------------------------------------------------------------------------
+def plain_repr(value: Any) -> str:
+    """``value`` for an error message, numpy scalars as plain Python (``nan``, not ``np.float64(nan)``)."""
+    return repr(value.tolist() if hasattr(value, "tolist") else value)
+
+
+def positive_count(field: str, value: Any) -> int:
+    """``value`` as a whole number >= 1, else ScalingLabError naming ``field``."""
+    if isinstance(value, bool):
+        raise ScalingLabError(f"{field} must be a whole number >= 1, got {plain_repr(value)}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        if isinstance(value, float) and value.is_integer():
+            number = int(value)
+        else:
+            raise ScalingLabError(f"{field} must be a whole number >= 1, got {plain_repr(value)}") from None
+    if number < 1:
+        raise ScalingLabError(f"{field} must be a whole number >= 1, got {plain_repr(value)}")
+    return number
+
+
+def fraction(field: str, value: Any) -> float:
+    """``value`` as a number in (0, 1] (an efficiency or a usable share), else ScalingLabError naming it."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ScalingLabError(f"{field} must be a number in (0, 1], got {plain_repr(value)}") from None
+    if not (math.isfinite(v) and 0 < v <= 1):
+        raise ScalingLabError(f"{field} must be in (0, 1], got {plain_repr(value)}")
+    return v
+
+
+def _model(model: ModelLike) -> Architecture:
+    return get_architecture(model)
+
+
+# ---- weights ---------------------------------------------------------------------------------------
+def bytes_per_element(dtype: str, field: str = "dtype") -> float:
+    """Bytes of one stored element of ``dtype`` (fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5; laws.md C1)."""
+    key = str(dtype).strip().lower()
+    if key not in WEIGHT_DTYPE_BYTES:
+        raise ScalingLabError(f"{field} '{dtype}' is unknown; known: {', '.join(WEIGHT_DTYPE_BYTES)}")
+    return WEIGHT_DTYPE_BYTES[key]
+
+
+def bytes_per_weight(dtype: str = "bf16", *, group_size: int | None = None, scale_bytes: float = 2.0,
+                     zero_point: bool = False) -> float:
+    """Bytes per weight including grouped-quantisation scales (and zeros).
+
+    ``element + (scale_bytes x (2 if zero_point else 1)) / group_size``. ``group_size`` None means the
+    dtype's default: 128 for int4, no scales for the others (per-channel scales of fp8/int8 are
+    negligible); give it to add scales to any dtype. ``scale_bytes=0`` drops the overhead (pure 0.5 B).
+    int4, group 128, fp16 scale: 0.5 + 2/128 = 0.515625 bytes (4.125 bits).
+    """
+    element = bytes_per_element(dtype)
+    if group_size is None:
+        if str(dtype).strip().lower() != "int4":
+            return element
+        group_size = DEFAULT_INT4_GROUP_SIZE
+    group = positive_count("group_size", group_size)
+    scale = float(scale_bytes)
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ScalingLabError(f"scale_bytes must be >= 0, got {plain_repr(scale_bytes)}")
+    return element + scale * (2 if zero_point else 1) / group
+
+
+def weights_bytes(model: ModelLike, dtype: str = "bf16", *, group_size: int | None = None,
+                  scale_bytes: float = 2.0, zero_point: bool = False) -> float:
+    """Weight memory in bytes = all parameters (embeddings, every expert) x :func:`bytes_per_weight`.
+
+    Llama-2-70B preset (68.98e9 parameters) in bf16: 137.95e9 bytes, about 138 GB (laws.md C1: ~140 GB
+    for a nominal 70e9).
+    """
+    per_weight = bytes_per_weight(dtype, group_size=group_size, scale_bytes=scale_bytes, zero_point=zero_point)
+    return _model(model).params() * per_weight
+
+
+# ---- KV cache --------------------------------------------------------------------------------------
+def kv_bytes_per_token(model: ModelLike, kv_dtype: str = "bf16") -> float:
+    """KV-cache bytes per token of context = 2 x n_layer x n_kv_heads x head_dim x bytes (laws.md C2).
+
+    Llama-2-70B (80, 8, 128) bf16: 327,680; Llama-3-8B (32, 8, 128): 131,072.
+    """
+    arch = _model(model)
+    return 2.0 * arch.n_layer * arch.kv_width * bytes_per_element(kv_dtype, "kv_dtype")
+
+
+def kv_cache_bytes(model: ModelLike, context_tokens: int, batch: int = 1, kv_dtype: str = "bf16") -> float:
+    """KV-cache bytes for ``batch`` sequences of ``context_tokens`` tokens each (laws.md C2).
+
+    Llama-2-70B bf16, 1,024 tokens: 335,544,320 bytes (0.3125 GiB) per sequence, 5 GiB at batch 16.
+    """
+    tokens = positive_count("context", context_tokens)
+    return kv_bytes_per_token(model, kv_dtype) * tokens * positive_count("batch", batch)
+
+
+def kv_shards(model: ModelLike, n_devices: int) -> int:
+    """Ways the KV cache splits under tensor parallelism: ``min(n_devices, n_kv_heads)``."""
+    return min(positive_count("devices", n_devices), _model(model).n_kv_heads)  # type: ignore[type-var]
+
+
+# ---- prefill workspace -----------------------------------------------------------------------------
+def activation_bytes_per_tensor(model: ModelLike, tokens: int, activation_dtype: str = "bf16") -> float:
+    """One activation of width d_model over ``tokens`` tokens: tokens x d_model x bytes (scaling book,
+    inference chapter: LLaMA-13B, 8,192 tokens, bf16 = 83,886,080 bytes = 80 MiB)."""
+    arch = _model(model)
+    return positive_count("tokens", tokens) * arch.d_model * bytes_per_element(activation_dtype, "activation_dtype")
+
+
+def prefill_workspace_bytes(model: ModelLike, prefill_tokens: int, activation_dtype: str = "bf16") -> float:
+    """Peak live activations while prefilling ``prefill_tokens`` tokens (see module doc):
+    ``prefill_tokens x (2 d_model + m x n_active_experts x d_ff) x activation_bytes``, m = 2 if gated."""
+    arch = _model(model)
+    width = 2 * arch.d_model + (2 if arch.gated_mlp else 1) * arch.n_active_experts * arch.d_ff
+    tokens = positive_count("prefill_tokens", prefill_tokens)
+    return tokens * width * bytes_per_element(activation_dtype, "activation_dtype")
+
+
+# ---- report and fit checks -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MemoryReport:
+    """Serving memory of one configuration. Every ``*_bytes`` field is in bytes.
+
+    ``params_total`` / ``params_active``: parameter counts (embeddings included; all experts vs the
+    active ones). ``weights_bytes``: all parameters x ``bytes_per_weight``. ``kv_bytes_per_token``,
+    ``kv_bytes_per_sequence`` (x ``context_tokens``), ``kv_cache_bytes`` (x ``batch``).
+    ``prefill_workspace_bytes``: activations while prefilling ``prefill_tokens`` tokens. ``total_bytes``
+    = weights + KV cache + workspace. With a device: ``n_devices`` x ``device_memory_bytes`` x
+    ``usable_memory_fraction`` = ``capacity_bytes``; ``bytes_per_device`` is the largest per-device share
+    under tensor parallelism (weights and workspace / K, KV / ``kv_shards``); ``fits``, ``max_batch``
+    (at this context) and ``max_context`` (tokens, at this batch; may exceed the model's trained context)
+    are None without a device.
+    """
+
+    model: str
+    dtype: str
+    kv_dtype: str
+    activation_dtype: str
+    params_total: int
+    params_active: int
+    bytes_per_weight: float
+    weights_bytes: float
+    kv_bytes_per_token: float
+    context_tokens: int
+    batch: int
+    kv_bytes_per_sequence: float
+    kv_cache_bytes: float
+    prefill_tokens: int
+    prefill_workspace_bytes: float
+    total_bytes: float
+    device: str | None
+    n_devices: int
+    kv_shards: int
+    usable_memory_fraction: float
+    device_memory_bytes: float | None
+    capacity_bytes: float | None
+    bytes_per_device: float
+    fits: bool | None
+    max_batch: int | None
+    max_context: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready)."""
+        return asdict(self)
+
+
+def _per_device_bytes(weights: float, kv: float, workspace: float, n_devices: int, shards: int) -> float:
+    return weights / n_devices + workspace / n_devices + kv / shards
+
+
+def _largest_whole(free_bytes: float, bytes_each: float) -> int:
+    """Largest whole k >= 0 with k x bytes_each <= free_bytes (0 when nothing is free)."""
+    if free_bytes < 0:
+        return 0
+    return int(math.floor(free_bytes / bytes_each * (1 + 1e-12)))
+
+
+def memory_report(model: ModelLike, *, dtype: str = "bf16", kv_dtype: str = "bf16", context_tokens: int = 4096,
+                  batch: int = 1, device: str | Device | None = None, n_devices: int = 1,
+                  usable_memory_fraction: float = 1.0, prefill_tokens: int | None = None,
+                  activation_dtype: str = "bf16", group_size: int | None = None, scale_bytes: float = 2.0,
+                  zero_point: bool = False) -> MemoryReport:
+    """Weights, KV cache, prefill workspace and (with a ``device``) the fit on ``n_devices`` of it.
+
+    ``prefill_tokens`` (tokens prefilled in one step) defaults to ``context_tokens``: one sequence's
+    full prompt at a time, as servers prefill sequence by sequence or in chunks. ``usable_memory_fraction``
+    (default 1.0) is the share of each device's memory given to the model (engines reserve some, e.g.
+    vLLM's 0.9). See the module doc for the formulas and tensor-parallel split.
+    """
+    arch = _model(model)
+    context = positive_count("context", context_tokens)
+    n_batch = positive_count("batch", batch)
+    k = positive_count("devices", n_devices)
+    usable = fraction("usable_memory_fraction", usable_memory_fraction)
+    chunk = context if prefill_tokens is None else positive_count("prefill_tokens", prefill_tokens)
+    per_weight = bytes_per_weight(dtype, group_size=group_size, scale_bytes=scale_bytes, zero_point=zero_point)
+    weights = arch.params() * per_weight
+    per_token = kv_bytes_per_token(arch, kv_dtype)
+    per_sequence = per_token * context
+    kv = per_sequence * n_batch
+    workspace = prefill_workspace_bytes(arch, chunk, activation_dtype)
+    shards = kv_shards(arch, k)
+    dev = None if device is None else get_device(device)
+    device_memory = capacity = None
+    fits_flag: bool | None = None
+    largest_batch = longest_context = None
+    if dev is not None:
+        device_memory = dev.memory_bytes
+        capacity = k * device_memory * usable
+        per_device_cap = device_memory * usable
+        fits_flag = _per_device_bytes(weights, kv, workspace, k, shards) <= per_device_cap
+        largest_batch = _largest_whole(per_device_cap - (weights + workspace) / k, per_sequence / shards)
+        longest_context = _longest_context(arch, weights, per_token, n_batch, k, shards, per_device_cap,
+                                           activation_dtype, prefill_tokens)
+    return MemoryReport(
+        model=arch.name, dtype=str(dtype).lower(), kv_dtype=str(kv_dtype).lower(),
+        activation_dtype=str(activation_dtype).lower(), params_total=arch.params(),
+        params_active=arch.active_params(), bytes_per_weight=per_weight, weights_bytes=weights,
+        kv_bytes_per_token=per_token, context_tokens=context, batch=n_batch, kv_bytes_per_sequence=per_sequence,
+        kv_cache_bytes=kv, prefill_tokens=chunk, prefill_workspace_bytes=workspace,
+        total_bytes=weights + kv + workspace, device=None if dev is None else dev.key, n_devices=k,
+        kv_shards=shards, usable_memory_fraction=usable, device_memory_bytes=device_memory,
+        capacity_bytes=capacity, bytes_per_device=_per_device_bytes(weights, kv, workspace, k, shards),
+        fits=fits_flag, max_batch=largest_batch, max_context=longest_context)
+
+
+def _longest_context(arch: Architecture, weights: float, kv_per_token: float, batch: int, k: int, shards: int,
+                     per_device_cap: float, activation_dtype: str, prefill_tokens: int | None) -> int:
+    """Largest context T (tokens) at ``batch`` whose per-device share fits; the workspace grows with T
+    when ``prefill_tokens`` follows the context (None), else it is fixed."""
+    workspace_per_token = prefill_workspace_bytes(arch, 1, activation_dtype)
+    if prefill_tokens is None:
+        free = per_device_cap - weights / k
+        per_token = batch * kv_per_token / shards + workspace_per_token / k
+    else:
+        free = per_device_cap - (weights + workspace_per_token * prefill_tokens) / k
+        per_token = batch * kv_per_token / shards
+    return _largest_whole(free, per_token)
+
+
+def max_batch(model: ModelLike, device: str | Device, *, context_tokens: int = 4096, n_devices: int = 1,
+              **options: Any) -> int:
+    """Largest batch of ``context_tokens``-token sequences that fits on ``n_devices`` (0 if even the
+    weights do not); ``options`` as :func:`memory_report` (dtype, kv_dtype, usable_memory_fraction, ...)."""
+    report = memory_report(model, context_tokens=context_tokens, device=device, n_devices=n_devices, **options)
+    return int(report.max_batch or 0)
+
+
+def max_context(model: ModelLike, device: str | Device, *, batch: int = 1, n_devices: int = 1,
+                **options: Any) -> int:
+    """Longest context in tokens for ``batch`` sequences on ``n_devices`` (memory limit only: compare with
+    the model's trained context yourself); ``options`` as :func:`memory_report`."""
+    report = memory_report(model, batch=batch, device=device, n_devices=n_devices, **options)
+    return int(report.max_context or 0)
+
+
+def fits(model: ModelLike, device: str | Device, *, n_devices: int = 1, **options: Any) -> bool:
+    """Whether weights + KV cache + prefill workspace fit on ``n_devices`` (tensor-parallel split)."""
+    return bool(memory_report(model, device=device, n_devices=n_devices, **options).fits)
