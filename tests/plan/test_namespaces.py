@@ -15,3 +15,11 @@ def test_namespaces_answer_a_planning_question():
     assert cost.days == pytest.approx(c / (1024 * 989.4e12 * 0.4) / 86400, rel=0.01)
     assert sl.batch.critical_batch_size(3.0) == pytest.approx(1.069e6, rel=0.01)  # laws.md B2
     assert sl.optimal.get_rule("deepseek2024").optimal(1e23).tokens > 0
+
+
+def test_inference_namespace():
+    arch = sl.flops.get_architecture("llama2-70b")
+    # laws.md C2: Llama-2-70B holds 327,680 bytes of bf16 KV cache per token
+    assert sl.inference.memory.kv_bytes_per_token(arch, "bf16") == 327_680
+    # laws.md E1: pass@5 with n = 10, c = 2 is 0.777778
+    assert sl.inference.quality.pass_at_k(10, 2, 5) == pytest.approx(0.777778, abs=1e-6)
