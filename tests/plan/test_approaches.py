@@ -210,10 +210,7 @@ def test_epoch_data(shared_data):
         pytest.skip(f"shared data not present: {path}")
     runs = sl.load_runs(path, drop_highest_loss=5)
     # Besiroglu et al. 2024 (Table 1): alpha 0.3478, beta 0.3658 -> a = 0.3658/0.7136 = 0.5126 (~0.51)
-    assert fit_approach(runs, 3).a == pytest.approx(0.51, abs=0.01)
-    res1 = fit_approach(runs, 1)
-    assert math.isfinite(res1.a) and 0 < res1.a < 1 and len(res1.points) >= 2
-    assert math.isfinite(fit_approach(path, 2, drop_highest_loss=5).a)
+    assert fit_approach(runs, 3).a == pytest.approx(0.51, abs=0.01)  # approaches 1, 2: see below
 
 
 # ---- CLI ----------------------------------------------------------------------------------------------
@@ -238,7 +235,7 @@ def test_cli_law_single_and_range(monkeypatch, capsys):
     assert rows[0]["flops"] == pytest.approx(1e20) and rows[-1]["flops"] == pytest.approx(1e26)
     assert all(r1["params"] > r0["params"] for r0, r1 in itertools.pairwise(rows))
     code, stdout, _ = run_cli(["optimal", "--law", "hoffmann2022", "--flops", 1e21], monkeypatch, capsys)
-    assert code == 0 and "N_opt (params)" in stdout
+    assert code == 0 and "N_opt" in stdout and "(params)" in stdout
 
 
 def test_cli_law_with_bootstrap_draws(sim_csv, tmp_path, monkeypatch, capsys):
@@ -264,16 +261,44 @@ def test_cli_approach_json(sim_csv, monkeypatch, capsys):
     d = json.loads(stdout)
     assert "a_ci" not in d and [f["flops"] for f in d["frontier"]] == [1e23]
     code, stdout, err = run_cli(["optimal", sim_csv, "--approach", 1], monkeypatch, capsys)
-    assert code == 0 and "D_opt (tokens)" in stdout
+    assert code == 0 and "D_opt" in stdout and "(tokens)" in stdout
 
 
 def test_cli_compare(sim_csv, monkeypatch, capsys):
     code, stdout, err = run_cli(["optimal", sim_csv, "--compare", "--json"], monkeypatch, capsys)
     assert code == 0, err
     rows = json.loads(stdout)
-    assert [r["approach"] for r in rows] == [1, 2, 3] and rows[0]["a_low"] is None
+    assert [r["approach"] for r in rows] == [1, 2, 3] and rows[0]["a_ci"] is None and rows[0]["b_ci"] is None
     code, stdout, err = run_cli(["optimal", sim_csv, "--compare", "--flops", 1e23], monkeypatch, capsys)
-    assert code == 0 and "side by side" in stdout
+    assert code == 0 and "side by side" in stdout and "1e+23 FLOPs" in stdout
+    # the same interval keys as --approach: a_ci and b_ci, [low, high], b_ci = 1 - a_ci reversed (approach 2)
+    code, stdout, err = run_cli(["optimal", sim_csv, "--compare", "--bootstrap", 20, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    rows = json.loads(stdout)
+    assert all("a_low" not in r for r in rows)
+    lo, hi = rows[1]["a_ci"]
+    assert lo < rows[1]["a"] < hi and rows[1]["b_ci"] == pytest.approx([1 - hi, 1 - lo])
+    assert rows[2]["a_ci"][0] < A_TRUE < rows[2]["a_ci"][1]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--bootstrap", 5], "too few resamples"),
+    (["--level", 1], "level must lie strictly between 0 and 1"),
+    (["--seed", -1], "seed must be a whole number"),
+])
+def test_cli_compare_checks_options_first(args, fragment, sim_csv, monkeypatch, capsys):
+    # before: exit 0 with three identical error rows and the title "C = - FLOPs"
+    code, stdout, err = run_cli(["optimal", sim_csv, "--compare", *args], monkeypatch, capsys)
+    assert_one_line_error(code, err, fragment)
+    assert stdout == ""
+
+
+def test_cli_compare_all_failing_is_an_error(isoflop, tmp_path, monkeypatch, capsys):
+    path = tmp_path / "one_size.csv"
+    isoflop.head(3).to_csv(path, index=False)  # 3 runs at one budget: no approach can run
+    code, stdout, err = run_cli(["optimal", path, "--compare"], monkeypatch, capsys)
+    assert_one_line_error(code, err, "no approach could run: approach 1: ", "; approach 2: ")
+    assert stdout == ""
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -288,6 +313,17 @@ def test_cli_compare(sim_csv, monkeypatch, capsys):
     (["optimal", "RUNS", "--approach", 2, "--compare"], "either --approach"),
     (["optimal", "RUNS", "--approach", 5], "approach must be 1, 2 or 3"),
     (["optimal", "RUNS", "--approach", 1, "--degree", 3], "--degree applies to approach 2"),
+    (["optimal", "RUNS", "--approach", 3, "--keep-unbracketed"], "--keep-unbracketed applies to approaches 1 and 2"),
+    (["optimal", "--law", "hoffmann2022", "--flops", 1e21, "--keep-unbracketed"], "works on a DATA table"),
+    (["optimal", "--law", "hoffmann2022", "--flops", 7], "N = 1.44 parameters, D = 0.809 tokens"),
+    (["optimal", "--law", "hoffmann2022", "--flops", "1e26:1e20:3"], "start must be below stop"),
+    (["optimal", "--law", "hoffmann2022", "--flops", "1e20:1e26:1"], "count must be a whole number from 2"),
+    (["optimal", "--law", "hoffmann2022", "--flops", "1e20:1e26:x"], "count must be a whole number"),
+    (["optimal", "--law", "hoffmann2022", "--flops", "1e20:abc:3"], "start and stop must be numbers"),
+    (["optimal", "--law", "hoffmann2022", "--flops", "1e20:1e26:3:4"], "start:stop:count"),
+    (["optimal", "--law", "hoffmann2022", "--flops", "1:1e26:3"], "--flops start must be a finite FLOP count above 6"),
+    (["optimal", "--law", "hoffmann2022", "--flops", "1e20,nan"], "--flops must be a finite FLOP count"),
+    (["optimal", "--law", "hoffmann2022", "--flops", ","], "holds no number"),
     (["optimal", "RUNS", "--compare", "--flops", "1e20:1e22:3"], "single --flops"),
     (["optimal", "ONE", "--approach", 2], "approach 2 needs at least 2 FLOP levels; found 1"),
 ])
@@ -297,3 +333,128 @@ def test_cli_bad_input(args, fragment, sim_csv, isoflop, tmp_path, monkeypatch, 
     args = [sim_csv if a == "RUNS" else one if a == "ONE" else a for a in args]
     code, _, err = run_cli(args, monkeypatch, capsys)
     assert_one_line_error(code, err, fragment)
+
+
+# ---- review fixes: unbracketed minima, impossible exponents, coarse envelopes, pooled groups ---------
+def test_approach2_leaves_out_extrapolated_minima_by_default():
+    exact = sl.simulate_isoflop("hoffmann2022", noise=0.0)
+    budget = 1e21
+    n_opt = optimal_allocation("hoffmann2022", budget).params
+    above = exact[(exact["budget"] != budget) | (exact["params"] > n_opt * 1.5)]  # 1e21: every size too big
+    res = fit_approach(above, 2)
+    assert [p["flops"] for p in res.points] == [c for c in sorted(set(exact["budget"])) if c != budget]
+    assert any(w.startswith("1 of 9 profile minima lie outside their sampled sizes") for w in res.warnings)
+    assert res.a == pytest.approx(A_TRUE, abs=2e-3)
+    kept = fit_approach(above, 2, require_bracket=False)
+    assert len(kept.points) == 9 and [p["extrapolated"] for p in kept.points].count(True) == 1
+    assert not any("profile minima lie outside" in w for w in kept.warnings)
+    with pytest.raises(ScalingLabError, match="require_bracket must be True or False"):
+        fit_approach(above, 2, require_bracket="no")
+
+
+def _profiles_with_exponent(a, budgets=(1e18, 1e19, 1e20, 1e21)):
+    """Exact parabolic IsoFLOP profiles (loss = 3 + 0.1 (ln N - ln N_opt)^2) whose minima follow
+    N_opt = 1e-3 C^a: a > 1 is not a compute-optimal allocation."""
+    rows = []
+    for c in budgets:
+        n_opt = 1e-3 * c**a
+        for n in n_opt * np.geomspace(0.25, 4, 7):
+            rows.append({"params": n, "flops": c, "loss": 3 + 0.1 * math.log(n / n_opt) ** 2})
+    return pd.DataFrame(rows)
+
+
+def test_exponents_outside_unit_interval_are_refused(tmp_path, monkeypatch, capsys):
+    assert fit_approach(_profiles_with_exponent(0.6), 2).a == pytest.approx(0.6, abs=1e-6)
+    bad = _profiles_with_exponent(1.2)
+    with pytest.raises(ScalingLabError, match=r"a = 1\.200, b = -0\.200: exponents outside \[0, 1\]"):
+        fit_approach(bad, 2)
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    code, _, err = run_cli(["optimal", path, "--approach", 2], monkeypatch, capsys)
+    assert_one_line_error(code, err, "not a compute-optimal allocation")
+
+
+def test_approach1_on_one_row_per_run_warns_that_it_is_coarse(isoflop):
+    res = fit_approach(isoflop, 1)
+    coarse = [w for w in res.warnings if w.startswith("one row per run")]
+    # simulate_isoflop: 9 sizes log-spaced over each sweep, a factor ~1.57 apart
+    assert len(coarse) == 1 and "about 1.6x apart" in coarse[0] and "approach 2" in coarse[0]
+    assert not any(w.startswith("one row per run") for w in fit_approach(training_curves(), 1).warnings)
+
+
+@pytest.mark.parametrize("approach", [1, 2, 3])
+def test_pooled_groups_warn(isoflop, approach):
+    grouped = isoflop.assign(group=np.where(np.arange(len(isoflop)) % 2 == 0, "web", "code"))
+    res = fit_approach(grouped, approach)
+    assert res.warnings[0].startswith("runs from 2 groups are pooled (column 'group')")
+    assert "fit each group separately" in res.warnings[0]
+    one = fit_approach(isoflop.assign(group="web"), approach)
+    assert not any("pooled" in w for w in one.warnings)
+
+
+def test_cli_keep_unbracketed(isoflop, tmp_path, monkeypatch, capsys):
+    exact = sl.simulate_isoflop("hoffmann2022", noise=0.0)
+    n_opt = optimal_allocation("hoffmann2022", 1e21).params
+    path = tmp_path / "above.csv"
+    exact[(exact["budget"] != 1e21) | (exact["params"] > n_opt * 1.5)].to_csv(path, index=False)
+    code, stdout, err = run_cli(["optimal", path, "--approach", 2, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    assert len(json.loads(stdout)["points"]) == 8
+    code, stdout, err = run_cli(["optimal", path, "--approach", 2, "--keep-unbracketed", "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    assert len(json.loads(stdout)["points"]) == 9
+
+
+# ---- real data: Porian et al. 2024 IsoFLOP sweeps ------------------------------------------------------
+# Porian, Wortsman, Jitsev, Schmidt, Carmon 2024 (arXiv:2406.19146), 15 configurations; published a =
+# published_fits.csv column a_table_bs_median_weighted (their weighted bootstrap median). Their minima come
+# from their own interpolation and their fit is weighted; ours are unweighted polynomial minima.
+# Three configurations sweep N over up to 2.2 decades at the middle budgets (16 sizes; 'Cosine decay'
+# sweeps ~1 decade): a parabola through such wide, asymmetric profiles is biased upwards (laws.md pitfall,
+# Open-Athena), and there the cubic (degree=3) agrees and the parabola does not.
+PORIAN_WIDE_SWEEPS = {"Counting last layer FLOPs", "Correcting warmup", "Counting last layer FLOPs [OWT2]"}
+
+
+def test_porian_isoflop_exponents(shared_data):
+    folder = shared_data / "porian2024"
+    if not (folder / "isoflop_points.csv").exists():
+        pytest.skip(f"shared data not present: {folder}")
+    points = pd.read_csv(folder / "isoflop_points.csv")
+    published = pd.read_csv(folder / "published_fits.csv").set_index("label")["a_table_bs_median_weighted"]
+    cols = {"params": "n_params", "budget": "flops_budget"}
+    assert len(published) == 15
+    rows = {}
+    for label, a_pub in published.items():
+        runs = points[points["label"] == label]
+        rows[label] = (a_pub, fit_approach(runs, 2, columns=cols).a, fit_approach(runs, 2, columns=cols, degree=3).a)
+    for label, (a_pub, a2, a3) in rows.items():
+        assert a3 == pytest.approx(a_pub, abs=0.04), label  # cubic: all 15 within 0.04 (largest gap 0.038)
+        if label in PORIAN_WIDE_SWEEPS:
+            assert a2 - a_pub > 0.05 and abs(a3 - a_pub) < abs(a2 - a_pub), label  # parabola biased up
+        else:
+            assert a2 == pytest.approx(a_pub, abs=0.045), label  # parabola: the other 12 within 0.045
+    # the reviewer's numbers: 'Reproducing Kaplan et al.' 0.835 published, 0.865 with the parabola once the
+    # extrapolated minima are left out (1.21, b < 0, when they are kept -- now refused)
+    a_pub, a2, a3 = rows["Reproducing Kaplan et al."]
+    assert a2 == pytest.approx(0.865, abs=1e-3) and a3 == pytest.approx(0.867, abs=1e-3)
+    kaplan = points[points["label"] == "Reproducing Kaplan et al."]
+    res = fit_approach(kaplan, 2, columns=cols)
+    assert any(w.startswith("3 of 11 profile minima lie outside") for w in res.warnings)
+    with pytest.raises(ScalingLabError, match=r"a = 1\.209, b = -0\.209.*3 of the 11 profile minima"):
+        fit_approach(kaplan, 2, columns=cols, require_bracket=False)
+
+
+def test_epoch_data_approaches_1_and_2(shared_data):
+    path = shared_data / "epoch_chinchilla" / "svg_extracted_data.csv"
+    if not path.exists():
+        pytest.skip(f"shared data not present: {path}")
+    # Hoffmann et al. 2022 Table 2: approach 2 a = 0.49; on Epoch's digitised runs (240 points) our parabolas
+    # give 0.500 (12 of 16 log-binned levels, 1 extrapolated minimum left out)
+    res2 = fit_approach(path, 2, drop_highest_loss=5)
+    assert res2.a == pytest.approx(0.5004, abs=1e-3) and res2.a == pytest.approx(0.49, abs=0.015)
+    assert len(res2.points) == 12
+    # approach 1 on final losses only (no training curves) picks trained sizes: 0.547 against the paper's
+    # 0.50 from curves -- the coarseness the warning describes
+    res1 = fit_approach(path, 1, drop_highest_loss=5)
+    assert res1.a == pytest.approx(0.5474, abs=1e-3) and len(res1.points) == 11
+    assert any(w.startswith("one row per run") for w in res1.warnings)

@@ -135,6 +135,37 @@ def test_cli_batch_loss_json(monkeypatch, capsys):
     assert json.loads(stdout)["critical_batch_tokens"] == pytest.approx(1.077e6, rel=2e-3)
 
 
+def test_cli_batch_loss_text_gives_units(monkeypatch, capsys):
+    code, stdout, err = run_cli(["batch", "--loss", 3], monkeypatch, capsys)
+    assert code == 0, err
+    assert "critical batch at loss 3 nats/token: 1,069,114 tokens" in stdout
+    assert "WebText2" in stdout and "GPT-2 tokenizer" in stdout
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--loss", 1e-300], "exp(3309) tokens overflows at loss 1e-300, B_* 2e+08, alpha_B 0.21"),  # was ZeroDivisionError
+    (["--loss", 3, "--alpha-b", 1e-5], "underflows at loss 3, B_* 2e+08, alpha_B 1e-05"),  # was OverflowError
+    (["--loss", 0.5, "--alpha-b", 0.001, "--json"], "exp(712.3) tokens overflows"),  # was null with exit 0
+    (["--loss", "nan"], "loss must be a finite number > 0, got nan"),
+])
+def test_cli_batch_extreme_inputs(args, fragment, monkeypatch, capsys):
+    code, stdout, err = run_cli(["batch", *args], monkeypatch, capsys)
+    assert_one_line_error(code, err)
+    assert fragment in err and stdout == ""
+
+
+def test_critical_batch_log_space_matches_direct_formula():
+    # ln B = ln 2e8 - ln(0.5)/0.01 = 19.11 + 69.31: 2e8 * 2^100 = 2.535e38 tokens, finite and exact
+    assert sb.critical_batch_size(0.5, 2e8, 0.01) == pytest.approx(2e8 * 2.0**100, rel=1e-12)
+
+
+def test_noise_table_nan_prints_plainly(tmp_path):
+    path = tmp_path / "nan.csv"
+    pd.DataFrame({"batch_size": [32, 64], "grad_sq_norm": [float("nan"), 3.0]}).to_csv(path, index=False)
+    with pytest.raises(ScalingLabError, match=r"row 1: grad_sq_norm must be a number > 0, got nan$"):
+        sb.noise_scale_from_table(path)
+
+
 def test_cli_batch_noise_json(tmp_path, monkeypatch, capsys):
     path = tmp_path / "noise.csv"
     _simulated_noise_table(draws=1000)[0].to_csv(path, index=False)
@@ -146,6 +177,7 @@ def test_cli_batch_noise_json(tmp_path, monkeypatch, capsys):
     assert d["b_simple"] == pytest.approx(418, rel=0.06)
     code, stdout, err = run_cli(["batch", "--noise", path], monkeypatch, capsys)
     assert code == 0 and "B_simple" in stdout
+    assert "in the unit of the batch_size column (examples, or tokens" in stdout
 
 
 def test_cli_batch_flops_text(monkeypatch, capsys):

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from scalinglab.errors import ScalingLabError
@@ -172,11 +173,48 @@ def test_cli_cost_json(monkeypatch, capsys):
     assert d["price_is_assumption"] is False and d["pue_is_assumption"] is True
 
 
+def test_cli_cost_energy_values(monkeypatch, capsys):
+    # Llama 2 70B budget on 2048 A100 at 40% MFU: 8.4e23 / (312e12 * 0.4) / 3600 = 1.8697e6 device-hours;
+    # at the 400 W TDP and the assumed PUE 1.1: 1.8697e6 * 0.4 kW * 1.1 = 8.2265e5 kWh
+    code, stdout, err = run_cli(["cost", "--flops", 8.4e23, "--device", "a100", "--devices", 2048,
+                                 "--mfu", 0.4, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    d = json.loads(stdout)
+    assert d["device_hours"] == pytest.approx(1.8697e6, rel=1e-4)
+    assert d["energy_kwh"] == pytest.approx(8.2265e5, rel=1e-4)
+    assert d["power_w"] == 400 and d["power_note"] == "TDP, assumed draw"
+    # PaLM 540B (laws.md A5): 8,404,992 TPU v4 chip-hours x 378.5 W x PUE 1.08 = 3,436 MWh; x 0.079 t/MWh = 271.4 t
+    flops = 8_404_992 * 3600 * 275e12 * 0.5
+    code, stdout, err = run_cli(["cost", "--flops", flops, "--device", "tpu-v4", "--devices", 6144, "--mfu", 0.5,
+                                 "--pue", 1.08, "--co2", 0.079, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    d = json.loads(stdout)
+    assert d["device_hours"] == pytest.approx(8_404_992, rel=1e-9)
+    assert d["energy_kwh"] == pytest.approx(3.4357e6, rel=1e-4)
+    assert d["co2_tonnes"] == pytest.approx(271.43, abs=0.01)
+
+
 def test_cli_cost_text(monkeypatch, capsys):
     code, stdout, err = run_cli(["cost", "--flops", 1e23, "--device", "h100-sxm", "--devices", 64, "--mfu", 0.4],
                                 monkeypatch, capsys)
     assert code == 0, err
     assert "ASSUMED" in stdout and "days" in stdout
+    # 1e23 / (64 * 989.4e12 * 0.4) / 3600 * 64 = 70,188 device-hours; x 0.7 kW x 1.1 = 54,045 kWh
+    assert "54,045 kWh at 700 W/device (TDP, assumed draw), PUE 1.1 (ASSUMED default)" in stdout
+    code, stdout, err = run_cli(["cost", "--flops", 1e23, "--device", "tpu-v4", "--devices", 64, "--mfu", 0.4],
+                                monkeypatch, capsys)
+    assert code == 0 and "378.5 W/device (PaLM's measured mean per-chip draw)" in stdout
+
+
+def test_cli_cost_co2_without_power_says_why(monkeypatch, capsys):
+    args = ["cost", "--flops", 1e23, "--device", "tpu-v5e", "--devices", 8, "--mfu", 0.4, "--co2", 0.4]
+    code, stdout, err = run_cli(args, monkeypatch, capsys)
+    assert code == 0, err
+    assert "energy:        unknown" in stdout
+    assert "emissions:     unknown: --co2 0.4 t/MWh needs an energy figure" in stdout and "--power" in stdout
+    code, stdout, err = run_cli([*args, "--power", 200], monkeypatch, capsys)
+    # 1e23 / (8 * 197e12 * 0.4) / 3600 * 8 = 352,510 device-hours x 0.2 kW x 1.1 = 77,552 kWh -> 31.0 t CO2e
+    assert code == 0 and "77,552 kWh at 200 W/device (given)" in stdout and "31.0 t CO2e" in stdout
 
 
 @pytest.mark.parametrize("args", [
@@ -184,10 +222,17 @@ def test_cli_cost_text(monkeypatch, capsys):
     ["--flops", 1e23, "--device", "nope", "--devices", 8, "--mfu", 0.4],
     ["--flops", -1e23, "--device", "h100", "--devices", 8, "--mfu", 0.4],
     ["--flops", 1e23, "--device", "h100", "--devices", 8, "--mfu", 0.4, "--pue", 0.5],
+    ["--flops", "nan", "--device", "h100", "--devices", 8, "--mfu", 0.4],
 ])
 def test_cli_cost_bad_input(args, monkeypatch, capsys):
     code, _, err = run_cli(["cost", *args], monkeypatch, capsys)
     assert_one_line_error(code, err)
+    assert "np.float64" not in err
+
+
+def test_numpy_values_print_plainly_in_errors():
+    with pytest.raises(ScalingLabError, match=r"flops must be finite, got nan$"):
+        hw.training_time(np.float64("nan"), "h100", 8, 0.4)
 
 
 def test_cli_devices(monkeypatch, capsys):

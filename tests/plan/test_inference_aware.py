@@ -98,6 +98,50 @@ def test_cli_json(target_13b, monkeypatch, capsys):
     assert d["params"] < d["chinchilla_params"] and d["total_flops"] < d["chinchilla_total_flops"]
 
 
+@pytest.fixture
+def sardana_fit_json(tmp_path):
+    """Sardana's Chinchilla constants written as a fit JSON, the form --law reads."""
+    from scalinglab.fit.result import FitResult
+
+    family = Chinchilla()
+    path = tmp_path / "sardana.json"
+    FitResult(law="chinchilla", family=family, theta=family.from_natural(SARDANA.params), params=dict(SARDANA.params),
+              derived={}, objective=0.0, rmse_log=0.0, n_points=0, converged=True, source="laws.md D1").save(path)
+    return path
+
+
+def test_cli_sardana_figure_1(sardana_fit_json, target_13b, monkeypatch, capsys):
+    # laws.md D1 through the CLI: 13B vs the inference-aware 6.97B for 2e12 inference tokens saves 1.69e22 (17.4%)
+    args = ["inference-optimal", "--law", sardana_fit_json, "--loss", repr(target_13b), "--inference-tokens", 2e12]
+    code, stdout, err = run_cli([*args, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    d = json.loads(stdout)
+    assert d["chinchilla_params"] == pytest.approx(13e9, rel=1e-3)
+    assert d["chinchilla_total_flops"] == pytest.approx(9.697e22, rel=1e-3)
+    assert d["params"] == pytest.approx(6.97e9, rel=2e-3)
+    assert d["total_flops"] == pytest.approx(8.005e22, rel=1e-3)
+    assert d["savings_flops"] == pytest.approx(1.69e22, rel=5e-3)
+    assert d["savings_fraction"] == pytest.approx(0.174, abs=1e-3)
+    assert d["notes"] == []  # 7B and 13B models, 179 and 44 tokens per parameter: typical ranges
+    code, stdout, err = run_cli(args, monkeypatch, capsys)
+    assert code == 0, err
+    assert "savings: 1.692e+22 FLOPs (17.4% of the Chinchilla-optimal total)" in stdout
+
+
+@pytest.mark.parametrize("loss, fragment", [
+    (1.7, "N = 3.73e+14 parameters (typical 1e+06..1e+14)"),  # near E = 1.69: an enormous model
+    (50.0, "tokens per parameter (typical 1..1e+05)"),  # a ~550-parameter model on millions of tokens each
+])
+def test_extreme_targets_note_the_extrapolation(loss, fragment, monkeypatch, capsys):
+    r = inference_optimal("hoffmann2022", loss, 1e12)
+    assert any(fragment in n for n in r.notes), r.notes
+    code, stdout, err = run_cli(["inference-optimal", "--law", "hoffmann2022", "--loss", loss,
+                                 "--inference-tokens", 1e12, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    assert any(fragment in n for n in json.loads(stdout)["notes"])
+    assert not inference_optimal("hoffmann2022", 2.0, 1e12).notes
+
+
 def test_cli_table(monkeypatch, capsys):
     code, stdout, _ = run_cli(["inference-optimal", "--law", "hoffmann2022", "--loss", 2.0,
                                "--inference-tokens", 1e12], monkeypatch, capsys)

@@ -19,6 +19,7 @@ from scalinglab.plan.optimal import (
     optimal_frontier,
     parse_flops_range,
 )
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 # Sardana et al. 2024 constants (laws.md D1): (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
 SARDANA = PublishedLaw(key="sardana-chinchilla", family=Chinchilla(),
@@ -166,3 +167,19 @@ def test_no_interior_optimum_is_an_error():
     edge = PublishedLaw(key="edge", family=law, params={"A": 10.0}, citation="test", units="nats/token")
     with pytest.raises(ScalingLabError, match="no interior"):
         optimal_allocation(edge, 1e20)
+
+
+def test_allocation_below_one_parameter_or_token_is_an_error(monkeypatch, capsys):
+    # hoffmann2022 at 7 FLOPs: closed form N = G (7/6)^a = 1.44 parameters, D = 0.81 tokens (was returned)
+    with pytest.raises(ScalingLabError, match=r"N = 1\.44 parameters, D = 0\.809 tokens: below 1"):
+        optimal_allocation("hoffmann2022", 7)
+    assert optimal_allocation("hoffmann2022", 1e3).tokens >= 1  # a tiny but possible budget still works
+    code, stdout, err = run_cli(["optimal", "--law", "hoffmann2022", "--flops", 7, "--json"], monkeypatch, capsys)
+    assert code == 2 and stdout == "" and len(err.strip().splitlines()) == 1 and "N >= 1 and D >= 1" in err
+
+
+def test_cli_flops_overflow_names_tokens(monkeypatch, capsys):
+    # flops --tokens 1e300: the error named "flops" although the bad input was tokens
+    code, _, err = run_cli(["flops", "--arch", "gpt3-175b", "--tokens", 1e300], monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: tokens = 1e+300 gives a training FLOP count beyond the float range")

@@ -96,7 +96,17 @@ def test_cli_rule(monkeypatch, capsys):
     code, stdout, _ = run_cli(["optimal", "--rule", "list"], monkeypatch, capsys)
     assert code == 0 and "llama3-unrounded" in stdout
     code, stdout, _ = run_cli(["optimal", "--rule", "kaplan2020", "--flops", 1e21], monkeypatch, capsys)
-    assert code == 0 and "N_opt (params)" in stdout
+    assert code == 0 and "N_opt" in stdout and "(params)" in stdout
+    # the rounded llama3 rule says how much its rounding matters (laws.md D3: 1.05e13 vs 1.63e13 tokens)
+    code, stdout, _ = run_cli(["optimal", "--rule", "llama3", "--flops", 3.8e25], monkeypatch, capsys)
+    assert code == 0 and "changes the answer by ~55% at 3.8e25" in " ".join(stdout.split())
+    assert "llama3-unrounded" in stdout
+
+
+def test_rule_below_one_parameter_or_token_is_an_error():
+    # llama3 at 7 FLOPs: D = 0.29 * 7^0.53 = 0.81 tokens
+    with pytest.raises(ScalingLabError, match=r"D = 0\.813 tokens: below 1 parameter or 1 token"):
+        get_rule("llama3").optimal(7)
 
 
 @pytest.mark.parametrize("args, fragment", [

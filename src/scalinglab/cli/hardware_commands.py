@@ -25,7 +25,7 @@ def cost_cmd(
     price: Optional[float] = typer.Option(None, help="USD per device-hour (default: an ASSUMED catalogue price)."),
     pue: Optional[float] = typer.Option(None, help="Data-centre PUE >= 1 (default: ASSUMED 1.1)."),
     dtype: str = typer.Option("bf16", help="Compute dtype for the peak: fp32, tf32, bf16, fp16, fp8, int8."),
-    power: Optional[float] = typer.Option(None, help="Watts per device (default: catalogue TDP)."),
+    power: Optional[float] = typer.Option(None, help="Watts per device (default: catalogue TDP, an ASSUMED draw)."),
     co2: Optional[float] = typer.Option(None, help="Carbon intensity, t CO2e per MWh (optional)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -52,10 +52,13 @@ def cost_cmd(
     if r.energy_kwh is None:
         lines.append(f"energy:        unknown ({r.power_note})")
     else:
-        lines.append(f"energy:        {r.energy_kwh:,.0f} kWh at {r.power_w:g} W/device, "
+        lines.append(f"energy:        {r.energy_kwh:,.0f} kWh at {r.power_w:g} W/device ({r.power_note}), "
                      f"PUE {r.pue:g}{assumed(r.pue_is_assumption)}")
     if r.co2_tonnes is not None:
         lines.append(f"emissions:     {r.co2_tonnes:,.1f} t CO2e at {r.co2_t_per_mwh:g} t/MWh")
+    elif co2 is not None:
+        lines.append(f"emissions:     unknown: --co2 {co2:g} t/MWh needs an energy figure, and {r.device} has no "
+                     "published power; pass --power W per device")
     typer.echo("\n".join(lines))
 
 
@@ -106,7 +109,10 @@ def batch_cmd(
         b_crit = sb.critical_batch_size(loss, b_star, alpha_b)
         result.update(loss=loss, critical_batch_tokens=b_crit, b_star_tokens=b_star, alpha_b=alpha_b,
                       critical_batch_source="Kaplan et al. 2020 sec. 5.1: B_crit = B_*/L^(1/alpha_B)")
-        lines.append(f"critical batch at loss {loss:g}: {b_crit:,.0f} tokens (B_* {b_star:g}, alpha_B {alpha_b:g})")
+        lines.append(f"critical batch at loss {loss:g} nats/token: {b_crit:,.0f} tokens (B_* {b_star:g} tokens, "
+                     f"alpha_B {alpha_b:g})")
+        lines.append("  (Kaplan et al. 2020 sec. 5.1: the loss is measured on WebText2 with the GPT-2 tokenizer; "
+                     "losses on other data or tokenizers are not on the same scale)")
         if batch_tokens is not None:
             s_ratio = sb.min_steps(1.0, batch_tokens, b_crit)
             c_ratio = sb.min_compute(1.0, batch_tokens, b_crit)
@@ -116,8 +122,10 @@ def batch_cmd(
         ns = sb.noise_scale_from_table(noise, method=method)
         result.update(ns.to_dict())
         sizes = ", ".join(f"{b:g}" for b in ns.batch_sizes)
-        lines.append(f"B_simple = {ns.b_simple:,.4g} (|G|^2 = {ns.grad_sq_norm:.4g}, tr(Sigma) = "
-                     f"{ns.trace_sigma:.4g}; {ns.method} over batch sizes {sizes})")
+        lines.append(f"B_simple = {ns.b_simple:,.4g} in the unit of the batch_size column (examples, or tokens "
+                     f"if you measured batches in tokens)")
+        lines.append(f"  |G|^2 = {ns.grad_sq_norm:.4g}, tr(Sigma) = {ns.trace_sigma:.4g} (per unit of batch); "
+                     f"{ns.method} over batch sizes {sizes}")
     if flops is not None:
         lr, bt = sb.deepseek_learning_rate(flops), sb.deepseek_batch_tokens(flops)
         result.update(flops=flops, deepseek_learning_rate=lr, deepseek_batch_tokens=bt)

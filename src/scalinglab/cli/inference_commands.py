@@ -47,3 +47,5 @@ def inference_optimal_cmd(
     out.print(t)
     out.print(f"savings: {result.savings_flops:.4g} FLOPs ({100 * result.savings_fraction:.1f}% of the "
               f"Chinchilla-optimal total)")
+    for note in result.notes:
+        out.print(f"note: {note}", markup=False)

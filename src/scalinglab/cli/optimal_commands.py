@@ -11,12 +11,15 @@ Modes (exactly one):
 * ``scalinglab optimal DATA --approach 1|2|3 [--bootstrap N] [--seed S] [--json]``: Hoffmann et al.
   2022's approaches on a runs table (:mod:`scalinglab.plan.approaches`); JSON keys ``approach``, ``a``,
   ``b``, ``a_ci``, ``b_ci`` (with --bootstrap), ``frontier`` (list of {flops, params, tokens}).
-* ``scalinglab optimal DATA --compare``: the three approaches side by side.
+* ``scalinglab optimal DATA --compare``: the three approaches side by side (JSON: one object per
+  approach with ``a``, ``b``, ``a_ci``, ``b_ci``, ``params``, ``tokens``, ``warnings``, ``error``).
+
+Approaches 1 and 2 leave out FLOP levels whose optimum is not bracketed by the sampled sizes;
+``--keep-unbracketed`` keeps them. Human tables keep every number on one line (units in the headers).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Optional
 
 import typer
@@ -40,6 +43,9 @@ def optimal_cmd(
     level: float = typer.Option(0.95, help="Confidence level of the intervals."),
     degree: Optional[int] = typer.Option(None, help="Approach 2: profile polynomial, 2 (parabola, default) or 3."),
     bins: Optional[int] = typer.Option(None, "--bins", help="Approaches 1 and 2: number of log-spaced FLOP levels."),
+    keep_unbracketed: bool = typer.Option(False, "--keep-unbracketed",
+                                          help="Approaches 1 and 2: keep FLOP levels whose optimum lies outside "
+                                               "the sampled sizes (left out by default)."),
     col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
     drop_highest_loss: int = typer.Option(0, help="Drop the K highest-loss rows before the analysis."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -53,6 +59,7 @@ def optimal_cmd(
                                  ": e.g. 'optimal --law hoffmann2022 --flops 1e23' or 'optimal runs.csv --approach 2'"))
     data_opts = {"--approach": approach is not None, "--compare": compare, "--bootstrap": bootstrap != 0,
                  "--degree": degree is not None, "--bins": bins is not None, "--col": bool(col),
+                 "--keep-unbracketed": keep_unbracketed, "--seed": seed != 0, "--level": level != 0.95,
                  "--drop-highest-loss": drop_highest_loss != 0}
     if data is None:
         used = [name for name, on in data_opts.items() if on]
@@ -69,13 +76,18 @@ def optimal_cmd(
     if compare:
         if degree is not None or bins is not None:
             raise ScalingLabError("--degree and --bins apply to --approach, not to --compare")
-        return _compare_mode(data, flops, bootstrap, seed, level, load, as_json)
-    options = _approach_options(approach, degree, bins)
+        return _compare_mode(data, flops, bootstrap, seed, level, load, not keep_unbracketed, as_json)
+    options = _approach_options(approach, degree, bins, keep_unbracketed)
     return _approach_mode(data, approach, flops, bootstrap, seed, level, load, options, as_json)
 
 
-def _approach_options(approach: int, degree: int | None, bins: int | None) -> dict[str, Any]:
+def _approach_options(approach: int, degree: int | None, bins: int | None,
+                      keep_unbracketed: bool) -> dict[str, Any]:
     options: dict[str, Any] = {}
+    if keep_unbracketed:
+        if approach not in (1, 2):
+            raise ScalingLabError(f"--keep-unbracketed applies to approaches 1 and 2, not approach {approach}")
+        options["require_bracket"] = False
     if degree is not None:
         if approach != 2:
             raise ScalingLabError(f"--degree applies to approach 2 (IsoFLOP profiles), not approach {approach}")
@@ -103,20 +115,21 @@ def _law_mode(law: str, flops: str, as_json: bool) -> None:
         dicts = [a.to_dict() for a in allocations]
         _emit_json(dicts if _wants_list(flops) else dicts[0])
         return
-    with_ci = any(a.params_ci is not None for a in allocations)
-    t = Table(title=f"Compute-optimal allocation: {law_name(resolved)} ({allocations[0].method}, C = 6ND)")
-    for c in ("C (FLOPs)", "N_opt (params)", "D_opt (tokens)", "D/N (tokens/param)", "loss (nats/token)"):
-        t.add_column(c, justify="right")
-    if with_ci:
-        level = next(a.level for a in allocations if a.level is not None)
-        t.add_column(f"N {100 * level:g}% interval", justify="right")
-        t.add_column(f"D {100 * level:g}% interval", justify="right")
+    t = _numeric_table(f"Compute-optimal allocation: {law_name(resolved)} ({allocations[0].method}, C = 6ND)",
+                       _FRONTIER_HEADERS + ("loss\n(nats/token)",))
     for a in allocations:
-        row = [f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}", f"{a.loss:.4f}"]
-        if with_ci:
-            row += [_span(a.params_ci), _span(a.tokens_ci)]
-        t.add_row(*row)
+        t.add_row(f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}", f"{a.loss:.4f}")
     out.print(t)
+    with_ci = [a for a in allocations if a.params_ci is not None]
+    if with_ci:  # a second table: the intervals do not fit beside the values in 80 columns
+        level = with_ci[0].level
+        ci = _numeric_table(f"{100 * level:g}% bootstrap intervals (parameter uncertainty only)",
+                            ("C\n(FLOPs)", "N_opt interval\n(params)", "D_opt interval\n(tokens)",
+                             "loss interval\n(nats/token)"))
+        for a in with_ci:
+            loss_ci = f"{a.loss_ci[0]:.4f} .. {a.loss_ci[1]:.4f}" if a.loss_ci else "-"
+            ci.add_row(f"{a.flops:.3g}", _span(a.params_ci), _span(a.tokens_ci), loss_ci)
+        out.print(ci)
     for note in dict.fromkeys(n for a in allocations for n in a.notes):
         out.print(f"note: {note}", markup=False)
 
@@ -131,15 +144,16 @@ def _rule_mode(key: str, flops: str, as_json: bool) -> None:
         dicts = [a.to_dict() for a in allocations]
         _emit_json(dicts if _wants_list(flops) else dicts[0])
         return
-    t = Table(title=f"Compute-optimal rule {rule.key}: N_opt ∝ C^{rule.a:g}, D_opt ∝ C^{rule.b:g}")
-    for c in ("C (FLOPs)", "N_opt (params)", "D_opt (tokens)", "D/N (tokens/param)"):
-        t.add_column(c, justify="right")
+    t = _numeric_table(f"Compute-optimal rule {rule.key}: N_opt ∝ C^{rule.a:g}, D_opt ∝ C^{rule.b:g}",
+                       _FRONTIER_HEADERS)
     for a in allocations:
         t.add_row(f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}")
     out.print(t)
     for what, how in allocations[0].derived.items():
         out.print(f"{what} derived: {how}", markup=False)
     out.print(f"source: {rule.citation}\nnormalisation: {rule.normalisation}\nunits: {rule.units}", markup=False)
+    if rule.notes:
+        out.print(f"note: {rule.notes}", markup=False)
 
 
 def _list_rules(as_json: bool) -> None:
@@ -173,12 +187,9 @@ def _approach_mode(data: str, approach: int, flops: str | None, bootstrap: int, 
         return
     for line in result.header_lines():
         out.print(line, markup=False)
-    t = Table(title="Compute-optimal frontier (C = 6ND)")
-    for c in ("C (FLOPs)", "N_opt (params)", "D_opt (tokens)", "D/N (tokens/param)"):
-        t.add_column(c, justify="right")
     with_ci = any("params_ci" in f for f in result.frontier)
-    if with_ci:
-        t.add_column(f"N {100 * level:g}% interval", justify="right")
+    t = _numeric_table("Compute-optimal frontier (C = 6ND)",
+                       _FRONTIER_HEADERS + ((f"N_opt {100 * level:g}%\ninterval (params)",) if with_ci else ()))
     for f in result.frontier:
         row = [f"{f['flops']:.3g}", f"{f['params']:.4g}", f"{f['tokens']:.4g}", f"{f['tokens'] / f['params']:.3g}"]
         t.add_row(*(row + ([_span(f.get("params_ci"))] if with_ci else [])))
@@ -190,7 +201,7 @@ def _approach_mode(data: str, approach: int, flops: str | None, bootstrap: int, 
 
 
 def _compare_mode(data: str, flops: str | None, bootstrap: int, seed: int, level: float,
-                  load: dict[str, Any], as_json: bool) -> None:
+                  load: dict[str, Any], require_bracket: bool, as_json: bool) -> None:
     from scalinglab.plan.approaches import compare_approaches
     from scalinglab.plan.optimal import parse_flops_range
 
@@ -200,30 +211,51 @@ def _compare_mode(data: str, flops: str | None, bootstrap: int, seed: int, level
         if len(budgets) != 1:
             raise ScalingLabError(f"--compare takes a single --flops budget, got {len(budgets)}")
         budget = budgets[0]
-    table = compare_approaches(data, bootstrap=bootstrap, seed=seed, flops=budget, level=level, **load)
+    table = compare_approaches(data, bootstrap=bootstrap, seed=seed, flops=budget, level=level,
+                               require_bracket=require_bracket, **load)
+    records = table.to_dict(orient="records")
+    if all(r["error"] for r in records):
+        errors = list(dict.fromkeys(r["error"] for r in records))
+        raise ScalingLabError("no approach could run: " + (errors[0] if len(errors) == 1 else "; ".join(
+            f"approach {r['approach']}: {r['error']}" for r in records)))
     if as_json:
-        _emit_json(table.to_dict(orient="records"))
+        _emit_json(records)
         return
-    c_text = f"{table['flops'].dropna().iloc[0]:.3g}" if table["flops"].notna().any() else "-"
+    c_text = f"{table['flops'].dropna().iloc[0]:.3g}"
     t = Table(title=f"Hoffmann et al. 2022 approaches side by side (N_opt, D_opt at C = {c_text} FLOPs)",
               caption="a: N_opt ∝ C^a; b: D_opt ∝ C^b; N_opt in parameters, D_opt in tokens, D/N in tokens "
                       "per parameter; warnings: how many, or why the approach could not run")
     for c in ("#", "a", "b", "N_opt", "D_opt", "D/N", "warnings"):
         t.add_column(c, justify="left" if c == "warnings" else "right", no_wrap=c != "warnings")
-    for r in table.to_dict(orient="records"):
+    for r in records:
         if r["error"]:
             t.add_row(str(r["approach"]), "-", "-", "-", "-", "-", str(r["error"]))
             continue
-        t.add_row(str(r["approach"]), _value_ci(r["a"], r["a_low"], r["a_high"]),
-                  _value_ci(r["b"], r["b_low"], r["b_high"]), f"{r['params']:.3g}", f"{r['tokens']:.3g}",
+        t.add_row(str(r["approach"]), _value_ci(r["a"], r["a_ci"]), _value_ci(r["b"], r["b_ci"]),
+                  f"{r['params']:.3g}", f"{r['tokens']:.3g}",
                   f"{r['tokens_per_param']:.3g}", f"{int(r['n_warnings'])}")
     out.print(t)
+    for r in records:
+        for w in r["warnings"]:
+            out.print(f"warning (approach {r['approach']}): {w}", markup=False)
+
+
+#: Frontier headers: units on a second line, so that the columns stay narrow enough for 80 columns.
+_FRONTIER_HEADERS = ("C\n(FLOPs)", "N_opt\n(params)", "D_opt\n(tokens)", "D/N\n(tokens/param)")
+
+
+def _numeric_table(title: str, headers: tuple[str, ...]) -> Table:
+    """A table of right-aligned numeric columns that never wrap or cut a number (no_wrap)."""
+    t = Table(title=title)
+    for h in headers:
+        t.add_column(h, justify="right", no_wrap=True)
+    return t
 
 
 def _span(ci: list[float] | None) -> str:
-    return f"{ci[0]:.4g} .. {ci[1]:.4g}" if ci else "-"
+    return f"{ci[0]:.3g} .. {ci[1]:.3g}" if ci else "-"
 
 
-def _value_ci(value: float, low: float, high: float) -> str:
+def _value_ci(value: float, ci: list[float] | None) -> str:
     text = f"{value:.4f}"
-    return text if math.isnan(low) else f"{text}\n[{low:.3f}, {high:.3f}]"  # NaN: no bootstrap
+    return f"{text}\n[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else text  # None: no bootstrap

@@ -6,8 +6,15 @@ D_opt = k_D C^b (tokens), C the training compute in FLOPs (a count). C = 6ND thr
 and the least-squares fits (in log-log) give b = 1 - a and k_D = 1 / (6 k_N) exactly.
 
 * Approach 1 (sec. 3.1), the envelope: at each FLOP level the run -- or, for training curves, the
-  checkpoint -- with the lowest loss; then power laws of N and D against C.
+  checkpoint -- with the lowest loss; then power laws of N and D against C. See
+  :mod:`scalinglab.plan.envelope`.
 * Approach 2 (sec. 3.2), IsoFLOP profiles: see :mod:`scalinglab.plan.isoflop`.
+
+Approaches 1 and 2 leave out, by default (``require_bracket=True``), FLOP levels whose optimum is not
+bracketed by the sampled sizes (approach 1: the winner is the smallest or largest size; approach 2:
+the profile's minimum lies outside the sampled sizes, i.e. is extrapolated) and warn with the count.
+A fit giving a < 0 or a > 1 (so b = 1 - a outside [0, 1]: N_opt or D_opt falling as compute grows) is
+not a compute-optimal allocation and raises ScalingLabError.
 * Approach 3 (sec. 3.3), the parametric fit L = E + A/N^alpha + B/D^beta (``sl.fit``), whose closed-form
   optimum is N_opt = G (C/6)^a, D_opt = G^-1 (C/6)^b, G = (alpha A / (beta B))^(1/(alpha+beta)),
   a = beta/(alpha+beta), b = alpha/(alpha+beta) (Hoffmann et al. 2022, eq. 4; laws.md D3).
@@ -31,10 +38,11 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.fit.api import MIN_BOOTSTRAP
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.io import Runs, load_runs
+from scalinglab.plan.envelope import envelope_optima
 from scalinglab.plan.isoflop import (
-    BudgetGroups,
     LevelOptima,
     Resampler,
+    _show,
     group_budgets,
     isoflop_optima,
 )
@@ -42,9 +50,8 @@ from scalinglab.plan.isoflop import (
 Array = np.ndarray
 
 APPROACH_NAMES = {1: "envelope of the lowest losses", 2: "IsoFLOP profiles", 3: "parametric fit (chinchilla)"}
-_OPTIONS = {1: {"n_bins", "curves", "require_bracket"}, 2: {"n_bins", "degree", "rtol"},
+_OPTIONS = {1: {"n_bins", "curves", "require_bracket"}, 2: {"n_bins", "degree", "rtol", "require_bracket"},
             3: {"loss", "delta", "refine"}}
-DEFAULT_CURVE_LEVELS = 30  # FLOP levels at which training curves are compared (approach 1)
 
 
 @dataclass
@@ -119,8 +126,8 @@ class ApproachResult:
                 f"  method   {self.method}",
                 f"  a        {self.a:.4f}{ci(self.a_ci)}   (N_opt ∝ C^a)",
                 f"  b        {self.b:.4f}{ci(self.b_ci)}   (D_opt ∝ C^b)",
-                (f"  N_opt = {k['k_N']:.4g} * C^{self.a:.4f} parameters, D_opt = {k['k_D']:.4g} * "
-                 f"C^{self.b:.4f} tokens (C in FLOPs)")]
+                f"  N_opt = {k['k_N']:.4g} * C^{self.a:.4f} parameters (C in FLOPs)",
+                f"  D_opt = {k['k_D']:.4g} * C^{self.b:.4f} tokens"]
 
     def summary(self) -> str:
         """Readable report: exponents, intervals, coefficients, frontier, warnings, notes."""
@@ -148,10 +155,13 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
     ``curves`` (None: curves when a ``run`` or ``step`` column exists), ``require_bracket`` (True: drop
     levels whose winner is the smallest or largest model present, whose optimum is not bracketed).
     Approach 2: ``degree`` (2 parabola, 3 cubic), ``n_bins``, ``rtol`` (see
-    :func:`scalinglab.plan.isoflop.group_budgets`). Approach 3: ``loss``, ``delta``, ``refine`` of ``sl.fit``.
+    :func:`scalinglab.plan.isoflop.group_budgets`), ``require_bracket`` (True: leave out profiles whose
+    minimum lies outside their sampled sizes). Approach 3: ``loss``, ``delta``, ``refine`` of ``sl.fit``.
+    A ``group`` column with several values is pooled, with a warning. ScalingLabError when the fit
+    gives a outside [0, 1].
     """
     if approach not in (1, 2, 3) or isinstance(approach, bool):
-        raise ScalingLabError(f"approach must be 1, 2 or 3, got {approach!r}")
+        raise ScalingLabError(f"approach must be 1, 2 or 3, got {_show(approach)}")
     unknown = sorted(set(options) - _OPTIONS[approach])
     if unknown:
         raise ScalingLabError(f"approach {approach} has no option {', '.join(unknown)}; its options are "
@@ -159,171 +169,57 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
     _check_bootstrap(bootstrap, seed, level)
     data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
     if approach == 3:
-        return _approach3(data, bootstrap, seed, level, options)
-    data.require(["params", "flops", "loss"], why=f"approach {approach}")
-    est = _approach1(data, **options) if approach == 1 else isoflop_optima(data, **options)
-    return _power_result(approach, data, est, bootstrap, seed, level)
+        out = _approach3(data, bootstrap, seed, level, options)
+    else:
+        data.require(["params", "flops", "loss"], why=f"approach {approach}")
+        est = envelope_optima(data, **options) if approach == 1 else isoflop_optima(data, **options)
+        out = _power_result(approach, data, est, bootstrap, seed, level)
+    out.warnings[:0] = _pooled_groups_warning(data, approach)
+    return out
+
+
+def _pooled_groups_warning(runs: Runs, approach: int) -> list[str]:
+    """A ``group`` column with several values: the approaches fit one frontier to all of them."""
+    if not runs.has("group"):
+        return []
+    n = int(runs.data["group"].nunique())
+    if n < 2:
+        return []
+    return [(f"runs from {n} groups are pooled (column 'group'): approach {approach} fits one frontier to "
+             "all of them; fit each group separately (filter the table by group)")]
 
 
 def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: float | None = None,
                        level: float = 0.95, *, columns: Mapping[str, str] | None = None,
-                       drop_highest_loss: int = 0) -> pd.DataFrame:
+                       drop_highest_loss: int = 0, require_bracket: bool = True) -> pd.DataFrame:
     """Approaches 1, 2 and 3 side by side on the same runs: one row each with a, b, their intervals
-    (``a_low``...; NaN without a bootstrap) and N_opt (parameters), D_opt (tokens) at ``flops``
-    (default: the largest FLOP count in the data). An approach that cannot run gets its ``error``."""
+    ``a_ci``, ``b_ci`` ([low, high] as in :meth:`ApproachResult.to_dict`; None without a bootstrap),
+    N_opt (parameters), D_opt (tokens) at ``flops`` (default: the largest FLOP count in the data), and
+    the approach's ``warnings``. The options are checked first (ScalingLabError); an approach that
+    then cannot run on these data gets its ``error``. ``require_bracket`` applies to approaches 1, 2."""
+    _check_bootstrap(bootstrap, seed, level)
+    if not isinstance(require_bracket, (bool, np.bool_)):
+        raise ScalingLabError(f"require_bracket must be True or False, got {_show(require_bracket)}")
     data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
     data.require(["flops"], why="compare_approaches")
     budget = float(data.column("flops").max()) if flops is None else float(_positive_flops(flops)[0])
     rows = []
     for k in (1, 2, 3):
         row: dict[str, Any] = {"approach": k, "name": APPROACH_NAMES[k]}
+        options = {"require_bracket": bool(require_bracket)} if k in (1, 2) else {}
         try:
-            res = fit_approach(data, k, bootstrap=bootstrap, seed=seed, level=level)
+            res = fit_approach(data, k, bootstrap=bootstrap, seed=seed, level=level, **options)
         except ScalingLabError as exc:
-            rows.append({**row, "error": str(exc)})
+            rows.append({**row, "a_ci": None, "b_ci": None, "warnings": [], "error": str(exc)})
             continue
         n, d = (float(v[0]) for v in res.optimal(budget))
-        (a_lo, a_hi), (b_lo, b_hi) = res.a_ci or (math.nan,) * 2, res.b_ci or (math.nan,) * 2
-        rows.append({**row, "a": res.a, "a_low": a_lo, "a_high": a_hi, "b": res.b, "b_low": b_lo,
-                     "b_high": b_hi, "flops": budget, "params": n, "tokens": d,
-                     "tokens_per_param": d / n, "n_levels": len(res.points) or len(res.frontier),
-                     "n_warnings": len(res.warnings), "error": ""})
-    cols = ["approach", "name", "a", "a_low", "a_high", "b", "b_low", "b_high", "flops", "params", "tokens",
-            "tokens_per_param", "n_levels", "n_warnings", "error"]
+        rows.append({**row, "a": res.a, "a_ci": res.a_ci, "b": res.b, "b_ci": res.b_ci, "flops": budget,
+                     "params": n, "tokens": d, "tokens_per_param": d / n,
+                     "n_levels": len(res.points) or len(res.frontier), "n_warnings": len(res.warnings),
+                     "warnings": list(res.warnings), "error": ""})
+    cols = ["approach", "name", "a", "a_ci", "b", "b_ci", "flops", "params", "tokens", "tokens_per_param",
+            "n_levels", "n_warnings", "warnings", "error"]
     return pd.DataFrame(rows).reindex(columns=cols)
-
-
-# ---- approach 1: the envelope ---------------------------------------------------------------------
-def _approach1(runs: Runs, n_bins: int | None = None, curves: bool | None = None,
-               require_bracket: bool = True) -> LevelOptima:
-    ids = _curve_ids(runs, curves)
-    if ids is None:
-        groups = group_budgets(runs.column("flops"), runs.data["budget"] if runs.has("budget") else None, n_bins)
-        return _envelope_runs(runs, groups, require_bracket)
-    return _envelope_curves(runs, ids, n_bins or DEFAULT_CURVE_LEVELS, require_bracket)
-
-
-def _curve_ids(runs: Runs, curves: bool | None) -> Array | None:
-    """Training-curve id of each row: the ``run`` column, else (params, group) when ``step`` is present
-    (or ``curves=True``); None when each row is a run of its own."""
-    if curves is False:
-        return None
-    if runs.has("run"):
-        return pd.factorize(runs.data["run"].astype(str))[0]
-    if runs.has("step") or curves:
-        keys = runs.data["params"].astype(str)
-        if runs.has("group"):
-            keys = keys + "|" + runs.data["group"].astype(str)
-        return pd.factorize(keys)[0]
-    return None
-
-
-def _bracketed(loss: Array, params: Array, present: Array, require_bracket: bool) -> tuple[Array, Array]:
-    """Per level (columns of ``loss``, candidates in rows; ``present`` marks usable cells): the
-    winning row and whether the level counts (a winner exists and, with ``require_bracket``, some
-    present candidate is smaller and some larger than it)."""
-    lm = np.where(present, loss, np.inf)
-    win = np.argmin(lm, axis=0)
-    has = present.any(axis=0)
-    pw = params[win]
-    ok = has
-    if require_bracket:
-        p = params[:, None]
-        ok = has & (np.where(present, p, np.inf).min(axis=0) < pw) & (np.where(present, p, -np.inf).max(axis=0) > pw)
-    return win, ok
-
-
-def _envelope_runs(runs: Runs, groups: BudgetGroups, require_bracket: bool) -> LevelOptima:
-    """One row per run: at each level the run with the lowest loss."""
-    params, loss, flops = runs.column("params"), runs.column("loss"), runs.column("flops")
-    member = groups.labels[:, None] == np.arange(len(groups))[None, :]  # (runs, levels)
-
-    def winners(present_rows: Array) -> tuple[Array, Array]:
-        return _bracketed(np.broadcast_to(loss[:, None], member.shape), params,
-                          member & present_rows[:, None], require_bracket)
-
-    win, ok = winners(np.ones(len(runs), dtype=bool))
-    points = [{"flops": float(flops[w]), "params": float(params[w]), "tokens": float(flops[w] / (6 * params[w])),
-               "loss": float(loss[w]), "n_runs": int(member[:, j].sum())} for j, w in enumerate(win) if ok[j]]
-
-    def resample(rng: np.random.Generator) -> tuple[Array, Array]:
-        present = np.bincount(rng.integers(0, len(runs), len(runs)), minlength=len(runs)) > 0
-        w, good = winners(present)
-        return np.log(flops[w[good]]), np.log(params[w[good]])
-
-    warnings = _dropped_warning(int((~ok & member.any(axis=0)).sum()), len(groups), require_bracket)
-    notes = [f"FLOP levels: {groups.method}"]
-    if not groups.method.startswith("the 'budget'") and not groups.method.startswith("equal"):
-        notes.append("levels are bins of scattered budgets: a bin's lowest loss favours its highest-compute "
-                     "runs; equal budgets or training curves give a cleaner envelope")
-    return LevelOptima(points, groups.flops, f"lowest-loss run at each of {len(groups)} FLOP levels "
-                       f"({len(points)} used)", resample, warnings, notes)
-
-
-def _envelope_curves(runs: Runs, ids: Array, n_levels: int, require_bracket: bool) -> LevelOptima:
-    """Training curves: each curve's loss interpolated (linearly in ln C) at ``n_levels`` log-spaced
-    FLOP counts inside its own range; at each level the curve with the lowest loss wins."""
-    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 2:
-        raise ScalingLabError(f"n_bins must be a whole number >= 2 for training curves, got {n_levels!r}")
-    params, loss = runs.column("params"), runs.column("loss")
-    logc, warnings = _curve_log_flops(runs, ids)
-    grid = np.linspace(logc.min(), logc.max(), int(n_levels))
-    k = int(ids.max()) + 1
-    table = np.full((k, len(grid)), np.nan)  # (curves, levels) interpolated loss, nats/token
-    curve_params = np.zeros(k)
-    short = 0
-    for i in range(k):
-        rows = np.flatnonzero(ids == i)
-        curve_params[i] = params[rows[0]]
-        order = rows[np.argsort(logc[rows], kind="stable")]
-        if len(order) < 2 or logc[order[-1]] <= logc[order[0]]:
-            short += 1
-            continue
-        inside = (grid >= logc[order[0]]) & (grid <= logc[order[-1]])
-        table[i, inside] = np.interp(grid[inside], logc[order], loss[order])
-    present = np.isfinite(table)
-    win, ok = _bracketed(table, curve_params, present, require_bracket)
-    points = [{"flops": float(math.exp(grid[j])), "params": float(curve_params[w]),
-               "tokens": float(math.exp(grid[j]) / (6 * curve_params[w])), "loss": float(table[w, j]),
-               "n_curves": int(present[:, j].sum())} for j, w in enumerate(win) if ok[j]]
-
-    def resample(rng: np.random.Generator) -> tuple[Array, Array]:
-        pick = np.unique(rng.integers(0, k, k))
-        w, good = _bracketed(table[pick], curve_params[pick], present[pick], require_bracket)
-        return grid[good], np.log(curve_params[pick][w[good]])
-
-    warnings += _dropped_warning(int((~ok & present.any(axis=0)).sum()), len(grid), require_bracket)
-    if short:
-        warnings.append(f"{short} training curve(s) with a single FLOP count were ignored")
-    notes = [(f"{k} training curves, compared at {len(grid)} log-spaced FLOP levels "
-              f"{math.exp(grid[0]):.3g}..{math.exp(grid[-1]):.3g} (loss interpolated linearly in ln C)")]
-    return LevelOptima(points, np.exp(grid[ok]) if ok.any() else np.exp(grid),
-                       f"envelope of {k} training curves at {len(grid)} FLOP levels ({len(points)} used)",
-                       resample, warnings, notes)
-
-
-def _curve_log_flops(runs: Runs, ids: Array) -> tuple[Array, list[str]]:
-    """ln C per checkpoint; C = 6 * params * tokens where the flops column is constant along a curve
-    whose tokens vary (a table giving each run's final compute on every checkpoint)."""
-    flops = runs.column("flops")
-    if not runs.has("tokens"):
-        return np.log(flops), []
-    tokens, params = runs.column("tokens"), runs.column("params")
-    flat = [i for i in range(int(ids.max()) + 1)
-            if np.ptp(flops[ids == i]) == 0 and np.ptp(tokens[ids == i]) > 0]
-    if not flat:
-        return np.log(flops), []
-    rows = np.isin(ids, flat)
-    flops = np.where(rows, 6.0 * params * tokens, flops)
-    return np.log(flops), [(f"flops is constant along {len(flat)} training curve(s) whose tokens vary: used "
-                            "C = 6 * params * tokens at each checkpoint instead")]
-
-
-def _dropped_warning(dropped: int, total: int, require_bracket: bool) -> list[str]:
-    if not dropped or not require_bracket:
-        return []
-    return [(f"{dropped} of {total} FLOP levels left out: their lowest loss belongs to the smallest or largest "
-             "model present there, so the optimum is not bracketed (require_bracket=False keeps them)")]
 
 
 # ---- approach 3: the parametric fit ----------------------------------------------------------------
@@ -357,10 +253,12 @@ def _power_result(approach: int, runs: Runs, est: LevelOptima, bootstrap: int, s
     logc = np.log([p["flops"] for p in est.points])
     logn = np.log([p["params"] for p in est.points])
     if len(np.unique(logc)) < 2:
-        hint = "; require_bracket=False keeps levels whose optimum is not bracketed" if approach == 1 else ""
+        hint = ("; require_bracket=False (CLI --keep-unbracketed) keeps levels whose optimum is not bracketed"
+                if any("left out" in w for w in est.warnings) else "")
         raise ScalingLabError(f"approach {approach} needs at least 2 FLOP levels; found {len(np.unique(logc))} "
                               f"({est.method}){hint}")
     a, ln_k = np.polyfit(logc, logn, 1)
+    _check_exponent(approach, float(a), est)
     k_n = math.exp(ln_k)
     out = ApproachResult(approach=approach, a=float(a), b=float(1.0 - a),
                          coefficients={"k_N": k_n, "k_D": 1.0 / (6.0 * k_n)}, frontier=[], points=est.points,
@@ -379,6 +277,20 @@ def _power_result(approach: int, runs: Runs, est: LevelOptima, bootstrap: int, s
     return out
 
 
+def _check_exponent(approach: int, a: float, est: LevelOptima) -> None:
+    """a outside [0, 1] (b = 1 - a < 0, or N_opt shrinking with C) is not a compute-optimal allocation."""
+    if 0.0 <= a <= 1.0:
+        return
+    kept = sum(bool(p.get("extrapolated")) for p in est.points)
+    why = (f"{kept} of the {len(est.points)} profile minima used lie outside their sampled sizes "
+           "(require_bracket=False / --keep-unbracketed kept them)" if kept else
+           f"the {len(est.points)} per-level optima do not follow a compute-optimal frontier; check the sweep "
+           "(levels, sizes around each optimum) and the warnings")
+    raise ScalingLabError(f"approach {approach} gives a = {a:.3f}, b = {1.0 - a:.3f}: exponents outside [0, 1] "
+                          f"are not a compute-optimal allocation (N_opt or D_opt would fall as compute grows); "
+                          f"{why}")
+
+
 def _bootstrap_draws(resample: Resampler, n: int, seed: int) -> Array:
     """(valid, 2) array of (a, ln k_N) refitted on ``n`` seeded resamples (those with >= 2 levels)."""
     rng = np.random.default_rng(seed)
@@ -392,12 +304,12 @@ def _bootstrap_draws(resample: Resampler, n: int, seed: int) -> Array:
 
 def _check_bootstrap(bootstrap: int, seed: int, level: float) -> None:
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
-        raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}")
+        raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {_show(bootstrap)}")
     if 0 < bootstrap < MIN_BOOTSTRAP:
         raise ScalingLabError(f"bootstrap={bootstrap} is too few resamples for a percentile interval; use 0 "
                               f"(none) or at least {MIN_BOOTSTRAP}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ScalingLabError(f"seed must be a whole number >= 0, got {seed!r}")
+        raise ScalingLabError(f"seed must be a whole number >= 0, got {_show(seed)}")
     if not 0.0 < float(level) < 1.0:
         raise ScalingLabError(f"level must lie strictly between 0 and 1, got {level}")
 
@@ -405,7 +317,7 @@ def _check_bootstrap(bootstrap: int, seed: int, level: float) -> None:
 def _positive_flops(flops: float | Sequence[float]) -> Array:
     c = np.atleast_1d(np.asarray(flops, dtype=float))
     if c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise ScalingLabError(f"flops must be positive FLOP counts, got {flops!r}")
+        raise ScalingLabError(f"flops must be positive FLOP counts, got {_show(flops)}")
     return c
 
 

@@ -7,6 +7,8 @@ gradient batch, whatever the user measured) for the noise scale; loss in nats/to
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,14 +30,27 @@ KAPLAN_EQ_5_3: tuple[float, float] = (2e8, 0.21)
 #: Kaplan et al. 2020 Fig. 10 legend: B_crit = 2.1e8 tokens x L^-4.8, i.e. alpha_B = 1/4.8.
 KAPLAN_FIG_10: tuple[float, float] = (2.1e8, 1 / 4.8)
 
+_LN_FLOAT_MAX = math.log(sys.float_info.max)  # 709.78: larger critical batches overflow a float
+_LN_TINY = math.log(1e-300)  # smaller ones are denormal or zero
+_KAPLAN_RANGE = "check the loss (nats/token on Kaplan's WebText2 scale) and alpha_B (Kaplan: 0.21)"
+
+
+def _show(value: object) -> str:
+    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+    return repr(value)
+
 
 def _positive(name: str, value: float) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ScalingLabError(f"{name} must be a number, got {value!r}") from None
+        raise ScalingLabError(f"{name} must be a number, got {_show(value)}") from None
     if not np.isfinite(v) or v <= 0:
-        raise ScalingLabError(f"{name} must be a finite number > 0, got {value!r}")
+        raise ScalingLabError(f"{name} must be a finite number > 0, got {_show(value)}")
     return v
 
 
@@ -46,9 +61,21 @@ def critical_batch_size(loss: float, b_star_tokens: float = KAPLAN_EQ_5_3[0],
     ``loss`` L in nats/token (WebText2, GPT-2 BPE). Defaults (2e8, 0.21) give B_crit(3) = 1.069e6
     tokens; the Fig. 10 fit :data:`KAPLAN_FIG_10` (2.1e8, 1/4.8) gives 1.077e6. B_crit depends on the
     loss reached, not on the model size.
+
+    Computed in log space, ln B_crit = ln B_* - ln(L) / alpha_B, so that extreme inputs give a clear
+    ScalingLabError naming them (a critical batch beyond the float range, or below 1e-300 tokens)
+    instead of a ZeroDivisionError, OverflowError or inf.
     """
     loss_v = _positive("loss", loss)
-    return _positive("b_star_tokens", b_star_tokens) / loss_v ** (1.0 / _positive("alpha_b", alpha_b))
+    b_star, alpha = _positive("b_star_tokens", b_star_tokens), _positive("alpha_b", alpha_b)
+    ln_b = math.log(b_star) - math.log(loss_v) / alpha
+    if not ln_b <= _LN_FLOAT_MAX:
+        raise ScalingLabError(f"critical batch B_* / L^(1/alpha_B) = exp({ln_b:.4g}) tokens overflows at loss "
+                              f"{loss_v:g}, B_* {b_star:g}, alpha_B {alpha:g}: {_KAPLAN_RANGE}")
+    if ln_b < _LN_TINY:
+        raise ScalingLabError(f"critical batch B_* / L^(1/alpha_B) = exp({ln_b:.4g}) tokens underflows at loss "
+                              f"{loss_v:g}, B_* {b_star:g}, alpha_B {alpha:g}: {_KAPLAN_RANGE}")
+    return math.exp(ln_b)
 
 
 def min_steps(steps: float, batch_tokens: float, critical_batch_tokens: float) -> float:
@@ -114,7 +141,7 @@ def noise_scale_two_batch(b_small: float, grad_sq_small: float | Sequence[float]
     """
     bs, bb = _positive("b_small", b_small), _positive("b_big", b_big)
     if not bb > bs:
-        raise ScalingLabError(f"b_big ({b_big!r}) must be larger than b_small ({b_small!r})")
+        raise ScalingLabError(f"b_big ({_show(b_big)}) must be larger than b_small ({_show(b_small)})")
     small, big = _mean_positive("grad_sq_small", grad_sq_small), _mean_positive("grad_sq_big", grad_sq_big)
     g2 = (bb * big[0] - bs * small[0]) / (bb - bs)
     tr = (small[0] - big[0]) / (1.0 / bs - 1.0 / bb)
@@ -143,7 +170,8 @@ def _noise_table(data: str | Path | pd.DataFrame) -> pd.DataFrame:
         bad = ~np.isfinite(out[c].to_numpy(dtype=float)) | (out[c].to_numpy(dtype=float) <= 0)
         if bad.any():
             row = int(np.argmax(bad)) + 1
-            raise ScalingLabError(f"{name}: row {row}: {c} must be a number > 0, got {df[cols[c]].iloc[row - 1]!r}")
+            raise ScalingLabError(f"{name}: row {row}: {c} must be a number > 0, got "
+                                  f"{_show(df[cols[c]].iloc[row - 1])}")
     if out["batch_size"].nunique() < 2:
         raise ScalingLabError(f"{name}: needs grad_sq_norm at 2 or more distinct batch sizes, "
                               f"found {out['batch_size'].nunique()}")

@@ -42,6 +42,15 @@ from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.presets import get_architecture, list_architectures
 from scalinglab.units import PF_DAY_FLOPS
 
+
+def _show(value: object) -> str:
+    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+    return repr(value)
+
 __all__ = [
     "CONVENTIONS", "PARAM_CHOICES", "Architecture", "counted_params", "flops_from_pf_days", "flops_per_token",
     "flops_report", "forward_flops_per_token", "get_architecture", "list_architectures", "pf_days",
@@ -59,17 +68,17 @@ def _convention(convention: str) -> str:
     for name in CONVENTIONS:
         if isinstance(convention, str) and convention.strip().lower() == name.lower():
             return name
-    raise ScalingLabError(f"unknown FLOP convention {convention!r}; known: {', '.join(CONVENTIONS)}")
+    raise ScalingLabError(f"unknown FLOP convention {_show(convention)}; known: {', '.join(CONVENTIONS)}")
 
 
 def _params_choice(convention: str, params: str | None) -> str | None:
     if params is None:
         return "total" if convention in _TAKES_PARAMS else None
     if convention not in _TAKES_PARAMS:
-        raise ScalingLabError(f"params={params!r} applies only to the 6N and palm conventions, "
-                              f"not to {convention!r} (which fixes its own N)")
+        raise ScalingLabError(f"params={_show(params)} applies only to the 6N and palm conventions, "
+                              f"not to {_show(convention)} (which fixes its own N)")
     if params not in PARAM_CHOICES:
-        raise ScalingLabError(f"params must be one of {', '.join(PARAM_CHOICES)}; got {params!r}")
+        raise ScalingLabError(f"params must be one of {', '.join(PARAM_CHOICES)}; got {_show(params)}")
     return params
 
 
@@ -117,17 +126,21 @@ def _check_count(value: float, what: str, *, positive: bool = False) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ScalingLabError(f"{what} must be a number, got {value!r}") from None
+        raise ScalingLabError(f"{what} must be a number, got {_show(value)}") from None
     if not math.isfinite(number) or number < 0 or (positive and number == 0):
         kind = "positive" if positive else "non-negative"
-        raise ScalingLabError(f"{what} must be a finite {kind} number, got {value!r}")
+        raise ScalingLabError(f"{what} must be a finite {kind} number, got {_show(value)}")
     return number
 
 
 def training_flops(arch: ArchLike, tokens: float, convention: str = "6N", *, params: str | None = None) -> float:
     """Training FLOPs (a count) for ``tokens`` training tokens: ``flops_per_token x tokens``."""
     d = _check_count(tokens, "tokens", positive=True)
-    return flops_per_token(arch, convention, params=params) * d
+    flops = flops_per_token(arch, convention, params=params) * d
+    if not math.isfinite(flops):
+        raise ScalingLabError(f"tokens = {d:g} gives a training FLOP count beyond the float range (overflow); "
+                              "give a realistic token count")
+    return flops
 
 
 def ratio_to_6n(arch: ArchLike, convention: str = "chinchilla") -> float:

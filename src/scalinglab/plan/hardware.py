@@ -20,6 +20,15 @@ from dataclasses import asdict, dataclass, field
 
 from scalinglab.errors import ScalingLabError
 
+
+def _show(value: object) -> str:
+    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+    return repr(value)
+
 __all__ = [
     "DTYPE_BYTES", "Device", "CATALOGUE", "ASSUMED_PRICE_USD_PER_DEVICE_HOUR", "DEFAULT_PUE",
     "TrainingCost", "get_device", "list_devices", "ridge_point", "training_time", "training_cost",
@@ -123,6 +132,8 @@ ASSUMED_PRICE_USD_PER_DEVICE_HOUR: dict[str, float] = {
     "v100": 0.9, "a100-40gb": 1.3, "a100-80gb": 1.6, "h100-sxm": 2.5, "h100-pcie": 2.0, "h200": 3.5,
     "b200": 5.0, "mi300x": 2.5, "tpu-v4": 3.22, "tpu-v5e": 1.2, "tpu-v5p": 4.2, "tpu-v6e": 2.7,
 }
+#: Catalogue power figures that are measured mean draws, not TDPs (``TrainingCost.power_note``).
+_MEASURED_POWER: dict[str, str] = {"tpu-v4": "PaLM's measured mean per-chip draw"}
 #: ASSUMED power usage effectiveness of the data centre (facility energy / IT energy).
 DEFAULT_PUE: float = 1.1
 
@@ -159,29 +170,29 @@ def _finite(name: str, value: float) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ScalingLabError(f"{name} must be a number, got {value!r}") from None
+        raise ScalingLabError(f"{name} must be a number, got {_show(value)}") from None
     if not math.isfinite(v):
-        raise ScalingLabError(f"{name} must be finite, got {value!r}")
+        raise ScalingLabError(f"{name} must be finite, got {_show(value)}")
     return v
 
 
 def _positive(name: str, value: float) -> float:
     v = _finite(name, value)
     if v <= 0:
-        raise ScalingLabError(f"{name} must be > 0, got {value!r}")
+        raise ScalingLabError(f"{name} must be > 0, got {_show(value)}")
     return v
 
 
 def _check_mfu(mfu: float) -> float:
     v = _finite("mfu", mfu)
     if not 0 < v <= 1:
-        raise ScalingLabError(f"mfu must be in (0, 1] (a fraction of peak), got {mfu!r}")
+        raise ScalingLabError(f"mfu must be in (0, 1] (a fraction of peak), got {_show(mfu)}")
     return v
 
 
 def _check_devices(n_devices: int) -> int:
     if isinstance(n_devices, bool) or int(_finite("n_devices", n_devices)) != n_devices or n_devices < 1:
-        raise ScalingLabError(f"n_devices must be a whole number >= 1, got {n_devices!r}")
+        raise ScalingLabError(f"n_devices must be a whole number >= 1, got {_show(n_devices)}")
     return int(n_devices)
 
 
@@ -192,7 +203,7 @@ def training_time(flops: float, device: str | Device, n_devices: int, mfu: float
     """
     c = _finite("flops", flops)
     if c < 0:
-        raise ScalingLabError(f"flops must be >= 0, got {flops!r}")
+        raise ScalingLabError(f"flops must be >= 0, got {_show(flops)}")
     dev = get_device(device)
     return c / (_check_devices(n_devices) * dev.peak(dtype) * _check_mfu(mfu))
 
@@ -204,10 +215,10 @@ def energy_kwh(device_hours: float, power_w: float, pue: float = DEFAULT_PUE) ->
     """
     hours = _finite("device_hours", device_hours)
     if hours < 0:
-        raise ScalingLabError(f"device_hours must be >= 0, got {device_hours!r}")
+        raise ScalingLabError(f"device_hours must be >= 0, got {_show(device_hours)}")
     p, u = _positive("power_w", power_w), _finite("pue", pue)
     if u < 1:
-        raise ScalingLabError(f"pue must be >= 1 (facility energy / IT energy), got {pue!r}")
+        raise ScalingLabError(f"pue must be >= 1 (facility energy / IT energy), got {_show(pue)}")
     return hours * p / 1000.0 * u
 
 
@@ -216,7 +227,7 @@ def co2_tonnes(energy_kwh_value: float, t_co2e_per_mwh: float) -> float:
     e = _finite("energy_kwh", energy_kwh_value)
     f = _finite("co2 factor (t CO2e/MWh)", t_co2e_per_mwh)
     if e < 0 or f < 0:
-        raise ScalingLabError(f"energy and co2 factor must be >= 0, got {e!r} kWh and {f!r} t/MWh")
+        raise ScalingLabError(f"energy and co2 factor must be >= 0, got {_show(e)} kWh and {_show(f)} t/MWh")
     return e / 1000.0 * f
 
 
@@ -263,7 +274,9 @@ def training_cost(flops: float, device: str | Device, n_devices: int, mfu: float
     seconds = C / (n x peak x MFU); device_hours = n x seconds / 3600; cost_usd = device_hours x price;
     energy_kwh = device_hours x power_kW x PUE (laws.md A5). Omitted price and PUE take ASSUMED defaults
     (:data:`ASSUMED_PRICE_USD_PER_DEVICE_HOUR`, PUE 1.1), flagged in the result. Power defaults to the
-    catalogue's TDP (None for TPUs other than v4: energy is then None unless ``power_w`` is given).
+    catalogue's TDP (None for TPUs other than v4: energy is then None unless ``power_w`` is given); a TDP is
+    an upper bound used as the ASSUMED draw, and ``power_note`` says so ("TDP, assumed draw", "given", or
+    "PaLM's measured mean per-chip draw" for TPU v4). ``co2_tonnes`` is None without an energy figure.
     """
     dev = get_device(device)
     seconds = training_time(flops, dev, n_devices, mfu, dtype)
@@ -275,13 +288,14 @@ def training_cost(flops: float, device: str | Device, n_devices: int, mfu: float
     else:
         price = _finite("price_usd_per_device_hour", price_usd_per_device_hour)
         if price < 0:
-            raise ScalingLabError(f"price must be >= 0 USD per device-hour, got {price_usd_per_device_hour!r}")
+            raise ScalingLabError(f"price must be >= 0 USD per device-hour, got {_show(price_usd_per_device_hour)}")
     pue_value = DEFAULT_PUE if pue is None else _finite("pue", pue)
     if pue_value < 1:
-        raise ScalingLabError(f"pue must be >= 1 (facility energy / IT energy), got {pue!r}")
+        raise ScalingLabError(f"pue must be >= 1 (facility energy / IT energy), got {_show(pue)}")
     watts = dev.power_w if power_w is None else _positive("power_w", power_w)
     note = ("given" if power_w is not None else
-            "no published power for this device: pass power_w (CLI --power)" if watts is None else "catalogue figure (see source)")
+            "no published power for this device: pass power_w (CLI --power)" if watts is None else
+            _MEASURED_POWER.get(dev.key, "TDP, assumed draw"))
     energy = None if watts is None else energy_kwh(device_hours, watts, pue_value)
     co2 = None
     if co2_t_per_mwh is not None and energy is not None:

@@ -15,12 +15,18 @@ is the same problem with D_inf = 0 (the cheapest training run to reach ell); its
 2 N D_inf. Savings = its total minus the inference-aware total.
 
 Units: parameters (the law's convention), tokens, FLOPs (counts), loss in nats/token.
+
+Extreme targets give answers far outside the range any published law was fitted on (a target near E
+needs ~1e14+ parameters; a very high target gives a few hundred parameters trained on millions of tokens
+each). Such answers are returned, honestly, with a note in ``notes`` when either model has tokens per
+parameter outside [1, 1e5] (:data:`TOKENS_PER_PARAM_RANGE`) or N outside [1e6, 1e14]
+(:data:`PARAMS_RANGE`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +37,15 @@ from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.resolve import AnyLaw, law_name, resolve_law
 
+
+def _show(value: object) -> str:
+    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+    return repr(value)
+
 Array = np.ndarray
 LN_TOKENS_MAX = math.log(1e30)  # bisection range for D: 1 .. 1e30 tokens
 LN_PARAMS_MAX = math.log(1e20)  # search range for N: 1 .. 1e20 parameters
@@ -38,6 +53,9 @@ GRID_POINTS = 1201
 BISECTION_STEPS = 64
 TRAIN_FLOPS_PER_PARAM_TOKEN = 6.0  # C = 6ND (Kaplan et al. 2020 sec. 2.1)
 INFERENCE_FLOPS_PER_PARAM_TOKEN = 2.0  # forward pass, 2N per token (Kaplan et al. 2020 sec. 2.1)
+#: typical ranges (tokens per parameter; parameters): outside them the answer is an extrapolation
+TOKENS_PER_PARAM_RANGE = (1.0, 1e5)
+PARAMS_RANGE = (1e6, 1e14)
 
 
 @dataclass
@@ -62,9 +80,10 @@ class InferenceOptimum:
     savings_flops: float
     savings_fraction: float
     method: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field, keyed by its name (params, tokens, train_flops, ..., chinchilla_*, savings_*)."""
+        """Every field, keyed by its name (params, tokens, train_flops, ..., chinchilla_*, savings_*, notes)."""
         return asdict(self)
 
 
@@ -81,7 +100,7 @@ def _check_target(target_loss: Any, family: LawFamily, params: dict[str, float],
     try:
         ell = float(target_loss)
     except (TypeError, ValueError):
-        raise ScalingLabError(f"target loss must be a number (nats/token), got {target_loss!r}") from None
+        raise ScalingLabError(f"target loss must be a number (nats/token), got {_show(target_loss)}") from None
     if not math.isfinite(ell) or ell <= 0:
         raise ScalingLabError(f"target loss must be a positive number of nats/token, got {ell:g}")
     if isinstance(family, Chinchilla) and ell <= params["E"]:
@@ -128,7 +147,7 @@ def tokens_for_loss(law: Any, params: Any, target_loss: float) -> Array:
     ell = _check_target(target_loss, family, p, law_name(resolved))
     n = np.asarray(params, dtype=float)
     if n.size == 0 or not np.all(np.isfinite(n)) or np.any(n <= 0):
-        raise ScalingLabError(f"params must be positive parameter counts, got {params!r}")
+        raise ScalingLabError(f"params must be positive parameter counts, got {_show(params)}")
     return _tokens(family, p, np.atleast_1d(n).ravel(), ell).reshape(n.shape)
 
 
@@ -174,7 +193,7 @@ def inference_optimal(law: Any, target_loss: float, inference_tokens: float) -> 
     try:
         d_inf = float(inference_tokens)
     except (TypeError, ValueError):
-        raise ScalingLabError(f"inference tokens must be a number, got {inference_tokens!r}") from None
+        raise ScalingLabError(f"inference tokens must be a number, got {_show(inference_tokens)}") from None
     if not math.isfinite(d_inf) or d_inf < 0:
         raise ScalingLabError(f"inference tokens must be a finite count >= 0, got {d_inf:g}")
     n_aware = _minimise_total(family, p, ell, d_inf, name)
@@ -190,7 +209,24 @@ def inference_optimal(law: Any, target_loss: float, inference_tokens: float) -> 
         train_flops=aware[0], inference_flops=aware[1], total_flops=aware[2],
         chinchilla_params=n_chin, chinchilla_tokens=d_chin, chinchilla_train_flops=chin[0],
         chinchilla_inference_flops=chin[1], chinchilla_total_flops=chin[2],
-        savings_flops=savings, savings_fraction=savings / chin[2], method=method)
+        savings_flops=savings, savings_fraction=savings / chin[2], method=method,
+        notes=_range_notes(name, ell, ("inference-aware", n_aware, d_aware), ("Chinchilla-optimal", n_chin, d_chin)))
+
+
+def _range_notes(name: str, ell: float, *models: tuple[str, float, float]) -> list[str]:
+    """Notes for models outside the typical ranges (:data:`TOKENS_PER_PARAM_RANGE`, :data:`PARAMS_RANGE`)."""
+    notes = []
+    for label, n, d in models:
+        odd = []
+        if not PARAMS_RANGE[0] <= n <= PARAMS_RANGE[1]:
+            odd.append(f"N = {n:.3g} parameters (typical {PARAMS_RANGE[0]:.0e}..{PARAMS_RANGE[1]:.0e})")
+        if not TOKENS_PER_PARAM_RANGE[0] <= d / n <= TOKENS_PER_PARAM_RANGE[1]:
+            odd.append(f"{d / n:.3g} tokens per parameter (typical {TOKENS_PER_PARAM_RANGE[0]:g}.."
+                       f"{TOKENS_PER_PARAM_RANGE[1]:.0e})")
+        if odd:
+            notes.append(f"the {label} model for loss {ell:g} has {' and '.join(odd)}: law {name} is "
+                         "extrapolated far beyond the runs such laws are fitted on; treat it as indicative only")
+    return notes
 
 
 def _costs(n: float, d_train: float, d_inf: float) -> tuple[float, float, float]:

@@ -11,6 +11,12 @@ N_opt(C). Parabolas are biased when the sweep is wide or off-centre, or when the
 differ (alpha != beta), because the true profile is not symmetric in ln N (field notes, point 3:
 Open-Athena's scaling-law analysis). Mitigations: centre and narrow the sweep, use the cubic
 (``degree=3``), and read the ``extrapolated`` / ``lopsided`` warnings this module raises.
+
+A minimum outside the sampled sizes (``extrapolated``) rests on the polynomial's shape, not on data;
+approach 2 leaves such profiles out by default (``require_bracket=True``), the analogue of approach
+1's bracketing rule. On Porian et al. 2024's IsoFLOP sweeps (arXiv:2406.19146) keeping them turns the
+"Reproducing Kaplan et al." exponent a = 0.835 into a parabola fit of 1.21 (b < 0); leaving them out
+gives 0.865 (parabola) and 0.867 (cubic).
 """
 
 from __future__ import annotations
@@ -25,6 +31,15 @@ import pandas as pd
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.io import Runs
+
+
+def _show(value: object) -> str:
+    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+    return repr(value)
 
 Array = np.ndarray
 Resampler = Callable[[np.random.Generator], tuple[Array, Array]]  # -> (ln C, ln N_opt) per usable level
@@ -80,7 +95,7 @@ def group_budgets(flops: Array, budget: Array | pd.Series | None = None, n_bins:
 
 def _check_bins(n_bins: int) -> int:
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ScalingLabError(f"n_bins must be a whole number >= 1, got {n_bins!r}")
+        raise ScalingLabError(f"n_bins must be a whole number >= 1, got {_show(n_bins)}")
     return int(n_bins)
 
 
@@ -235,15 +250,18 @@ def isoflop_minima(params: Array, loss: Array, groups: BudgetGroups,
 
 
 def bootstrap_minima_log(params: Array, loss: Array, groups: BudgetGroups, degree: int,
-                         rng: np.random.Generator) -> tuple[Array, Array]:
+                         rng: np.random.Generator, require_bracket: bool = True) -> tuple[Array, Array]:
     """One stratified resample (whole runs, with replacement, within each budget): the budgets
-    (ln C) and minima (ln N_opt) of the profiles that still have a minimum."""
+    (ln C) and minima (ln N_opt) of the profiles that still have a minimum (inside the resample's
+    sampled sizes, with ``require_bracket``)."""
     logc, logn = [], []
     lnp = np.log(params)
     for j in range(len(groups)):
         rows = groups.members(j)
         pick = rows[rng.integers(0, len(rows), len(rows))]
         found = profile_minimum_log(lnp[pick], loss[pick], degree)
+        if found is not None and require_bracket and not lnp[pick].min() <= found[0] <= lnp[pick].max():
+            found = None
         if found is not None:
             logc.append(math.log(groups.flops[j]))
             logn.append(found[0])
@@ -252,21 +270,33 @@ def bootstrap_minima_log(params: Array, loss: Array, groups: BudgetGroups, degre
 
 # ---- approach 2 on a table of runs ----------------------------------------------------------------
 def isoflop_optima(runs: Runs, n_bins: int | None = None, degree: int = 2,
-                   rtol: float = SAME_BUDGET_RTOL) -> LevelOptima:
+                   rtol: float = SAME_BUDGET_RTOL, require_bracket: bool = True) -> LevelOptima:
     """Approach 2 before the power-law fit: runs grouped into budgets (:func:`group_budgets`), the
-    minimum of each profile, warnings, and a stratified resampler for the bootstrap."""
+    minimum of each profile, warnings, and a stratified resampler for the bootstrap. With
+    ``require_bracket`` (default) profiles whose minimum lies outside their sampled sizes are left out."""
     if degree not in (2, 3) or isinstance(degree, bool):
-        raise ScalingLabError(f"degree must be 2 (parabola) or 3 (cubic), got {degree!r}")
+        raise ScalingLabError(f"degree must be 2 (parabola) or 3 (cubic), got {_show(degree)}")
     if not (isinstance(rtol, (int, float)) and 0 <= rtol < 1):
-        raise ScalingLabError(f"rtol must lie in [0, 1), got {rtol!r}")
+        raise ScalingLabError(f"rtol must lie in [0, 1), got {_show(rtol)}")
+    if not isinstance(require_bracket, (bool, np.bool_)):
+        raise ScalingLabError(f"require_bracket must be True or False, got {_show(require_bracket)}")
     params, loss, flops = runs.column("params"), runs.column("loss"), runs.column("flops")
     groups = group_budgets(flops, runs.data["budget"] if runs.has("budget") else None, n_bins, rtol)
     if len(groups) < 2:
         raise ScalingLabError(f"approach 2 needs at least 2 FLOP levels; found {len(groups)} "
                               f"({groups.method})")
     minima, warnings = isoflop_minima(params, loss, groups, degree)
+    outside = sum(m.extrapolated for m in minima)
+    if require_bracket and outside:
+        minima = [m for m in minima if not m.extrapolated]
+        warnings.append(f"{outside} of {len(minima) + outside} profile minima lie outside their sampled sizes "
+                        "(extrapolated) and were left out; require_bracket=False (CLI --keep-unbracketed) "
+                        "keeps them")
     if len(minima) < 2:
         why = f": {warnings[0]}" if warnings else ""
+        if require_bracket and outside:
+            why = (f" ({outside} extrapolated minima left out; require_bracket=False, CLI "
+                   "--keep-unbracketed, keeps them)")
         raise ScalingLabError(f"approach 2 needs at least 2 FLOP levels with a usable profile; found "
                               f"{len(minima)}{why}")
     notes = [f"FLOP levels: {groups.method}", f"profiles: degree-{degree} polynomial of loss against ln N",
@@ -275,7 +305,7 @@ def isoflop_optima(runs: Runs, n_bins: int | None = None, degree: int = 2,
         notes.append("parabolas are biased for wide or off-centre sweeps (Open-Athena); degree=3 fits cubics")
 
     def resample(rng: np.random.Generator) -> tuple[Array, Array]:
-        return bootstrap_minima_log(params, loss, groups, degree, rng)
+        return bootstrap_minima_log(params, loss, groups, degree, rng, bool(require_bracket))
 
     return LevelOptima([m.to_dict() for m in minima], groups.flops,
                        f"minima of {len(minima)} of {len(groups)} IsoFLOP profiles (degree {degree})",

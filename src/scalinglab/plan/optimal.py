@@ -5,7 +5,8 @@ model for a law L(N, D) minimises L(N, C/(6N)) over the parameter count N:
 
 * chinchilla family, closed form (Hoffmann et al. 2022 eq. 4; laws.md D3):
   N_opt = G (C/6)^a, D_opt = G^-1 (C/6)^b, G = (alpha A / (beta B))^(1/(alpha+beta)),
-  a = beta/(alpha+beta), b = alpha/(alpha+beta);
+  a = beta/(alpha+beta), b = alpha/(alpha+beta); an optimum with N < 1 or D < 1 (a budget of a few
+  FLOPs) is an error;
 * every other law of (params, tokens) (kaplan_nd, custom laws, the data-constrained law at a fixed
   number of unique tokens): numerically, on a log grid over 1 <= N <= C/6 (so that D >= 1 token),
   refined around the grid minimum. A minimum on the edge of that range means the law has no interior
@@ -34,6 +35,15 @@ from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.resolve import AnyLaw, law_name, resolve_law
+
+
+def _show(value: object) -> str:
+    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+    return repr(value)
 
 Array = np.ndarray
 CLOSED_FORM = "closed form (Hoffmann et al. 2022 eq. 4)"
@@ -81,7 +91,7 @@ def check_budget(flops: Any, what: str = "flops") -> float:
     try:
         c = float(flops)
     except (TypeError, ValueError):
-        raise ScalingLabError(f"{what} must be a number of FLOPs, got {flops!r}") from None
+        raise ScalingLabError(f"{what} must be a number of FLOPs, got {_show(flops)}") from None
     if not math.isfinite(c) or c <= 6.0:
         raise ScalingLabError(f"{what} must be a finite FLOP count above 6 (C = 6ND with N, D >= 1), got {c:g}")
     return c
@@ -265,6 +275,10 @@ def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *
         n, d, loss = (float(v[0]) for v in chinchilla_optimum(family.to_natural(point), flops))
         if not all(math.isfinite(v) and v > 0 for v in (n, d, loss)):
             raise ScalingLabError(f"law {name} has no compute-optimal allocation (alpha and beta must be > 0)")
+        if n < 1.0 or d < 1.0:
+            raise ScalingLabError(f"at {flops:g} FLOPs law {name}'s compute-optimal allocation is N = {n:.3g} "
+                                  f"parameters, D = {d:.3g} tokens: below 1 parameter or 1 token, so the budget "
+                                  "is too small for this law (C = 6ND needs N >= 1 and D >= 1)")
     else:
         n_grid, _, edge = numerical_optimum(family, point, flops, fixed)
         if edge[0]:

@@ -28,6 +28,15 @@ from typing import Any
 from scalinglab.errors import ScalingLabError
 from scalinglab.units import PF_DAY_FLOPS
 
+
+def _show(value: object) -> str:
+    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+    return repr(value)
+
 _GOPHER_BUDGET = 5.76e23  # FLOPs, the Gopher / Chinchilla budget (Hoffmann et al. 2022, Table 3)
 _HOFFMANN = "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv:2203.15556)"
 _LLAMA3 = "Llama Team, AI @ Meta 2024, The Llama 3 Herd of Models (arXiv:2407.21783), sec. 3.2.1"
@@ -90,6 +99,10 @@ class ComputeOptimalRule:
         if "tokens" not in q:
             q["tokens"] = c / (6.0 * q["params"])
             derived["tokens"] = "flops / (6 * params) (C = 6ND)"
+        if q["params"] < 1.0 or q["tokens"] < 1.0:
+            raise ScalingLabError(f"at {c:g} FLOPs rule {self.key} gives N = {q['params']:.3g} parameters, "
+                                  f"D = {q['tokens']:.3g} tokens: below 1 parameter or 1 token, so the budget "
+                                  "is too small for this rule (N >= 1 and D >= 1 are required)")
         return RuleAllocation(key=self.key, flops=c, params=q["params"], tokens=q["tokens"],
                               flops_per_token=q.get("flops_per_token"), derived=derived)
 
@@ -105,7 +118,7 @@ def _check_flops(flops: Any) -> float:
     try:
         c = float(flops)
     except (TypeError, ValueError):
-        raise ScalingLabError(f"flops must be a number of FLOPs, got {flops!r}") from None
+        raise ScalingLabError(f"flops must be a number of FLOPs, got {_show(flops)}") from None
     if not math.isfinite(c) or c <= 0:
         raise ScalingLabError(f"flops must be a positive, finite FLOP count, got {c:g}")
     return c
@@ -157,8 +170,10 @@ _ENTRIES = [
         citation=f"{_LLAMA3}: N*(C) = A C^alpha training tokens, (alpha, A) = (0.53, 0.29) in the text [V]",
         normalisation="the paper's own (A = 0.29 tokens at C = 1 FLOP)",
         units="D training tokens; C training FLOPs; params derived with C = 6ND",
-        notes=("Rounded constants: at 3.8e25 FLOPs they give 1.05e13 tokens against 1.63e13 with the Figure 3 "
-               "legend values (llama3-unrounded); the paper extrapolates 402B parameters on 16.55T tokens."),
+        notes=("Rounded constants: the rounded exponent changes the answer by ~55% at 3.8e25 FLOPs -- 1.05e13 "
+               "tokens here against 1.63e13 with the Figure 3 legend values (rule 'llama3-unrounded'; laws.md "
+               "D3); prefer llama3-unrounded for extrapolation. The paper extrapolates 402B parameters on 16.55T "
+               "tokens."),
     ),
     ComputeOptimalRule(
         key="llama3-unrounded", a=0.463, b=0.537, given={"tokens": (0.299, 0.537)},
