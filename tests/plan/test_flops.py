@@ -157,3 +157,14 @@ def test_cli_bad_input(args, match, monkeypatch, capsys):
     code, _, err = run_cli(args, monkeypatch, capsys)
     assert code == 2 and match in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_gpu_hours_conversion():
+    from scalinglab.plan.flops import gpu_hours
+
+    # laws.md A4: Llama 2 70B, 8.4e23 FLOPs in 1,720,320 A100-80GB hours implies MFU 0.435
+    assert gpu_hours(8.4e23, "a100-80gb", mfu=0.435) == pytest.approx(1_720_320, rel=0.01)
+    # ideal bound on one H100 SXM (989.4 TFLOP/s dense bf16)
+    assert gpu_hours(989.4e12 * 3600, "h100-sxm") == pytest.approx(1.0, rel=1e-9)
+    with pytest.raises(ScalingLabError):
+        gpu_hours(1e20, "h100-sxm", mfu=1.5)

@@ -53,7 +53,7 @@ def _show(value: object) -> str:
 
 __all__ = [
     "CONVENTIONS", "PARAM_CHOICES", "Architecture", "counted_params", "flops_from_pf_days", "flops_per_token",
-    "flops_report", "forward_flops_per_token", "get_architecture", "list_architectures", "pf_days",
+    "flops_report", "forward_flops_per_token", "get_architecture", "gpu_hours", "list_architectures", "pf_days",
     "ratio_to_6n", "training_flops",
 ]
 
@@ -157,6 +157,15 @@ def pf_days(flops: float) -> float:
 def flops_from_pf_days(days: float) -> float:
     """PF-days -> FLOPs (a count): ``days x 8.64e19``."""
     return _check_count(days, "pf_days") * PF_DAY_FLOPS
+
+
+def gpu_hours(flops: float, device: Any = "h100-sxm", mfu: float = 1.0, dtype: str = "bf16") -> float:
+    """FLOPs (a count) -> device-hours on ``device`` at model FLOPs utilisation ``mfu``:
+    C / (dense peak FLOP/s x MFU) / 3600 (laws.md A5). With the default MFU of 1 this is the
+    ideal lower bound; real runs reach ~0.35-0.45 (laws.md A4). Wall time on K devices is this / K."""
+    from scalinglab.plan.hardware import training_time
+
+    return training_time(flops, device, 1, mfu, dtype) / 3600.0
 
 
 def flops_report(arch: ArchLike, tokens: float, convention: str = "6N", *,
