@@ -56,6 +56,11 @@ def law_inputs(law: AnyLaw, **given: Any) -> tuple[dict[str, Any], list[str]]:
             out[v] = rule[1](a, b)
             notes.append(f"{v} derived from {' and '.join(rule[0])} with C = 6ND")
             used |= set(rule[0])
+    missing = [v for v in need if v not in out]
+    if missing:
+        flags = " and ".join("--" + m.replace("_", "-") for m in missing)
+        hint = " (or two of --params, --tokens, --flops: C = 6ND gives the third)" if set(missing) <= set(_SIX_ND) else ""
+        raise ScalingLabError(f"law {law_name(law)} reads {', '.join(need)}; give {flags}{hint}")
     unused = [k for k in given if k not in used]
     if unused:
         raise ScalingLabError(f"law {law_name(law)} reads {', '.join(need)}; it does not use "
