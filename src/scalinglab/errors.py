@@ -16,3 +16,13 @@ class ScalingLabError(ValueError):
 
 class FitError(ScalingLabError):
     """A fit that cannot be carried out (for example fewer rows than free parameters)."""
+
+
+def plain_repr(value: object) -> str:
+    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not
+    'np.float64(nan)')."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        value = value.tolist()
+    elif isinstance(value, (list, tuple)):
+        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
+    return repr(value)

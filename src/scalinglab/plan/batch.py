@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.errors import plain_repr as _show
 from scalinglab.tables import read_table
 
 __all__ = [
@@ -34,14 +35,6 @@ _LN_FLOAT_MAX = math.log(sys.float_info.max)  # 709.78: larger critical batches 
 _LN_TINY = math.log(1e-300)  # smaller ones are denormal or zero
 _KAPLAN_RANGE = "check the loss (nats/token on Kaplan's WebText2 scale) and alpha_B (Kaplan: 0.21)"
 
-
-def _show(value: object) -> str:
-    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
-    if hasattr(value, "tolist"):  # numpy scalar or array
-        value = value.tolist()
-    elif isinstance(value, (list, tuple)):
-        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
-    return repr(value)
 
 
 def _positive(name: str, value: float) -> float:

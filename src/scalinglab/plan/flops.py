@@ -38,18 +38,11 @@ import os
 from typing import Any, Union
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.errors import plain_repr as _show
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.presets import get_architecture, list_architectures
 from scalinglab.units import PF_DAY_FLOPS
 
-
-def _show(value: object) -> str:
-    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
-    if hasattr(value, "tolist"):  # numpy scalar or array
-        value = value.tolist()
-    elif isinstance(value, (list, tuple)):
-        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
-    return repr(value)
 
 __all__ = [
     "CONVENTIONS", "PARAM_CHOICES", "Architecture", "counted_params", "flops_from_pf_days", "flops_per_token",

@@ -19,15 +19,8 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.errors import plain_repr as _show
 
-
-def _show(value: object) -> str:
-    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
-    if hasattr(value, "tolist"):  # numpy scalar or array
-        value = value.tolist()
-    elif isinstance(value, (list, tuple)):
-        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
-    return repr(value)
 
 __all__ = [
     "DTYPE_BYTES", "Device", "CATALOGUE", "ASSUMED_PRICE_USD_PER_DEVICE_HOUR", "DEFAULT_PUE",

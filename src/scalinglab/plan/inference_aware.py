@@ -33,18 +33,11 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.errors import plain_repr as _show
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.resolve import AnyLaw, law_name, resolve_law
 
-
-def _show(value: object) -> str:
-    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
-    if hasattr(value, "tolist"):  # numpy scalar or array
-        value = value.tolist()
-    elif isinstance(value, (list, tuple)):
-        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
-    return repr(value)
 
 Array = np.ndarray
 LN_TOKENS_MAX = math.log(1e30)  # bisection range for D: 1 .. 1e30 tokens

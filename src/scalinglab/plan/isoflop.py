@@ -30,16 +30,9 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.errors import plain_repr as _show
 from scalinglab.io import Runs
 
-
-def _show(value: object) -> str:
-    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
-    if hasattr(value, "tolist"):  # numpy scalar or array
-        value = value.tolist()
-    elif isinstance(value, (list, tuple)):
-        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
-    return repr(value)
 
 Array = np.ndarray
 Resampler = Callable[[np.random.Generator], tuple[Array, Array]]  # -> (ln C, ln N_opt) per usable level

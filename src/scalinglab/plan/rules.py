@@ -26,16 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.errors import plain_repr as _show
 from scalinglab.units import PF_DAY_FLOPS
 
-
-def _show(value: object) -> str:
-    """A value for an error message: numpy scalars and arrays as plain Python ('nan', not 'np.float64(nan)')."""
-    if hasattr(value, "tolist"):  # numpy scalar or array
-        value = value.tolist()
-    elif isinstance(value, (list, tuple)):
-        value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
-    return repr(value)
 
 _GOPHER_BUDGET = 5.76e23  # FLOPs, the Gopher / Chinchilla budget (Hoffmann et al. 2022, Table 3)
 _HOFFMANN = "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv:2203.15556)"
