@@ -202,3 +202,47 @@ def test_numpy_values_print_plainly():
         mem.memory_report("llama3-8b", batch=np.int64(0))
     with pytest.raises(ScalingLabError, match=r"usable_memory_fraction must be in \(0, 1\], got nan$"):
         mem.memory_report("llama3-8b", usable_memory_fraction=np.float64("nan"))
+
+
+def _memory_json(args, monkeypatch, capsys):
+    code, stdout, err = run_cli(["memory", "--json", *args], monkeypatch, capsys)
+    assert code == 0, err
+    return json.loads(stdout)
+
+
+def test_cli_memory_options(monkeypatch, capsys):
+    n = 68_976_648_192                                      # llama2-70b parameters
+    base = ["--model", "llama2-70b", "--device", "h100", "--devices", "2", "--context", "1024"]
+    d = _memory_json([*base, "--kv-dtype", "int8"], monkeypatch, capsys)
+    assert d["kv_bytes_per_token"] == 163_840 and d["kv_dtype"] == "int8"       # int8 halves (laws.md C2)
+    d = _memory_json([*base, "--dtype", "int4", "--group-size", "64"], monkeypatch, capsys)
+    assert d["bytes_per_weight"] == 0.5 + 2 / 64 and d["weights_bytes"] == pytest.approx(n * 0.53125)
+    d = _memory_json([*base, "--prefill-tokens", "512"], monkeypatch, capsys)
+    workspace = 512 * (2 * 8192 + 2 * 28672) * 2                 # tokens x (2 d + 2 d_ff) x bf16
+    assert d["prefill_tokens"] == 512 and d["prefill_workspace_bytes"] == workspace
+    # max_context at batch 1 with a fixed prefill chunk: (80e9 - (W + workspace)/2) / (KV per token / 2 shards)
+    assert d["max_context"] == int((80e9 - (2 * n + workspace) / 2) / (327_680 / 2))
+    d = _memory_json([*base, "--prefill-tokens", "512", "--usable-fraction", "0.9"], monkeypatch, capsys)
+    assert d["capacity_bytes"] == pytest.approx(2 * 0.9 * 80e9)
+    assert d["max_batch"] == int((0.9 * 80e9 - (2 * n + workspace) / 2) / (327_680 * 1024 / 2))   # 343
+    assert d["max_context"] == int((0.9 * 80e9 - (2 * n + workspace) / 2) / (327_680 / 2))
+    assert d["notes"] == [] and d["trained_context_tokens"] == 4096
+
+
+def test_cli_memory_context_past_training_is_a_note(monkeypatch, capsys):
+    d = _memory_json(["--model", "llama2-70b", "--context", "32768"], monkeypatch, capsys)
+    assert d["kv_bytes_per_sequence"] == 327_680 * 32768
+    assert len(d["notes"]) == 1 and "trained context of 4,096" in d["notes"][0]
+    code, stdout, _ = run_cli(["memory", "--model", "llama2-70b", "--context", "32768"], monkeypatch, capsys)
+    assert code == 0 and "note: context 32,768 tokens exceeds" in " ".join(stdout.split())
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--usable-fraction", "1.5"], "--usable-fraction must be in (0, 1], got 1.5"),
+    (["--usable-fraction", "nan"], "--usable-fraction"), (["--prefill-tokens", "0"], "--prefill-tokens"),
+    (["--group-size", "0"], "--group-size"), (["--kv-dtype", "int2"], "kv_dtype 'int2'"),
+])
+def test_cli_memory_bad_options_name_the_flag(args, needle, monkeypatch, capsys):
+    code, _, err = run_cli(["memory", "--model", "llama3-8b", "--device", "h100", *args], monkeypatch, capsys)
+    assert_one_line_error(code, err)
+    assert needle in err

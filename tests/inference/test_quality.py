@@ -272,3 +272,64 @@ def test_cli_coverage_missing_column(tmp_path, monkeypatch, capsys):
     code, _, err = run_cli(["coverage", path, "--target", "0.9"], monkeypatch, capsys)
     assert_one_line_error(code, err)
     assert "missing column 'correct'" in err
+
+
+# ---- review fixes: huge n, non-finite --k, unreachable bootstrap resamples, plain values ----------------
+
+def test_pass_at_k_huge_n_uses_only_min_c_k_terms():
+    import time
+    from math import fsum, log1p
+
+    start = time.perf_counter()
+    got = q.pass_at_k(10**11, 5, 10)                       # a range up to n would need ~800 GB
+    assert time.perf_counter() - start < 0.5
+    exact = Fraction(1)
+    for i in range(10**11 - 4, 10**11 + 1):
+        exact *= Fraction(i - 10, i)
+    assert got == pytest.approx(float(1 - exact), rel=1e-9)   # ~5e-10
+    # min(c, k) above EXACT_TERMS: log-gamma branch against an fsum of the k-term mirror product
+    n, c, k = 10**9, 10**5, 10**4
+    reference = -np.expm1(fsum(log1p(-c / (n - j)) for j in range(k)))
+    assert q.pass_at_k(n, c, k) == pytest.approx(reference, rel=1e-9)
+    # both branches agree across the threshold; vectorised over problems of very different sizes
+    m = q.EXACT_TERMS
+    assert q.pass_at_k(10**7, m + 1, m + 1) == pytest.approx(-np.expm1(fsum(log1p(-(m + 1) / (10**7 - j))
+                                                                            for j in range(m + 1))), rel=1e-9)
+    many = q.pass_at_k([10, 10**11, 200], [2, 5, 10], 5)
+    assert many.tolist() == pytest.approx([0.777778, q.pass_at_k(10**11, 5, 5), q.pass_at_k(200, 10, 5)], abs=1e-6)
+
+
+def test_table_errors_print_plain_values():
+    frame = pd.DataFrame({"problem": ["a", "b"], "n": [3, np.nan], "correct": [1, 0]})
+    with pytest.raises(ScalingLabError, match=r"row 2, column 'n': must be a whole number >= 1, got nan$"):
+        q.load_results(frame)
+    with pytest.raises(ScalingLabError, match=r"got nan$"):
+        q.pass_at_k(np.float64("nan"), 0, 1)
+
+
+@pytest.mark.parametrize("command", [["passk"], ["coverage", "--target", "0.9"]])
+@pytest.mark.parametrize("k", ["nan", "inf", "-inf", "1,nan"])
+def test_cli_non_finite_k(counts_csv, monkeypatch, capsys, command, k):
+    code, _, err = run_cli([command[0], counts_csv, *command[1:], "--k", k], monkeypatch, capsys)
+    assert_one_line_error(code, err)
+    assert "--k expects whole numbers >= 1" in err
+
+
+def test_coverage_bootstrap_counts_unsolved_resamples_as_unbounded(tmp_path, monkeypatch, capsys):
+    # one problem of 40 is ever solved: a resample that misses it (probability (39/40)^40 = 36%) has zero
+    # coverage at every k and needs infinitely many samples; it must not be dropped from the interval
+    path = tmp_path / "hard.csv"
+    pd.DataFrame({"problem": [f"p{i}" for i in range(40)], "n": [100] * 40,
+                  "correct": [3] + [0] * 39}).to_csv(path, index=False)
+    rng = np.random.default_rng(0)
+    missing = sum(0 not in rng.integers(0, 40, 40) for _ in range(200))   # same seeded draws as fit_coverage
+    fit = q.fit_coverage(path, bootstrap=200, seed=0)
+    assert fit.unreachable == missing and 50 < missing < 95
+    assert fit.samples_for(0.02).high == np.inf
+    code, stdout, err = run_cli(["coverage", path, "--target", "0.02", "--json"], monkeypatch, capsys)  # default 200
+    assert code == 0, err
+    d = json.loads(stdout)
+    assert d["bootstrap"] == 200 and d["samples_for_target_interval"][1] is None
+    assert any("unbounded" in n for n in d["notes"]) and any(f"{missing} of 200" in n for n in d["notes"])
+    code, stdout, _ = run_cli(["coverage", path, "--target", "0.02"], monkeypatch, capsys)
+    assert code == 0 and ".. unbounded)" in " ".join(stdout.split())

@@ -1,6 +1,7 @@
 """Roofline serving speed, sweeps, MBU/MFU (laws.md A6, C3) and the speed command."""
 
 import json
+import math
 
 import pytest
 
@@ -56,10 +57,15 @@ def test_scaling_book_quiz():
     small, large = sp.decode_step(batch=4, **kw), sp.decode_step(batch=256, **kw)
     assert small.time_per_token_s == pytest.approx(2.57e-3, rel=2e-3) and small.bound == "memory"
     assert large.time_per_token_s == pytest.approx(21.1e-3, rel=3e-3)   # 21.05 ms, printed 21.1
-    assert large.bound == "compute"
+    # the weight matmuls are compute-bound, but the KV read (16.2 ms) dominates the step: memory-bound
+    assert large.weights_bound == "compute" and large.bound == "memory"
+    assert large.memory_time_s == pytest.approx(256 * 819.2e6 / (16 * 8.1e11) + 30e9 / (16 * 8.1e11))
     # int8 weights with bf16 compute: crossover at half the ridge point (scaling book: 240 -> 120)
     assert small.ridge_point == pytest.approx(243.2, rel=1e-3)
-    assert small.crossover_batch == pytest.approx(small.ridge_point / 2)
+    assert small.weights_crossover_batch == pytest.approx(small.ridge_point / 2)
+    # whole step: intensity levels off at 2 N / KV per sequence = 73.2 FLOP/byte < 243: never compute-bound
+    assert small.intensity_limit == pytest.approx(2 * 30e9 / 819.2e6)
+    assert small.crossover_batch == math.inf and "no whole-step crossover" in small.notes[0]
     catalogue = sp.decode_step(batch=4, **{**kw, "device": "tpu-v5e"})   # 8.19e11 B/s: within 2%
     assert catalogue.time_per_token_s == pytest.approx(2.57e-3, rel=0.02)
 
@@ -83,21 +89,59 @@ def test_scaling_book_llama2_13b_on_8_v5e():
 def test_h100_crossover_is_the_ridge_point():
     # laws.md A6: H100 SXM bf16 989.4e12 / 3.35e12 = 295 FLOP/byte; bf16 weights cross over there
     r = sp.serving_speed("llama2-7b", "h100-sxm")
-    assert r.crossover_batch == pytest.approx(295.3, abs=0.1)
+    assert r.decode.weights_crossover_batch == pytest.approx(295.3, abs=0.1)
     below, above = (weights_only(7e9, 2, "h100", batch=b) for b in (295, 296))
     assert below.bound == "memory" and above.bound == "compute"
+    assert below.crossover_batch == pytest.approx(295.34, rel=1e-4)   # no KV: whole step = weight matmuls
+
+
+def test_whole_step_bound_counts_the_kv_read():
+    # review finding: 70B, 4 x H100, 32k context, batch 512: KV read 410 ms of a 428 ms step is memory-bound
+    r = sp.serving_speed("llama2-70b", "h100", n_devices=4, context_tokens=32768, batch=512).decode
+    assert r.kv_time_s == pytest.approx(512 * 327_680 * 32768 / (4 * 3.35e12))
+    assert r.time_per_token_s == pytest.approx(0.4281, rel=1e-3)
+    assert r.bound == "memory" and r.weights_bound == "compute"
+    assert r.intensity_limit == pytest.approx(2 * 68_976_648_192 / (327_680 * 32768))   # 12.8 FLOP/byte
+    assert r.crossover_batch == math.inf and r.weights_crossover_batch == pytest.approx(295.34, rel=1e-4)
+    # small KV: the whole-step crossover is W/BW / (2N/FLOPS - KV/BW), larger than the weights' one
+    kw = dict(weights_bytes=14e9, kv_bytes_per_sequence=14e6, active_params=7e9, device="h100")
+    cross = (14e9 / 3.35e12) / (2 * 7e9 / 989.4e12 - 14e6 / 3.35e12)                    # 419.1
+    assert sp.decode_step(**kw).crossover_batch == pytest.approx(cross) and 419 < cross < 420
+    assert sp.decode_step(batch=419, **kw).bound == "memory" and sp.decode_step(batch=420, **kw).bound == "compute"
+    assert sp.decode_step(batch=300, **kw).weights_bound == "compute"
     # compute-bound: time grows linearly with batch (2 N B / peak)
     assert weights_only(7e9, 2, "h100", batch=1000).time_per_token_s == pytest.approx(2 * 7e9 * 1000 / 989.4e12)
 
 
-def test_moe_reads_all_weights_but_computes_active():
-    mixtral = Architecture(name="mixtral-8x7b", n_layer=32, d_model=4096, n_heads=32, n_kv_heads=8, d_ff=14336,
-                           vocab_size=32000, seq_len=32768, tied_embeddings=False, gated_mlp=True,
-                           norm="rmsnorm", n_experts=8, n_active_experts=2)
-    r = sp.serving_speed(mixtral, "h100-sxm", n_devices=2, context_tokens=1)
+MIXTRAL = Architecture(name="mixtral-8x7b", n_layer=32, d_model=4096, n_heads=32, n_kv_heads=8, d_ff=14336,
+                       vocab_size=32000, seq_len=32768, tied_embeddings=False, gated_mlp=True,
+                       norm="rmsnorm", n_experts=8, n_active_experts=2)
+
+
+def test_moe_holds_all_weights_but_computes_active():
+    r = sp.serving_speed(MIXTRAL, "h100-sxm", n_devices=2, context_tokens=1)
     assert r.decode.weights_bytes == 2 * 46_702_792_704
     assert r.decode.flops_per_step == 2 * 12_879_925_248
-    assert r.crossover_batch == pytest.approx(295.34 * 46_702_792_704 / 12_879_925_248, rel=1e-3)
+    assert r.decode.weights_crossover_batch == pytest.approx(295.34 * 46_702_792_704 / 12_879_925_248, rel=1e-3)
+
+
+def test_moe_reads_only_touched_experts():
+    expert_bytes = 2 * 32 * 8 * 3 * 4096 * 14336
+    one = sp.serving_speed(MIXTRAL, "h100-sxm", context_tokens=1).decode
+    assert one.expert_weights_bytes == expert_bytes and one.experts_touched == pytest.approx(2)
+    # batch 1 reads the non-expert weights and k/E = 2/8 of the experts: exactly the active parameters
+    assert one.weights_read_bytes == pytest.approx(2 * 46_702_792_704 - expert_bytes * 6 / 8)
+    assert one.weights_read_bytes == pytest.approx(2 * 12_879_925_248)
+    assert one.time_per_token_s == pytest.approx(7.69e-3, rel=1e-3)        # not 28.0 ms
+    every = sp.serving_speed(MIXTRAL, "h100-sxm", context_tokens=1, expert_routing="all").decode
+    assert every.time_per_token_s == pytest.approx(2 * 46_702_792_704 / 3.35e12, rel=1e-4)   # 27.9 ms
+    two = sp.serving_speed(MIXTRAL, "h100-sxm", context_tokens=1, batch=2).decode
+    assert two.experts_touched == pytest.approx(8 * (1 - 0.75 ** 2))         # 3.5 experts per layer
+    big = sp.serving_speed(MIXTRAL, "h100-sxm", context_tokens=1, batch=256).decode
+    assert big.weights_read_bytes == pytest.approx(big.weights_bytes, rel=1e-12)  # 1 - 0.75^256 ~ 1
+    assert sp.experts_touched(8, 2, 10) == pytest.approx(8 * (1 - 0.75 ** 10))
+    with pytest.raises(ScalingLabError, match="expert_routing"):
+        sp.experts_touched(8, 2, 1, routing="skewed")
 
 
 def test_tensor_parallel_efficiency_and_efficiency_factors():
@@ -110,7 +154,7 @@ def test_tensor_parallel_efficiency_and_efficiency_factors():
     assert half_bw.time_per_token_s == pytest.approx(2 * one.time_per_token_s)
     # lower compute efficiency moves the crossover down: ridge = peak x c_eff / (bw x b_eff)
     slow = sp.serving_speed("llama2-7b", "h100", compute_efficiency=0.5)
-    assert slow.crossover_batch == pytest.approx(295.34 / 2, rel=1e-3)
+    assert slow.decode.weights_crossover_batch == pytest.approx(295.34 / 2, rel=1e-3)
 
 
 # ---- prefill ---------------------------------------------------------------------------------------
@@ -136,8 +180,10 @@ def test_batch_range_and_sweep():
     assert sp.batch_range(3, 100) == [3, 4, 8, 16, 32, 64, 100]
     assert sp.batch_range(5, 5) == [5]
     rows = sp.batch_sweep("llama2-7b", "h100-sxm", context_tokens=128)
-    bounds = [r.bound for r in rows]
+    bounds = [r.decode.weights_bound for r in rows]
     assert bounds[:9] == ["memory"] * 9 and bounds[-1] == "compute"   # 256 < 295 < 512
+    # whole step: 128 tokens of MHA KV (67 MB/seq) caps the intensity at 2N/KV = 201 < 295: memory-bound
+    assert {r.bound for r in rows} == {"memory"} and rows[0].crossover_batch == math.inf
     totals = [r.total_tokens_per_s for r in rows]
     assert totals == sorted(totals)
 
@@ -202,7 +248,8 @@ def test_cli_speed_json(monkeypatch, capsys):
     assert code == 0
     d = json.loads(stdout)
     assert all(k in d for k in CONTRACT)
-    assert d["bound"] == "memory" and d["crossover_batch"] == pytest.approx(295.34, rel=1e-3)
+    assert d["bound"] == "memory" and d["weights_crossover_batch"] == pytest.approx(295.34, rel=1e-3)
+    assert d["crossover_batch"] is None and any("no whole-step crossover" in n for n in d["notes"])
     assert d["total_tokens_per_s"] == pytest.approx(8 * d["decode_tokens_per_s"])
     assert d["compute_efficiency"] == 1.0 and d["tp_efficiency"] == 1.0   # assumptions are in the output
 
@@ -213,7 +260,12 @@ def test_cli_speed_sweep_and_human(monkeypatch, capsys):
     rows = json.loads(stdout)
     assert code == 0 and [r["batch"] for r in rows] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
     assert all(all(k in r for k in CONTRACT) for r in rows)
-    assert rows[8]["bound"] == "memory" and rows[9]["bound"] == "compute"
+    assert rows[8]["weights_bound"] == "memory" and rows[9]["weights_bound"] == "compute"
+    # whole step (1,024 tokens of KV): W/BW / (2N/FLOPS - KV/BW) on 4 devices, past the sweep's 512
+    w, kv, n = 137_953_296_384, 327_680 * 1024, 68_976_648_192
+    cross = (w / (4 * 3.35e12)) / (2 * n / (4 * 989.4e12) - kv / (4 * 3.35e12))
+    assert rows[0]["crossover_batch"] == pytest.approx(cross) and 1040 < cross < 1060
+    assert {r["bound"] for r in rows} == {"memory"}
     code, stdout, _ = run_cli(["speed", "--model", "llama2-7b", "--device", "h100-pcie", "--measured-ms", "8"],
                               monkeypatch, capsys)
     assert code == 0 and "tokens/s" in stdout and "MBU" in stdout and "compute_efficiency 1" in stdout
@@ -227,10 +279,67 @@ def test_cli_speed_sweep_and_human(monkeypatch, capsys):
     (["--model", "llama2-7b", "--device", "h100", "--batch", "x"], "--batch"),
     (["--model", "llama2-7b", "--device", "h100", "--devices", "0"], "devices"),
     (["--model", "llama2-7b", "--device", "h100", "--context", "-1"], "context"),
-    (["--model", "llama2-7b", "--device", "h100", "--compute-efficiency", "1.5"], "compute_efficiency"),
+    (["--model", "llama2-7b", "--device", "h100", "--compute-efficiency", "1.5"], "--compute-efficiency"),
+    (["--model", "llama2-7b", "--device", "h100", "--bandwidth-efficiency", "0"], "--bandwidth-efficiency"),
+    (["--model", "llama2-7b", "--device", "h100", "--tp-efficiency", "nan"], "--tp-efficiency"),
+    (["--model", "llama2-7b", "--device", "h100", "--measured-ms", "-3"], "--measured-ms must be a number > 0"),
+    (["--model", "llama2-7b", "--device", "h100", "--measured-ms", "1"], "--measured-ms 1 implies MBU"),
+    (["--model", "llama2-7b", "--device", "h100", "--batch", "2.5"], "'2.5'"),
+    (["--model", "llama2-7b", "--device", "h100", "--batch", "1:1e300"], "at most 256"),
+    (["--model", "llama2-7b", "--device", "h100", "--batch", "1e400"], "'1e400'"),
+    (["--model", "llama2-7b", "--device", "h100", "--compute-dtype", "fp4"], "fp4"),
     (["--model", "llama2-7b", "--device", "h100", "--batch", "1:8", "--measured-ms", "5"], "measured"),
 ])
 def test_cli_speed_bad_input(args, needle, monkeypatch, capsys):
     code, _, err = run_cli(["speed", *args], monkeypatch, capsys)
     assert_one_line_error(code, err)
     assert needle in err
+
+
+def _speed_json(args, monkeypatch, capsys):
+    code, stdout, err = run_cli(["speed", "--json", *args], monkeypatch, capsys)
+    assert code == 0, err
+    return json.loads(stdout)
+
+
+def test_cli_speed_measured_mbu(monkeypatch, capsys):
+    # laws.md C3: bytes per step / measured time / peak bandwidth; 2 TB/s device (H100 PCIe), 14 ms per token.
+    # llama2-7b (6.738e9 params, fp16) with one token of KV: 13.48 GB per step -> 48.1% (7e9 exactly: 50%)
+    d = _speed_json(["--model", "llama2-7b", "--device", "h100-pcie", "--dtype", "fp16", "--context", "1",
+                     "--measured-ms", "14"], monkeypatch, capsys)
+    moved = 2 * 6_738_415_616 + 524_288
+    assert d["bytes_per_step"] == moved and d["compute_dtype"] == "fp16"
+    assert d["mbu"] == pytest.approx(moved / 14e-3 / 2.0e12) and d["mbu"] == pytest.approx(0.4813, abs=1e-4)
+    assert d["mfu"] == pytest.approx(2 * 6_738_415_616 / 14e-3 / 756e12, rel=1e-3)
+    assert d["measured_time_per_token_s"] == pytest.approx(0.014)
+
+
+def test_cli_speed_options(monkeypatch, capsys):
+    base = ["--model", "llama2-7b", "--device", "h100", "--context", "2048"]
+    ref = _speed_json(base, monkeypatch, capsys)
+    # prefill of the 2048-token prompt: (2 N P + 2 L P^2 d_attn) / 989.4e12, compute-bound
+    assert ref["prefill_s"] == pytest.approx((2 * 6_738_415_616 * 2048 + 2 * 32 * 2048**2 * 4096) / 989.4e12)
+    int8_kv = _speed_json([*base, "--kv-dtype", "int8"], monkeypatch, capsys)
+    assert int8_kv["kv_bytes_per_sequence"] == ref["kv_bytes_per_sequence"] / 2 == 262_144 * 2048
+    half = _speed_json([*base, "--bandwidth-efficiency", "0.5"], monkeypatch, capsys)
+    assert half["time_per_token_s"] == pytest.approx(2 * ref["time_per_token_s"])   # memory-bound
+    fp8 = _speed_json([*base, "--compute-dtype", "fp8", "--batch", "1024"], monkeypatch, capsys)
+    bf16 = _speed_json([*base, "--batch", "1024"], monkeypatch, capsys)
+    assert fp8["peak_flops_per_s"] == 1978.9e12 and bf16["peak_flops_per_s"] == 989.4e12
+    assert fp8["compute_time_s"] == pytest.approx(2 * 6_738_415_616 * 1024 / 1978.9e12)
+    tp = _speed_json([*base, "--devices", "2", "--tp-efficiency", "0.8"], monkeypatch, capsys)
+    assert tp["time_per_token_s"] == pytest.approx(ref["time_per_token_s"] / 1.6)
+    assert tp["prefill_s"] == pytest.approx(ref["prefill_s"] / 1.6)
+    e_notation = _speed_json([*base, "--batch", "1:1e3"], monkeypatch, capsys)
+    assert [r["batch"] for r in e_notation] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000]
+
+
+def test_cli_speed_context_past_training_and_32k_case(monkeypatch, capsys):
+    d = _speed_json(["--model", "llama2-70b", "--device", "h100", "--devices", "4", "--context", "32768",
+                     "--batch", "512"], monkeypatch, capsys)
+    assert d["bound"] == "memory" and d["weights_bound"] == "compute" and d["crossover_batch"] is None
+    assert any("trained context of 4,096" in n for n in d["notes"])
+    code, stdout, _ = run_cli(["speed", "--model", "llama2-70b", "--device", "h100", "--devices", "4",
+                               "--context", "32768", "--batch", "512"], monkeypatch, capsys)
+    text = " ".join(stdout.split())
+    assert code == 0 and "crossover batch (whole step) none" in text and "exceeds llama2-70b" in text

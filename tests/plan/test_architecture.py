@@ -143,6 +143,13 @@ def test_hf_llama_config_round_trip(tmp_path):
     mixtral = {**LLAMA3_8B_CONFIG, "model_type": "mixtral", "num_local_experts": 8, "num_experts_per_tok": 2}
     moe = from_hf_config(_write(tmp_path, mixtral, "moe.json"))
     assert (moe.n_experts, moe.n_active_experts) == (8, 2)
+    for bad in (0, -1, 9, 1.5, True):  # never read silently as 1 (or anything else)
+        path = _write(tmp_path, {**mixtral, "num_experts_per_tok": bad}, "bad_moe.json")
+        with pytest.raises(ScalingLabError, match=r"bad_moe\.json: field 'num_experts_per_tok'"):
+            from_hf_config(path)
+    no_k = {k: v for k, v in mixtral.items() if k != "num_experts_per_tok"}
+    with pytest.raises(ScalingLabError, match="'num_experts_per_tok' is missing"):
+        from_hf_config(_write(tmp_path, no_k, "no_k.json"))
 
 
 def test_hf_gpt2_and_neox_configs(tmp_path):

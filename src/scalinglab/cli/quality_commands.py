@@ -2,11 +2,13 @@
 
 Thin layers over :mod:`scalinglab.inference.quality`; ``--json`` keys are a contract (issue 4):
 passk -> pass_at_k ({"k": value}, keys are k as strings), n_problems; coverage -> a, b,
-samples_for_target (plus intervals when bootstrapped, and the coverage table).
+samples_for_target (plus intervals from a seeded bootstrap of 200 resamples by default, and the coverage
+table); an unbounded interval end (resamples that never reach the target) is null with a note.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import typer
@@ -23,8 +25,8 @@ def _parse_ks(text: Optional[str]) -> Optional[list[int]]:
     if text is None:
         return None
     ks = _parse_floats(text, "--k")
-    for k in ks:
-        if k != round(k) or k < 1:
+    for k in ks:  # finiteness first: round(nan) / round(inf) would raise
+        if not math.isfinite(k) or k != round(k) or k < 1:
             raise ScalingLabError(f"--k expects whole numbers >= 1, got {k:g}")
     return sorted({int(k) for k in ks})
 
@@ -101,8 +103,9 @@ def coverage_cmd(
     target: float = typer.Option(..., help="Target coverage in (0, 1), e.g. 0.9."),
     k: Optional[str] = typer.Option(None, "--k", help="Comma-separated k to fit (default 1, 2, 4, ... up "
                                     "to the smallest n)."),
-    bootstrap: int = typer.Option(0, help="Bootstrap resamples over problems (0 = none)."),
-    seed: int = typer.Option(0, help="Seed for the bootstrap."),
+    bootstrap: int = typer.Option(200, help="Bootstrap resamples over problems for the intervals (0 = none); "
+                                  "default 200, seeded by --seed, so the intervals are reproducible."),
+    seed: int = typer.Option(0, help="Seed for the bootstrap (default 0)."),
     level: float = typer.Option(0.95, help="Confidence level of the intervals."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -134,5 +137,5 @@ def coverage_cmd(
 def _ci(d: dict, key: str) -> str:
     if key not in d:
         return ""
-    lo, hi = d[key]
-    return f" ({100 * d['level']:g}% interval {lo:.4g} .. {hi:.4g})"
+    lo, hi = ("unbounded" if v is None or math.isinf(v) else f"{v:.4g}" for v in d[key])
+    return f" ({100 * d['level']:g}% interval {lo} .. {hi})"

@@ -17,6 +17,29 @@ from scalinglab.cli import _emit_json, app, out
 from scalinglab.errors import ScalingLabError
 
 GB, GIB = 1e9, float(2**30)
+#: Most batch sizes one --batch sweep may ask for (a LOW:HIGH sweep has one per power of two).
+MAX_SWEEP = 256
+
+
+def _check_flags(**flags: object) -> None:
+    """Validate CLI numbers under the flag names the user typed (``--context`` ...) before the API call."""
+    from scalinglab.inference.memory import fraction, positive_count, positive_number
+
+    for name, value in flags.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None:
+            continue
+        if name in ("usable_fraction", "compute_efficiency", "bandwidth_efficiency", "tp_efficiency"):
+            fraction(flag, value)
+        elif name == "measured_ms":
+            positive_number(flag, value)
+        else:
+            positive_count(flag, value)
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        out.print(f"note: {note}")
 
 
 def _bytes_row(table: Table, label: str, value: float | None) -> None:
@@ -46,6 +69,8 @@ def memory_cmd(
     """Serving memory: weights, KV cache, prefill workspace, and whether it fits on N devices."""
     from scalinglab.inference.memory import memory_report
 
+    _check_flags(context=context, batch=batch, devices=devices, usable_fraction=usable_fraction,
+                 prefill_tokens=prefill_tokens, group_size=group_size)
     r = memory_report(model, dtype=dtype, kv_dtype=kv_dtype, context_tokens=context, batch=batch, device=device,
                       n_devices=devices, usable_memory_fraction=usable_fraction, prefill_tokens=prefill_tokens,
                       group_size=group_size)
@@ -68,6 +93,7 @@ def memory_cmd(
         _bytes_row(t, f"usable per device (x {r.usable_memory_fraction:g})",
                    r.device_memory_bytes * r.usable_memory_fraction)
     out.print(t)
+    _print_notes(list(r.notes))
     if r.device is None:
         out.print("no --device given: no fit check")
         return
@@ -83,22 +109,43 @@ def _parse_batches(text: str) -> tuple[list[int], bool]:
     """'8' -> ([8], False); '1:256' -> powers of two with both ends, True; '1,8,64' -> those, True."""
     from scalinglab.inference.speed import batch_range
 
+    usage = f"--batch expects B, LOW:HIGH or B1,B2,... of whole numbers >= 1 (1e6 is fine); got '{text}'"
+
     def whole(part: str) -> int:
         try:
             return int(part.strip())
         except ValueError:
-            raise ScalingLabError(f"--batch expects B, LOW:HIGH or B1,B2,...; got '{text}'") from None
+            pass
+        try:
+            value = float(part.strip())
+        except ValueError:
+            raise ScalingLabError(usage) from None
+        if not (value == value and abs(value) != float("inf") and value.is_integer()):
+            raise ScalingLabError(usage)
+        return int(value)
 
     if ":" in text:
         low, _, high = text.partition(":")
-        return batch_range(whole(low), whole(high)), True
-    parts = [p for p in text.split(",") if p.strip()]
-    if not parts:
-        raise ScalingLabError(f"--batch expects B, LOW:HIGH or B1,B2,...; got '{text}'")
-    return [whole(p) for p in parts], len(parts) > 1
+        try:
+            sizes = batch_range(whole(low), whole(high))
+        except ScalingLabError as exc:
+            raise ScalingLabError(f"--batch {text}: {exc}") from None
+        sweep = True
+    else:
+        parts = [p for p in text.split(",") if p.strip()]
+        if not parts:
+            raise ScalingLabError(usage)
+        sizes, sweep = [whole(p) for p in parts], len(parts) > 1
+        for size in sizes:
+            if size < 1:
+                raise ScalingLabError(f"--batch must be whole numbers >= 1, got {size}")
+    if len(sizes) > MAX_SWEEP:
+        raise ScalingLabError(f"--batch {text} asks for {len(sizes)} batch sizes; at most {MAX_SWEEP} per sweep")
+    return sizes, sweep
 
 
-_SPEED_COLUMNS = ("batch", "time/token (ms)", "tokens/s per seq", "tokens/s total", "prefill (ms)", "bound")
+_SPEED_COLUMNS = ("batch", "time/token (ms)", "tokens/s per seq", "tokens/s total", "prefill (ms)", "step bound",
+                  "weights bound")
 
 
 @app.command("speed")
@@ -127,6 +174,8 @@ def speed_cmd(
     from scalinglab.inference.speed import measured_efficiency, serving_speed
 
     sizes, sweep = _parse_batches(batch)
+    _check_flags(devices=devices, context=context, prompt=prompt, compute_efficiency=compute_efficiency,
+                 bandwidth_efficiency=bandwidth_efficiency, tp_efficiency=tp_efficiency, measured_ms=measured_ms)
     if measured_ms is not None and sweep:
         raise ScalingLabError("--measured-ms needs a single --batch, not a sweep")
     options = dict(n_devices=devices, context_tokens=context, prompt_tokens=prompt, dtype=dtype, kv_dtype=kv_dtype,
@@ -138,7 +187,7 @@ def speed_cmd(
     rows = [{**r.to_dict(), "fits_in_memory": r.decode.batch <= largest, "max_batch_in_memory": largest}
             for r in reports]
     if measured_ms is not None:
-        rows[0].update(measured_efficiency(reports[0], measured_ms / 1e3))
+        rows[0].update(measured_efficiency(reports[0], measured_ms / 1e3, label=f"--measured-ms {measured_ms:g}"))
     if as_json:
         _emit_json(rows if sweep else rows[0])
         return
@@ -160,21 +209,29 @@ def _print_speed(reports: list, rows: list[dict]) -> None:
             crossed, mark = True, " *"
         fits = "" if row["fits_in_memory"] else " !"
         t.add_row(f"{r.decode.batch:,}{fits}", f"{1e3 * r.time_per_token_s:,.3f}", f"{r.decode_tokens_per_s:,.1f}",
-                  f"{r.total_tokens_per_s:,.1f}", f"{1e3 * r.prefill_s:,.2f}", r.bound + mark)
+                  f"{r.total_tokens_per_s:,.1f}", f"{1e3 * r.prefill_s:,.2f}", r.bound + mark, r.decode.weights_bound)
     out.print(t)
     if crossed:
-        out.print("* first batch past the crossover (decode weight matmuls compute-bound from here)")
+        out.print("* first batch past the crossover (the whole decode step compute-bound from here)")
     if not all(row["fits_in_memory"] for row in rows):
         out.print("! does not fit in memory at this context")
     out.print(f"memory: at most {rows[0]['max_batch_in_memory']:,} sequences of {head.context_tokens:,} tokens fit "
               f"on {first.n_devices} x {first.device} ('memory' command for details)")
-    out.print(f"crossover batch {first.crossover_batch:,.1f} (ridge point {first.ridge_point:,.1f} FLOP/byte = "
+    whole = ("none: the step stays memory-bound at any batch (intensity levels off at "
+             f"{first.intensity_limit:,.1f} FLOP/byte)" if first.crossover_batch == float("inf")
+             else f"{first.crossover_batch:,.1f}")
+    out.print(f"crossover batch (whole step) {whole}; weight matmuls alone {first.weights_crossover_batch:,.1f} "
+              f"(ridge point {first.ridge_point:,.1f} FLOP/byte = "
               f"{first.peak_flops_per_s / 1e12:g} TFLOP/s x {first.compute_efficiency:g} / "
               f"{first.bandwidth_bytes_per_s / 1e12:g} TB/s x {first.bandwidth_efficiency:g}); weights "
               f"{first.weights_bytes / 1e9:,.2f} GB, KV {first.kv_bytes_per_sequence / 2**30:,.3f} GiB per sequence")
     out.print(f"assumptions: compute_efficiency {first.compute_efficiency:g}, bandwidth_efficiency "
               f"{first.bandwidth_efficiency:g}, tp_efficiency {first.tp_efficiency:g} (roofline lower bound on time "
-              f"at 1.0); KV split {first.kv_shards} ways")
+              f"at 1.0); KV split {first.kv_shards} ways; expert_routing {first.expert_routing}"
+              + (f" ({first.experts_touched:.3g} of {first.n_experts} experts read per layer at batch {first.batch})"
+                 if first.n_experts > 1 else ""))
+    _print_notes([n for n in rows[0]["notes"] if not n.startswith("no whole-step crossover")
+                  and not n.startswith("MoE weights")])
     if "mbu" in rows[0]:
         out.print(f"measured {1e3 * rows[0]['measured_time_per_token_s']:g} ms/token: MBU {rows[0]['mbu']:.1%}, "
                   f"MFU {rows[0]['mfu']:.1%}")

@@ -45,8 +45,9 @@ from scalinglab.plan.presets import get_architecture
 __all__ = [
     "WEIGHT_DTYPE_BYTES", "DEFAULT_INT4_GROUP_SIZE", "ModelLike", "MemoryReport", "plain_repr", "positive_count",
     "fraction", "bytes_per_element", "bytes_per_weight", "weights_bytes", "kv_bytes_per_token",
-    "kv_cache_bytes", "activation_bytes_per_tensor", "prefill_workspace_bytes", "kv_shards",
-    "memory_report", "max_batch", "max_context", "fits",
+    "kv_cache_bytes", "expert_weights_bytes", "EXPERT_ROUTINGS", "experts_touched",
+    "non_negative_number", "positive_number", "context_note", "activation_bytes_per_tensor",
+    "prefill_workspace_bytes", "kv_shards", "memory_report", "max_batch", "max_context", "fits",
 ]
 
 ModelLike = Union[Architecture, str, "os.PathLike[str]"]
@@ -89,6 +90,28 @@ def fraction(field: str, value: Any) -> float:
         raise ScalingLabError(f"{field} must be a number in (0, 1], got {plain_repr(value)}") from None
     if not (math.isfinite(v) and 0 < v <= 1):
         raise ScalingLabError(f"{field} must be in (0, 1], got {plain_repr(value)}")
+    return v
+
+
+def non_negative_number(field: str, value: Any) -> float:
+    """``value`` as a finite number >= 0, else ScalingLabError naming ``field``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ScalingLabError(f"{field} must be a number >= 0, got {plain_repr(value)}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise ScalingLabError(f"{field} must be a number >= 0, got {plain_repr(value)}")
+    return v
+
+
+def positive_number(field: str, value: Any) -> float:
+    """``value`` as a finite number > 0, else ScalingLabError naming ``field``."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise ScalingLabError(f"{field} must be a number > 0, got {plain_repr(value)}")
     return v
 
 
@@ -135,6 +158,42 @@ def weights_bytes(model: ModelLike, dtype: str = "bf16", *, group_size: int | No
     """
     per_weight = bytes_per_weight(dtype, group_size=group_size, scale_bytes=scale_bytes, zero_point=zero_point)
     return _model(model).params() * per_weight
+
+
+def expert_weights_bytes(model: ModelLike, dtype: str = "bf16", **quantisation: Any) -> float:
+    """Bytes of every expert MLP of every layer (0 for a dense model): the part of :func:`weights_bytes` a
+    mixture-of-experts decode step reads only partly (:mod:`.speed`); the router is not an expert."""
+    arch = _model(model)
+    if arch.n_experts <= 1:
+        return 0.0
+    return arch.n_layer * arch.n_experts * arch.expert_params() * bytes_per_weight(dtype, **quantisation)
+
+
+EXPERT_ROUTINGS = ("independent", "all")
+
+def experts_touched(n_experts: int, n_active_experts: int, tokens: float, routing: str = "independent") -> float:
+    """Expected distinct experts of one layer read by ``tokens`` tokens each routed to k = ``n_active_experts``
+    of E = ``n_experts``: ``E (1 - (1 - k/E)^tokens)`` under independent uniform routing (k at one token,
+    -> E for many); E with ``routing="all"``. Dense models (E = 1): 1."""
+    e, k = positive_count("n_experts", n_experts), positive_count("n_active_experts", n_active_experts)
+    key = str(routing).strip().lower()
+    if key not in EXPERT_ROUTINGS:
+        raise ScalingLabError(f"expert_routing '{routing}' is unknown; known: {', '.join(EXPERT_ROUTINGS)}")
+    if k > e:
+        raise ScalingLabError(f"n_active_experts={k} exceeds n_experts={e}")
+    if key == "all" or k == e:
+        return float(e)
+    return -e * math.expm1(non_negative_number("tokens", tokens) * math.log1p(-k / e))
+
+
+
+def context_note(model: ModelLike, tokens: int, what: str = "context") -> str:
+    """A warning when ``tokens`` exceeds the model's trained context (``Architecture.seq_len``), else ""."""
+    arch = _model(model)
+    if tokens <= arch.seq_len:
+        return ""
+    return (f"{what} {tokens:,} tokens exceeds {arch.name}'s trained context of {arch.seq_len:,} tokens: "
+            "the numbers are memory/speed arithmetic only; quality past the trained length is not implied")
 
 
 # ---- KV cache --------------------------------------------------------------------------------------
@@ -191,7 +250,8 @@ class MemoryReport:
     ``usable_memory_fraction`` = ``capacity_bytes``; ``bytes_per_device`` is the largest per-device share
     under tensor parallelism (weights and workspace / K, KV / ``kv_shards``); ``fits``, ``max_batch``
     (at this context) and ``max_context`` (tokens, at this batch; may exceed the model's trained context)
-    are None without a device.
+    are None without a device. ``trained_context_tokens`` is the model's ``seq_len``; ``notes`` warns when
+    ``context_tokens`` exceeds it (a warning, not an error).
     """
 
     model: str
@@ -220,10 +280,12 @@ class MemoryReport:
     fits: bool | None
     max_batch: int | None
     max_context: int | None
+    trained_context_tokens: int = 0
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-ready)."""
-        return asdict(self)
+        """Plain dict (JSON-ready); ``notes`` a list of warnings (e.g. context past the trained one)."""
+        return {**asdict(self), "notes": list(self.notes)}
 
 
 def _per_device_bytes(weights: float, kv: float, workspace: float, n_devices: int, shards: int) -> float:
@@ -283,7 +345,8 @@ def memory_report(model: ModelLike, *, dtype: str = "bf16", kv_dtype: str = "bf1
         total_bytes=weights + kv + workspace, device=None if dev is None else dev.key, n_devices=k,
         kv_shards=shards, usable_memory_fraction=usable, device_memory_bytes=device_memory,
         capacity_bytes=capacity, bytes_per_device=_per_device_bytes(weights, kv, workspace, k, shards),
-        fits=fits_flag, max_batch=largest_batch, max_context=longest_context)
+        fits=fits_flag, max_batch=largest_batch, max_context=longest_context, trained_context_tokens=arch.seq_len,
+        notes=tuple(n for n in (context_note(arch, context, "context"),) if n))
 
 
 def _longest_context(arch: Architecture, weights: float, kv_per_token: float, batch: int, k: int, shards: int,

@@ -5,6 +5,9 @@ Schaeffer, Miranda, Koyejo 2023, "Are Emergent Abilities of Large Language Model
 has probability p^L (sharp in p), while token edit distance ~ L (1 - p) is linear in the per-token
 error. A per-token loss that falls as a smooth power law in N therefore gives an exact-match curve
 that looks like a jump. Reused by the analysis of emergence.
+
+Serving efficiency from a measurement (used by :mod:`.speed`): MBU and MFU (Databricks/MosaicML 2023,
+laws.md C3).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.inference.memory import positive_count, positive_number as _positive
+from scalinglab.plan.hardware import Device, get_device
 
 # ---- exact match vs per-token metrics (Schaeffer et al. 2023, laws.md E4) ----------------------------
 
@@ -97,3 +102,34 @@ def metric_comparison(n_params: Sequence[float] | np.ndarray,
     p = np.exp(-loss)
     return MetricComparison(n, loss, p, np.asarray(exact_match_curve(p, answer_length)),
                             np.asarray(token_edit_distance(p, answer_length)), _length(answer_length))
+
+
+# ---- serving efficiency from a measurement (laws.md C3) ---------------------------------------------
+def model_bandwidth_utilization(bytes_per_step: float, time_per_token_s: float, device: str | Device,
+                                n_devices: int = 1, label: str | None = None) -> float:
+    """MBU = bytes moved per step (weights + KV read) / measured time per output token / (K x peak
+    bandwidth) (Databricks/MosaicML 2023; laws.md C3). A value above 1 raises: the measurement or the
+    byte count is wrong. ``label`` names the measurement in errors (e.g. the CLI flag)."""
+    moved = _positive("bytes_per_step", bytes_per_step)
+    seconds = _positive(label or "time_per_token_s", time_per_token_s)
+    peak = positive_count("devices", n_devices) * get_device(device).bandwidth_bytes_per_s
+    mbu = moved / seconds / peak
+    if mbu > 1:
+        shown = label or f"time_per_token_s={time_per_token_s:g}"
+        raise ScalingLabError(f"{shown} implies MBU {mbu:.3g} > 1 ({moved:.4g} bytes per step at "
+                              f"{peak:.4g} B/s): check the measurement, bytes_per_step, device and devices")
+    return mbu
+
+
+def model_flops_utilization(active_params: float, tokens_per_s: float, device: str | Device,
+                            n_devices: int = 1, compute_dtype: str = "bf16", label: str | None = None) -> float:
+    """Serving MFU = 2 x N_active x tokens/s / (K x dense peak FLOP/s) (forward only; tokens/s counts
+    every token processed, all sequences together). A value above 1 raises."""
+    n_active = _positive("active_params", active_params)
+    rate = _positive(label or "tokens_per_s", tokens_per_s)
+    peak = positive_count("devices", n_devices) * get_device(device).peak(compute_dtype)
+    mfu = 2.0 * n_active * rate / peak
+    if mfu > 1:
+        raise ScalingLabError(f"{label or f'tokens_per_s={tokens_per_s:g}'} implies MFU {mfu:.3g} > 1: check the "
+                              "measurement, active_params, device and devices")
+    return mfu

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaln
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.tables import read_table
+from scalinglab.inference.memory import plain_repr
+from scalinglab.inference.results import ProblemResults, load_results, load_results_by_temperature
 
 __all__ = [
     "pass_at_k", "ProblemResults", "load_results", "load_results_by_temperature", "default_ks",
@@ -34,7 +36,7 @@ def _int_array(values: object, what: str, problems: Sequence[str] | None, minimu
     try:
         arr = np.atleast_1d(np.asarray(values, dtype=float))
     except (TypeError, ValueError):
-        raise ScalingLabError(f"{what} must be whole numbers, got {values!r}") from None
+        raise ScalingLabError(f"{what} must be whole numbers, got {plain_repr(values)}") from None
     bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < minimum)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -47,17 +49,69 @@ def _check_k(k: object) -> int:
     try:
         kf = float(k)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ScalingLabError(f"k must be a whole number >= 1, got {k!r}") from None
+        raise ScalingLabError(f"k must be a whole number >= 1, got {plain_repr(k)}") from None
     if not np.isfinite(kf) or kf != round(kf) or kf < 1:
-        raise ScalingLabError(f"k must be a whole number >= 1, got {k!r}")
+        raise ScalingLabError(f"k must be a whole number >= 1, got {plain_repr(k)}")
     return int(kf)
+
+
+#: Problems whose product has at most this many terms are summed term by term (exact); larger ones use
+#: differences of log-gamma (Stirling series), stable to ~m log(n) x 1e-16 in the log.
+EXACT_TERMS = 4096
+
+
+def _log_rising(a: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """log Gamma(a + m) - log Gamma(a) for a >= 1, m >= 0, without the cancellation of two lgamma values of
+    size a log a: the Stirling series' difference for a >= 10 (error < 1e-10), lgamma for small a."""
+    a, m = np.asarray(a, dtype=float), np.asarray(m, dtype=float)
+    out = np.empty_like(a)
+    small = a < 10
+    if small.any():
+        out[small] = gammaln(a[small] + m[small]) - gammaln(a[small])
+    big = ~small
+    if big.any():
+        x, mm = a[big], m[big]
+        y = x + mm
+
+        def series(z: np.ndarray) -> np.ndarray:
+            return 1 / (12 * z) - 1 / (360 * z**3) + 1 / (1260 * z**5)
+
+        out[big] = (x - 0.5) * np.log1p(mm / x) + mm * np.log(y) - mm + series(y) - series(x)
+    return out
+
+
+def _log_ratio(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """log(C(n-c, k) / C(n, k)) for n - c >= k, from m = min(c, k) terms: sum_{i=n-m+1..n} log1p(-L/i) with
+    L = max(c, k) (the c-term product of Chen et al., or its k-term mirror), never a range up to n."""
+    m, big_l = np.minimum(c, k), np.maximum(c, k)
+    out = np.zeros(n.shape, dtype=float)
+    exact = (m > 0) & (m <= EXACT_TERMS)
+    idx = np.flatnonzero(exact)
+    start = 0
+    while start < idx.size:  # chunks of about 2**20 terms
+        counts = m[idx[start:]]
+        stop = start + max(1, int(np.searchsorted(np.cumsum(counts), 2**20, side="right")))
+        chunk = idx[start:stop]
+        reps = m[chunk]
+        offsets = np.concatenate(([0], np.cumsum(reps)[:-1]))
+        step = np.arange(int(reps.sum())) - np.repeat(offsets, reps)
+        i = np.repeat((n[chunk] - reps + 1).astype(float), reps) + step
+        out[chunk] = np.add.reduceat(np.log1p(-np.repeat(big_l[chunk].astype(float), reps) / i), offsets)
+        start = stop
+    rest = m > EXACT_TERMS
+    if rest.any():
+        nn, mr = n[rest].astype(float), m[rest].astype(float)
+        out[rest] = _log_rising(nn - c[rest] - k + 1, mr) - _log_rising(nn - mr + 1, mr)
+    return out
 
 
 def pass_at_k(n: object, c: object, k: int, problems: Sequence[str] | None = None) -> float | np.ndarray:
     """Unbiased pass@k of Chen et al. 2021 (Codex paper, sec. 2.1; laws.md E1), per problem.
 
     pass@k = 1 - C(n-c, k) / C(n, k) for n samples of which c passed, computed in the numerically
-    stable product form 1 - prod_{i=n-c+1..n} (1 - k/i) (1.0 when n - c < k), summed as logs.
+    stable product form 1 - prod_{i=n-c+1..n} (1 - k/i) (1.0 when n - c < k), summed as logs over
+    min(c, k) terms (the mirror form prod_{j<k} (1 - c/(n-j)) when k < c); beyond :data:`EXACT_TERMS`
+    terms, log-gamma differences. Cost grows with min(c, k), not n (n = 1e11 is fine).
     Vectorised: ``n`` and ``c`` may be arrays over problems (then an array is returned); ``problems``
     names them in errors. Needs 0 <= c <= n and k <= n (Chen et al. report only k <= n).
     Checks: (n=10, c=2, k=5) -> 0.777778; (200, 10, 10) -> 0.408548.
@@ -77,151 +131,8 @@ def pass_at_k(n: object, c: object, k: int, problems: Sequence[str] | None = Non
     out = np.ones(n_arr.shape, dtype=float)
     todo = (n_arr - c_arr) >= kk
     if todo.any():
-        top = int(n_arr[todo].max())
-        i = np.arange(kk + 1, top + 1, dtype=float)
-        cum = np.zeros(top + 1)  # cum[m] = sum_{i=k+1..m} log(1 - k/i)
-        cum[kk + 1:] = np.cumsum(np.log1p(-kk / i))
-        log_prod = cum[n_arr[todo]] - cum[n_arr[todo] - c_arr[todo]]
-        out[todo] = 0.0 - np.expm1(log_prod)  # 0.0 - : no -0.0 when c = 0
+        out[todo] = 0.0 - np.expm1(_log_ratio(n_arr[todo], c_arr[todo], kk))  # 0.0 - : no -0.0 when c = 0
     return float(out[0]) if scalar else out
-
-
-# ---- results tables ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProblemResults:
-    """Per-problem sample counts: ``n`` samples drawn and ``correct`` samples that passed, per problem.
-
-    ``layout`` is how the source was written: "counts" (columns problem, n, correct) or "per_sample"
-    (one row per sample with problem, correct as 0/1 or bool).
-    """
-
-    problems: tuple[str, ...]
-    n: np.ndarray
-    correct: np.ndarray
-    layout: str
-    source: str = "results"
-
-    @property
-    def min_n(self) -> int:
-        """Fewest samples drawn for any problem: the largest k pass@k can be reported for."""
-        return int(self.n.min())
-
-    def pass_at_k(self, k: int) -> np.ndarray:
-        """Per-problem unbiased pass@k (fractions in [0, 1]); errors name the source and problem."""
-        try:
-            return np.asarray(pass_at_k(self.n, self.correct, k, self.problems))
-        except ScalingLabError as exc:
-            raise ScalingLabError(f"{self.source}: {exc}") from None
-
-    def mean_pass_at_k(self, ks: Sequence[int]) -> dict[int, float]:
-        """pass@k averaged over problems (Chen et al. 2021), for each k in ``ks``."""
-        return {_check_k(k): float(self.pass_at_k(k).mean()) for k in ks}
-
-
-def _columns(df: pd.DataFrame) -> dict[str, object]:
-    return {str(c).strip().lower(): c for c in df.columns}
-
-
-def _need(cols: dict[str, object], names: Sequence[str], df: pd.DataFrame, source: str) -> None:
-    for name in names:
-        if name not in cols:
-            have = ", ".join(map(str, df.columns)) or "none"
-            raise ScalingLabError(f"{source}: missing column '{name}' (columns: {have}); expected problem, n, "
-                                  "correct (counts per problem) or problem, correct (one row per sample)")
-
-
-def _bad_cell(df: pd.DataFrame, source: str, pos: int, col: object, reason: str) -> ScalingLabError:
-    return ScalingLabError(f"{source}: row {int(df.index[pos]) + 1}, column '{col}': {reason}")
-
-
-def _numbers(df: pd.DataFrame, col: object, source: str, minimum: float, whole: bool) -> np.ndarray:
-    values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(values) | (values < minimum) | ((values != np.round(values)) if whole else False)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        kind = "a whole number" if whole else "a number"
-        raise _bad_cell(df, source, i, col, f"must be {kind} >= {minimum:g}, got {df[col].iloc[i]!r}")
-    return values
-
-
-_TRUE = {"1", "1.0", "true", "t", "yes", "pass", "passed"}
-_FALSE = {"0", "0.0", "false", "f", "no", "fail", "failed"}
-
-
-def _flags(df: pd.DataFrame, col: object, source: str) -> np.ndarray:
-    out = np.zeros(len(df), dtype=np.int64)
-    for i, v in enumerate(df[col]):
-        text = str(v).strip().lower()
-        if isinstance(v, (bool, np.bool_)):
-            out[i] = int(bool(v))
-        elif text in _TRUE | _FALSE:
-            out[i] = int(text in _TRUE)
-        else:
-            raise _bad_cell(df, source, i, col, f"per-sample 'correct' must be 0/1 or true/false, got {v!r}")
-    return out
-
-
-def _results_from_frame(df: pd.DataFrame, source: str) -> ProblemResults:
-    if len(df) == 0:
-        raise ScalingLabError(f"{source}: has a header but no rows")
-    cols = _columns(df)
-    _need(cols, ("problem", "correct"), df, source)
-    pcol = cols["problem"]
-    missing = df[pcol].isna().to_numpy()
-    if missing.any():
-        raise _bad_cell(df, source, int(np.flatnonzero(missing)[0]), pcol, "problem id is missing")
-    problem = df[pcol].astype(str).to_numpy()
-    if "n" in cols:
-        n = _numbers(df, cols["n"], source, 1, whole=True)
-        c = _numbers(df, cols["correct"], source, 0, whole=True)
-        over = np.flatnonzero(c > n)
-        if over.size:
-            i = int(over[0])
-            raise _bad_cell(df, source, i, cols["correct"], f"{c[i]:g} correct exceeds n = {n[i]:g} (c > n)")
-        layout = "counts"
-    else:
-        n, c, layout = np.ones(len(df)), _flags(df, cols["correct"], source), "per_sample"
-    grouped = pd.DataFrame({"problem": problem, "n": n, "c": c}).groupby("problem", sort=False).sum()
-    return ProblemResults(tuple(grouped.index), grouped["n"].to_numpy(np.int64),
-                          grouped["c"].to_numpy(np.int64), layout, source)
-
-
-def _frame(data: pd.DataFrame | str | Path, name: str | None) -> tuple[pd.DataFrame, str]:
-    if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True), name or "results"
-    path = Path(data)
-    return read_table(path, name or str(path), is_text=lambda col: col.strip().lower() == "problem"), \
-        name or str(path)
-
-
-def load_results(data: ProblemResults | pd.DataFrame | str | Path, name: str | None = None) -> ProblemResults:
-    """Read a results table (CSV, TSV, Parquet, JSON lines, JSON) or DataFrame into per-problem counts.
-
-    Layouts, detected by the columns: ``problem, n, correct`` (counts; repeated problems are summed) or
-    ``problem, correct`` (one row per sample, correct as 0/1 or true/false). Rows are 1-based data rows.
-    A ``temperature`` column is refused here: use :func:`load_results_by_temperature`.
-    """
-    if isinstance(data, ProblemResults):
-        return data
-    df, source = _frame(data, name)
-    if "temperature" in _columns(df):
-        raise ScalingLabError(f"{source}: has a 'temperature' column; pooling samples across temperatures "
-                              "would mix distributions (filter it to one temperature, or use best_temperature)")
-    return _results_from_frame(df, source)
-
-
-def load_results_by_temperature(data: pd.DataFrame | str | Path,
-                                name: str | None = None) -> dict[float, ProblemResults]:
-    """Per-temperature results from a table with a ``temperature`` column (>= 0) plus either layout."""
-    df, source = _frame(data, name)
-    cols = _columns(df)
-    _need(cols, ("temperature",), df, source)
-    temps = _numbers(df, cols["temperature"], source, 0.0, whole=False)
-    return {float(t): _results_from_frame(df[temps == t], f"{source} (temperature {t:g})")
-            for t in sorted(set(temps.tolist()))}
 
 
 def default_ks(max_k: int) -> list[int]:
@@ -310,6 +221,7 @@ class CoverageFit:
     level: float = 0.95
     draws: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))  # bootstrap (a, b) rows
     notes: tuple[str, ...] = ()
+    unreachable: int = 0  # bootstrap resamples with zero coverage at every k: infinitely many samples
 
     def predict(self, k: float | np.ndarray) -> float | np.ndarray:
         """Fitted coverage at k samples."""
@@ -326,7 +238,7 @@ class CoverageFit:
     def samples_for(self, target: float) -> SamplesForTarget:
         """Samples needed for ``target`` coverage, with its bootstrap interval and a note on the regime."""
         k = samples_for_coverage(self.a, self.b, target)
-        draws = np.array([samples_for_coverage(a, b, target) for a, b in self.draws])
+        draws = np.array([samples_for_coverage(a, b, target) for a, b in self.draws] + [np.inf] * self.unreachable)
         lo, hi = self.interval(draws)
         k_max, reached = float(self.curve.k[-1]), float(self.curve.coverage[-1])
         if k <= 1.0:
@@ -346,15 +258,19 @@ class CoverageFit:
                                               "used": bool(u)} for k, c, u in
                                              zip(self.curve.k, self.curve.coverage, self.used)],
                                 "notes": list(self.notes)}
-        if self.draws.size:
-            d.update(level=self.level, bootstrap=len(self.draws), a_interval=list(self.interval(self.draws[:, 0])),
-                     b_interval=list(self.interval(self.draws[:, 1])))
+        if self.draws.size or self.unreachable:
+            d.update(level=self.level, bootstrap=len(self.draws) + self.unreachable,
+                     a_interval=list(self.interval(self.draws[:, 0])), b_interval=list(self.interval(self.draws[:, 1])))
         if target is not None:
             s = self.samples_for(target)
             d.update(target=target, samples_for_target=s.samples, samples_for_target_int=_ceil(s.samples),
                      within_data=s.within_data, target_note=s.note)
             if s.low is not None:
                 d["samples_for_target_interval"] = [s.low, s.high]
+                if np.isinf(s.high):
+                    d["notes"].append(f"the upper bound of samples_for_target_interval is unbounded (JSON null): at "
+                                      f"least {(1 - self.level) / 2:.3g} of the bootstrap resamples never reach "
+                                      f"{target:g} ({self.unreachable} solved no problem at any k)")
         return d
 
 
@@ -367,7 +283,10 @@ def fit_coverage(data: ProblemResults | pd.DataFrame | str | Path, ks: Sequence[
     """Fit log c(k) = a k^b (Brown et al. 2024) by least squares of log(-log c) on log k (laws.md E2).
 
     Points with coverage 0 or 1 carry no information in that space and are left out (noted). With
-    ``bootstrap`` > 0 problems are resampled with replacement (seeded) and the fit repeated.
+    ``bootstrap`` > 0 problems are resampled with replacement (seeded) and the fit repeated; a resample
+    that solves no problem at any k counts as needing infinitely many samples (``unreachable``), so the
+    interval is not biased towards fewer samples; resamples with another reason for < 2 usable k are
+    skipped (noted).
     """
     if bootstrap < 0:
         raise ScalingLabError(f"bootstrap must be >= 0, got {bootstrap}")
@@ -381,12 +300,20 @@ def fit_coverage(data: ProblemResults | pd.DataFrame | str | Path, ks: Sequence[
                               + ", ".join(f"{c:.4g} at k={k:g}" for k, c in zip(curve.k, curve.coverage)))
     notes = [f"k = {k:g} left out: coverage {c:g}" for k, c, u in zip(curve.k, curve.coverage, used) if not u]
     rng = np.random.default_rng(seed)
-    draws = [_fit_line(log_k, curve.per_problem[rng.integers(0, curve.n_problems, curve.n_problems)].mean(0))
-             for _ in range(bootstrap)]
+    draws, unreachable = [], 0
+    for _ in range(bootstrap):
+        cov = curve.per_problem[rng.integers(0, curve.n_problems, curve.n_problems)].mean(0)
+        if not (cov > 0).any():
+            unreachable += 1
+        else:
+            draws.append(_fit_line(log_k, cov))
     arr = np.array([d for d in draws if np.isfinite(d[0])]).reshape(-1, 2)
-    if bootstrap and len(arr) < bootstrap:
-        notes.append(f"{bootstrap - len(arr)} of {bootstrap} bootstrap resamples had < 2 usable k and were skipped")
-    return CoverageFit(a, b, curve, used, level, arr, tuple(notes))
+    if unreachable:
+        notes.append(f"{unreachable} of {bootstrap} bootstrap resamples solved no problem at any k: counted as "
+                     "needing infinitely many samples")
+    if len(draws) > len(arr):
+        notes.append(f"{len(draws) - len(arr)} of {bootstrap} bootstrap resamples had < 2 usable k and were skipped")
+    return CoverageFit(a, b, curve, used, level, arr, tuple(notes), unreachable)
 
 
 # ---- best temperature for each k (laws.md E1: T* rises with k) ---------------------------------------

@@ -195,7 +195,12 @@ def _from_llama(cfg: dict[str, Any], path: Path) -> Architecture:
                               "supported (biases are counted on all linear layers or none)")
     n_experts = cfg.get("num_local_experts") or 1
     is_moe = isinstance(n_experts, int) and not isinstance(n_experts, bool) and n_experts > 1
-    n_active = (cfg.get("num_experts_per_tok") or 1) if is_moe else 1
+    n_active = 1
+    if is_moe:  # a mixture of experts must say how many experts each token uses: no silent default
+        n_active = _required(cfg, path, "num_experts_per_tok")
+        if isinstance(n_active, bool) or not isinstance(n_active, int) or not 1 <= n_active <= n_experts:
+            raise ScalingLabError(f"{path}: field 'num_experts_per_tok' must be a whole number from 1 to "
+                                  f"num_local_experts={n_experts}, got {n_active!r}")
     return Architecture(
         name=_name(cfg, path), n_layer=_required(cfg, path, "num_hidden_layers"),
         d_model=_required(cfg, path, "hidden_size"), n_heads=_required(cfg, path, "num_attention_heads"),
