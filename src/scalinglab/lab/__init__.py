@@ -1,0 +1,1 @@
+"""The lab: real small training sweeps that produce scaling data (model, corpora, run store)."""
