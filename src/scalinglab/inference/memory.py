@@ -37,7 +37,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any, Union
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, plain_repr
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.hardware import Device, get_device
 from scalinglab.plan.presets import get_architecture
@@ -61,11 +61,6 @@ DEFAULT_INT4_GROUP_SIZE: int = 128
 
 
 # ---- validation ------------------------------------------------------------------------------------
-def plain_repr(value: Any) -> str:
-    """``value`` for an error message, numpy scalars as plain Python (``nan``, not ``np.float64(nan)``)."""
-    return repr(value.tolist() if hasattr(value, "tolist") else value)
-
-
 def positive_count(field: str, value: Any) -> int:
     """``value`` as a whole number >= 1, else ScalingLabError naming ``field``."""
     if isinstance(value, bool):

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.inference.memory import plain_repr
+from scalinglab.errors import plain_repr
 from scalinglab.inference.results import ProblemResults, load_results, load_results_by_temperature
 
 __all__ = [

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.inference.memory import plain_repr
+from scalinglab.errors import plain_repr
 from scalinglab.tables import read_table
 
 __all__ = ["ProblemResults", "load_results", "load_results_by_temperature"]
