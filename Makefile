@@ -8,10 +8,13 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# torch is pinned to 2.13.0, the CPU build this kind of machine carries on disk: a plain `torch`
+# would pull a multi-GB CUDA build. It is installed first so the `lab` extra finds it satisfied.
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test,lab]'
 	touch $(STAMP)
 
 demo: install
