@@ -118,11 +118,23 @@ def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
         name, df, notes = "<DataFrame>", _renumber(source.copy()), []
     elif isinstance(source, (str, os.PathLike)):
         name, notes = os.fspath(source), []
-        df = _renumber(read_table(Path(name), name, _text_predicate(columns)))
+        df = _renumber(_read_source(Path(name), name, columns, notes))
     else:
         raise ScalingLabError(
             f"load_runs: expected a file path, a DataFrame or Runs, got {type(source).__name__}")
     return _prepare(df, str(name), notes, columns, drop_highest_loss)
+
+
+def _read_source(path: Path, name: str, columns: Mapping[str, str] | None, notes: list[str]) -> pd.DataFrame:
+    """A table file, or the finished runs of a lab run store (SQLite: .db/.sqlite or its magic header)."""
+    from scalinglab.lab.store import is_store_file, read_store
+
+    if path.is_file() and is_store_file(path):
+        df = read_store(path, "runs")
+        notes.append(f"read the finished runs of run store {name} (final validation loss as loss)")
+        notes.extend(df.attrs.get("notes", []))
+        return df
+    return read_table(path, name, _text_predicate(columns))
 
 
 def _prepare(df: pd.DataFrame, name: str, notes: list[str],

