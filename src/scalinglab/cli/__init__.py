@@ -84,8 +84,8 @@ def main() -> None:
 
 
 from scalinglab.cli import (  # noqa: E402,F401  (importing registers the commands)
-    fit_commands, flops_commands, hardware_commands, inference_commands, optimal_commands, quality_commands,
-    serving_commands,
+    fit_commands, flops_commands, hardware_commands, inference_commands, lab_commands, optimal_commands,
+    quality_commands, serving_commands,
 )
 
 if __name__ == "__main__":

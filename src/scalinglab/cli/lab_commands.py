@@ -1,0 +1,179 @@
+"""CLI commands of the lab: ``sweep`` (design and train a sweep into a run store) and ``runs``
+(list or export a run store).
+
+``scalinglab runs STORE [--json]`` lists every run; ``scalinglab runs export STORE --out FILE``
+exports (``.parquet``/``.pq``/``.csv``; ``--what metrics`` for the loss curves). ``export`` is read
+as the action when it is the first argument (name a store file called "export" as ``./export``).
+
+Rows (``--json``, a contract): ``id`` (store id; null in a dry run), ``status`` (planned, pending,
+running, finished, failed), ``params`` (with embeddings), ``tokens`` (training tokens), ``flops``
+(6 N D, N non-embedding), ``final_val_loss`` (nats/token; null until finished).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from scalinglab.cli import _emit_json, _parse_floats, app, out
+from scalinglab.errors import ScalingLabError
+
+DESIGNS = ("isoflop", "grid")
+
+
+def _design_module() -> Any:
+    try:
+        from scalinglab.lab import design
+    except ImportError:
+        raise ScalingLabError("--design: sweep designs are not available in this build "
+                              "(scalinglab.lab.design is missing)") from None
+    return design
+
+
+def _plan(design: str, budgets: str | None, per_budget: int, params: str | None, tokens: str | None,
+          common: dict[str, Any]) -> list[Any]:
+    """The planned runs of the command line's design (``common``: keyword options of the design)."""
+    mod = _design_module()
+    if design == "isoflop":
+        if budgets is None:
+            raise ScalingLabError("--budgets: the isoflop design needs FLOP budgets, e.g. --budgets 3e10,1e11")
+        return list(mod.isoflop_design(_parse_floats(budgets, "--budgets"), per_budget, **common))
+    if design == "grid":
+        if params is None or tokens is None:
+            raise ScalingLabError("--params/--tokens: the grid design needs both, e.g. --params 1e5,4e5 "
+                                  "--tokens 1e6,4e6")
+        common = {k: v for k, v in common.items() if k not in ("span", "center")}
+        return list(mod.grid_design(_parse_floats(params, "--params"), _parse_floats(tokens, "--tokens"),
+                                    **common))
+    raise ScalingLabError(f"--design: unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
+
+
+def _print_rows(rows: list[dict[str, Any]], title: str) -> None:
+    t = Table(title=title)
+    for c in ("id", "status", "params", "tokens", "FLOPs", "final val loss [nats/token]"):
+        t.add_column(c, justify="right")
+
+    def num(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    for r in rows:
+        t.add_row(num(r["id"], "d"), r["status"], num(r["params"], ","), num(r["tokens"], ","),
+                  num(r["flops"], ".3g"), num(r["final_val_loss"], ".4f"))
+    out.print(t)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    design: str = typer.Option("isoflop", help="isoflop (budgets x model sizes) or grid (params x tokens)."),
+    budgets: str | None = typer.Option(None, help="FLOP budgets (6ND FLOPs), comma-separated (isoflop)."),
+    per_budget: int = typer.Option(4, help="Model sizes per budget (isoflop)."),
+    span: float | None = typer.Option(None, help="Sizes from N*/span to N* x span (isoflop; default 4)."),
+    center: str | None = typer.Option(None, help="N* from a law (default hoffmann2022) or a tokens-per-parameter ratio."),
+    params: str | None = typer.Option(None, help="Non-embedding parameter counts, comma-separated (grid)."),
+    tokens: str | None = typer.Option(None, help="Training tokens, comma-separated (grid)."),
+    spec: str | None = typer.Option(None, help="A sweep spec file (TOML) instead of --design."),
+    corpus: str | None = typer.Option(None, help="shakespeare (default), markov[:options] or a text file/folder."),
+    store: str | None = typer.Option(None, help="Run store file (SQLite), created if missing."),
+    name: str | None = typer.Option(None, help="Sweep name in the store (default: the design name)."),
+    backend: str | None = typer.Option(None, help="local (default) (a process pool on this machine); ray is not available yet."),
+    workers: int | None = typer.Option(None, help="Worker processes (default: min(cores, runs))."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    seed: int = typer.Option(0, help="Seed of the runs."),
+    seq_len: int | None = typer.Option(None, help="Tokens per training sequence (design default 128)."),
+    batch_size: int | None = typer.Option(None, help="Sequences per optimiser step (design default 16)."),
+    checkpoints: str | None = typer.Option(None, help="Folder for per-run checkpoints (resume mid-run)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned runs; train nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Design a sweep and train it into a run store (the same command resumes it)."""
+    from scalinglab.lab.corpus import load_corpus
+    from scalinglab.lab.runner import BACKENDS, planned_row, run_sweep
+
+    tokenizer, sweep_name = "bytes", name or design
+    if spec is not None:  # the spec's corpus, store and workers unless given on the command line
+        sweep_spec = _design_module().load_sweep_spec(spec)
+        settings = sweep_spec.settings
+        corpus = corpus if corpus is not None else sweep_spec.corpus
+        tokenizer, sweep_name = sweep_spec.tokenizer, name or f"spec:{sweep_spec.design}"
+        store = store if store is not None else settings.get("store")
+        backend = backend if backend is not None else settings.get("backend")
+        workers = workers if workers is not None else settings.get("workers")
+    backend = backend or "local"
+    corpus = corpus or "shakespeare"
+    if backend == "ray":
+        raise ScalingLabError("--backend: the Ray backend is not available yet; use --backend local")
+    if backend not in BACKENDS:
+        raise ScalingLabError(f"--backend: unknown backend {backend!r}; choose local")
+    if not dry_run and store is None:
+        raise ScalingLabError("--store: a run store file is needed (or use --dry-run)")
+    data = load_corpus(corpus, tokenizer)  # a missing corpus fails here, before anything is written
+    if spec is not None:
+        runs = sweep_spec.runs
+    else:
+        given = {"seq_len": seq_len, "batch_size": batch_size, "span": span, "center": center}
+        common = {"vocab_size": data.vocab_size, "seed": seed, **{k: v for k, v in given.items() if v is not None}}
+        runs = _plan(design, budgets, per_budget, params, tokens, common)
+    if dry_run:
+        if as_json:
+            _emit_json([planned_row(r) for r in runs])
+        else:
+            _print_dry_run(runs)
+        return
+    rows = run_sweep(runs, store, corpus=corpus, tokenizer=tokenizer, sweep_name=sweep_name, workers=workers,
+                     device=device, progress=not as_json and sys.stderr.isatty(), checkpoint_dir=checkpoints,
+                     backend=backend)
+    if as_json:
+        _emit_json(rows)
+    else:
+        _print_rows(rows, f"sweep in {store}")
+
+
+def _print_dry_run(runs: list[Any]) -> None:
+    """The design's own table (shape, params, tokens, FLOPs, estimated time) when it has one."""
+    df = _design_module().dry_run_table(runs)
+    t = Table(title=f"planned runs (dry run): {len(df)}, about {df['est_seconds'].sum():.0f} s of CPU time")
+    for c in ("budget", "shape", "params", "non-emb", "tokens", "FLOPs", "steps", "est s"):
+        t.add_column(c, justify="right")
+    for r in df.to_dict("records"):
+        budget = "-" if r["budget"] is None or r["budget"] != r["budget"] else f"{r['budget']:.3g}"
+        t.add_row(budget, f"{r['n_layer']}x{r['d_model']}/{r['n_heads']}", f"{r['params']:.3g}",
+                  f"{r['params_non_embedding']:.3g}", f"{r['tokens']:.3g}", f"{r['flops']:.3g}", str(r["steps"]),
+                  f"{r['est_seconds']:.1f}")
+    out.print(t)
+
+
+@app.command("runs")
+def runs_cmd(
+    target: str = typer.Argument(..., help="A run store file, or 'export' followed by the store."),
+    store: str | None = typer.Argument(None, help="The run store (after 'export')."),
+    out_path: str | None = typer.Option(None, "--out", help="Export file: .parquet, .pq or .csv."),
+    what: str = typer.Option("runs", help="Export 'runs' (one row per run) or 'metrics' (every evaluation)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the runs of a store, or export them: runs STORE [--json] | runs export STORE --out FILE."""
+    from scalinglab.lab.runner import store_rows
+    from scalinglab.lab.store import RunStore
+
+    if target == "export":
+        if store is None:
+            raise ScalingLabError("runs export: name the run store, e.g. runs export runs.db --out runs.parquet")
+        if out_path is None:
+            raise ScalingLabError("--out: runs export needs an output file (.parquet, .pq or .csv)")
+        with RunStore(store, readonly=True) as st:
+            path = st.export(out_path, what)
+        if as_json:
+            _emit_json({"store": store, "out": str(path), "what": what})
+        else:
+            typer.echo(f"exported {what} of {store} to {path}")
+        return
+    if store is not None:
+        raise ScalingLabError(f"runs: unexpected argument {store!r}; use runs STORE or runs export STORE --out FILE")
+    with RunStore(target, readonly=True) as st:
+        rows = store_rows(st)
+    if as_json:
+        _emit_json(rows)
+    else:
+        _print_rows(rows, f"runs in {target}")
