@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench_fit.py
+	$(PY) benchmarks/bench_trainer.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
