@@ -6,6 +6,8 @@ it never shows a traceback for one.
 
 from __future__ import annotations
 
+import operator
+
 
 class ScalingLabError(ValueError):
     """Bad input (a table, a law name, an option) or a request that cannot be honoured.
@@ -26,3 +28,20 @@ def plain_repr(value: object) -> str:
     elif isinstance(value, (list, tuple)):
         value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
     return repr(value)
+
+
+def positive_count(field: str, value: object) -> int:
+    """``value`` as a whole number >= 1 (an int, or a float with no fraction), else a
+    ScalingLabError naming ``field``."""
+    message = f"{field} must be a whole number >= 1, got {plain_repr(value)}"
+    if isinstance(value, bool):
+        raise ScalingLabError(message)
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        if not (isinstance(value, float) and value.is_integer()):
+            raise ScalingLabError(message) from None
+        number = int(value)
+    if number < 1:
+        raise ScalingLabError(message)
+    return number

@@ -32,12 +32,11 @@ Formulas (reference notes ``laws.md`` C1-C2):
 from __future__ import annotations
 
 import math
-import operator
 import os
 from dataclasses import asdict, dataclass
 from typing import Any, Union
 
-from scalinglab.errors import ScalingLabError, plain_repr
+from scalinglab.errors import ScalingLabError, plain_repr, positive_count  # noqa: F401 (re-exported)
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.hardware import Device, get_device
 from scalinglab.plan.presets import get_architecture
@@ -61,22 +60,6 @@ DEFAULT_INT4_GROUP_SIZE: int = 128
 
 
 # ---- validation ------------------------------------------------------------------------------------
-def positive_count(field: str, value: Any) -> int:
-    """``value`` as a whole number >= 1, else ScalingLabError naming ``field``."""
-    if isinstance(value, bool):
-        raise ScalingLabError(f"{field} must be a whole number >= 1, got {plain_repr(value)}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        if isinstance(value, float) and value.is_integer():
-            number = int(value)
-        else:
-            raise ScalingLabError(f"{field} must be a whole number >= 1, got {plain_repr(value)}") from None
-    if number < 1:
-        raise ScalingLabError(f"{field} must be a whole number >= 1, got {plain_repr(value)}")
-    return number
-
-
 def fraction(field: str, value: Any) -> float:
     """``value`` as a number in (0, 1] (an efficiency or a usable share), else ScalingLabError naming it."""
     try:

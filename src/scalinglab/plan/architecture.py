@@ -31,11 +31,10 @@ non-embedding counts exclude both the input embedding and the untied output matr
 
 from __future__ import annotations
 
-import operator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, positive_count
 
 POSITIONS = ("learned", "rotary", "relative", "relative-xl", "alibi", "none")
 NORMS = ("layernorm", "rmsnorm", "none")
@@ -43,19 +42,8 @@ COMPONENTS = ("embedding", "position", "attention", "mlp", "norms", "output")
 
 
 def _as_positive_int(name: str, field: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ScalingLabError(f"architecture '{name}': {field} must be a positive integer, got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        if isinstance(value, float) and value.is_integer():
-            number = int(value)
-        else:
-            raise ScalingLabError(f"architecture '{name}': {field} must be a positive integer, "
-                                  f"got {value!r}") from None
-    if number <= 0:
-        raise ScalingLabError(f"architecture '{name}': {field} must be a positive integer, got {value!r}")
-    return number
+    """A positive whole number for ``field`` of architecture ``name`` (the error names both)."""
+    return positive_count(f"architecture '{name}': {field}", value)
 
 
 @dataclass(frozen=True, kw_only=True)
