@@ -6,6 +6,7 @@ it never shows a traceback for one.
 
 from __future__ import annotations
 
+import math
 import operator
 
 
@@ -45,3 +46,14 @@ def positive_count(field: str, value: object) -> int:
     if number < 1:
         raise ScalingLabError(message)
     return number
+
+
+def positive_number(field: str, value: object) -> float:
+    """``value`` as a finite float > 0, else a ScalingLabError naming ``field``."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise ScalingLabError(f"{field} must be a finite number > 0, got {plain_repr(value)}")
+    return v

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.special import expit
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, positive_number
 
 __all__ = ["LOG_LINEAR", "SIGMOID", "log_linear_law", "sigmoid_law", "CurveFit", "AccuracyPrediction",
            "AccuracyScalingFit", "fit_test_time"]
@@ -137,7 +137,7 @@ class AccuracyScalingFit:
 
     def predict(self, x: float) -> AccuracyPrediction:
         """Accuracy at compute ``x`` (same unit as the data) with a percentile bootstrap interval."""
-        xv = _positive_scalar(x, self.x_name)
+        xv = positive_number(self.x_name, x)
         raw = float(self.best.predict(xv))
         lo = hi = None
         if self.draws.size:
@@ -160,16 +160,6 @@ class AccuracyScalingFit:
                 "fits": {m: {"params": f.params, "rmse": f.rmse, "heldout_rmse": f.heldout_rmse}
                          for m, f in self.fits.items()},
                 "bootstrap": len(self.draws), "level": self.level, "notes": list(self.notes)}
-
-
-def _positive_scalar(x: float, name: str) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"{name} must be a number > 0, got {x!r}") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ScalingLabError(f"{name} must be a finite number > 0, got {x!r}")
-    return v
 
 
 def _check_data(x: Sequence[float], accuracy: Sequence[float], x_name: str) -> tuple[np.ndarray, np.ndarray]:

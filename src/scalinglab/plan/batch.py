@@ -18,6 +18,7 @@ import pandas as pd
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.errors import plain_repr as _show
+from scalinglab.errors import positive_number as _positive
 from scalinglab.tables import read_table
 
 __all__ = [
@@ -35,16 +36,6 @@ _LN_FLOAT_MAX = math.log(sys.float_info.max)  # 709.78: larger critical batches 
 _LN_TINY = math.log(1e-300)  # smaller ones are denormal or zero
 _KAPLAN_RANGE = "check the loss (nats/token on Kaplan's WebText2 scale) and alpha_B (Kaplan: 0.21)"
 
-
-
-def _positive(name: str, value: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"{name} must be a number, got {_show(value)}") from None
-    if not np.isfinite(v) or v <= 0:
-        raise ScalingLabError(f"{name} must be a finite number > 0, got {_show(value)}")
-    return v
 
 
 def critical_batch_size(loss: float, b_star_tokens: float = KAPLAN_EQ_5_3[0],
