@@ -18,6 +18,8 @@ Units: tokens are counts of training tokens (``steps x batch_size x seq_len``), 
   the start of the validation split. On the CPU training runs with ONE torch thread
   (``torch.set_num_threads(1)``, restored afterwards): tiny multi-threaded runs on a loaded 2-core
   machine are up to 50x slower, and one thread is bit-for-bit reproducible.
+* Gradient noise scale: with ``measure_noise_scale`` each step's gradient is accumulated over its two
+  halves and every evaluation carries B_simple in tokens (:mod:`scalinglab.lab.noise`).
 * CUDA (``device="cuda"``): bf16 autocast, fused AdamW, optional ``torch.compile``.
 * Checkpoints: with ``checkpoint_path`` a :class:`Checkpoint` (model, optimiser, step, RNG states,
   points so far) is written atomically after every evaluation, AFTER ``on_eval`` ran for it (a crash
@@ -32,8 +34,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,8 @@ import torch
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.model import GPT, check_buildable, count_params
+from scalinglab.lab.noise import NoiseScaleMeter, two_half_backward
+from scalinglab.lab.records import Checkpoint, EvalPoint, RunResult
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import flops_per_token
 
@@ -86,6 +89,7 @@ class RunConfig:
     device: str = "cpu"
     compile: bool = False
     flops_params: str = "non_embedding"
+    measure_noise_scale: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch, Architecture):
@@ -120,6 +124,10 @@ class RunConfig:
                 raise ScalingLabError(f"run config: {name}={value!r} must be a number {wanted}")
         if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ScalingLabError(f"run config: device must be 'cpu' or 'cuda', got {self.device!r}")
+        if not isinstance(self.measure_noise_scale, bool):
+            raise ScalingLabError(f"run config: measure_noise_scale must be true or false, got {self.measure_noise_scale!r}")
+        if self.measure_noise_scale and (self.batch_size < 2 or self.batch_size % 2):
+            raise ScalingLabError(f"run config: measure_noise_scale needs an even batch_size >= 2, got {self.batch_size}")
         if self.flops_params not in ("non_embedding", "total"):
             raise ScalingLabError(f"run config: flops_params must be 'non_embedding' or 'total', "
                                   f"got {self.flops_params!r}")
@@ -153,8 +161,13 @@ class RunConfig:
         return max(1, round(every / self.tokens_per_step))
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able fields (the architecture as its own dict), for stores and checkpoints."""
-        return {**asdict(self), "arch": asdict(self.arch)}
+        """Plain JSON-able fields (the architecture as its own dict), for stores and checkpoints.
+        ``measure_noise_scale`` appears only when true, so runs planned before it existed keep their
+        identity in a store."""
+        d = {**asdict(self), "arch": asdict(self.arch)}
+        if not self.measure_noise_scale:
+            del d["measure_noise_scale"]
+        return d
 
 
 def _positive_int(name: str, value: Any) -> None:
@@ -174,80 +187,6 @@ def lr_at(step: int, config: RunConfig) -> float:
     low = config.min_lr_fraction * peak
     progress = min(1.0, (step - warmup) / max(1, last - warmup))
     return low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-@dataclass(frozen=True)
-class EvalPoint:
-    """One evaluation, after ``step`` optimiser steps and ``tokens`` training tokens (``flops``: 6ND
-    FLOPs so far, see module docstring). ``train_loss``: mean training loss (nats/token) over the steps
-    since the previous evaluation; ``val_loss`` nats/token and ``val_bpb`` bits/byte on the held-out
-    split; ``lr``: the learning rate of the last step."""
-
-    step: int
-    tokens: int
-    flops: float
-    train_loss: float
-    val_loss: float
-    val_bpb: float
-    lr: float
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """The outcome of :func:`train_run`. ``params``/``params_non_embedding`` (parameters), ``tokens``
-    (trained), ``flops`` (6ND), ``wall_seconds`` (all segments of a resumed run), ``device`` (text)."""
-
-    final_val_loss: float
-    final_val_bpb: float
-    points: list[EvalPoint]
-    params: int
-    params_non_embedding: int
-    tokens: int
-    flops: float
-    wall_seconds: float
-    device: str
-    steps: int = 0
-
-
-@dataclass
-class Checkpoint:
-    """Everything needed to continue a run bit-for-bit: after ``step`` steps, the model and optimiser
-    states, the batch sampler's numpy RNG state, torch's CPU RNG state, the points so far and the
-    config (as :meth:`RunConfig.to_dict`), and the wall seconds spent so far."""
-
-    step: int
-    model_state: dict[str, Any]
-    optimizer_state: dict[str, Any]
-    numpy_rng_state: dict[str, Any]
-    torch_rng_state: torch.Tensor
-    points: list[EvalPoint]
-    config: dict[str, Any]
-    wall_seconds: float = 0.0
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write to ``path`` atomically (a temporary file, then ``os.replace``)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        payload = {f.name: getattr(self, f.name) for f in fields(self)}
-        payload["points"] = [asdict(p) for p in self.points]
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise ScalingLabError(f"checkpoint {path}: cannot write ({exc.strerror or exc})") from None
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Checkpoint:
-        """Read a checkpoint written by :meth:`save` (tensors onto the CPU)."""
-        try:
-            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-            payload["points"] = [EvalPoint(**p) for p in payload["points"]]
-            return cls(**payload)
-        except FileNotFoundError:
-            raise ScalingLabError(f"checkpoint {path}: file not found") from None
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-            raise ScalingLabError(f"checkpoint {path}: not a readable scalinglab checkpoint "
-                                  f"({type(exc).__name__})") from None
 
 
 # ---- the training loop ---------------------------------------------------------------------------
@@ -372,16 +311,21 @@ def _train(config: RunConfig, data: TokenData, on_eval: Callable[[EvalPoint], No
     val_tokens = np.ascontiguousarray(data.val)
     per_token = flops_per_token(config.arch, "6N", params=config.flops_params)
     running, since = torch.zeros((), device=device), 0
+    meter = NoiseScaleMeter(config.batch_size, config.context) if config.measure_noise_scale else None
     while step < config.steps:
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
         x, y = _train_batch(train_tokens, rng, config, device)
-        with autocast():
-            logits = net(x)
-        loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if meter is None:
+            with autocast():
+                logits = net(x)
+            loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)), y.reshape(-1))
+            loss.backward()
+        else:
+            loss, *norms = two_half_backward(model, net, x, y, autocast)
+            meter.add(*norms)
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         step, running, since = step + 1, running + loss.detach().float(), since + 1
@@ -390,7 +334,8 @@ def _train(config: RunConfig, data: TokenData, on_eval: Callable[[EvalPoint], No
         val_loss = _evaluate(net, val_tokens, config, device, autocast)
         tokens = step * config.tokens_per_step
         point = EvalPoint(step=step, tokens=tokens, flops=per_token * tokens, train_loss=float(running) / since,
-                          val_loss=val_loss, val_bpb=data.bits_per_byte(val_loss), lr=lr)
+                          val_loss=val_loss, val_bpb=data.bits_per_byte(val_loss), lr=lr,
+                          grad_noise_scale=None if meter is None else meter.estimate())
         points.append(point)
         running, since = torch.zeros((), device=device), 0
         if on_eval is not None:
