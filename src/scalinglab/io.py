@@ -98,7 +98,8 @@ class Runs:
 
 
 def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
-              columns: Mapping[str, str] | None = None, *, drop_highest_loss: int = 0) -> Runs:
+              columns: Mapping[str, str] | None = None, *, drop_highest_loss: int = 0,
+              curves: bool = False) -> Runs:
     """Read, rename, validate and complete a table of runs.
 
     ``source`` is a file (.csv, .tsv, .parquet/.pq, .jsonl/.ndjson, .json array of
@@ -106,7 +107,9 @@ def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
     when no option is given, otherwise re-processed). ``columns`` maps canonical names to
     source column names and overrides the aliases. ``drop_highest_loss=k`` drops the k
     highest-loss rows as Besiroglu et al. 2024 did: only rows with loss strictly below
-    the k-th largest loss are kept, so ties at that value go too.
+    the k-th largest loss are kept, so ties at that value go too. ``curves=True`` reads a lab run
+    store's every evaluation (one row per checkpoint, with ``run`` and ``step``) instead of one row
+    per finished run; it does not apply to other sources.
 
     Raises ScalingLabError (one line, naming the source, row and column) on bad input.
     """
@@ -118,23 +121,49 @@ def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
         name, df, notes = "<DataFrame>", _renumber(source.copy()), []
     elif isinstance(source, (str, os.PathLike)):
         name, notes = os.fspath(source), []
-        df = _renumber(_read_source(Path(name), name, columns, notes))
+        df = _renumber(_read_source(Path(name), name, columns, notes, curves))
     else:
         raise ScalingLabError(
             f"load_runs: expected a file path, a DataFrame or Runs, got {type(source).__name__}")
     return _prepare(df, str(name), notes, columns, drop_highest_loss)
 
 
-def _read_source(path: Path, name: str, columns: Mapping[str, str] | None, notes: list[str]) -> pd.DataFrame:
-    """A table file, or the finished runs of a lab run store (SQLite: .db/.sqlite or its magic header)."""
+def _read_source(path: Path, name: str, columns: Mapping[str, str] | None, notes: list[str],
+                 curves: bool = False) -> pd.DataFrame:
+    """A table file, or the finished runs (``curves``: every evaluation) of a lab run store (SQLite:
+    .db/.sqlite or its magic header)."""
     from scalinglab.lab.store import is_store_file, read_store
 
     if path.is_file() and is_store_file(path):
-        df = read_store(path, "runs")
-        notes.append(f"read the finished runs of run store {name} (final validation loss as loss)")
+        df = read_store(path, "metrics" if curves else "runs")
+        notes.append(f"read every evaluation of the finished runs of run store {name} (validation loss as loss)"
+                     if curves else f"read the finished runs of run store {name} (final validation loss as loss)")
         notes.extend(df.attrs.get("notes", []))
+        _store_params(df, read_store(path, "runs") if curves else df, notes,
+                      convert=columns is None or "params" not in columns)
         return df
     return read_table(path, name, _text_predicate(columns))
+
+
+def _store_params(df: pd.DataFrame, runs: pd.DataFrame, notes: list[str], convert: bool = True) -> None:
+    """Make ``params`` the N of the store's FLOPs (C = 6ND): the lab counts FLOPs with NON-EMBEDDING
+    parameters by default (Kaplan et al. 2020), while the store's ``params`` column counts embeddings
+    too. When every row's flops equal 6 x non-embedding params x tokens, ``params`` becomes the
+    non-embedding count (unless ``convert`` is false: a column mapping chose ``params``); the total is
+    always column ``params_with_embeddings``."""
+    if "params" in df.columns:
+        df["params_with_embeddings"] = df["params"]
+    if not convert or df.empty or "params_non_embedding" not in runs.columns:
+        return
+    by_run = dict(zip(runs["run"].astype(str), runs["params_non_embedding"], strict=True))
+    n = pd.to_numeric(df["run"].astype(str).map(by_run), errors="coerce")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = df["flops"].to_numpy(float) / (6.0 * n.to_numpy(float) * df["tokens"].to_numpy(float))
+    if not np.all(np.isfinite(ratio)) or not np.allclose(ratio, 1.0, rtol=1e-6):
+        return
+    df["params"] = n.to_numpy(float)
+    notes.append("params = non-embedding parameters, the N of the store's FLOPs (C = 6ND); the count with "
+                 "embeddings is column params_with_embeddings")
 
 
 def _prepare(df: pd.DataFrame, name: str, notes: list[str],

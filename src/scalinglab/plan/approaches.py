@@ -149,6 +149,7 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
                  **options: Any) -> ApproachResult:
     """Estimate a, b and the compute-optimal frontier from ``runs`` (anything ``load_runs`` accepts).
 
+    Approach 1 reads a lab run store's every evaluation (the training curves, Hoffmann et al. sec. 3.1).
     Options, approach 1: ``n_bins`` (FLOP levels; default: for one row per run, the budgets found as in
     approach 2 -- a ``budget`` column, equal FLOPs, else quarter-decade bins of log10 C -- and the lowest
     loss of each; for training curves, 30 log-spaced FLOP counts at which every curve is interpolated),
@@ -167,7 +168,7 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
         raise ScalingLabError(f"approach {approach} has no option {', '.join(unknown)}; its options are "
                               f"{', '.join(sorted(_OPTIONS[approach]))}")
     _check_bootstrap(bootstrap, seed, level)
-    data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
+    data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss, curves=approach == 1)
     if approach == 3:
         out = _approach3(data, bootstrap, seed, level, options)
     else:
