@@ -35,7 +35,7 @@ import math
 import numbers
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -318,6 +318,69 @@ class RunStore:
                       (int(params), _opt(params_non_embedding, int), int(tokens), float(flops),
                        float(final_val_loss), _opt(final_val_bpb, float), _opt(wall_seconds, float),
                        _now(), run_id))
+
+    def import_runs(self, sweep_name: str, design: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], *,
+                    key: str = "run") -> tuple[int, list[int]]:
+        """Write finished runs trained elsewhere (:mod:`scalinglab.lab.importers`) in ONE transaction.
+
+        The sweep named ``sweep_name`` with exactly ``design`` is created when absent; one with that
+        name and another design is refused. Each run is a mapping with ``config``, ``seed``,
+        ``params``, ``tokens``, ``flops``, ``final_val_loss`` and ``metrics`` (rows as in
+        :meth:`log_metrics`). A run whose ``config[key]`` equals that of a run already in the
+        sweep replaces it (config, seed, results, metrics), so importing a source again leaves
+        one copy of each run. Everything is checked first; on any error nothing is written.
+        Returns (sweep id, run ids in the order of ``runs``)."""
+        design_text = _config_json(design, f"{self.name}: sweep {sweep_name!r}: the design")
+        prepared = []
+        for i, run in enumerate(runs, start=1):
+            config = run.get("config")
+            text = _config_json(config, f"{self.name}: imported run {i}: config")  # type: ignore[arg-type]
+            if not isinstance(config, Mapping) or key not in config:
+                raise ScalingLabError(f"{self.name}: imported run {i}: config has no {key!r} key")
+            for name in ("params", "tokens", "flops", "final_val_loss", "seed"):
+                value = run.get(name)
+                if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+                    raise ScalingLabError(f"{self.name}: imported run {config[key]!r}: {name} must be a finite "
+                                          f"number, got {value!r}")
+            rows = [self._metric_row(config[key], row, j)  # type: ignore[arg-type]  (names the run in messages)
+                    for j, row in enumerate(run.get("metrics", ()), start=1)]
+            ident = json.dumps(config[key])
+            if any(ident == p[0] for p in prepared):
+                raise ScalingLabError(f"{self.name}: two imported runs named {config[key]!r}")
+            prepared.append((ident, text, hashlib.sha256(text.encode()).hexdigest(), run, rows))
+        with self._tx() as c:
+            sweep = c.execute("SELECT id, design FROM sweeps WHERE name = ? ORDER BY id DESC LIMIT 1",
+                              (str(sweep_name),)).fetchone()
+            if sweep is not None and sweep[1] != design_text:
+                raise ScalingLabError(f"{self.name}: sweep {sweep_name!r} (id {sweep[0]}) already exists "
+                                      "with a different design")
+            if sweep is None:
+                sweep_id = int(c.execute("INSERT INTO sweeps (name, design, created_at) VALUES (?, ?, ?)",
+                                         (str(sweep_name), design_text, _now())).lastrowid)  # type: ignore[arg-type]
+            else:
+                sweep_id = int(sweep[0])
+            known = {json.dumps(json.loads(r[1]).get(key)): int(r[0]) for r in
+                     c.execute("SELECT id, config FROM runs WHERE sweep_id = ?", (sweep_id,))}
+            ids = [self._write_imported(c, sweep_id, known.get(ident), *rest) for ident, *rest in prepared]
+        return sweep_id, ids
+
+    def _write_imported(self, c: sqlite3.Connection, sweep_id: int, run_id: int | None, text: str, digest: str,
+                        run: Mapping[str, Any], rows: list[tuple[Any, ...]]) -> int:
+        """Insert (run_id None) or overwrite one imported finished run and its metrics; returns its id."""
+        if run_id is None:
+            run_id = int(c.execute("INSERT INTO runs (sweep_id, config, config_hash, seed) VALUES (?, ?, ?, ?)",
+                                   (sweep_id, text, digest, int(run["seed"]))).lastrowid)  # type: ignore[arg-type]
+        c.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+        self._insert_metrics(c, [(run_id, *row[1:]) for row in rows])
+        c.execute("UPDATE runs SET config = ?, config_hash = ?, seed = ?, status = 'finished', device = ?, "
+                  "code_version = ?, params = ?, params_non_embedding = ?, tokens = ?, flops = ?, final_val_loss = ?, "
+                  "final_val_bpb = ?, wall_seconds = ?, started_at = NULL, finished_at = ?, error = NULL "
+                  "WHERE id = ?",
+                  (text, digest, int(run["seed"]), _opt(run.get("device"), str), _opt(run.get("code_version"), str),
+                   int(run["params"]), _opt(run.get("params_non_embedding"), int), int(run["tokens"]),
+                   float(run["flops"]), float(run["final_val_loss"]), _opt(run.get("final_val_bpb"), float),
+                   _opt(run.get("wall_seconds"), float), _now(), run_id))
+        return run_id
 
     def fail_run(self, run_id: int, error: str, *, wall_seconds: float | None = None) -> None:
         """Mark a run failed with an error message (it stays in :meth:`pending_runs`)."""
