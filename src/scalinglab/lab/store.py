@@ -10,7 +10,7 @@ Tables (units in brackets):
   ``status`` is one of ``pending``, ``running``, ``finished``, ``failed``; a run is unique by
   (sweep_id, config_hash, seed), config_hash = SHA-256 of the canonical JSON of its config.
 - ``metrics(run_id, step [optimizer steps], tokens [count], flops [FLOPs], train_loss,
-  val_loss [nats/token], val_bpb [bits/byte], grad_noise_scale [examples, B_simple])``,
+  val_loss [nats/token], val_bpb [bits/byte], grad_noise_scale [tokens, B_simple; lab.noise])``,
   one row per evaluation, unique by (run_id, step).
 
 Crash safety. The file is in WAL mode (readers never block the writer, a commit is one append to
