@@ -11,3 +11,13 @@ Modules (one concept each):
 """
 
 from __future__ import annotations
+
+# extrapolation you can trust: backtests, prediction intervals, law selection, identifiability
+from scalinglab.analysis.backtest import (  # noqa: E402,F401
+    BacktestResult, LeaveOneOutResult, backtest, leave_one_size_out, rolling_backtest,
+)
+from scalinglab.analysis.identifiability import (  # noqa: E402,F401
+    fit_identifiability_warnings, identifiability_warnings,
+)
+from scalinglab.analysis.intervals import PredictionInterval, prediction_interval  # noqa: E402,F401
+from scalinglab.analysis.selection import SelectionResult, regime_change, select_law  # noqa: E402,F401
