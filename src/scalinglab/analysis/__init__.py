@@ -21,3 +21,8 @@ from scalinglab.analysis.identifiability import (  # noqa: E402,F401
 )
 from scalinglab.analysis.intervals import PredictionInterval, prediction_interval  # noqa: E402,F401
 from scalinglab.analysis.selection import SelectionResult, regime_change, select_law  # noqa: E402,F401
+from scalinglab.analysis.groups import GroupComparison, fit_groups, optimal_exponents  # noqa: E402,F401
+from scalinglab.analysis.multiplier import (  # noqa: E402,F401
+    ComputeMultiplier, GapTrend, compute_multiplier, gap_trend,
+)
+from scalinglab.analysis.shape import ShapeEffect, shape_effect  # noqa: E402,F401
