@@ -15,7 +15,7 @@ Typical use::
 
 from __future__ import annotations
 
-from scalinglab import analysis, inference, laws
+from scalinglab import analysis, datasets, inference, laws
 from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fit import FitResult, Objective, Prediction, fit
 from scalinglab.io import Runs, load_runs
@@ -30,6 +30,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FitError", "FitResult", "Objective", "Prediction", "Runs", "ScalingLabError", "__version__",
-    "analysis", "batch", "fit", "flops", "hardware", "inference", "optimal", "get_published", "laws", "load_runs", "predict_loss", "published", "resolve_law",
+    "analysis", "batch", "datasets", "fit", "flops", "hardware", "inference", "optimal", "get_published", "laws", "load_runs", "predict_loss", "published", "resolve_law",
     "simulate_isoflop",
 ]
