@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean
 
 install: $(STAMP)
 
@@ -20,8 +20,14 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(VENV)/bin/scalinglab demo
 
-test: install
+test: install browser
 	$(PY) -m pytest
+
+# Debian's headless Chromium for the report's browser test (tests/report/test_report_browser.py). Best
+# effort: where it cannot be installed (apt-get needs root) the test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium) >/dev/null 2>&1 || echo "chromium not installed: the report's browser test will be skipped"
 
 bench: install
 	$(PY) benchmarks/bench_fit.py

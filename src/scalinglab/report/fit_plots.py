@@ -1,0 +1,342 @@
+"""Figures of a fitted law against its runs: loss vs N / D / C, IsoFLOP profiles, residuals, bootstrap.
+
+Every function returns a matplotlib :class:`~matplotlib.figure.Figure` (save it with
+:func:`scalinglab.report.style.save`). ``runs`` is anything :func:`scalinglab.load_runs` accepts; ``law``
+anything :func:`scalinglab.resolve_law` accepts (a FitResult, a fit JSON, a published key). Loss is in
+nats/token, N a parameter count as the data give it, D tokens, C = 6ND FLOPs (Kaplan et al. 2020
+sec. 2.1). Bands are the law's percentile intervals over its bootstrap draws (parameter uncertainty
+only, :meth:`scalinglab.FitResult.predict`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.fit.result import FitResult
+from scalinglab.io import Runs, load_runs
+from scalinglab.report import style
+from scalinglab.resolve import law_name, predict_loss, resolve_law
+
+Array = np.ndarray
+XS = ("params", "tokens", "flops")
+#: default colouring of a loss plot: the variable that, with x, fixes a run (C for N and D, N for C)
+DEFAULT_COLOUR = {"params": "flops", "tokens": "flops", "flops": "params"}
+NAMES = {"params": "model size N", "tokens": "training tokens D", "flops": "compute C"}
+CURVE_POINTS = 120
+MAX_CURVES = 9
+
+
+# ---- shared helpers ------------------------------------------------------------------------------
+def log_loss_axis(ax, loss: Array, margin: float = 1.06) -> None:
+    """Log scale for a loss axis limited to the observed ``loss`` (x ``margin`` either side, so that
+    extrapolated curves do not squash the data), with plain-number ticks (loss spans less than a decade)."""
+    loss = np.asarray(loss, dtype=float)
+    loss = loss[np.isfinite(loss) & (loss > 0)]
+    ax.set_yscale("log")
+    if loss.size == 0:
+        return
+    lo, hi = float(loss.min()) / margin, float(loss.max()) * margin
+    ax.set_ylim(lo, hi)
+    ticks = [t for t in MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi]
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def six_nd(x_name: str, x: Array, fixed_name: str, fixed: float) -> dict[str, Array]:
+    """params, tokens and flops along ``x`` with ``fixed_name`` held at ``fixed``, completed with C = 6ND."""
+    if x_name == fixed_name or {x_name, fixed_name} - set(XS):
+        raise ScalingLabError(f"cannot vary {x_name} at fixed {fixed_name}: give two of params, tokens, flops")
+    d = {x_name: np.asarray(x, dtype=float), fixed_name: np.full(np.shape(x), float(fixed))}
+    if "flops" not in d:
+        d["flops"] = 6.0 * d["params"] * d["tokens"]
+    elif "params" not in d:
+        d["params"] = d["flops"] / (6.0 * d["tokens"])
+    else:
+        d["tokens"] = d["flops"] / (6.0 * d["params"])
+    return d
+
+
+def law_curve(law: Any, inputs: dict[str, Array]) -> tuple[Array, Array | None, Array | None]:
+    """(loss, low, high) of a resolved law at ``inputs`` (low/high None without bootstrap draws)."""
+    family = law.family
+    pred = predict_loss(law, **{v: inputs[v] for v in family.variables})
+    loss = np.asarray(pred.loss, dtype=float)
+    if pred.low is None:
+        return loss, None, None
+    return loss, np.asarray(pred.low, dtype=float), np.asarray(pred.high, dtype=float)
+
+
+def draw_band(ax, x: Array, loss: Array, low: Array | None, high: Array | None, colour: str,
+              label: str | None = None, **line) -> None:
+    """A law's curve and, with an interval, its shaded band in the same colour."""
+    ax.plot(x, loss, color=colour, label=label, linewidth=line.pop("linewidth", 1.6), **line)
+    if low is not None:
+        ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
+
+
+def _plottable(law: Any) -> bool:
+    return set(law.family.variables) <= set(XS)
+
+
+def _colour_levels(runs: Runs, colour_by: str) -> tuple[Array, list[Array]]:
+    """Values of ``colour_by`` at which to draw the law (the FLOP budgets of a sweep, else five
+    quantiles) and the rows nearest each (whose x range the level's curve spans)."""
+    if colour_by == "flops":
+        from scalinglab.plan.isoflop import group_budgets
+
+        groups = group_budgets(runs.column("flops"), runs.data["budget"] if runs.has("budget") else None)
+        members = [groups.members(j) for j in range(len(groups))]
+        keep = [j for j, m in enumerate(members) if len(m) >= 2] or list(range(len(groups)))
+        pick = _spread(keep, MAX_CURVES)
+        return groups.flops[pick], [members[j] for j in pick]
+    column = runs.column(colour_by)
+    values = np.unique(column)
+    if len(values) > 5:
+        values = np.exp(np.quantile(np.log(values), np.linspace(0.0, 1.0, 5)))
+    nearest = np.argmin(np.abs(np.log(column)[:, None] - np.log(values)[None, :]), axis=1)
+    return values, [np.flatnonzero(nearest == i) for i in range(len(values))]
+
+
+def _spread(items: list[int], k: int) -> list[int]:
+    if len(items) <= k:
+        return items
+    return [items[i] for i in np.unique(np.round(np.linspace(0, len(items) - 1, k)).astype(int))]
+
+
+# ---- loss against one variable -------------------------------------------------------------------
+def plot_loss(runs: Any, law: Any = None, x: str = "params", colour_by: str | None = None) -> Figure:
+    """Loss against ``x`` (params, tokens or flops; log-log), points coloured by ``colour_by`` (default:
+    C for N and D, N for C) on a log colour scale, and -- with a ``law`` -- its curves at levels of the
+    colouring variable (each FLOP budget of an IsoFLOP sweep; else five quantiles) with their bands.
+    Against C, a law of (N, D) also gets its compute-optimal frontier L*(C) (dashed black)."""
+    if x not in XS:
+        raise ScalingLabError(f"x must be one of {', '.join(XS)}, got '{x}'")
+    colour_by = colour_by or DEFAULT_COLOUR[x]
+    if colour_by not in XS or colour_by == x:
+        raise ScalingLabError(f"colour_by must be one of {', '.join(v for v in XS if v != x)}, got '{colour_by}'")
+    data = load_runs(runs)
+    data.require([x, colour_by, "loss"], why=f"a plot of loss against {x}")
+    fig, ax = style.new_figure()
+    cmap, colours = style.viridis(), data.column(colour_by)
+    norm = style.log_norm(colours)
+    points = ax.scatter(data.column(x), data.column("loss"), c=colours, cmap=cmap, norm=norm, s=22,
+                        edgecolors="white", linewidths=0.4, zorder=3, label="runs")
+    ax.set_xscale("log")
+    log_loss_axis(ax, data.column("loss"))
+    bar = fig.colorbar(points, ax=ax, pad=0.01)
+    bar.set_label(style.LABELS[colour_by], fontsize=style.FONT_SIZE)
+    title = f"Loss against {NAMES[x]}"
+    if law is not None:
+        resolved = resolve_law(law)
+        title += f": {law_name(resolved)}"
+        if _plottable(resolved):
+            _law_curves(ax, resolved, data, x, colour_by, cmap, norm)
+        else:
+            style.note(ax, f"law {law_name(resolved)} reads {', '.join(resolved.family.variables)}: not drawn")
+    style.label(ax, x, "loss", title)
+    style.legend(ax, loc="upper right")
+    return fig
+
+
+def _law_curves(ax, law: Any, data: Runs, x: str, colour_by: str, cmap, norm) -> None:
+    name = "fitted law" if isinstance(law, FitResult) else f"law {law_name(law)}"
+    xs = data.column(x)
+    lo, hi = xs.min() / 1.5, xs.max() * 1.5
+    if set(law.family.variables) == {x}:  # a law of x alone: one curve
+        grid = np.geomspace(lo, hi, CURVE_POINTS)
+        draw_band(ax, grid, *law_curve(law, {x: grid}), colour=style.BLACK, label=name)
+        return
+    levels, members = _colour_levels(data, colour_by)
+    for i, level in enumerate(levels):
+        a, b = (xs[members[i]].min() / 1.4, xs[members[i]].max() * 1.4) if len(members[i]) else (lo, hi)
+        grid = np.geomspace(a, b, CURVE_POINTS)
+        inputs = six_nd(x, grid, colour_by, level)
+        draw_band(ax, grid, *law_curve(law, inputs), colour=cmap(norm(level)))
+    ax.plot([], [], color=style.GREY, linewidth=1.6, label=name)
+    if x == "flops" and set(law.family.variables) == {"params", "tokens"}:
+        _frontier_curve(ax, law, np.geomspace(lo, hi, 40))
+
+
+def _frontier_curve(ax, law: Any, flops: Array) -> None:
+    """The compute-optimal loss L*(C) = min over N of L(N, C/(6N)) (Hoffmann et al. 2022 eq. 4)."""
+    from scalinglab.plan.optimal import optimal_frontier
+
+    try:
+        allocs = optimal_frontier(law, list(flops))
+    except ScalingLabError:
+        return  # no interior optimum at these budgets: nothing honest to draw
+    loss = np.array([a.loss for a in allocs])
+    low = high = None
+    if all(a.loss_ci is not None for a in allocs):
+        low, high = (np.array([a.loss_ci[k] for a in allocs]) for k in (0, 1))
+    draw_band(ax, flops, loss, low, high, colour=style.BLACK, label="compute-optimal L*(C)",
+              linestyle="--", linewidth=1.3)
+
+
+# ---- IsoFLOP profiles ----------------------------------------------------------------------------
+def plot_isoflop(runs: Any, degree: int = 2, law: Any = None) -> Figure:
+    """IsoFLOP profiles (Hoffmann et al. 2022 approach 2, sec. 3.2): loss against N at each FLOP
+    budget, the degree-``degree`` polynomial in ln N fitted to each, and its minimum (a star; hollow
+    when it lies outside the sampled sizes). The minima are joined (the frontier). With a ``law``, its
+    own loss along each budget is drawn dotted."""
+    from scalinglab.plan.isoflop import fit_profile, group_budgets
+
+    data = load_runs(runs)
+    data.require(["params", "flops", "loss"], why="IsoFLOP profiles")
+    params, loss = data.column("params"), data.column("loss")
+    groups = group_budgets(data.column("flops"), data.data["budget"] if data.has("budget") else None)
+    fig, ax = style.new_figure()
+    cmap, norm = style.viridis(), style.log_norm(groups.flops)
+    resolved = resolve_law(law) if law is not None else None
+    minima = []
+    for j in range(len(groups)):
+        rows = groups.members(j)
+        colour = cmap(norm(groups.flops[j]))
+        ax.scatter(params[rows], loss[rows], color=colour, s=20, edgecolors="white", linewidths=0.4, zorder=3)
+        grid = np.geomspace(params[rows].min(), params[rows].max(), CURVE_POINTS)
+        if len(np.unique(params[rows])) > degree:
+            ln = np.log(params[rows])
+            centre, scale = ln.mean(), ln.std()
+            coef = np.polyfit((ln - centre) / scale, loss[rows], degree)
+            ax.plot(grid, np.polyval(coef, (np.log(grid) - centre) / scale), color=colour, linewidth=1.4)
+            m = fit_profile(params[rows], loss[rows], groups.flops[j], degree)
+            if m is not None:
+                minima.append(m)
+        if resolved is not None and _plottable(resolved):
+            inputs = six_nd("params", grid, "flops", groups.flops[j])
+            ax.plot(grid, law_curve(resolved, inputs)[0], color=colour, linestyle=":", linewidth=1.2)
+    _draw_minima(ax, minima)
+    ax.set_xscale("log")
+    log_loss_axis(ax, loss)
+    mappable = ax.scatter([], [], c=[], cmap=cmap, norm=norm)
+    fig.colorbar(mappable, ax=ax, pad=0.01).set_label(style.LABELS["flops"] + ", budget", fontsize=style.FONT_SIZE)
+    name = {2: "parabolas", 3: "cubics"}.get(degree, f"degree-{degree} polynomials")
+    style.label(ax, "params", "loss", f"IsoFLOP profiles ({name} in ln N) and their minima")
+    if resolved is not None:
+        ax.plot([], [], color=style.GREY, linestyle=":", label=f"law {law_name(resolved)}")
+    style.legend(ax, loc="upper right")
+    return fig
+
+
+def _draw_minima(ax, minima: list) -> None:
+    if not minima:
+        style.note(ax, "no profile has a minimum")
+        return
+    n = np.array([m.params for m in minima])
+    lo = np.array([m.loss for m in minima])
+    ax.plot(n, lo, color=style.BLACK, linewidth=0.9, linestyle="--", zorder=4)
+    inside = np.array([not m.extrapolated for m in minima])
+    ax.scatter(n[inside], lo[inside], marker="*", s=140, color=style.VERMILLION, edgecolors=style.BLACK,
+               linewidths=0.6, zorder=5, label="profile minimum")
+    if (~inside).any():
+        ax.scatter(n[~inside], lo[~inside], marker="*", s=140, facecolors="none", edgecolors=style.VERMILLION,
+                   linewidths=1.0, zorder=5, label="minimum outside sampled sizes")
+
+
+# ---- residuals -----------------------------------------------------------------------------------
+def plot_residuals(law: Any, runs: Any) -> Figure:
+    """Residuals ln(predicted) - ln(observed) (the quantity the fit minimises) against N, D and C
+    (whichever the runs have; log x), with zero and +-rmse lines."""
+    resolved = resolve_law(law)
+    data = load_runs(runs)
+    data.require(list(resolved.family.variables) + ["loss"], why=f"residuals of law {law_name(resolved)}")
+    pred = predict_loss(resolved, **{v: data.column(v) for v in resolved.family.variables})
+    resid = np.log(np.asarray(pred.loss, dtype=float)) - np.log(data.column("loss"))
+    rmse = float(np.sqrt(np.mean(resid**2)))
+    shown = [v for v in XS if data.has(v)] or list(resolved.family.variables)
+    fig, axes = style.new_figure(len(shown), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, v in zip(axes, shown):
+        ax.axhline(0.0, color=style.BLACK, linewidth=0.9)
+        for s in (-rmse, rmse):
+            ax.axhline(s, color=style.GREY, linewidth=0.8, linestyle="--")
+        ax.scatter(data.column(v), resid, s=16, color=style.BLUE, alpha=0.8, edgecolors="white", linewidths=0.3)
+        ax.set_xscale("log")
+        style.label(ax, v)
+    style.label(axes[0], y="residual")
+    fig.suptitle(f"Residuals of {law_name(resolved)}: rmse {rmse:.4f} (dashed: ±rmse), n = {len(resid)}",
+                 fontsize=style.FONT_SIZE + 2, x=0.01, ha="left")
+    return fig
+
+
+# ---- bootstrap -----------------------------------------------------------------------------------
+def exponent_names(fit: FitResult) -> list[str]:
+    """The exponents of a fit: parameters named alpha*/beta*/c* (BNSL slopes) and derived quantities
+    (chinchilla's a, b: N_opt ∝ C^a, D_opt ∝ C^b)."""
+    fam = fit.family
+    names = [p for p in fam.param_names if p.startswith(("alpha", "beta"))
+             or (fam.name == "bnsl" and p.startswith("c"))]
+    return names + [d for d in fit.derived if d not in names]
+
+
+def _draws(fit: Any) -> dict[str, Array]:
+    if not isinstance(fit, FitResult) or fit.draws is None or len(fit.draws) < 2:
+        raise ScalingLabError("this plot needs a fit with bootstrap draws (fit with bootstrap >= 10)")
+    return {k: np.asarray(v, dtype=float) for k, v in fit.draw_params().items()}
+
+
+def plot_bootstrap(fit: Any) -> Figure:
+    """Histogram of each exponent over the bootstrap draws, with the point estimate (solid) and the
+    percentile interval at the fit's level (dashed). Exponents are dimensionless."""
+    fit = resolve_law(fit)
+    draws = _draws(fit)
+    names = [n for n in exponent_names(fit) if n in draws][:6]
+    fig, axes = style.new_figure(len(names), size=(max(6.4, 2.6 * len(names)), 3.6))
+    values = {**fit.params, **fit.derived}
+    for i, (ax, name) in enumerate(zip(np.atleast_1d(axes), names)):
+        v = draws[name][np.isfinite(draws[name])]
+        ax.hist(v, bins=min(40, max(10, len(v) // 8)), color=style.OKABE_ITO[i % 7], alpha=0.8)
+        ax.axvline(values[name], color=style.BLACK, linewidth=1.4)
+        for edge in fit.ci.get(name, []):
+            ax.axvline(edge, color=style.BLACK, linewidth=1.0, linestyle="--")
+        if i:
+            ax.yaxis.set_major_formatter(NullFormatter())
+        style.label(ax, f"{name} (dimensionless)", "bootstrap draws" if i == 0 else None)
+    fig.suptitle(f"Bootstrap distributions of the exponents of {fit.law}: {len(fit.draws)} draws, "
+                 f"{100 * fit.level:g}% intervals dashed", fontsize=style.FONT_SIZE + 1, x=0.01, ha="left")
+    return fig
+
+
+def correlation_table(fit: Any) -> tuple[list[str], Array]:
+    """Names and Pearson correlation matrix of the parameters over the bootstrap draws; amplitudes
+    (positive parameters that are not exponents) are taken on a log scale (named ``ln X``)."""
+    fit = resolve_law(fit)
+    draws = _draws(fit)
+    exps = set(exponent_names(fit))
+    cols, names = [], []
+    for p in fit.family.param_names:
+        v = draws[p]
+        use_log = p not in exps and np.all(v > 0)
+        cols.append(np.log(v) if use_log else v)
+        names.append(f"ln {p}" if use_log else p)
+    m = np.column_stack(cols)
+    m = m[np.all(np.isfinite(m), axis=1)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(m, rowvar=False)
+    return names, np.atleast_2d(corr)
+
+
+def plot_correlations(fit: Any) -> Figure:
+    """Correlations between the fitted parameters over the bootstrap draws (-1 .. 1, PuOr: colour-blind
+    safe). Strong correlations (|r| near 1) mean the data trade one parameter for another."""
+    names, corr = correlation_table(fit)
+    k = len(names)
+    fig, ax = style.new_figure(size=(1.0 + 0.85 * k + 1.2, 0.8 + 0.85 * k))
+    ax.grid(False)
+    im = ax.imshow(corr, cmap="PuOr_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(k), names, rotation=30, ha="right")
+    ax.set_yticks(range(k), names)
+    for i in range(k):
+        for j in range(k):
+            if np.isfinite(corr[i, j]):
+                ax.text(j, i, f"{corr[i, j]:.2f}", ha="center", va="center", fontsize=style.FONT_SIZE - 1,
+                        color="white" if abs(corr[i, j]) > 0.6 else style.BLACK)
+    fig.colorbar(im, ax=ax, pad=0.02).set_label("Pearson r over bootstrap draws", fontsize=style.FONT_SIZE)
+    style.label(ax, title="Parameter correlations")
+    return fig

@@ -1,0 +1,242 @@
+"""Every plot by name: the KINDS registry behind :func:`scalinglab.report.plot` and ``scalinglab plot``.
+
+A kind turns DATA into a figure:
+
+* runs kinds (DATA: a runs table or a lab run store, anything ``sl.load_runs`` reads): ``loss-params``,
+  ``loss-tokens``, ``loss-flops``, ``isoflop``, ``residuals``, ``bootstrap``, ``correlations``,
+  ``frontier``, ``backtest``; ``curves`` (DATA: a run store, or a metrics table with run, tokens, loss,
+  params). A law named by ``law`` is fitted to the runs when it is a law family (``chinchilla``,
+  ``power_floor:flops``, ...), or used as it is when it is a fit JSON or a published key
+  (``hoffmann2022``).
+* serving kinds (DATA: an architecture preset such as ``llama3-8b`` or a Hugging Face config.json):
+  ``memory``, ``throughput``; ``speed-size`` (DATA: comma-separated presets).
+
+Each kind lists its options and their defaults; an option a kind does not take is an error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.report import fit_plots, inference_plots, plan_plots, run_plots, style
+
+FIT_OPTIONS = {"law": "chinchilla", "bootstrap": 0, "seed": 0, "columns": None}
+
+
+@dataclass(frozen=True)
+class PlotKind:
+    """A named plot: what DATA it reads (``runs``, ``store``, ``model`` or ``models``), its options with
+    their defaults, a one-line description, and the function building the figure."""
+
+    name: str
+    data: str
+    description: str
+    build: Callable[..., Figure]
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+def runs_of(data: Any, columns: Mapping[str, str] | None = None):
+    """The runs of DATA (a table, a run store, a DataFrame or Runs)."""
+    from scalinglab.io import load_runs
+
+    return load_runs(data, columns)
+
+
+def law_for(runs: Any, law: Any, bootstrap: int = 0, seed: int = 0):
+    """A fit JSON or published key as it is; a law family (name or object) fitted to ``runs``."""
+    from scalinglab.fit import FitResult, fit
+    from scalinglab.laws.published import PublishedLaw, get_published
+
+    if isinstance(law, (FitResult, PublishedLaw)):
+        return law
+    if isinstance(law, (str, os.PathLike)):
+        text = os.fspath(law)
+        if text.lower().endswith(".json") or Path(text).is_file():
+            return FitResult.load(text)
+        try:
+            return get_published(text)
+        except ScalingLabError:
+            pass
+    return fit(runs, law=law, bootstrap=int(bootstrap), seed=int(seed))
+
+
+def default_budgets(flops: np.ndarray, beyond: float = 2.0) -> list[float]:
+    """Whole decades of FLOPs from the smallest run's to ``beyond`` decades past the largest."""
+    lo, hi = math.floor(math.log10(flops.min())), math.ceil(math.log10(flops.max()) + beyond)
+    return [float(f"1e{k}") for k in range(lo, hi + 1)]  # exact decimal powers (10.0**23 is not)
+
+
+def default_holdout(values: np.ndarray, share: float = 0.2) -> float:
+    """The threshold that holds out the runs with the largest ``values``: whole levels (runs within 2%
+    are one level) from the top down until at least ``share`` of the runs are held out; the threshold
+    is the largest value kept for the fit."""
+    v = np.sort(np.asarray(values, dtype=float))[::-1]
+    if v.size < 2:
+        raise ScalingLabError("a backtest needs at least 2 runs")
+    need = max(1, math.ceil(share * v.size))
+    i = need - 1
+    while i + 1 < v.size and v[i + 1] >= v[i] / 1.02:  # keep a level whole
+        i += 1
+    if i + 1 >= v.size:
+        raise ScalingLabError("every run is at one level: nothing is left to fit a backtest on")
+    return float(v[i + 1])
+
+
+# ---- builders ------------------------------------------------------------------------------------
+def _loss(x: str) -> Callable[..., Figure]:
+    def build(data: Any, law: Any, bootstrap: int, seed: int, columns, colour_by: str | None) -> Figure:
+        runs = runs_of(data, columns)
+        return fit_plots.plot_loss(runs, law_for(runs, law, bootstrap, seed) if law else None, x=x,
+                                   colour_by=colour_by)
+    return build
+
+
+def _isoflop(data: Any, law: Any, bootstrap: int, seed: int, columns, degree: int) -> Figure:
+    runs = runs_of(data, columns)
+    return fit_plots.plot_isoflop(runs, degree=int(degree),
+                                  law=law_for(runs, law, bootstrap, seed) if law else None)
+
+
+def _residuals(data: Any, law: Any, bootstrap: int, seed: int, columns) -> Figure:
+    runs = runs_of(data, columns)
+    return fit_plots.plot_residuals(law_for(runs, law, bootstrap, seed), runs)
+
+
+def _bootstrap(data: Any, law: Any, bootstrap: int, seed: int, columns) -> Figure:
+    runs = runs_of(data, columns)
+    return fit_plots.plot_bootstrap(law_for(runs, law, bootstrap, seed))
+
+
+def _correlations(data: Any, law: Any, bootstrap: int, seed: int, columns) -> Figure:
+    runs = runs_of(data, columns)
+    return fit_plots.plot_correlations(law_for(runs, law, bootstrap, seed))
+
+
+def _frontier(data: Any, bootstrap: int, seed: int, columns, budgets: Sequence[float] | None,
+              references: Sequence[str]) -> Figure:
+    runs = runs_of(data, columns)
+    budgets = list(budgets) if budgets else default_budgets(runs.column("flops"))
+    frontiers, points, _ = plan_plots.compare_frontiers(runs, budgets, bootstrap=int(bootstrap), seed=int(seed))
+    refs = {name: plan_plots.frontier_table(name, budgets) for name in references or ()}
+    if not frontiers and not refs:
+        raise ScalingLabError(f"{runs.source}: no approach could estimate a frontier from these runs")
+    return plan_plots.plot_frontier(frontiers, points, refs)
+
+
+def _backtest(data: Any, law: Any, bootstrap: int, seed: int, columns, holdout_above: float | None,
+              x: str) -> Figure:
+    from scalinglab.analysis import backtest
+
+    runs = runs_of(data, columns)
+    threshold = default_holdout(runs.column(x)) if holdout_above is None else float(holdout_above)
+    result = backtest(runs, law, holdout_above=threshold, x=x, bootstrap=int(bootstrap), seed=int(seed))
+    fitted = runs.data[runs.column(x) <= threshold]
+    return run_plots.plot_backtest(result.predictions, x=x, fitted=fitted, level=result.level)
+
+
+def metrics_of(data: Any):
+    """The evaluations of a run store (``read_store(path, "metrics")``) or a metrics table."""
+    from scalinglab.lab.store import is_store_file, read_store
+
+    if isinstance(data, (str, os.PathLike)) and Path(data).is_file() and is_store_file(Path(data)):
+        return read_store(data, "metrics")
+    return runs_of(data).data
+
+
+def _curves(data: Any, x: str, show_train: bool) -> Figure:
+    return run_plots.plot_training_curves(metrics_of(data), x=x, show_train=bool(show_train))
+
+
+def _serving(options: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("dtype", "kv_dtype", "n_devices")
+    return {k: options[k] for k in keep if options.get(k) is not None}
+
+
+def _memory(data: Any, device: str | None, context: int, batches: Sequence[int], **serving: Any) -> Figure:
+    table = inference_plots.memory_table(data, batches=list(batches), context_tokens=int(context), device=device,
+                                         **_serving(serving))
+    return inference_plots.plot_memory(table)
+
+
+def _throughput(data: Any, device: str, context: int, batches: Sequence[int] | None, **serving: Any) -> Figure:
+    from scalinglab.inference.memory import memory_report
+
+    opts = _serving(serving)
+    table = inference_plots.speed_table(data, device, batches, context_tokens=int(context), **opts)
+    fit_dtypes = {k: v for k, v in opts.items() if k != "n_devices"}
+    largest = memory_report(data, device=device, context_tokens=int(context),
+                            n_devices=opts.get("n_devices", 1), **fit_dtypes).max_batch
+    return inference_plots.plot_throughput(table, max_batch=largest)
+
+
+def _speed_size(data: Any, device: str, context: int, batch: int, **serving: Any) -> Figure:
+    models = [m.strip() for m in str(data).split(",") if m.strip()] if isinstance(data, str) else list(data)
+    table = inference_plots.size_table(models, device, context_tokens=int(context), batch=int(batch),
+                                       **_serving(serving))
+    return inference_plots.plot_speed_vs_size(table)
+
+
+_SERVING = {"dtype": "bf16", "kv_dtype": "bf16", "n_devices": 1}
+
+KINDS: dict[str, PlotKind] = {k.name: k for k in (
+    PlotKind("loss-params", "runs", "loss against model size N, coloured by compute, with the law and its band",
+             _loss("params"), {**FIT_OPTIONS, "colour_by": None}),
+    PlotKind("loss-tokens", "runs", "loss against training tokens D, coloured by compute, with the law and band",
+             _loss("tokens"), {**FIT_OPTIONS, "colour_by": None}),
+    PlotKind("loss-flops", "runs", "loss against compute C, coloured by N, with the law and L*(C)",
+             _loss("flops"), {**FIT_OPTIONS, "colour_by": None}),
+    PlotKind("isoflop", "runs", "IsoFLOP profiles and their fitted minima (law overlay with law=...)",
+             _isoflop, {**FIT_OPTIONS, "law": None, "degree": 2}),
+    PlotKind("residuals", "runs", "log residuals of the law against N, D and C", _residuals, FIT_OPTIONS),
+    PlotKind("bootstrap", "runs", "bootstrap distributions of the law's exponents", _bootstrap,
+             {**FIT_OPTIONS, "bootstrap": 200}),
+    PlotKind("correlations", "runs", "correlations of the law's parameters over the bootstrap", _correlations,
+             {**FIT_OPTIONS, "bootstrap": 200}),
+    PlotKind("frontier", "runs", "compute-optimal N and D against C: approaches 1-3 with bands, references",
+             _frontier, {"bootstrap": 200, "seed": 0, "columns": None, "budgets": None, "references": ()}),
+    PlotKind("backtest", "runs", "fit below a threshold, predict the runs above it (default: top ~20%)",
+             _backtest, {**FIT_OPTIONS, "bootstrap": 200, "holdout_above": None, "x": "flops"}),
+    PlotKind("curves", "store", "training curves (validation loss) of every run of a store",
+             _curves, {"x": "tokens", "show_train": False}),
+    PlotKind("memory", "model", "serving memory by component at several batch sizes", _memory,
+             {"device": None, "context": 4096, "batches": (1, 8, 32, 128), **_SERVING}),
+    PlotKind("throughput", "model", "decode throughput against batch with the roofline and crossovers",
+             _throughput, {"device": "h100-sxm", "context": 4096, "batches": None, **_SERVING}),
+    PlotKind("speed-size", "models", "decode tokens/s against model size (DATA: comma-separated presets)",
+             _speed_size, {"device": "h100-sxm", "context": 4096, "batch": 1, **_SERVING}),
+)}
+
+
+def get_kind(kind: str) -> PlotKind:
+    """The kind named ``kind``; ScalingLabError listing the kinds otherwise."""
+    found = KINDS.get(str(kind).strip().lower())
+    if found is None:
+        raise ScalingLabError(f"unknown plot kind '{kind}'; kinds are {', '.join(KINDS)}")
+    return found
+
+
+def make_figure(kind: str, data: Any, **options: Any) -> Figure:
+    """The figure of ``kind`` for ``data``, with ``options`` over the kind's defaults."""
+    k = get_kind(kind)
+    unknown = sorted(set(options) - set(k.options))
+    if unknown:
+        takes = ", ".join(k.options) or "no options"
+        raise ScalingLabError(f"plot kind '{k.name}' takes no option {', '.join(unknown)} (it takes {takes})")
+    return k.build(data, **{**k.options, **options})
+
+
+def plot(kind: str, data: Any, out: str | os.PathLike, **options: Any) -> Path:
+    """Draw ``kind`` for ``data`` and save it to ``out`` (.png or .svg, by suffix); returns the path.
+    The suffix is checked before any work is done."""
+    style.check_format(out)
+    return style.save(make_figure(kind, data, **options), out)

@@ -1,0 +1,169 @@
+"""The compute-optimal frontier: N_opt and D_opt against C from each approach, with bands, beside the
+published laws and rules.
+
+Tables in, figures out: a *frontier* is a DataFrame with columns ``flops`` (C, FLOPs), ``params`` (N_opt,
+parameters), ``tokens`` (D_opt = C/(6 N_opt), tokens) and, when bootstrapped, ``params_low``,
+``params_high``, ``tokens_low``, ``tokens_high`` (percentile interval). :func:`frontier_table` makes one
+from an approach of Hoffmann et al. 2022 (:class:`scalinglab.plan.approaches.ApproachResult`), a fitted
+or published law of (N, D) (closed form, Hoffmann et al. 2022 eq. 4) or a published rule
+(:mod:`scalinglab.plan.rules`); :func:`plot_frontier` draws any number of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.report import style
+
+Array = np.ndarray
+FRONTIER_COLUMNS = ("flops", "params", "tokens", "params_low", "params_high", "tokens_low", "tokens_high")
+#: line styles of reference (published) frontiers, in order
+REFERENCE_STYLES = ("--", "-.", ":", (0, (5, 1, 1, 1)))
+
+
+def _ci(row: Mapping[str, Any], key: str) -> tuple[float, float]:
+    v = row.get(key)
+    return (float(v[0]), float(v[1])) if v is not None else (np.nan, np.nan)
+
+
+def _from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    out = []
+    for r in rows:
+        p_lo, p_hi = _ci(r, "params_ci")
+        t_lo, t_hi = _ci(r, "tokens_ci")
+        out.append((float(r["flops"]), float(r["params"]), float(r["tokens"]), p_lo, p_hi, t_lo, t_hi))
+    return pd.DataFrame(out, columns=list(FRONTIER_COLUMNS))
+
+
+def frontier_table(source: Any, budgets: Sequence[float]) -> pd.DataFrame:
+    """The frontier of ``source`` at ``budgets`` (FLOPs): an ApproachResult, a FitResult / published
+    law of params and tokens (``sl.optimal.optimal_frontier``, intervals from its bootstrap draws), or
+    the key of a published rule (``sl.optimal.get_rule``) or law."""
+    from scalinglab.plan.approaches import ApproachResult
+
+    budgets = [float(c) for c in budgets]
+    if not budgets:
+        raise ScalingLabError("give at least one FLOP budget for a frontier")
+    if isinstance(source, ApproachResult):
+        return _from_rows(source.frontier_at(budgets))
+    if isinstance(source, str):
+        from scalinglab.plan.rules import REGISTRY, get_rule
+
+        if source in REGISTRY:
+            rule = get_rule(source)
+            return _from_rows([rule.optimal(c).to_dict() for c in budgets])
+    from scalinglab.plan.optimal import optimal_frontier
+
+    return _from_rows([a.to_dict() for a in optimal_frontier(source, budgets)])
+
+
+def approach_points(result: Any) -> pd.DataFrame:
+    """The per-level optima an approach fitted its power law to (flops, params, tokens); empty for
+    approach 3, which fits the whole law at once."""
+    points = getattr(result, "points", None) or []
+    df = pd.DataFrame(points)
+    if df.empty or not {"flops", "params"} <= set(df.columns):
+        return pd.DataFrame(columns=["flops", "params", "tokens"])
+    if "tokens" not in df:
+        df["tokens"] = df["flops"] / (6.0 * df["params"])
+    return df[["flops", "params", "tokens"]]
+
+
+def compare_frontiers(runs: Any, budgets: Sequence[float], bootstrap: int = 0, seed: int = 0,
+                      fit: Any = None) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[str]]:
+    """Approaches 1, 2 and 3 of Hoffmann et al. 2022 on ``runs``: frontiers at ``budgets``, the per-level
+    optima of approaches 1 and 2, and warnings (including why an approach could not run). Approach 3 is
+    ``fit`` when given (a chinchilla FitResult: no second fit), else fitted here."""
+    from scalinglab.plan.approaches import APPROACH_NAMES, fit_approach
+
+    runs = one_row_per_run(runs)
+    frontiers: dict[str, pd.DataFrame] = {}
+    points: dict[str, pd.DataFrame] = {}
+    warnings: list[str] = []
+    for k in (1, 2, 3):
+        name = f"approach {k}: {APPROACH_NAMES[k]}"
+        try:
+            if k == 3 and fit is not None:
+                frontiers[name] = frontier_table(fit, budgets)
+                continue
+            res = fit_approach(runs, k, bootstrap=bootstrap, seed=seed)
+        except ScalingLabError as exc:
+            warnings.append(f"approach {k} could not run: {exc}")
+            continue
+        frontiers[name] = frontier_table(res, budgets)
+        points[name] = approach_points(res)
+        warnings += [f"approach {k}: {w}" for w in res.warnings]
+    return frontiers, points, warnings
+
+
+def one_row_per_run(runs: Any):
+    """The runs, without a ``run`` column that names each row once (a run store's final losses): such
+    ids are not training curves, and approach 1 would read them as curves of one point each."""
+    from scalinglab.io import Runs, load_runs
+
+    data = load_runs(runs)
+    if data.has("run") and not data.has("step") and data.data["run"].is_unique:
+        return Runs(data.data.drop(columns="run"), data.source, list(data.notes))
+    return data
+
+
+def plot_frontier(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd.DataFrame] | None = None,
+                  references: Mapping[str, pd.DataFrame] | None = None) -> Figure:
+    """Two panels side by side, N_opt (parameters) and D_opt (tokens) against C (FLOPs), log-log: each
+    frontier in its own colour with its interval band and its per-level optima (``points``); each
+    reference (a published law or rule) a black line of its own dash pattern."""
+    if not frontiers and not references:
+        raise ScalingLabError("no frontier to plot")
+    points, references = points or {}, references or {}
+    fig, axes = style.new_figure(2)
+    for ax, q in zip(axes, ("params", "tokens")):
+        for i, (name, df) in enumerate(frontiers.items()):
+            _check_frontier(df, name)
+            colour = style.OKABE_ITO[i % 7]
+            ax.plot(df["flops"], df[q], color=colour, linewidth=1.8, label=name)
+            low, high = df.get(f"{q}_low"), df.get(f"{q}_high")
+            if low is not None and np.isfinite(low).any():
+                ax.fill_between(df["flops"], low, high, color=colour, alpha=0.18, linewidth=0)
+            pts = points.get(name)
+            if pts is not None and len(pts):
+                ax.scatter(pts["flops"], pts[q], color=colour, s=22, edgecolors="white", linewidths=0.5, zorder=3)
+        for j, (name, df) in enumerate(references.items()):
+            _check_frontier(df, name)
+            ax.plot(df["flops"], df[q], color=style.BLACK, linewidth=1.1,
+                    linestyle=REFERENCE_STYLES[j % len(REFERENCE_STYLES)], label=f"published: {name}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        style.label(ax, "flops", {"params": "compute-optimal N_opt (parameters)",
+                                  "tokens": "compute-optimal D_opt (tokens)"}[q])
+    axes[0].set_title("Compute-optimal model size", fontsize=style.FONT_SIZE + 2, loc="left")
+    axes[1].set_title("Compute-optimal training tokens", fontsize=style.FONT_SIZE + 2, loc="left")
+    style.legend(axes[0], loc="upper left")
+    _exponent_note(axes[1], frontiers)
+    return fig
+
+
+def _check_frontier(df: pd.DataFrame, name: str) -> None:
+    missing = [c for c in ("flops", "params", "tokens") if c not in df]
+    if missing:
+        raise ScalingLabError(f"frontier '{name}' lacks column(s) {', '.join(missing)}")
+
+
+def fitted_exponent(df: pd.DataFrame, q: str = "params") -> float:
+    """The slope of ln ``q`` against ln C over a frontier (a for N_opt, b for D_opt)."""
+    if len(df) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(df["flops"]), np.log(df[q]), 1)[0])
+
+
+def _exponent_note(ax, frontiers: Mapping[str, pd.DataFrame]) -> None:
+    lines = [f"{name.split(':')[0]}: a = {fitted_exponent(df):.3f}, b = {fitted_exponent(df, 'tokens'):.3f}"
+             for name, df in frontiers.items()]
+    if lines:
+        ax.text(0.03, 0.97, "\n".join(lines), transform=ax.transAxes, va="top", ha="left",
+                fontsize=style.FONT_SIZE - 1, color=style.BLACK)

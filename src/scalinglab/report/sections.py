@@ -1,0 +1,408 @@
+"""The sections of the HTML report, each built from the runs, the fit and the analyses.
+
+A section that cannot be built from these data (e.g. an IsoFLOP view of runs without repeated budgets,
+a backtest with too few runs) says why in its place and in the warnings; nothing is left out silently.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scalinglab.errors import ScalingLabError
+from scalinglab.report import fit_plots, plan_plots, run_plots
+from scalinglab.report.kinds import default_holdout
+from scalinglab.report.page import (
+    EmbeddedFigure,
+    bullets,
+    embed,
+    esc,
+    interval,
+    num,
+    table,
+)
+
+LOSS_UNIT = "nats/token"
+SYMBOLS = {"params": "N", "tokens": "D", "flops": "C", "step": "S"}
+
+
+@dataclass
+class ReportInputs:
+    """What the user asked for (see :func:`scalinglab.report.html.make_report`)."""
+
+    data: Any
+    source: str
+    law: str
+    bootstrap: int
+    budgets: list[float]
+    seed: int
+    holdout_above: float | None = None
+    columns: Mapping[str, str] | None = None
+    references: list[str] = field(default_factory=list)
+    level: float = 0.95
+
+
+@dataclass
+class Section:
+    """One ``<section>``: id, heading, HTML parts and the figures embedded in it."""
+
+    key: str
+    title: str
+    parts: list[str] = field(default_factory=list)
+    figs: list[EmbeddedFigure] = field(default_factory=list)
+
+    def add(self, html: str) -> None:
+        self.parts.append(html)
+
+    def text(self, text: str, cls: str = "") -> None:
+        attr = f' class="{cls}"' if cls else ""
+        self.parts.append(f"<p{attr}>{esc(text)}</p>")
+
+    def figure(self, fig: Any, key: str, title: str, caption: str) -> None:
+        emb = embed(fig, key, title, caption)
+        self.figs.append(emb)
+        self.parts.append(emb.html())
+
+    def html(self) -> str:
+        return f'<section id="{esc(self.key)}"><h2>{esc(self.title)}</h2>{"".join(self.parts)}</section>'
+
+
+@dataclass
+class BuiltReport:
+    """Every section in page order, the warnings, the fitted law's label and the number of runs."""
+
+    sections: list[Section]
+    warnings: list[str]
+    law_label: str
+    n_runs: int
+    seed: int = 0
+    bootstrap: int = 0
+
+    def figures(self) -> list[EmbeddedFigure]:
+        return [f for s in self.sections for f in s.figs]
+
+    def add_reproduce(self, command: str, sha256: str | None, date: str) -> None:
+        self.sections.append(reproduce_section(command, sha256, date, self.seed, self.bootstrap))
+
+
+def _warn(warnings: list[str], items: Sequence[str]) -> None:
+    for w in items:
+        if w not in warnings:
+            warnings.append(w)
+
+
+def _attempt(section: Section, warnings: list[str], what: str, build) -> Any:
+    """Run ``build()``; a ScalingLabError becomes a visible note in ``section`` and a warning."""
+    try:
+        return build()
+    except ScalingLabError as exc:
+        msg = f"{what} could not be made: {exc}"
+        section.text(msg, "muted")
+        _warn(warnings, [msg])
+        return None
+
+
+# ---- the whole report ----------------------------------------------------------------------------
+def build_sections(inp: ReportInputs) -> BuiltReport:
+    """Load the runs, fit the law and build every section in page order."""
+    from scalinglab.fit import fit
+    from scalinglab.io import load_runs
+
+    runs = load_runs(inp.data, inp.columns)
+    result = fit(runs, law=inp.law, bootstrap=inp.bootstrap, seed=inp.seed, level=inp.level)
+    warnings: list[str] = []
+    glance = Section("glance", "At a glance")
+    sections = [glance, data_section(runs, result), law_section(result), goodness_section(runs, result, warnings)]
+    if result.draws is not None and len(result.draws) > 1:
+        sections.append(uncertainty_section(result))
+    plan, plan_rows = plan_section(runs, result, inp, warnings)
+    backtest, bt = backtest_section(runs, inp, warnings)
+    sections += [plan, backtest]
+    store = store_path(inp.data)
+    if store is not None:
+        sections.append(curves_section(store, warnings))
+    _warn(warnings, [n for n in result.notes if n not in runs.notes])
+    _warn(warnings, identifiability(runs, result, inp.law))
+    sections.append(warnings_section(warnings))
+    fill_glance(glance, runs, result, plan_rows, bt)
+    return BuiltReport(sections, warnings, result.law, len(runs), inp.seed, inp.bootstrap)
+
+
+def store_path(data: Any) -> Path | None:
+    """``data`` as a path when it is a lab run store (SQLite), else None."""
+    import os
+
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).is_file():
+        return None
+    from scalinglab.lab.store import is_store_file
+
+    return Path(data) if is_store_file(Path(data)) else None
+
+
+def identifiability(runs: Any, result: Any, law: str) -> list[str]:
+    """Design and fit warnings of :mod:`scalinglab.analysis.identifiability`."""
+    from scalinglab.analysis import (
+        fit_identifiability_warnings,
+        identifiability_warnings,
+    )
+
+    return identifiability_warnings(runs, law) + fit_identifiability_warnings(result)
+
+
+# ---- at a glance ---------------------------------------------------------------------------------
+def fill_glance(sec: Section, runs: Any, result: Any, plan_rows: list[Any], bt: Any) -> None:
+    cells = [(str(len(runs)), "runs fitted"), (num(result.rmse_log, 3), "rmse of ln(loss) residuals")]
+    for name in fit_plots.exponent_names(result)[:4]:
+        value = {**result.params, **result.derived}[name]
+        ci = result.ci.get(name)
+        cells.append((num(value, 3), f"{name}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")))
+    if plan_rows:
+        a = plan_rows[-1]
+        cells.append((num(a.params, 3), f"compute-optimal N (parameters) at "
+                                         f"{a.flops:.3g}".replace("e+", "e") + " FLOPs"))
+    if bt is not None:
+        cells.append((f"{100 * bt.mare:.2f}%", f"backtest error on {bt.n_test} held-out runs"))
+        cells.append((f"{100 * bt.coverage:.0f}%", f"coverage of the {100 * bt.level:g}% intervals"))
+    sec.add('<div class="glance">' + "".join(f"<div><b>{v}</b><span>{esc(t)}</span></div>" for v, t in cells)
+            + "</div>")
+
+
+# ---- data ----------------------------------------------------------------------------------------
+def data_section(runs: Any, result: Any) -> Section:
+    sec = Section("data", "Data")
+    rows = []
+    for name, unit in (("params", "parameters (as counted by the data)"), ("tokens", "tokens"),
+                       ("flops", "FLOPs (C = 6ND)"), ("loss", LOSS_UNIT)):
+        if runs.has(name):
+            v = runs.column(name)
+            rows.append([esc(f"{name} {SYMBOLS.get(name, 'L')}"), esc(unit), num(v.min()), num(v.max()),
+                         str(len(np.unique(v)))])
+    sec.text(f"{len(runs)} runs from {runs.source}.")
+    sec.add(table(["quantity", "unit", "smallest", "largest", "distinct values"], rows, numeric_from=2))
+    if runs.notes:
+        sec.add("<h3>How the table was read</h3>" + bullets(runs.notes))
+    for x, title in (("params", "Loss against model size"), ("flops", "Loss against compute")):
+        if runs.has(x) and set(result.family.variables) <= set(fit_plots.XS):
+            sec.figure(fit_plots.plot_loss(runs, result, x=x), f"loss-{x}", title,
+                       f"Observed final loss (points) and the fitted {result.law} law (lines) with its "
+                       f"{100 * result.level:g}% bootstrap band (parameter uncertainty only); log-log axes."
+                       + (" Dashed black: the law's compute-optimal loss L*(C)." if x == "flops" else ""))
+    return sec
+
+
+# ---- the fitted law ------------------------------------------------------------------------------
+def param_unit(family: Any, name: str) -> str:
+    """The unit of a law parameter, for the parameter table."""
+    sym = SYMBOLS.get(family.variables[0], "x") if family.variables else "x"
+    if name.startswith(("alpha", "beta")) or (family.name == "chinchilla" and name in ("a", "b")):
+        return "dimensionless (exponent)"
+    if name == "E" or (family.name == "bnsl" and name in ("a", "b")):
+        return LOSS_UNIT
+    units = {("chinchilla", "A"): f"{LOSS_UNIT} × N^alpha", ("chinchilla", "B"): f"{LOSS_UNIT} × D^beta",
+             ("muennighoff", "A"): f"{LOSS_UNIT} × N^alpha", ("muennighoff", "B"): f"{LOSS_UNIT} × D^beta",
+             ("power", "A"): f"{LOSS_UNIT} × {sym}^alpha", ("power_floor", "A"): f"{LOSS_UNIT} × {sym}^alpha",
+             ("kaplan_nd", "N_c"): "parameters", ("kaplan_nd", "D_c"): "tokens",
+             ("kaplan_ns", "N_c"): "parameters", ("kaplan_ns", "S_c"): "steps"}
+    if (family.name, name) in units:
+        return units[(family.name, name)]
+    if name.startswith("R_"):
+        return "dimensionless (repetitions)"
+    if family.name == "bnsl":
+        return {"c": "dimensionless (slope)", "d": f"units of {sym} (break)", "f": "dimensionless (sharpness)"}.get(
+            name[0], "see the formula")
+    return "see the formula"
+
+
+def law_section(result: Any) -> Section:
+    sec = Section("law", "Fitted law")
+    fam = result.family
+    sec.add(f"<p><b>{esc(result.law)}</b>: <code>{esc(fam.formula)}</code><br><span class=\"muted\">"
+            f"{esc(fam.citation)}. Units: {esc(fam.units)}.</span></p>")
+    level = f"{100 * result.level:g}% interval"
+    rows = []
+    for name, value in {**result.params, **result.derived}.items():
+        label = esc(name) + (" <span class=\"muted\">(derived)</span>" if name in result.derived else "")
+        rows.append([label, num(value, 5), num(result.stderr.get(name), 3), interval(result.ci.get(name)),
+                     esc(param_unit(fam, name))])
+    sec.add(table(["parameter", "value", "std. error", level, "unit"], rows, numeric_from=1))
+    if result.bootstrap:
+        sec.text(f"Intervals: percentile intervals over {result.bootstrap} bootstrap resamples of "
+                 f"{result.bootstrap_unit} (seed {result.seed}), {result.bootstrap_converged} converged. "
+                 "They describe parameter uncertainty given this design, not run-to-run noise.", "muted")
+    else:
+        sec.text("No bootstrap (bootstrap 0): no intervals or standard errors.", "muted")
+    if "a" in result.derived and fam.name == "chinchilla":
+        sec.text("a = beta/(alpha+beta) and b = alpha/(alpha+beta) are the compute-optimal exponents: "
+                 "N* ∝ C^a, D* ∝ C^b (Hoffmann et al. 2022, eq. 4).", "muted")
+    return sec
+
+
+# ---- goodness of fit -----------------------------------------------------------------------------
+def goodness_section(runs: Any, result: Any, warnings: list[str]) -> Section:
+    sec = Section("fit", "Goodness of fit")
+    sec.add(table(["measure", "value"], [
+        ["rmse of ln(predicted) − ln(observed)", num(result.rmse_log, 4)],
+        ["points fitted n", str(result.n_points)],
+        [esc(f"objective ({result._objective_text()})"), num(result.objective, 4)],
+        ["converged", "yes" if result.converged else "<b>NO</b>"],
+        ["starts screened / refined / at the best", f"{result.n_starts:,} / {result.n_refined:,} / {result.n_at_best:,}"],
+    ]))
+    _attempt(sec, warnings, "the residual plot", lambda: sec.figure(
+        fit_plots.plot_residuals(result, runs), "residuals", "Residuals",
+        "ln(predicted) − ln(observed) loss of every run against N, D and C; dashed: ± rmse. A trend with "
+        "scale means the law's form misses something the extrapolation will inherit."))
+    if runs.has("params") and runs.has("flops"):
+        _attempt(sec, warnings, "the IsoFLOP plot", lambda: sec.figure(
+            fit_plots.plot_isoflop(runs, law=result if set(result.family.variables) <= set(fit_plots.XS) else None),
+            "isoflop", "IsoFLOP profiles",
+            "Loss against N at each FLOP budget, a parabola in ln N through each (Hoffmann et al. 2022 "
+            "approach 2) and its minimum (stars); dotted: the fitted law along each budget."))
+    return sec
+
+
+def uncertainty_section(result: Any) -> Section:
+    sec = Section("uncertainty", "Uncertainty")
+    sec.figure(fit_plots.plot_bootstrap(result), "bootstrap", "Bootstrap distributions of the exponents",
+               "Histogram of each exponent over the bootstrap resamples; solid: the fit, dashed: the "
+               f"{100 * result.level:g}% percentile interval.")
+    sec.figure(fit_plots.plot_correlations(result), "correlations", "Parameter correlations",
+               "Pearson correlation of the parameters over the bootstrap resamples (amplitudes on a log "
+               "scale). Correlations near ±1 mean these data trade one parameter for another.")
+    return sec
+
+
+# ---- the plan ------------------------------------------------------------------------------------
+def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str]) -> tuple[Section, list[Any]]:
+    from scalinglab.plan.optimal import optimal_frontier
+
+    sec = Section("plan", "Compute-optimal plan")
+    if set(result.family.variables) != {"params", "tokens"}:
+        sec.text(f"Law {result.law} reads {', '.join(result.family.variables)}, not N and D: it does not "
+                 "say how to split a budget between model size and data.", "muted")
+        return sec, []
+    allocs = _attempt(sec, warnings, "the plan", lambda: optimal_frontier(result, inp.budgets)) or []
+    if allocs:
+        rows = [[num(a.flops, 3), num(a.params, 3), interval(a.params_ci, 3), num(a.tokens, 3),
+                 interval(a.tokens_ci, 3), num(a.tokens_per_param, 3), num(a.loss, 4), interval(a.loss_ci, 4)]
+                for a in allocs]
+        sec.add(table(["budget C (FLOPs)", "N* (parameters)", "interval", "D* (tokens)", "interval",
+                       "D*/N* (tokens/param)", f"loss ({LOSS_UNIT})", "interval"], rows, numeric_from=0))
+        sec.text(f"From the fitted law with C = 6ND ({allocs[0].method}); intervals: "
+                 f"{100 * result.level:g}% over the bootstrap draws' own optima (parameter uncertainty only). "
+                 "Budgets far beyond the data are extrapolations: see the backtest.", "muted")
+        _warn(warnings, [n for a in allocs for n in a.notes])
+    flops = runs.column("flops")
+    grid = list(np.geomspace(flops.min(), max(flops.max(), max(inp.budgets)), 25))
+    boot = inp.bootstrap if inp.bootstrap >= 10 else 0
+
+    def frontier() -> None:
+        frontiers, points, notes = plan_plots.compare_frontiers(runs, grid, bootstrap=boot, seed=inp.seed, fit=result)
+        _warn(warnings, notes)
+        refs = {name: plan_plots.frontier_table(name, grid) for name in inp.references}
+        sec.figure(plan_plots.plot_frontier(frontiers, points, refs), "frontier", "Compute-optimal frontier",
+                   "N* and D* against C from Hoffmann et al. 2022's three approaches on these runs (bands: "
+                   f"{100 * inp.level:g}% bootstrap intervals; points: per-budget optima of approaches 1 and 2)"
+                   + (f"; black: published {', '.join(inp.references)}" if inp.references else "") + ".")
+
+    _attempt(sec, warnings, "the frontier plot", frontier)
+    return sec, allocs
+
+
+# ---- backtest ------------------------------------------------------------------------------------
+def backtest_section(runs: Any, inp: ReportInputs, warnings: list[str]) -> tuple[Section, Any]:
+    from scalinglab.analysis import backtest
+
+    sec = Section("backtest", "Backtest")
+
+    def run() -> Any:
+        threshold = default_holdout(runs.column("flops")) if inp.holdout_above is None else inp.holdout_above
+        return backtest(runs, inp.law, holdout_above=threshold, x="flops", bootstrap=inp.bootstrap,
+                        seed=inp.seed, level=inp.level)
+
+    bt = _attempt(sec, warnings, "the backtest", run)
+    if bt is None:
+        return sec, None
+    how = "given" if inp.holdout_above is not None else "default: the top ~20% of compute"
+    sec.text(f"The law was refitted on the {bt.n_train} runs with C ≤ {bt.holdout_above:.3g} FLOPs ({how}) and "
+             f"predicts the {bt.n_test} runs above. Mean absolute relative error {100 * bt.mare:.2f}%; "
+             f"{100 * bt.coverage:.0f}% of the observed losses lie inside their {100 * bt.level:g}% prediction "
+             "intervals (parameter and run-to-run noise uncertainty; nominal "
+             f"{100 * bt.level:g}%).")
+    fitted = runs.data[runs.column("flops") <= bt.holdout_above]
+    sec.figure(run_plots.plot_backtest(bt.predictions, x="flops", fitted=fitted, level=bt.level), "backtest",
+               "Extrapolation backtest", "Left: held-out runs (blue inside the interval, vermillion outside) "
+               "and the predictions with their intervals; grey: the runs fitted. Right: predicted against "
+               "observed loss.")
+    p = bt.predictions.sort_values("flops")
+    rows = [[num(r.flops, 3), num(r.params, 3), num(r.tokens, 3), num(r.observed, 4), num(r.predicted, 4),
+             interval([r.low, r.high], 4), "yes" if r.inside else "<b>no</b>"] for r in p.itertuples()]
+    sec.add(f"<details><summary>The {len(p)} held-out runs, one by one</summary>"
+            + table(["C (FLOPs)", "N (parameters)", "D (tokens)", f"observed ({LOSS_UNIT})", "predicted",
+                     f"{100 * bt.level:g}% interval", "inside"], rows, numeric_from=0) + "</details>")
+    _warn(warnings, [f"backtest: {w}" for w in bt.warnings])
+    return sec, bt
+
+
+# ---- training curves -----------------------------------------------------------------------------
+def curves_section(store: Path, warnings: list[str]) -> Section:
+    from scalinglab.lab.store import read_store
+
+    sec = Section("curves", "Training curves")
+    metrics = read_store(store, "metrics")
+    if metrics.empty:
+        sec.text("The store holds no evaluations of finished runs.", "muted")
+        return sec
+    sec.text(f"{len(metrics)} evaluations of {metrics['run'].nunique()} finished runs in {store.name}.")
+    train = "train_loss" in metrics and metrics["train_loss"].notna().any()
+    _attempt(sec, warnings, "the training-curve plot", lambda: sec.figure(
+        run_plots.plot_training_curves(metrics, x="tokens", show_train=bool(train)), "curves", "Training curves",
+        "Validation loss of every run against training tokens, coloured by model size"
+        + ("; dashed: training loss." if train else ".")))
+    return sec
+
+
+# ---- warnings and reproducibility ----------------------------------------------------------------
+def warnings_section(warnings: list[str]) -> Section:
+    sec = Section("warnings", "Warnings")
+    if warnings:
+        sec.add(bullets(warnings, "warnings"))
+    else:
+        sec.text("None: the fit converged, no identifiability problem was detected and every section was built.")
+    return sec
+
+
+def versions() -> list[tuple[str, str]]:
+    """(package, version) of Python and the libraries that shaped the numbers (torch when loaded)."""
+    import matplotlib
+    import numpy
+    import pandas
+    import scipy
+
+    import scalinglab
+
+    out = [("scalinglab", scalinglab.__version__), ("python", platform.python_version()),
+           ("numpy", numpy.__version__), ("scipy", scipy.__version__), ("pandas", pandas.__version__),
+           ("matplotlib", matplotlib.__version__)]
+    if "torch" in sys.modules:
+        out.append(("torch", getattr(sys.modules["torch"], "__version__", "?")))
+    out.append(("platform", platform.platform()))
+    return out
+
+
+def reproduce_section(command: str, sha256: str | None, date: str, seed: int, bootstrap: int) -> Section:
+    sec = Section("reproduce", "Reproduce")
+    sec.text("This report was made by:")
+    sec.add(f"<pre>{esc(command)}</pre>")
+    rows = [[esc(k), esc(v)] for k, v in versions()]
+    rows += [["date", esc(date)], ["seed", str(seed)], ["bootstrap resamples", str(bootstrap)]]
+    if sha256:
+        rows.append(["data SHA-256", f"<code>{esc(sha256)}</code>"])
+    sec.add(table(["item", "version or value"], rows, numeric_from=2))
+    sec.text("The same command, data and versions give the same numbers: every random step is seeded.", "muted")
+    return sec

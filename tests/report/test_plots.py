@@ -1,0 +1,302 @@
+"""Figures: every kind writes PNG and SVG; axes are labelled with units and log where the law is a power
+law; what is drawn is the law's own numbers (checked against the API and hand calculations)."""
+
+import math
+import subprocess
+import sys
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+from report_data import sweep, sweep_csv, sweep_store
+
+import scalinglab as sl
+from scalinglab.errors import ScalingLabError
+from scalinglab.report import (
+    KINDS,
+    fit_plots,
+    inference_plots,
+    plan_plots,
+    plot,
+    run_plots,
+    style,
+)
+from scalinglab.report.kinds import default_budgets, default_holdout, make_figure
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return sweep()
+
+
+@pytest.fixture(scope="module")
+def fitted(runs):
+    return sl.fit(runs, bootstrap=40, seed=0)
+
+
+def _labels(ax):
+    return ax.get_xlabel(), ax.get_ylabel()
+
+
+# ---- every kind, both formats ----------------------------------------------------------------------
+def _data_for(kind, tmp_path):
+    need = KINDS[kind].data
+    if need == "model":
+        return "llama3-8b"
+    if need == "models":
+        return "pythia-1b,llama3-8b"
+    if need == "store":
+        return sweep_store(tmp_path, per_budget=3)
+    return sweep_csv(tmp_path)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_writes_png_and_svg(kind, tmp_path):
+    data = _data_for(kind, tmp_path)
+    options = {"bootstrap": 20} if "bootstrap" in KINDS[kind].options else {}
+    png = plot(kind, data, tmp_path / f"{kind}.png", **options)
+    svg = plot(kind, data, tmp_path / f"{kind}.svg", **options)
+    image = mpimg.imread(png)
+    assert image.shape[0] > 300 and image.shape[1] > 500
+    assert style.image_size(png) == (image.shape[1], image.shape[0])
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text and len(text) > 5000
+
+
+def test_unknown_kind_and_option_are_errors(tmp_path):
+    with pytest.raises(ScalingLabError, match="unknown plot kind 'pie'"):
+        make_figure("pie", "x")
+    with pytest.raises(ScalingLabError, match="takes no option law"):
+        make_figure("memory", "llama3-8b", law="chinchilla")
+
+
+def test_suffix_is_checked_before_any_work(tmp_path):
+    with pytest.raises(ScalingLabError, match="unknown figure format '.pdf'"):
+        plot("loss-params", tmp_path / "missing.csv", tmp_path / "a.pdf")
+    fig, _ = style.new_figure()
+    with pytest.raises(ScalingLabError, match="does not exist"):
+        style.save(fig, tmp_path / "no" / "such" / "a.png")
+
+
+def test_png_size_is_figure_inches_times_dpi(tmp_path):
+    fig, _ = style.new_figure()
+    path = style.save(fig, tmp_path / "a.png")
+    assert style.image_size(path) == (round(style.FIG_SIZE[0] * style.DPI), round(style.FIG_SIZE[1] * style.DPI))
+    svg = style.save(fig, tmp_path / "a.svg")
+    assert style.image_size(svg) == (round(style.FIG_SIZE[0] * 96), round(style.FIG_SIZE[1] * 96))
+
+
+def test_importing_the_report_needs_neither_torch_nor_pyplot():
+    code = "import sys, scalinglab.report; print('torch' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+# ---- loss against N, D, C ---------------------------------------------------------------------------
+@pytest.mark.parametrize("x, unit", [("params", "(parameters)"), ("tokens", "(tokens)"), ("flops", "(FLOPs)")])
+def test_loss_plot_axes_and_points(runs, fitted, x, unit):
+    fig = fit_plots.plot_loss(runs, fitted, x=x)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    xl, yl = _labels(ax)
+    assert unit in xl and "nats/token" in yl
+    points = ax.collections[0].get_offsets()
+    assert len(points) == len(runs)
+    np.testing.assert_allclose(np.sort(points[:, 0]), np.sort(runs[x].to_numpy()))
+    assert "FLOPs" in fig.axes[1].get_ylabel() or "parameters" in fig.axes[1].get_ylabel()  # the colour bar
+
+
+def test_loss_curves_are_the_law_along_each_budget(runs, fitted):
+    ax = fit_plots.plot_loss(runs, fitted, x="params").axes[0]
+    curves = [line for line in ax.get_lines() if len(line.get_xdata()) == fit_plots.CURVE_POINTS]
+    assert len(curves) == len(runs["budget"].unique())  # one per FLOP budget
+    n = np.asarray(curves[0].get_xdata())
+    c = runs["budget"].min()
+    expected = fitted.predict(params=n, tokens=c / (6 * n)).loss
+    np.testing.assert_allclose(curves[0].get_ydata(), expected, rtol=1e-12)
+    bands = [p for p in ax.collections[1:] if len(p.get_paths())]
+    assert len(bands) == len(curves)  # each curve has its bootstrap band
+
+
+def test_loss_against_flops_draws_the_compute_optimal_loss(runs, fitted):
+    ax = fit_plots.plot_loss(runs, fitted, x="flops").axes[0]
+    frontier = [ln for ln in ax.get_lines() if ln.get_label() == "compute-optimal L*(C)"]
+    assert len(frontier) == 1
+    c = np.asarray(frontier[0].get_xdata())[10]
+    expected = sl.optimal.optimal_allocation(fitted, c).loss
+    assert frontier[0].get_ydata()[10] == pytest.approx(expected, rel=1e-9)
+
+
+def test_loss_plot_of_a_one_variable_law(runs):
+    law = sl.fit(runs, law="power_floor:flops")
+    ax = fit_plots.plot_loss(runs, law, x="flops").axes[0]
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "fitted law"]
+    c = np.asarray(line.get_xdata())
+    np.testing.assert_allclose(line.get_ydata(), law.predict(flops=c).loss, rtol=1e-12)
+
+
+def test_loss_plot_rejects_bad_axes(runs):
+    with pytest.raises(ScalingLabError, match="x must be one of"):
+        fit_plots.plot_loss(runs, x="loss")
+    with pytest.raises(ScalingLabError, match="colour_by must be one of"):
+        fit_plots.plot_loss(runs, x="params", colour_by="params")
+
+
+# ---- IsoFLOP, residuals, bootstrap, correlations ---------------------------------------------------
+def test_isoflop_minima_recover_the_true_optimum():
+    exact = sl.simulate_isoflop("hoffmann2022", budgets=(1e19, 1e21), per_budget=9, span=3.0, noise=0.0)
+    ax = fit_plots.plot_isoflop(exact).axes[0]
+    stars = [c for c in ax.collections if c.get_label() == "profile minimum"][0].get_offsets()
+    truth = [sl.optimal.optimal_allocation("hoffmann2022", c).params for c in (1e19, 1e21)]
+    np.testing.assert_allclose(np.sort(stars[:, 0]), truth, rtol=0.05)  # parabola in ln N: near the truth
+    assert ax.get_xscale() == "log" and "(parameters)" in ax.get_xlabel()
+
+
+def test_residuals_are_log_prediction_minus_log_observation(runs):
+    law = sl.published["hoffmann2022"]
+    fig = fit_plots.plot_residuals("hoffmann2022", runs)
+    assert len(fig.axes) == 3 and all(a.get_xscale() == "log" for a in fig.axes)
+    y = fig.axes[0].collections[0].get_offsets()[:, 1]
+    expected = np.log(law.predict(params=runs["params"].to_numpy(), tokens=runs["tokens"].to_numpy())) \
+        - np.log(runs["loss"].to_numpy())
+    np.testing.assert_allclose(y, expected, rtol=1e-12)
+    assert "ln(predicted / observed loss)" in fig.axes[0].get_ylabel()
+    rmse = float(np.sqrt(np.mean(expected**2)))
+    assert f"{rmse:.4f}" in fig.texts[0].get_text()
+
+
+def test_bootstrap_histograms_hold_every_draw(fitted):
+    fig = fit_plots.plot_bootstrap(fitted)
+    assert [a.get_xlabel().split()[0] for a in fig.axes] == ["alpha", "beta", "a", "b"]
+    heights = sum(p.get_height() for p in fig.axes[0].patches)
+    assert heights == len(fitted.draws)
+    xs = [ln.get_xdata()[0] for ln in fig.axes[0].get_lines()]
+    assert fitted.params["alpha"] in xs and fitted.ci["alpha"][0] in xs and fitted.ci["alpha"][1] in xs
+    with pytest.raises(ScalingLabError, match="bootstrap draws"):
+        fit_plots.plot_bootstrap(sl.fit(sweep(), bootstrap=0))
+
+
+def test_correlations_match_a_hand_computation(fitted):
+    names, corr = fit_plots.correlation_table(fitted)
+    assert names == ["ln E", "ln A", "ln B", "alpha", "beta"]
+    d = fitted.draw_params()
+    by_hand = np.corrcoef(np.log(d["A"]), d["alpha"])[0, 1]
+    assert corr[1, 3] == pytest.approx(by_hand, abs=1e-12)
+    np.testing.assert_allclose(np.diag(corr), 1.0)
+    fig = fit_plots.plot_correlations(fitted)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == names
+
+
+# ---- the frontier --------------------------------------------------------------------------------
+def test_frontier_of_a_published_rule_is_its_table3_number():
+    df = plan_plots.frontier_table("hoffmann2022-approach1", [5.76e23])
+    assert df["params"].iloc[0] == pytest.approx(67e9, rel=1e-9)  # Hoffmann et al. 2022, Table 3
+    assert df["tokens"].iloc[0] == pytest.approx(5.76e23 / (6 * 67e9), rel=1e-9)
+
+
+def test_frontier_plot_has_every_approach_and_the_reference(runs, fitted):
+    budgets = np.geomspace(1e18, 1e24, 13)
+    frontiers, points, _ = plan_plots.compare_frontiers(runs, budgets, bootstrap=20, seed=0, fit=fitted)
+    assert len(frontiers) == 3
+    approach3 = frontiers["approach 3: parametric fit (chinchilla)"]
+    assert plan_plots.fitted_exponent(approach3) == pytest.approx(fitted.derived["a"], abs=1e-9)
+    assert np.all(approach3["params_low"] <= approach3["params"]) and np.all(approach3["params"] <= approach3["params_high"])
+    fig = plan_plots.plot_frontier(frontiers, points, {"hoffmann2022": plan_plots.frontier_table("hoffmann2022", budgets)})
+    left, right = fig.axes
+    assert left.get_xscale() == left.get_yscale() == right.get_yscale() == "log"
+    assert "(parameters)" in left.get_ylabel() and "(tokens)" in right.get_ylabel() and "(FLOPs)" in left.get_xlabel()
+    assert {ln.get_label() for ln in left.get_lines()} >= {*frontiers, "published: hoffmann2022"}
+
+
+# ---- runs, forecasts, backtests ---------------------------------------------------------------------
+def test_training_curves_one_line_per_run(tmp_path):
+    from scalinglab.lab.store import read_store
+
+    metrics = read_store(sweep_store(tmp_path, per_budget=3), "metrics")
+    ax = run_plots.plot_training_curves(metrics, show_train=True).axes[0]
+    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata())]
+    assert len(lines) == 2 * metrics["run"].nunique()  # validation and training loss
+    assert ax.get_xscale() == "log" and "(tokens)" in ax.get_xlabel() and "nats/token" in ax.get_ylabel()
+    with pytest.raises(ScalingLabError, match="needs column"):
+        run_plots.plot_training_curves(metrics.drop(columns="params"))
+
+
+def test_forecast_splits_used_and_held_out_points():
+    curve = pd.DataFrame({"tokens": np.geomspace(1e8, 1e10, 20), "loss": np.linspace(4.0, 3.0, 20)})
+    forecast = {"x": np.geomspace(1e8, 3e10, 30), "loss": np.linspace(4.0, 2.9, 30), "fit_until": 1e9}
+    ax = run_plots.plot_forecast(curve, forecast).axes[0]
+    used, later = ax.collections[0].get_offsets(), ax.collections[1].get_offsets()
+    assert len(used) == int((curve["tokens"] <= 1e9).sum()) and len(used) + len(later) == 20
+    with pytest.raises(ScalingLabError, match="needs key 'loss'"):
+        run_plots.plot_forecast(curve, {"x": [1.0]})
+
+
+def test_backtest_summary_by_hand():
+    p = pd.DataFrame({"flops": [1e21, 2e21, 4e21], "observed": [2.0, 2.5, 3.0], "predicted": [2.2, 2.5, 2.7],
+                      "low": [2.1, 2.4, 2.6], "high": [2.3, 2.6, 3.1]})
+    s = run_plots.backtest_summary(p)
+    assert s["mare"] == pytest.approx((0.1 + 0.0 + 0.1) / 3)
+    assert s["coverage"] == pytest.approx(2 / 3)  # 2.0 lies outside [2.1, 2.3]
+    fig = run_plots.plot_backtest(p, level=0.9)
+    assert "6.67%" in fig.texts[0].get_text() and "coverage of the 90% intervals 67%" in fig.texts[0].get_text()
+    outside = [c for c in fig.axes[0].collections if c.get_label() == "observed, outside"][0].get_offsets()
+    assert outside.tolist() == [[1e21, 2.0]]
+
+
+def test_backtest_kind_uses_the_analysis(tmp_path):
+    from scalinglab.analysis import backtest
+
+    data = sweep_csv(tmp_path)
+    runs = sl.load_runs(data)
+    threshold = default_holdout(runs.column("flops"))
+    expected = backtest(runs, "chinchilla", holdout_above=threshold, bootstrap=20, seed=0)
+    fig = make_figure("backtest", data, bootstrap=20)
+    assert f"Backtest on {expected.n_test} held-out runs" in fig.texts[0].get_text()
+    assert f"{100 * expected.mare:.2f}%" in fig.texts[0].get_text()
+
+
+def test_default_holdout_keeps_levels_whole():
+    x = np.repeat([1e18, 1e19, 1e20, 1e21, 1e22], 4)  # 20 runs, 5 levels
+    assert default_holdout(x) == 1e21  # the top level alone is 20%
+    assert default_holdout(x, share=0.3) == 1e20  # 30% needs the top two levels
+    assert default_holdout(np.arange(1.0, 11.0)) == 8.0  # distinct values: the top 2 of 10
+    with pytest.raises(ScalingLabError, match="one level"):
+        default_holdout(np.full(5, 1e20))
+    assert default_budgets(np.array([3e18, 2e21])) == [1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24]
+
+
+# ---- serving -------------------------------------------------------------------------------------
+def test_memory_bars_are_the_memory_report():
+    from scalinglab.inference.memory import memory_report
+
+    fig = inference_plots.plot_memory(inference_plots.memory_table("llama3-8b", batches=(1, 32), device="h100-sxm"))
+    ax = fig.axes[0]
+    weights = [p.get_width() for p in ax.patches][:2]
+    expected = memory_report("llama3-8b", batch=1, device="h100-sxm").weights_bytes / 1e9
+    assert weights == pytest.approx([expected, expected])
+    (cap,) = [ln for ln in ax.get_lines() if "usable memory" in ln.get_label()]
+    assert cap.get_xdata()[0] == pytest.approx(80.0)  # H100 SXM: 80 GB
+    assert "GB" in ax.get_xlabel()
+
+
+def test_throughput_roofs_by_hand():
+    from scalinglab.plan.hardware import get_device
+    from scalinglab.plan.presets import get_architecture
+
+    table = inference_plots.speed_table("llama3-8b", "h100-sxm", batches=[1, 4, 64, 512], context_tokens=1024)
+    ax = inference_plots.plot_throughput(table).axes[0]
+    dev, arch = get_device("h100-sxm"), get_architecture("llama3-8b")
+    roof = [ln for ln in ax.get_lines() if ln.get_label().startswith("compute roof")][0]
+    assert roof.get_ydata()[0] == pytest.approx(dev.peak("bf16") / (2 * arch.active_params()))
+    (cross,) = [ln for ln in ax.get_lines() if ln.get_label().startswith("weights crossover")]
+    assert cross.get_xdata()[0] == pytest.approx(dev.peak("bf16") / dev.bandwidth_bytes_per_s, rel=1e-9)  # bf16: the ridge
+    assert ax.get_xscale() == ax.get_yscale() == "log" and "tokens/s" in ax.get_ylabel()
+
+
+def test_speed_against_size_falls_with_size():
+    df = inference_plots.size_table(["pythia-1b", "llama3-8b", "llama3-70b"], "h100-sxm")
+    ax = inference_plots.plot_speed_vs_size(df).axes[0]
+    y = ax.get_lines()[0].get_ydata()
+    assert np.all(np.diff(y) < 0) and ax.get_xscale() == "log"
+    assert math.isclose(y[0], df["decode_tokens_per_s"].iloc[0])
