@@ -26,3 +26,13 @@ from scalinglab.analysis.multiplier import (  # noqa: E402,F401
     ComputeMultiplier, GapTrend, compute_multiplier, gap_trend,
 )
 from scalinglab.analysis.shape import ShapeEffect, shape_effect  # noqa: E402,F401
+# emergence and downstream metrics: sigmoid fits, two-step, few-shot, metric choice, break test, thresholds
+from scalinglab.analysis.downstream import (  # noqa: E402,F401
+    MetricPrediction, SigmoidFit, TwoStepFit, fit_sigmoid, two_step,
+)
+from scalinglab.analysis.fewshot import FewShotFit, fit_few_shot  # noqa: E402,F401
+from scalinglab.analysis.breaktest import smooth_vs_break  # noqa: E402,F401
+from scalinglab.analysis.emergence import MetricChoice, emergence, metric_choice  # noqa: E402,F401
+from scalinglab.analysis.threshold import (  # noqa: E402,F401
+    Threshold, capability_threshold, threshold_widening,
+)
