@@ -84,7 +84,8 @@ def test_bad_input_one_line_errors(tmp_path: Path, monkeypatch, capsys) -> None:
         code, out, err = run_cli(args, monkeypatch, capsys)
         assert code == 2 and out == "" and match in err and err.count("\n") == 1, (code, err)
 
-    fails([*GRID, "--store", db, "--backend", "ray"], "Ray backend is not available yet")
+    fails([*GRID, "--store", db, "--backend", "nope"], "--backend: unknown backend 'nope'; choose one of local, ray")
+    fails([*GRID, "--store", db, "--address", "127.0.0.1:6379"], "--address: only --backend ray")
     fails([*GRID[:-4], "--corpus", tmp_path / "missing.txt", "--store", db], "missing.txt")
     fails(["sweep", "--budgets", "1e3", "--store", db], "too small")
     fails(["sweep", "--design", "nope", "--store", db], "--design")
@@ -106,3 +107,18 @@ def test_bad_input_one_line_errors(tmp_path: Path, monkeypatch, capsys) -> None:
     fails([*GRID, "--store", db], "newer")
     fails(["runs", db, "--json"], "newer")
     assert db.read_bytes() == before
+
+
+def test_noise_scale_is_stored_per_evaluation(tmp_path: Path, monkeypatch, capsys) -> None:
+    db = tmp_path / "runs.db"
+    code, out, err = run_cli([*GRID, "--store", db, "--noise-scale", "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    with RunStore(db) as store:
+        metrics = store.metrics_frame()
+        configs = [json.loads(c) for c in store.runs_frame()["config"]]
+    assert all(c["measure_noise_scale"] is True for c in configs)
+    gns = metrics["grad_noise_scale"]
+    # B_simple in tokens at each evaluation; None only where the two-batch estimate was not positive
+    assert gns.notna().sum() >= len(metrics) // 2 and (gns.dropna() > 0).all()
+    code, _, err = run_cli(["sweep", "--spec", "x.toml", "--noise-scale", "--store", db], monkeypatch, capsys)
+    assert code == 2 and "--noise-scale" in err

@@ -48,7 +48,10 @@ def test_micro_sweep_finishes_and_loads_into_fitter(tmp_path: Path) -> None:
         assert row["flops"] == pytest.approx(6 * run.config.arch.params_non_embedding() * 30 * 128)
         assert 0.5 < row["final_val_loss"] < 2.77  # learned something: ln 16 = 2.77 untrained
     table = sl.load_runs(db)
-    assert len(table) == 2 and sorted(table.column("params")) == sorted(r["params"] for r in rows)
+    # the fitter's params are the N of the FLOPs (non-embedding); the total is kept beside it
+    assert len(table) == 2 and sorted(table.column("params")) == sorted(r.config.arch.params_non_embedding()
+                                                                         for r in RUNS)
+    assert sorted(table.data["params_with_embeddings"]) == sorted(r["params"] for r in rows)
     assert list(table.column("loss")) == [r["final_val_loss"] for r in rows]
     with RunStore(db) as store:
         metrics = store.metrics_frame()
@@ -152,8 +155,8 @@ def test_bad_input_leaves_store_untouched(tmp_path: Path) -> None:
     with pytest.raises(ScalingLabError, match="vocab_size"):
         run_sweep([planned(vocab=8)], db, corpus=CORPUS)
     assert not db.exists()
-    with pytest.raises(ScalingLabError, match="Ray backend is not available"):
-        run_sweep(RUNS, db, corpus=CORPUS, backend="ray")
+    with pytest.raises(ScalingLabError, match="unknown backend 'nope'; choose one of local, ray"):
+        run_sweep(RUNS, db, corpus=CORPUS, backend="nope")
     with pytest.raises(ScalingLabError, match="workers"):
         run_sweep(RUNS, db, corpus=CORPUS, workers=0)
     with pytest.raises(ScalingLabError, match="runs"):

@@ -64,7 +64,8 @@ def _parse_floats(text: str, what: str) -> list[float]:
 def main() -> None:
     """Entry point: run the app, turning scalinglab errors into one line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        if app(standalone_mode=False) == 130:  # typer turns Ctrl-C into a returned exit code 130
+            raise KeyboardInterrupt
     except ScalingLabError as exc:
         err.print(f"error: {exc}", markup=False, soft_wrap=True)
         sys.exit(2)
@@ -84,8 +85,8 @@ def main() -> None:
 
 
 from scalinglab.cli import (  # noqa: E402,F401  (importing registers the commands)
-    analysis_commands, datasets_commands, emergence_commands, fit_commands, flops_commands, groups_commands, hardware_commands, import_commands, inference_commands, lab_commands, optimal_commands,
-    quality_commands, report_commands, serving_commands,
+    analysis_commands, fit_commands, flops_commands, groups_commands, hardware_commands, import_commands, inference_commands, lab_commands, optimal_commands,
+    datasets_commands, quality_commands, serving_commands, emergence_commands, report_commands,
 )
 
 if __name__ == "__main__":

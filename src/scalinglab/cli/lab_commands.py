@@ -5,6 +5,10 @@
 exports (``.parquet``/``.pq``/``.csv``; ``--what metrics`` for the loss curves). ``export`` is read
 as the action when it is the first argument (name a store file called "export" as ``./export``).
 
+``sweep --backend ray [--address ADDR]`` trains each run as a Ray task, on a local Ray started for
+the sweep or on the cluster at ADDR (:mod:`scalinglab.lab.ray_backend`); the results are the local
+backend's. On a terminal, a progress bar shows the sweep and each running run (stderr).
+
 Rows (``--json``, a contract): ``id`` (store id; null in a dry run), ``status`` (planned, pending,
 running, finished, failed), ``params`` (with embeddings), ``tokens`` (training tokens), ``flops``
 (6 N D, N non-embedding), ``final_val_loss`` (nats/token; null until finished).
@@ -78,13 +82,18 @@ def sweep_cmd(
     corpus: str | None = typer.Option(None, help="shakespeare (default), markov[:options] or a text file/folder."),
     store: str | None = typer.Option(None, help="Run store file (SQLite), created if missing."),
     name: str | None = typer.Option(None, help="Sweep name in the store (default: the design name)."),
-    backend: str | None = typer.Option(None, help="local (default) (a process pool on this machine); ray is not available yet."),
-    workers: int | None = typer.Option(None, help="Worker processes (default: min(cores, runs))."),
+    backend: str | None = typer.Option(None, help="local (default: a process pool on this machine) or ray (each run a Ray task)."),
+    address: str | None = typer.Option(None, help="Ray cluster to run on (HOST:PORT of its head, ray://HOST:PORT or "
+                                       "auto; --backend ray); default: a local Ray started for the sweep."),
+    workers: int | None = typer.Option(None, help="Runs trained at once (default: min(cores, runs); ray: all the "
+                                       "cluster takes)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     seed: int = typer.Option(0, help="Seed of the runs."),
     seq_len: int | None = typer.Option(None, help="Tokens per training sequence (design default 128)."),
     batch_size: int | None = typer.Option(None, help="Sequences per optimiser step (design default 16)."),
     checkpoints: str | None = typer.Option(None, help="Folder for per-run checkpoints (resume mid-run)."),
+    noise_scale: bool = typer.Option(False, "--noise-scale", help="Measure the gradient noise scale B_simple "
+                                     "(tokens) at every evaluation, from two half-batches (batch size must be even)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned runs; train nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -93,6 +102,8 @@ def sweep_cmd(
     from scalinglab.lab.runner import BACKENDS, planned_row, run_sweep
 
     tokenizer, sweep_name = "bytes", name or design
+    if spec is not None and noise_scale:
+        raise ScalingLabError("--noise-scale: with --spec, set measure_noise_scale = true among the spec's run options")
     if spec is not None:  # the spec's corpus, store and workers unless given on the command line
         sweep_spec = _design_module().load_sweep_spec(spec)
         settings = sweep_spec.settings
@@ -103,10 +114,10 @@ def sweep_cmd(
         workers = workers if workers is not None else settings.get("workers")
     backend = backend or "local"
     corpus = corpus or "shakespeare"
-    if backend == "ray":
-        raise ScalingLabError("--backend: the Ray backend is not available yet; use --backend local")
     if backend not in BACKENDS:
-        raise ScalingLabError(f"--backend: unknown backend {backend!r}; choose local")
+        raise ScalingLabError(f"--backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ScalingLabError("--address: only --backend ray connects to a cluster address")
     if not dry_run and store is None:
         raise ScalingLabError("--store: a run store file is needed (or use --dry-run)")
     data = load_corpus(corpus, tokenizer)  # a missing corpus fails here, before anything is written
@@ -115,6 +126,8 @@ def sweep_cmd(
     else:
         given = {"seq_len": seq_len, "batch_size": batch_size, "span": span, "center": center}
         common = {"vocab_size": data.vocab_size, "seed": seed, **{k: v for k, v in given.items() if v is not None}}
+        if noise_scale:
+            common["measure_noise_scale"] = True
         runs = _plan(design, budgets, per_budget, params, tokens, common)
     if dry_run:
         if as_json:
@@ -124,7 +137,7 @@ def sweep_cmd(
         return
     rows = run_sweep(runs, store, corpus=corpus, tokenizer=tokenizer, sweep_name=sweep_name, workers=workers,
                      device=device, progress=not as_json and sys.stderr.isatty(), checkpoint_dir=checkpoints,
-                     backend=backend)
+                     backend=backend, address=address)
     if as_json:
         _emit_json(rows)
     else:

@@ -13,7 +13,7 @@
    restarts from step 0 (its earlier metrics are deleted by :meth:`RunStore.start_run`).
 4. Every :class:`~scalinglab.lab.train.EvalPoint` is written (one transaction each) as it happens;
    the last one is written together with the "finished" status (:meth:`RunStore.finish_run`), so a
-   SIGKILL at any moment loses at most the run in progress, never a finished one.
+   SIGKILL at any moment loses at most the runs in progress, never a finished one.
 
 Backend ``local``: ``workers == 1`` trains in this process; ``workers > 1`` uses a process pool
 (``concurrent.futures`` with the ``"spawn"`` context: no forked torch state) of single-threaded
@@ -23,6 +23,15 @@ writes to the store through its own connection (the store takes the write lock p
 ``BEGIN IMMEDIATE``, so several processes may write). Runs are seeded by their own config, so the
 results do not depend on ``workers`` (bit-for-bit on the CPU).
 
+Backend ``ray`` (:mod:`scalinglab.lab.ray_backend`): each run is a Ray task on a cluster or on a
+local Ray started for the sweep; the tasks send their events (:class:`RunEvent`) to this process,
+the only writer of the store, so crash safety and resume are as above and the results are the
+local backend's, bit for bit on the CPU.
+
+Progress (``progress=True``, :mod:`scalinglab.lab.progress`): a sweep row and one row per running
+run (tokens, losses, ETA), fed by the evaluations as they are recorded; with a process pool the
+parent reads the workers' latest evaluations back from the store every 0.5 s (:func:`poll_store`).
+
 Units: params (with embeddings, as the store's ``params`` column), tokens (training tokens),
 flops (6 N D with N as ``RunConfig.flops_params``, non-embedding by default), losses nats/token.
 """
@@ -31,26 +40,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
+from scalinglab.lab.progress import SweepProgress
 from scalinglab.lab.spec import PlannedRun
 from scalinglab.lab.store import RunStore
 from scalinglab.lab.train import Checkpoint, RunConfig, train_run
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import flops_per_token
 
-__all__ = ["BACKENDS", "RUN_KEYS", "config_from_dict", "planned_row", "run_key", "run_sweep", "store_rows"]
+__all__ = ["BACKENDS", "RUN_KEYS", "RunEvent", "config_from_dict", "planned_row", "poll_store", "record", "run_key",
+           "run_sweep", "store_rows"]
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "ray")
 #: Keys of one run row (the ``--json`` contract of ``scalinglab sweep`` and ``scalinglab runs``).
 RUN_KEYS = ("id", "status", "params", "tokens", "flops", "final_val_loss")
 
@@ -136,46 +149,100 @@ class _Job:
     checkpoint: str | None
     code_version: str
 
+    @property
+    def label(self) -> str:
+        """The run's shape: layers x d_model / heads."""
+        a = self.config.arch
+        return f"{a.n_layer}x{a.d_model}/{a.n_heads}"
 
-def _train_job(job: _Job, store: RunStore | None = None) -> tuple[int, str]:
-    """Train one run, writing its start, every evaluation and its end to ``store`` (default: this
-    process's own connection to ``job.store``); returns (run id, "finished" or "failed")."""
-    store = _store(job.store) if store is None else store
-    resume = None
-    if job.checkpoint is not None and Path(job.checkpoint).exists():
-        try:
-            resume = Checkpoint.load(job.checkpoint)
-            if resume.config != job.config.to_dict():
-                resume = None
-        except ScalingLabError:  # unreadable (should not happen: written atomically): start over
-            resume = None
+
+class RunEvent(NamedTuple):
+    """What happened to a run, as the store records it: ``kind`` "start" (data: start_run's
+    arguments), "metric" (one metrics row), "finish" (finish_run's arguments) or "fail" (error,
+    wall_seconds). Plain data, so a worker elsewhere (a process, a Ray task) can send it."""
+
+    kind: str
+    run_id: int
+    data: dict[str, Any]
+
+
+def _resume_checkpoint(job: _Job) -> Checkpoint | None:
+    """The run's own checkpoint of this config, if one was left by an interrupted attempt."""
+    if job.checkpoint is None or not Path(job.checkpoint).exists():
+        return None
+    try:
+        resume = Checkpoint.load(job.checkpoint)
+    except ScalingLabError:  # unreadable (should not happen: written atomically): start over
+        return None
+    return resume if resume.config == job.config.to_dict() else None
+
+
+def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | None = None) -> RunEvent:
+    """Train one run on ``data`` (default: ``job.corpus`` loaded once per process): ``emit`` its start
+    and every evaluation but the last; return the final event ("finish", with the last evaluation,
+    or "fail") for the caller to record, so the run is finished in one transaction."""
+    resume = _resume_checkpoint(job)
     started = time.perf_counter()
-    store.start_run(job.run_id, job.config.device, job.code_version, params=job.config.arch.params(),
-                    params_non_embedding=job.config.arch.params_non_embedding(),
-                    resume_step=None if resume is None else resume.step)
+    emit(RunEvent("start", job.run_id, {
+        "device": job.config.device, "code_version": job.code_version, "params": job.config.arch.params(),
+        "params_non_embedding": job.config.arch.params_non_embedding(),
+        "resume_step": None if resume is None else resume.step}))
 
     def log(point: Any) -> None:
         if point.step != job.config.steps:  # the last point is written with finish_run
-            store.log_metrics(job.run_id, [_metric(point)])
+            emit(RunEvent("metric", job.run_id, _metric(point)))
 
     try:
-        result = train_run(job.config, _corpus(job.corpus, job.tokenizer), on_eval=log, resume=resume,
-                           checkpoint_path=job.checkpoint)
+        data = _corpus(job.corpus, job.tokenizer) if data is None else data
+        result = train_run(job.config, data, on_eval=log, resume=resume, checkpoint_path=job.checkpoint)
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
-        store.fail_run(job.run_id, f"{type(exc).__name__}: {exc}", wall_seconds=time.perf_counter() - started)
-        return job.run_id, "failed"
-    store.finish_run(job.run_id, params=result.params, params_non_embedding=result.params_non_embedding,
-                     tokens=result.tokens, flops=result.flops, final_val_loss=result.final_val_loss,
-                     final_val_bpb=result.final_val_bpb, wall_seconds=result.wall_seconds,
-                     metrics=[_metric(result.points[-1])])
-    if job.checkpoint is not None:
-        Path(job.checkpoint).unlink(missing_ok=True)
-    return job.run_id, "finished"
+        return RunEvent("fail", job.run_id, {"error": f"{type(exc).__name__}: {exc}",
+                                             "wall_seconds": time.perf_counter() - started})
+    return RunEvent("finish", job.run_id, {
+        "params": result.params, "params_non_embedding": result.params_non_embedding, "tokens": result.tokens,
+        "flops": result.flops, "final_val_loss": result.final_val_loss, "final_val_bpb": result.final_val_bpb,
+        "wall_seconds": result.wall_seconds, "metrics": [_metric(result.points[-1])]})
+
+
+def record(store: RunStore, job: _Job, event: RunEvent, progress: SweepProgress | None = None) -> None:
+    """Write ``event`` of ``job``'s run to ``store`` (one transaction) and show it on ``progress``.
+    A finished run's checkpoint is deleted after its "finished" status is committed."""
+    kind, run_id, data = event
+    if kind == "start":
+        store.start_run(run_id, **data)
+        if progress is not None:
+            step = data.get("resume_step") or 0
+            progress.start_run(run_id, job.label, *_numbers(job.config)[1:],
+                               tokens_done=step * job.config.tokens_per_step)
+    elif kind == "metric":
+        store.log_metrics(run_id, [data])
+        if progress is not None:
+            progress.update(run_id, data["tokens"], data["train_loss"], data["val_loss"])
+    elif kind in ("finish", "fail"):
+        if kind == "finish":
+            store.finish_run(run_id, **data)
+            if job.checkpoint is not None:
+                Path(job.checkpoint).unlink(missing_ok=True)
+        else:
+            store.fail_run(run_id, data["error"], wall_seconds=data.get("wall_seconds"))
+        if progress is not None:
+            progress.end_run(run_id, "finished" if kind == "finish" else "failed")
+    else:
+        raise ScalingLabError(f"run {run_id}: unknown run event {kind!r}")
+
+
+def _pool_job(job: _Job) -> str:
+    """One run in a pool worker, recorded through the worker's own store connection; its status."""
+    store = _store(job.store)
+    final = _train_job(job, lambda event: record(store, job, event))
+    record(store, job, final)
+    return "finished" if final.kind == "finish" else "failed"
 
 
 def _metric(point: Any) -> dict[str, Any]:
     return {"step": point.step, "tokens": point.tokens, "flops": point.flops, "train_loss": point.train_loss,
-            "val_loss": point.val_loss, "val_bpb": point.val_bpb}
+            "val_loss": point.val_loss, "val_bpb": point.val_bpb,
+            "grad_noise_scale": getattr(point, "grad_noise_scale", None)}
 
 
 def _worker_init() -> None:
@@ -189,19 +256,25 @@ def _worker_init() -> None:
 def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: str = "shakespeare",
               sweep_name: str = "sweep", workers: int | None = None, device: str = "cpu",
               progress: bool = False, checkpoint_dir: str | os.PathLike[str] | None = None,
-              backend: str = "local", tokenizer: str = "bytes") -> list[dict[str, Any]]:
+              backend: str = "local", tokenizer: str = "bytes", address: str | None = None) -> list[dict[str, Any]]:
     """Train the unfinished runs of ``runs`` (module docstring) and return one row per planned run,
     in order: {id, status, params, tokens, flops, final_val_loss} (:data:`RUN_KEYS`).
 
     ``tokenizer``: "bytes" or "bpe" (:func:`~scalinglab.lab.corpus.load_corpus`).
-    ``workers``: processes (default ``min(cores, runs to train)``); ``device``: "cpu" or "cuda[:i]".
+    ``workers``: runs trained at once (default ``min(cores, runs to train)``; with Ray: the CPUs of
+    the local Ray started for the sweep, or no limit on a cluster); ``device``: "cpu" or "cuda[:i]".
+    ``backend``: "local" or "ray" (:mod:`scalinglab.lab.ray_backend`): ``address`` of a running Ray
+    cluster, or None for a local Ray started (and stopped) for this sweep; when Ray is already
+    initialised in this process, that Ray is used as it is and left running.
+    ``progress``: show a rich progress bar of the sweep and of each running run on stderr
+    (:mod:`scalinglab.lab.progress`).
     Bad input (no runs, a corpus that cannot be loaded or does not fit a model's vocabulary, an
-    unusable store) raises ScalingLabError before the store is created or changed.
+    unusable store, an unreachable Ray) raises ScalingLabError before the store is created or changed.
     """
-    if backend != "local":
-        if backend == "ray":
-            raise ScalingLabError("backend: the Ray backend is not available yet; use --backend local")
+    if backend not in BACKENDS:
         raise ScalingLabError(f"backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise ScalingLabError("address: only the ray backend connects to an address; use backend='ray'")
     if not runs or not all(isinstance(r, PlannedRun) for r in runs):
         raise ScalingLabError("runs: expected a non-empty list of PlannedRun")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -214,67 +287,88 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
                                   f"'{c.arch.name}' vocab_size={c.arch.vocab_size}")
         if min(data.train.size, data.val.size) < c.context + 1:
             raise ScalingLabError(f"corpus {corpus}: a split is shorter than seq_len + 1 = {c.context + 1} tokens")
-    ckdir = None if checkpoint_dir is None else Path(checkpoint_dir)
-    if ckdir is not None:
-        ckdir.mkdir(parents=True, exist_ok=True)
     keys = [run_key(r) for r in runs]
     design: dict[str, Any] = {"corpus": str(corpus), "runs": keys}
     if tokenizer != "bytes":
         design["tokenizer"] = tokenizer
     from scalinglab import __version__
 
-    with RunStore(store) as st:
+    with ExitStack() as stack:
+        if backend == "ray":  # connect (or start Ray) before the store is touched
+            from scalinglab.lab import ray_backend
+
+            stack.enter_context(ray_backend.ray_session(address, workers))
+        ckdir = None if checkpoint_dir is None else Path(checkpoint_dir)
+        if ckdir is not None:
+            ckdir.mkdir(parents=True, exist_ok=True)
+        st = stack.enter_context(RunStore(store))
         sweep = st.find_sweep(sweep_name, design)
         if sweep is None:
             sweep = st.create_sweep(sweep_name, design)
         ids = [st.add_run(sweep, k, c.seed) for k, c in zip(keys, configs, strict=True)]
         todo = {r.id for r in st.pending_runs(sweep)}
         jobs = [_Job(i, c, str(corpus), tokenizer, os.fspath(store),
-                     None if ckdir is None else os.fspath(ckdir / f"run-{i}.pt"), __version__)
+                     None if ckdir is None else os.fspath(ckdir.resolve() / f"run-{i}.pt"), __version__)
                 for i, c in zip(ids, configs, strict=True) if i in todo]
         jobs = list({j.run_id: j for j in jobs}.values())  # a run planned twice is trained once
-        n = min(os.cpu_count() or 1, len(jobs)) if workers is None else min(workers, max(1, len(jobs)))
-        with _progress(progress, len(ids), len(ids) - len(jobs)) as advance:
-            _execute(jobs, max(1, n), advance, st)
+        bar = SweepProgress(len(set(ids)), len(set(ids)) - len(jobs), sum(_numbers(j.config)[2] for j in jobs))
+        with bar.live(progress):
+            if backend == "ray":
+                ray_backend.execute(jobs, st, data, workers, bar)
+            else:
+                n = min(os.cpu_count() or 1, len(jobs)) if workers is None else min(workers, max(1, len(jobs)))
+                _execute(jobs, max(1, n), st, bar, poll=progress)
         return store_rows(st, ids)
 
 
-def _execute(jobs: list[_Job], workers: int, advance: Callable[[], None], store: RunStore) -> None:
+def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepProgress, poll: bool) -> None:
+    """The local backend: in this process (``workers == 1``) or a pool of spawned processes, whose
+    evaluations the parent reads back from the store every 0.5 s for the progress bar when ``poll``."""
     if workers == 1:
         for job in jobs:
-            _train_job(job, store)
-            advance()
+            final = _train_job(job, lambda event, job=job: record(store, job, event, progress))
+            record(store, job, final, progress)
         return
+    since = _utc_now()
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                              initializer=_worker_init) as pool:
-        pending: set[Future[tuple[int, str]]] = {pool.submit(_train_job, j) for j in jobs}
+        futures: dict[Future[str], _Job] = {pool.submit(_pool_job, j): j for j in jobs}
+        pending = set(futures)
         try:
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done, pending = wait(pending, timeout=0.5 if poll else None, return_when=FIRST_COMPLETED)
                 for f in done:
-                    f.result()
-                    advance()
+                    progress.end_run(futures[f].run_id, f.result())
+                if poll:
+                    poll_store(store, [futures[f] for f in pending], progress, since)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
 
-@contextmanager
-def _progress(show: bool, total: int, done: int) -> Iterator[Callable[[], None]]:
-    """A rich progress bar of the sweep's runs (finished / total, elapsed, ETA) when ``show``."""
-    if not show:
-        yield lambda: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+def _utc_now() -> str:
+    """Now as the store writes timestamps (UTC ISO 8601, milliseconds): they compare as text."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
-    with Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), transient=False) as bar:
-        task = bar.add_task("runs", total=total, completed=done)
-        yield lambda: bar.advance(task)
+
+def poll_store(store: RunStore, jobs: list[_Job], progress: SweepProgress, since: str) -> None:
+    """Show on ``progress`` the runs of ``jobs`` that other processes started at or after ``since``
+    (UTC ISO text) and are running, with their latest stored evaluation (tokens, losses)."""
+    if not jobs:
+        return
+    by_id = {j.run_id: j for j in jobs}
+    runs = store.runs_frame()
+    started_here = runs["started_at"].fillna("").astype(str) >= since
+    runs = runs[runs["id"].isin(list(by_id)) & (runs["status"] == "running") & started_here]
+    for run_id in (int(i) for i in runs["id"]):
+        job, metrics = by_id[run_id], store.metrics_frame(run_id)
+        last = metrics.iloc[-1] if len(metrics) else None
+        tokens = 0 if last is None else int(last["tokens"])
+        if run_id not in progress.running:
+            progress.start_run(run_id, job.label, *_numbers(job.config)[1:], tokens_done=tokens)
+        elif last is not None and tokens != progress.running[run_id].tokens:
+            progress.update(run_id, tokens, _number(last["train_loss"]), _number(last["val_loss"]))
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or not math.isfinite(float(value)) else float(value)
