@@ -26,7 +26,7 @@ def test_default_design_is_a_real_isoflop_sweep() -> None:
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    return out, run_lab_demo(out, workers=1, report=False, **SMALL)
+    return out, run_lab_demo(out, workers=1, report=True, **SMALL)
 
 
 def test_small_demo_trains_fits_and_plans(small_demo) -> None:
@@ -42,6 +42,9 @@ def test_small_demo_trains_fits_and_plans(small_demo) -> None:
         assert a.params_ci is not None and a.params_ci[0] <= a.params <= a.params_ci[1]
     d = demo.to_json()
     assert set(d) == {"store", "runs", "fit", "plan", "report", "notes"}
+    assert demo.report == out / "report.html"
+    html = demo.report.read_text()
+    assert "scalinglab demo" in html and "data:image/png;base64," in html  # reproducible command, figures
 
 
 def test_rerun_reuses_finished_runs(small_demo, monkeypatch) -> None:

@@ -90,17 +90,9 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
     failed = [r["id"] for r in rows if r["status"] != "finished"]
     if failed:
         demo.notes.append(f"runs {failed} did not finish (see `scalinglab runs {store}`); the fit used the others")
-    if report and not _has_report():
-        demo.notes.append("report not written: this build has no HTML report (scalinglab.report.html)")
-    elif report:
+    if report:
         demo.report = _write_report(store, folder / "report.html", bootstrap, seed, plan_budgets)
     return demo
-
-
-def _has_report() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("scalinglab.report.html") is not None
 
 
 def _write_report(store: Path, path: Path, bootstrap: int, seed: int, budgets: tuple[float, ...]) -> Path:
