@@ -2,12 +2,18 @@
 
 Modules (one concept each):
 
+- ``intervals``: prediction intervals (bootstrap parameter uncertainty + run-to-run noise).
 - ``backtest``: extrapolation backtests (hold out the largest runs, rolling thresholds,
-  leave-one-size-out), prediction intervals, law-family selection, identifiability warnings.
-- ``forecast``: a run's final loss from the first part of its learning curve.
-- ``emergence``: downstream accuracy vs scale (sigmoid, two-step), the metric-choice effect,
-  a smooth-vs-break test, few-shot scaling, capability thresholds.
-- ``groups``: per-group laws, compute-equivalent multipliers, gaps across scale, shape effects.
+  leave-one-size-out).
+- ``selection``: law-family selection by held-out error and AIC/BIC; regime changes.
+- ``identifiability``: warnings about designs that cannot pin a law down.
+- ``forecast``, ``forecast_shared``, ``forecast_backtest``: a run's final loss from the first part
+  of its learning curve (single-run and shared fits), and how the error shrinks with the fraction seen.
+- ``downstream``, ``fewshot``: accuracy vs scale (sigmoid, the two-step method), few-shot joint fits.
+- ``emergence``, ``breaktest``: the metric-choice effect and the smooth-vs-break test.
+- ``threshold``: the compute at which a loss or metric crosses a target, with its interval.
+- ``groups``, ``group_tests``, ``multiplier``, ``shape``: per-group laws, exponent tests,
+  compute-equivalent multipliers and gap trends, depth/width shape effects.
 """
 
 from __future__ import annotations
@@ -36,3 +42,8 @@ from scalinglab.analysis.emergence import MetricChoice, emergence, metric_choice
 from scalinglab.analysis.threshold import (  # noqa: E402,F401
     Threshold, capability_threshold, threshold_widening,
 )
+from scalinglab.analysis.forecast import Forecast, forecast_run, load_curves  # noqa: E402,F401
+from scalinglab.analysis.forecast_backtest import (  # noqa: E402,F401
+    backtest_summary, forecast_backtest, simulate_learning_curves,
+)
+from scalinglab.analysis.forecast_shared import forecast_shared  # noqa: E402,F401
