@@ -132,38 +132,17 @@ def _read_source(path: Path, name: str, columns: Mapping[str, str] | None, notes
                  curves: bool = False) -> pd.DataFrame:
     """A table file, or the finished runs (``curves``: every evaluation) of a lab run store (SQLite:
     .db/.sqlite or its magic header)."""
-    from scalinglab.lab.store import is_store_file, read_store
+    from scalinglab.lab.store_table import is_store_file, read_store, store_params
 
     if path.is_file() and is_store_file(path):
         df = read_store(path, "metrics" if curves else "runs")
         notes.append(f"read every evaluation of the finished runs of run store {name} (validation loss as loss)"
                      if curves else f"read the finished runs of run store {name} (final validation loss as loss)")
         notes.extend(df.attrs.get("notes", []))
-        _store_params(df, read_store(path, "runs") if curves else df, notes,
+        store_params(df, read_store(path, "runs") if curves else df, notes,
                       convert=columns is None or "params" not in columns)
         return df
     return read_table(path, name, _text_predicate(columns))
-
-
-def _store_params(df: pd.DataFrame, runs: pd.DataFrame, notes: list[str], convert: bool = True) -> None:
-    """Make ``params`` the N of the store's FLOPs (C = 6ND): the lab counts FLOPs with NON-EMBEDDING
-    parameters by default (Kaplan et al. 2020), while the store's ``params`` column counts embeddings
-    too. When every row's flops equal 6 x non-embedding params x tokens, ``params`` becomes the
-    non-embedding count (unless ``convert`` is false: a column mapping chose ``params``); the total is
-    always column ``params_with_embeddings``."""
-    if "params" in df.columns:
-        df["params_with_embeddings"] = df["params"]
-    if not convert or df.empty or "params_non_embedding" not in runs.columns:
-        return
-    by_run = dict(zip(runs["run"].astype(str), runs["params_non_embedding"], strict=True))
-    n = pd.to_numeric(df["run"].astype(str).map(by_run), errors="coerce")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = df["flops"].to_numpy(float) / (6.0 * n.to_numpy(float) * df["tokens"].to_numpy(float))
-    if not np.all(np.isfinite(ratio)) or not np.allclose(ratio, 1.0, rtol=1e-6):
-        return
-    df["params"] = n.to_numpy(float)
-    notes.append("params = non-embedding parameters, the N of the store's FLOPs (C = 6ND); the count with "
-                 "embeddings is column params_with_embeddings")
 
 
 def _prepare(df: pd.DataFrame, name: str, notes: list[str],

@@ -517,29 +517,4 @@ class RunStore:
                           f"VALUES ({', '.join('?' * (len(METRIC_FIELDS) + 1))})", values)
 
 
-def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame:
-    """A store as a table for :func:`scalinglab.io.load_runs`, opened read-only.
-
-    ``what="runs"``: finished runs (one row per trained model: params, tokens, flops, loss =
-    final_val_loss). ``what="metrics"``: every evaluation of finished runs with a validation loss
-    and tokens > 0 (one row per checkpoint, for approach 1's curves); an evaluation logged without
-    flops gets C = 6ND from its run's params (Kaplan et al. 2020). What was left out or derived is
-    described in ``df.attrs["notes"]``.
-    """
-    with RunStore(path, readonly=True) as store:
-        df = store._frame(what)
-    keep = df["status"] == "finished"
-    notes = [f"{int((~keep).sum())} rows of unfinished runs left out"] if (~keep).any() else []
-    if what == "metrics":
-        usable = df["loss"].notna() & (df["tokens"] > 0)
-        if (keep & ~usable).any():
-            notes.append(f"{int((keep & ~usable).sum())} evaluations without a validation loss "
-                         "or at 0 tokens left out")
-        keep &= usable
-        fill = keep & df["flops"].isna() & df["params"].notna()
-        if fill.any():
-            df.loc[fill, "flops"] = 6.0 * df.loc[fill, "params"] * df.loc[fill, "tokens"]
-            notes.append(f"flops of {int(fill.sum())} evaluations derived as 6 * params * tokens (C = 6ND)")
-    out = df[keep].reset_index(drop=True)
-    out.attrs["notes"] = notes
-    return out
+from scalinglab.lab.store_table import read_store  # noqa: E402  (the store as a runs table)

@@ -1,0 +1,66 @@
+"""A lab run store as a table of runs: what :func:`scalinglab.io.load_runs` reads from a ``.db`` file.
+
+:func:`read_store` gives the finished runs (one row per trained model) or every evaluation (one
+row per checkpoint); :func:`store_params` makes ``params`` the N of the store's C = 6ND FLOPs.
+Units: params [count], tokens [count], flops [FLOPs], loss [nats/token].
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.lab.store import RunStore, is_store_file
+
+__all__ = ["is_store_file", "read_store", "store_params"]
+
+
+def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame:
+    """A store as a table for :func:`scalinglab.io.load_runs`, opened read-only.
+
+    ``what="runs"``: finished runs (one row per trained model: params, tokens, flops, loss =
+    final_val_loss). ``what="metrics"``: every evaluation of finished runs with a validation loss
+    and tokens > 0 (one row per checkpoint, for approach 1's curves); an evaluation logged without
+    flops gets C = 6ND from its run's params (Kaplan et al. 2020). What was left out or derived is
+    described in ``df.attrs["notes"]``.
+    """
+    with RunStore(path, readonly=True) as store:
+        df = store._frame(what)
+    keep = df["status"] == "finished"
+    notes = [f"{int((~keep).sum())} rows of unfinished runs left out"] if (~keep).any() else []
+    if what == "metrics":
+        usable = df["loss"].notna() & (df["tokens"] > 0)
+        if (keep & ~usable).any():
+            notes.append(f"{int((keep & ~usable).sum())} evaluations without a validation loss "
+                         "or at 0 tokens left out")
+        keep &= usable
+        fill = keep & df["flops"].isna() & df["params"].notna()
+        if fill.any():
+            df.loc[fill, "flops"] = 6.0 * df.loc[fill, "params"] * df.loc[fill, "tokens"]
+            notes.append(f"flops of {int(fill.sum())} evaluations derived as 6 * params * tokens (C = 6ND)")
+    out = df[keep].reset_index(drop=True)
+    out.attrs["notes"] = notes
+    return out
+
+
+def store_params(df: pd.DataFrame, runs: pd.DataFrame, notes: list[str], convert: bool = True) -> None:
+    """Make ``params`` the N of the store's FLOPs (C = 6ND): the lab counts FLOPs with NON-EMBEDDING
+    parameters by default (Kaplan et al. 2020), while the store's ``params`` column counts embeddings
+    too. When every row's flops equal 6 x non-embedding params x tokens, ``params`` becomes the
+    non-embedding count (unless ``convert`` is false: a column mapping chose ``params``); the total is
+    always column ``params_with_embeddings``."""
+    if "params" in df.columns:
+        df["params_with_embeddings"] = df["params"]
+    if not convert or df.empty or "params_non_embedding" not in runs.columns:
+        return
+    by_run = dict(zip(runs["run"].astype(str), runs["params_non_embedding"], strict=True))
+    n = pd.to_numeric(df["run"].astype(str).map(by_run), errors="coerce")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = df["flops"].to_numpy(float) / (6.0 * n.to_numpy(float) * df["tokens"].to_numpy(float))
+    if not np.all(np.isfinite(ratio)) or not np.allclose(ratio, 1.0, rtol=1e-6):
+        return
+    df["params"] = n.to_numpy(float)
+    notes.append("params = non-embedding parameters, the N of the store's FLOPs (C = 6ND); the count with "
+                 "embeddings is column params_with_embeddings")
