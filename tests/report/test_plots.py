@@ -55,6 +55,8 @@ def _data_for(kind, tmp_path):
 def test_every_kind_writes_png_and_svg(kind, tmp_path):
     data = _data_for(kind, tmp_path)
     options = {"bootstrap": 20} if "bootstrap" in KINDS[kind].options else {}
+    if kind == "forecast":  # one run of the store, fitted on the first 60% of its curve
+        data, options = _curve_store(tmp_path), {**options, "run": "1", "fraction": 0.6}
     png = plot(kind, data, tmp_path / f"{kind}.png", **options)
     svg = plot(kind, data, tmp_path / f"{kind}.svg", **options)
     image = mpimg.imread(png)
@@ -300,3 +302,36 @@ def test_speed_against_size_falls_with_size():
     y = ax.get_lines()[0].get_ydata()
     assert np.all(np.diff(y) < 0) and ax.get_xscale() == "log"
     assert math.isclose(y[0], df["decode_tokens_per_s"].iloc[0])
+
+
+def _curve_store(tmp_path):
+    """One finished run whose validation loss follows L = 2 + 50 D^-0.5 exactly at 20 evaluations."""
+    from scalinglab.lab.store import RunStore
+
+    path = tmp_path / "curve.db"
+    with RunStore(path) as store:
+        rid = store.add_run(store.create_sweep("c", {"k": 1}), {"i": 0}, seed=0)
+        store.start_run(rid, "cpu", "test", params=1000)
+        rows = [{"step": s, "tokens": 1000 * s, "val_loss": 2.0 + 50.0 * (1000 * s) ** -0.5} for s in range(1, 21)]
+        store.log_metrics(rid, rows[:-1])
+        store.finish_run(rid, params=1000, tokens=20_000, flops=6 * 1000 * 20_000.0,
+                         final_val_loss=rows[-1]["val_loss"], metrics=[rows[-1]])
+    return path
+
+
+def test_forecast_kind_draws_the_forecast_and_its_final_interval(tmp_path) -> None:
+    from scalinglab.analysis.forecast import forecast_run, load_curves
+    from scalinglab.report.kinds import make_figure
+
+    path = _curve_store(tmp_path)
+    fig = make_figure("forecast", path, run="1", fraction=0.5, bootstrap=50)
+    fc = forecast_run(load_curves(path), run="1", fraction=0.5, bootstrap=50)
+    ax = fig.axes[0]
+    line = [ln for ln in ax.get_lines() if ln.get_label() == "forecast"][0]
+    xs, ys = line.get_data()
+    assert xs[-1] == pytest.approx(20_000) and ys[-1] == pytest.approx(fc.final_loss, rel=1e-9)
+    np.testing.assert_allclose(ys, 2.0 + 50.0 * np.asarray(xs) ** -0.5, rtol=1e-4)  # exact data: the law itself
+    assert ax.get_xscale() == "log" and "tokens" in ax.get_xlabel()
+    assert any("prediction interval" in t.get_text() for t in ax.get_legend().get_texts())
+    with pytest.raises(ScalingLabError, match="needs the run"):
+        make_figure("forecast", path)

@@ -89,11 +89,14 @@ def plot_cmd(
     budgets: Optional[str] = typer.Option(None, help="frontier: FLOP budgets, 1e20,1e22 or start:stop:count."),
     reference: list[str] = typer.Option([], "--reference", help="frontier: a published law or rule to draw (repeatable)."),
     col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
-    x: Optional[str] = typer.Option(None, help="curves: tokens, flops or step; backtest: flops, params or tokens."),
+    x: Optional[str] = typer.Option(None, help="curves: tokens, flops or step; backtest: flops, params or tokens; forecast: tokens or step."),
     colour_by: Optional[str] = typer.Option(None, "--colour-by", help="loss-*: colour points by params, tokens or flops."),
     degree: Optional[int] = typer.Option(None, help="isoflop: 2 (parabolas) or 3 (cubics)."),
     holdout_above: Optional[float] = typer.Option(None, "--holdout-above", help="backtest: hold out runs above this x."),
     show_train: bool = typer.Option(False, "--show-train", help="curves: add the training loss."),
+    run: Optional[str] = typer.Option(None, help="forecast: the run to forecast (its id in the run column)."),
+    fraction: Optional[float] = typer.Option(None, help="forecast: share of the curve to fit on (default 0.3)."),
+    form: Optional[str] = typer.Option(None, help="forecast: saturating (default), kaplan_ns or shared."),
     device: Optional[str] = typer.Option(None, help="memory, throughput, speed-size: accelerator key, e.g. h100-sxm."),
     devices: Optional[int] = typer.Option(None, "--devices", help="Devices sharing the model (tensor parallel)."),
     context: Optional[int] = typer.Option(None, help="Tokens of context per sequence."),
@@ -110,6 +113,7 @@ def plot_cmd(
     k = get_kind(kind)
     opts = _plot_options(law=law, bootstrap=bootstrap, seed=seed, budgets=budgets, reference=reference, col=col,
                          x=x, colour_by=colour_by, degree=degree, holdout_above=holdout_above, show_train=show_train,
+                         run=run, fraction=fraction, form=form,
                          device=device, devices=devices, context=context, batches=batches, batch=batch, dtype=dtype,
                          kv_dtype=kv_dtype)
     written = save(make_figure(k.name, data, **opts), out_path)

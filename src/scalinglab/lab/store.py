@@ -517,4 +517,8 @@ class RunStore:
                           f"VALUES ({', '.join('?' * (len(METRIC_FIELDS) + 1))})", values)
 
 
-from scalinglab.lab.store_table import read_store  # noqa: E402  (the store as a runs table)
+def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame:
+    """The store as a runs table: :func:`scalinglab.lab.store_table.read_store`."""
+    from scalinglab.lab.store_table import read_store as as_table
+
+    return as_table(path, what)

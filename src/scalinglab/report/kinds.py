@@ -157,6 +157,28 @@ def _curves(data: Any, x: str, show_train: bool) -> Figure:
     return run_plots.plot_training_curves(metrics_of(data), x=x, show_train=bool(show_train))
 
 
+def _forecast(data: Any, run: str | None, fraction: float, form: str, x: str, bootstrap: int, seed: int,
+              columns: Mapping[str, str] | None) -> Figure:
+    """One run's learning-curve forecast (:func:`scalinglab.analysis.forecast.forecast_run`) against its
+    observed curve: the fitted law along the curve up to the forecast point, and the final loss's
+    prediction interval as an error bar."""
+    from scalinglab.analysis.forecast import forecast_run, load_curves
+
+    if run is None:
+        raise ScalingLabError("plot kind 'forecast' needs the run to forecast (run=..., CLI --run)")
+    curves = load_curves(data, columns)
+    fc = forecast_run(curves, run=run, fraction=fraction, form=form, x=x, bootstrap=bootstrap, seed=seed)
+    df = curves.data
+    curve = df[df["run"].astype(str) == str(fc.run)].sort_values(x)
+    grid = np.geomspace(float(curve[x].min()), fc.x_final, 160)
+    inputs = {}
+    for var in fc.fit.family.variables:  # the law's time variable holds x; other inputs are the run's own
+        inputs[var] = grid if var in ("tokens", "step") else float(curve[var].iloc[0])
+    loss = np.asarray(fc.fit.family.predict_natural(fc.fit.params, **inputs), dtype=float)
+    return run_plots.plot_forecast(curve, {"x": grid, "loss": loss, "fit_until": fc.x_fit_max, "level": fc.level,
+                                           "final_low": fc.low, "final_high": fc.high}, x=x)
+
+
 def _serving(options: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("dtype", "kv_dtype", "n_devices")
     return {k: options[k] for k in keep if options.get(k) is not None}
@@ -208,6 +230,9 @@ KINDS: dict[str, PlotKind] = {k.name: k for k in (
              _backtest, {**FIT_OPTIONS, "bootstrap": 200, "holdout_above": None, "x": "flops"}),
     PlotKind("curves", "store", "training curves (validation loss) of every run of a store",
              _curves, {"x": "tokens", "show_train": False}),
+    PlotKind("forecast", "store", "one run's learning-curve forecast from its first part against what happened",
+             _forecast, {"run": None, "fraction": 0.3, "form": "saturating", "x": "tokens", "bootstrap": 200,
+                         "seed": 0, "columns": None}),
     PlotKind("memory", "model", "serving memory by component at several batch sizes", _memory,
              {"device": None, "context": 4096, "batches": (1, 8, 32, 128), **_SERVING}),
     PlotKind("throughput", "model", "decode throughput against batch with the roofline and crossovers",

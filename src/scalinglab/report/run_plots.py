@@ -75,8 +75,10 @@ def plot_forecast(curve: pd.DataFrame, forecast: Mapping[str, Any], x: str = "to
 
     ``curve``: the observed curve (columns ``x`` and ``loss``, nats/token). ``forecast``: ``"x"`` (array of
     the same quantity as ``x``), ``"loss"`` (predicted loss there), optional ``"low"``/``"high"`` (an
-    interval; its ``"level"``, e.g. 0.95) and ``"fit_until"`` (the last ``x`` the forecast was fitted on:
-    observed points up to it are drawn filled, later ones hollow: they are what the forecast predicts)."""
+    interval; its ``"level"``, e.g. 0.95), optional ``"final_low"``/``"final_high"`` (the prediction
+    interval of the loss at the last forecast ``x``, drawn as an error bar) and ``"fit_until"`` (the last
+    ``x`` the forecast was fitted on: observed points up to it are drawn filled, later ones hollow: they
+    are what the forecast predicts)."""
     _need(curve, [x, "loss"], "a forecast plot")
     for key in ("x", "loss"):
         if key not in forecast:
@@ -98,6 +100,12 @@ def plot_forecast(curve: pd.DataFrame, forecast: Mapping[str, Any], x: str = "to
         ax.fill_between(fx, np.asarray(forecast["low"], float), np.asarray(forecast["high"], float),
                         color=style.VERMILLION, alpha=0.18, linewidth=0,
                         label=f"{100 * level:g}% interval" if level else "interval")
+    if forecast.get("final_low") is not None and forecast.get("final_high") is not None:
+        fx_end, f_end = float(fx[-1]), float(fy[-1])
+        err = [[f_end - float(forecast["final_low"])], [float(forecast["final_high"]) - f_end]]
+        level = forecast.get("level")
+        ax.errorbar([fx_end], [f_end], yerr=err, fmt="D", color=style.VERMILLION, capsize=4, zorder=4,
+                    label=(f"final loss, {100 * level:g}% prediction interval" if level else "final loss, interval"))
     if np.isfinite(cut):
         ax.axvline(cut, color=style.GREY, linestyle="--", linewidth=1.0)
         ax.annotate("fitted up to here", (cut, 1.0), xycoords=("data", "axes fraction"), xytext=(-4, -4),
