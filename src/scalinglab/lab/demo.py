@@ -55,11 +55,13 @@ class LabDemo:
     plans: list[Allocation]
     report: Path | None = None
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # identifiability: what the sweep cannot pin down
 
     def to_json(self) -> dict[str, Any]:
         return {"store": str(self.store), "runs": self.rows, "fit": self.result.report_dict(),
                 "plan": [a.to_dict() for a in self.plans],
-                "report": None if self.report is None else str(self.report), "notes": self.notes}
+                "report": None if self.report is None else str(self.report), "notes": self.notes,
+                "warnings": self.warnings}
 
 
 def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
@@ -87,6 +89,9 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
     result = fit(runs, law="chinchilla", bootstrap=bootstrap, seed=seed, progress=progress)
     plans = [allocate(result, c) for c in plan_budgets]
     demo = LabDemo(store=store, rows=rows, result=result, plans=plans)
+    from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
+
+    demo.warnings = identifiability_warnings(runs, "chinchilla") + fit_identifiability_warnings(result)
     failed = [r["id"] for r in rows if r["status"] != "finished"]
     if failed:
         demo.notes.append(f"runs {failed} did not finish (see `scalinglab runs {store}`); the fit used the others")
@@ -113,6 +118,8 @@ def print_lab_demo(demo: LabDemo, console: Console) -> None:
                      "-" if loss is None else f"{loss:.4f}")
     console.print(runs)
     console.print(demo.result.summary())
+    for w in demo.warnings:
+        console.print(f"warning: {w}", markup=False)
     plan = Table(title=f"Compute-optimal plan from the fitted law ({100 * demo.result.level:g}% bootstrap "
                        "intervals; N non-embedding)")
     for c in ("budget [FLOPs]", "params N", "tokens D", "D/N", "loss [nats/token]"):
