@@ -1,6 +1,7 @@
-"""The demo and ``simulate``: simulate an IsoFLOP sweep from a known law, fit it back, compare.
+"""``scalinglab demo --simulated`` and ``simulate``: simulate an IsoFLOP sweep from a known law, fit it
+back, compare. (``make demo`` itself trains a real sweep: :mod:`scalinglab.lab.demo`.)
 
-This is the main job on embedded defaults until the lab trains real models: the truth is the
+The simulated demo's truth is the
 Hoffmann et al. 2022 law, the sweep is 9 budgets (1e18..1e22 FLOPs) x 9 sizes (N_opt/6..6 N_opt) with
 1% log-normal noise (seeded), and the
 fit is the chinchilla family with bootstrap intervals. The report shows each recovered parameter beside

@@ -83,3 +83,12 @@ def test_report_prints_its_path(csv, tmp_path, monkeypatch, capsys):
     code, stdout, err = run_cli(["report", csv, "--bootstrap", "0", "--out", out], monkeypatch, capsys)
     assert code == 0, err
     assert stdout.strip().splitlines()[-1] == str(out.resolve())
+
+
+def test_report_drops_the_highest_losses(csv, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "report.html"
+    code, stdout, err = run_cli(["report", csv, "--bootstrap", "0", "--drop-highest-loss", "3", "--out", out,
+                                 "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["n_runs"] == 22  # 25 runs, the 3 highest losses dropped
+    assert "dropped the 3 highest-loss rows" in out.read_text(encoding="utf-8")

@@ -1,8 +1,9 @@
 """The ``scalinglab`` command line: a thin layer over the Python API.
 
 The typer ``app`` and the shared helpers live here; the commands live in one module per
-capability (``fit_commands``: fit, predict, laws, simulate, demo; ``plan_commands``: planning),
-each registering itself on ``app`` when imported at the bottom of this file.
+capability (``fit_commands``: fit, predict, laws, simulate, demo; ``optimal_commands``: optimal;
+``lab_commands``: sweep, runs; ``report_commands``: plot, report; ...), each registering itself on
+``app`` when imported at the bottom of this file.
 
 Every command that prints results takes ``--json``; those keys are a contract. Bad input prints one
 line (``error: ...``) on stderr and exits with code 2, never a traceback.

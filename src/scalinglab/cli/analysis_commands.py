@@ -18,7 +18,7 @@ def backtest_cmd(
     law: str = typer.Option("chinchilla", help="Law family, e.g. chinchilla, power_floor:flops, kaplan_nd."),
     holdout_above: Optional[float] = typer.Option(None, "--holdout-above",
                                                   help="Hold out runs whose --x is above this (FLOPs or params)."),
-    x: str = typer.Option("flops", "--x", help="Column the threshold applies to: flops (compute) or params (size)."),
+    x: str = typer.Option("flops", "--x", help="Column the threshold applies to: flops (compute), params (size) or tokens."),
     bootstrap: int = typer.Option(200, help="Bootstrap resamples of the training fit (0 = noise-only intervals)."),
     seed: int = typer.Option(0, help="Seed for the bootstrap."),
     level: float = typer.Option(0.95, help="Level of the prediction intervals."),

@@ -137,6 +137,8 @@ def report_cmd(
                                                   help="Backtest: hold out runs above this many FLOPs (default: top ~20%)."),
     reference: list[str] = typer.Option([], "--reference", help="A published law or rule to draw on the frontier (repeatable)."),
     col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
+    drop_highest_loss: int = typer.Option(0, "--drop-highest-loss", help="Drop the k highest-loss rows first "
+                                          "(as Besiroglu et al. 2024 did: 5 on the Epoch data)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One self-contained HTML report: data, fitted law with intervals, goodness of fit, plan, backtest,
@@ -151,7 +153,7 @@ def report_cmd(
         status.start()
     try:
         report = make_report(data, law, bootstrap, _budgets(budgets), seed, holdout_above, _command_line(),
-                             columns=_parse_cols(col), references=reference)
+                             columns=_parse_cols(col), references=reference, drop_highest_loss=drop_highest_loss)
     finally:
         if status is not None:
             status.stop()

@@ -1,7 +1,7 @@
 """Scaling-law families and the registry that finds them by name.
 
 Built-in families (``FAMILIES``): ``chinchilla``, ``power``, ``power_floor``, ``kaplan_nd``,
-``kaplan_ns``, ``bnsl``. Your own form: :class:`CustomLaw` (see :mod:`scalinglab.laws.custom`).
+``kaplan_ns``, ``bnsl``, ``muennighoff``. Your own form: :class:`CustomLaw` (see :mod:`scalinglab.laws.custom`).
 
 :func:`get_family` accepts
 

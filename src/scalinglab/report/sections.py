@@ -46,6 +46,7 @@ class ReportInputs:
     columns: Mapping[str, str] | None = None
     references: list[str] = field(default_factory=list)
     level: float = 0.95
+    drop_highest_loss: int = 0
 
 
 @dataclass
@@ -114,7 +115,7 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
     from scalinglab.fit import fit
     from scalinglab.io import load_runs
 
-    runs = load_runs(inp.data, inp.columns)
+    runs = load_runs(inp.data, inp.columns, drop_highest_loss=inp.drop_highest_loss)
     result = fit(runs, law=inp.law, bootstrap=inp.bootstrap, seed=inp.seed, level=inp.level)
     warnings: list[str] = []
     glance = Section("glance", "At a glance")
