@@ -18,6 +18,7 @@ import pytest
 import scalinglab as sl
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.store import SCHEMA_VERSION, RunStore, is_store_file, read_store
+from scalinglab.lab.store_table import store_params
 
 WRITER = Path(__file__).with_name("store_writer.py")
 sys.path.insert(0, str(WRITER.parent))
@@ -127,8 +128,10 @@ def test_read_store_feeds_load_runs(tmp_path: Path) -> None:
 def test_export_round_trip(tmp_path: Path) -> None:
     store, _, _ = _small_store(tmp_path / "runs.db")
     expected = store.runs_frame()
+    store_params(expected, expected, [])  # params as load_runs reads them, the store's own count kept beside
     back = pd.read_parquet(store.export(tmp_path / "runs.parquet"))
     pd.testing.assert_frame_equal(back, expected)
+    assert "params_with_embeddings" in back.columns
     csv = pd.read_csv(store.export(tmp_path / "curves.csv", what="metrics"), dtype={"run": str})
     assert csv["loss"].tolist() == store.metrics_frame()["loss"].tolist()
     with pytest.raises(ScalingLabError, match=r"out\.xlsx: export needs a \.parquet"):

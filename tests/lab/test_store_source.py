@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import scalinglab as sl
@@ -101,3 +102,25 @@ def test_approach_1_from_a_store_uses_every_checkpoint(tmp_path, monkeypatch, ca
     code, out, err = run_cli(["optimal", str(table), "--approach", "1", "--json"], monkeypatch, capsys)
     assert code == 0, err
     assert from_store["a"] == pytest.approx(json.loads(out)["a"], rel=1e-12)
+
+
+def test_export_fits_like_the_store(tmp_path, monkeypatch, capsys) -> None:
+    path = tmp_path / "runs.db"
+    write_store(path)
+    with RunStore(path) as store:
+        rid = store.add_run(store.find_sweep("curves"), {"i": 99}, seed=0)  # a pending run: no FLOPs yet
+        store.start_run(rid, "cpu", "test", params=5000 + EMBEDDING, params_non_embedding=5000)
+    out = tmp_path / "runs.parquet"
+    code, _, err = run_cli(["runs", "export", str(path), "--out", str(out)], monkeypatch, capsys)
+    assert code == 0, err
+    df = pd.read_parquet(out)
+    assert list(df["params"]) == [*SIZES, 5000]  # the N of the FLOPs, also for the unfinished run
+    assert list(df["params_with_embeddings"]) == [n + EMBEDDING for n in [*SIZES, 5000]]
+    finished = tmp_path / "finished.csv"
+    df[df["status"] == "finished"].to_csv(finished, index=False)
+    fits = []
+    for source in (path, finished):
+        code, text, err = run_cli(["fit", str(source), "--json"], monkeypatch, capsys)
+        assert code == 0, err
+        fits.append(json.loads(text)["params"])
+    assert fits[0] == pytest.approx(fits[1], rel=1e-9)

@@ -82,6 +82,7 @@ def devices_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON."
                   f"{d['memory_bytes'] / 1e9:g}", f"{d['bandwidth_bytes_per_s'] / 1e12:g}",
                   f"{d['power_w']:g}" if d["power_w"] else "-", d["source"])
     out.print(t)
+    out.print("source tags: [V] read in the cited source; [M] from the vendor datasheet as recalled, not re-read")
 
 
 @app.command("batch")

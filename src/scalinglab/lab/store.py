@@ -442,12 +442,18 @@ class RunStore:
 
     def export(self, path: str | os.PathLike[str], what: str = "runs") -> Path:
         """Write :meth:`runs_frame` (``what="runs"``) or :meth:`metrics_frame` (``"metrics"``) to
-        .parquet/.pq or .csv, chosen by extension; written to a temporary file, then renamed."""
+        .parquet/.pq or .csv, chosen by extension; written to a temporary file, then renamed. ``params``
+        is written as :func:`scalinglab.load_runs` reads the store (the N of each run's FLOPs,
+        :func:`~scalinglab.lab.store_table.store_params`), so a fit of the export equals a fit of the
+        store; the store's own count is column ``params_with_embeddings``."""
         out = Path(path)
         kind = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}.get(out.suffix.lower())
         if kind is None:
             raise ScalingLabError(f"{os.fspath(path)}: export needs a .parquet, .pq or .csv file name")
         df = self._frame(what)
+        from scalinglab.lab.store_table import store_params
+
+        store_params(df, self.runs_frame() if what == "metrics" else df, [])
         tmp = out.with_name(out.name + ".tmp")
         try:
             df.to_parquet(tmp, index=False) if kind == "parquet" else df.to_csv(tmp, index=False)

@@ -46,21 +46,27 @@ def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame
 
 
 def store_params(df: pd.DataFrame, runs: pd.DataFrame, notes: list[str], convert: bool = True) -> None:
-    """Make ``params`` the N of the store's FLOPs (C = 6ND): the lab counts FLOPs with NON-EMBEDDING
-    parameters by default (Kaplan et al. 2020), while the store's ``params`` column counts embeddings
-    too. When every row's flops equal 6 x non-embedding params x tokens, ``params`` becomes the
-    non-embedding count (unless ``convert`` is false: a column mapping chose ``params``); the total is
-    always column ``params_with_embeddings``."""
-    if "params" in df.columns:
-        df["params_with_embeddings"] = df["params"]
+    """Make ``params`` the N of the store's FLOPs (C = 6ND), in place: the lab counts FLOPs with
+    NON-EMBEDDING parameters by default (Kaplan et al. 2020), while the store's ``params`` column counts
+    embeddings too. Every row (a run, or an evaluation of run ``run`` of ``runs``) whose run has a
+    non-embedding count and whose flops equal 6 x that count x tokens (or are not known yet) gets the
+    non-embedding count as ``params``, unless ``convert`` is false (a column mapping chose ``params``);
+    the store's count is always kept as column ``params_with_embeddings``."""
+    if "params" not in df.columns:
+        return
+    df["params_with_embeddings"] = df["params"]
     if not convert or df.empty or "params_non_embedding" not in runs.columns:
         return
     by_run = dict(zip(runs["run"].astype(str), runs["params_non_embedding"], strict=True))
-    n = pd.to_numeric(df["run"].astype(str).map(by_run), errors="coerce")
+    n = pd.to_numeric(df["run"].astype(str).map(by_run), errors="coerce").to_numpy(float)
+    flops = pd.to_numeric(df["flops"], errors="coerce").to_numpy(float)
+    tokens = pd.to_numeric(df["tokens"], errors="coerce").to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = df["flops"].to_numpy(float) / (6.0 * n.to_numpy(float) * df["tokens"].to_numpy(float))
-    if not np.all(np.isfinite(ratio)) or not np.allclose(ratio, 1.0, rtol=1e-6):
+        ratio = flops / (6.0 * n * tokens)
+    use = np.isfinite(n) & (np.isnan(flops) | (np.abs(ratio - 1.0) <= 1e-6))
+    if not use.any():
         return
-    df["params"] = n.to_numpy(float)
-    notes.append("params = non-embedding parameters, the N of the store's FLOPs (C = 6ND); the count with "
-                 "embeddings is column params_with_embeddings")
+    df.loc[use, "params"] = n[use]
+    some = "" if use.all() else f" ({int(use.sum())} of {len(df)} rows; the others keep their count)"
+    notes.append(f"params = non-embedding parameters, the N of the store's FLOPs (C = 6ND){some}; the count "
+                 "with embeddings is column params_with_embeddings")

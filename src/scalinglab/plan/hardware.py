@@ -34,7 +34,7 @@ DTYPE_BYTES: dict[str, float] = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp
 
 #: Short tag for figures read in jax-ml/scaling-book (gpus.md, tpus.md) and cli99/llm-analysis device
 #: files, as collected in the project's reference notes (laws.md A6).
-_DS = "scaling-book/llm-analysis (laws.md A6)"
+_DS = "the JAX scaling book and llm-analysis device tables"
 
 
 @dataclass(frozen=True)

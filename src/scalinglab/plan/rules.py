@@ -130,7 +130,7 @@ _ENTRIES = [
         citation=("Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv:2001.08361), sec. 6.1, "
                   "Figure 14: N = 1.3e9 * C_min^0.73, C_min in PF-days"),
         normalisation=("Kaplan's own: N_opt = 1.3e9 non-embedding parameters at C_min = 1 PF-day (8.64e19 FLOPs) "
-                       "[exponent V, laws.md B2; coefficient S, quoted from Figure 14 by secondary sources]"),
+                       "[exponent V, eq. 5.5; coefficient S, quoted from Figure 14 by secondary sources]"),
         units="N non-embedding parameters; C = C_min, compute at the critical batch size (Kaplan sec. 5.1), in FLOPs",
         notes=("tokens are derived with C = 6ND; Kaplan's own D ∝ C^0.27 is a different normalisation. Hoffmann et "
                "al. 2022 attribute much of the gap to their 0.50 to Kaplan's fixed schedule and small models."),
@@ -138,7 +138,7 @@ _ENTRIES = [
     ComputeOptimalRule(
         key="hoffmann2022-approach1", a=0.50, b=0.50, given={"params": _anchored(0.50, 67e9)},
         citation=f"{_HOFFMANN}, Table 2 (Approach 1: a = 0.50, b = 0.50) and Table 3",
-        normalisation="through Table 3's Approach-1 projection: 67B parameters at 5.76e23 FLOPs [V, laws.md D3]",
+        normalisation="through Table 3's Approach-1 projection: 67B parameters at 5.76e23 FLOPs [V]",
         units=_HOFFMANN_UNITS,
         notes="Table 3 prints 1.5T tokens for that row; C = 6ND gives 1.43T.",
     ),
@@ -164,8 +164,8 @@ _ENTRIES = [
         normalisation="the paper's own (A = 0.29 tokens at C = 1 FLOP)",
         units="D training tokens; C training FLOPs; params derived with C = 6ND",
         notes=("Rounded constants: the rounded exponent changes the answer by ~55% at 3.8e25 FLOPs -- 1.05e13 "
-               "tokens here against 1.63e13 with the Figure 3 legend values (rule 'llama3-unrounded'; laws.md "
-               "D3); prefer llama3-unrounded for extrapolation. The paper extrapolates 402B parameters on 16.55T "
+               "tokens here against 1.63e13 with the Figure 3 legend values (rule 'llama3-unrounded'); "
+               "prefer llama3-unrounded for extrapolation. The paper extrapolates 402B parameters on 16.55T "
                "tokens."),
     ),
     ComputeOptimalRule(
@@ -173,13 +173,13 @@ _ENTRIES = [
         citation=f"{_LLAMA3}, Figure 3 legend: alpha = 0.537, A = 0.299 [V]",
         normalisation="the paper's own (A = 0.299 tokens at C = 1 FLOP)",
         units="D training tokens; C training FLOPs; params derived with C = 6ND",
-        notes="Prefer these to the rounded text values for extrapolation (laws.md D3).",
+        notes="Prefer these to the rounded text values for extrapolation.",
     ),
     ComputeOptimalRule(
         key="deepseek2024", a=0.5243, b=0.4757,
         given={"flops_per_token": (0.1715, 0.5243), "tokens": (5.8316, 0.4757)},
         citation=(f"{_DEEPSEEK}, sec. 3.2, eq. 4: M_opt = 0.1715 C^0.5243, D_opt = 5.8316 C^0.4757 "
-                  "[S, laws.md B3]"),
+                  "[S]"),
         normalisation="the paper's own; 0.1715 * 5.8316 = 1.0001 and the exponents sum to 1, so M_opt D_opt = C",
         units=("M non-embedding training FLOPs per token incl. attention (72 n_layer d^2 + 12 n_layer d l_seq); "
                "D tokens; C = M D FLOPs; params derived as M / 6 (ignores attention)"),
