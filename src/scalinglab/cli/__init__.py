@@ -23,7 +23,9 @@ from scalinglab.errors import ScalingLabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="scalinglab: fit, plan and check language-model scaling laws.")
-out = Console(highlight=False, emoji=False)
+# Piped output (a log, `make demo | tee`) is 120 columns wide rather than rich's 80, so tables and
+# summaries are not squeezed; a terminal keeps its own width.
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, emoji=False)
 
 

@@ -149,8 +149,11 @@ def demo_cmd(
         else:
             recovery_report(report, out)
         return
-    from scalinglab.lab.demo import print_lab_demo, run_lab_demo
+    from scalinglab.cli import err
+    from scalinglab.lab.demo import describe, print_lab_demo, run_lab_demo
 
+    if not as_json:
+        err.print(f"{describe()}; store and report in {out_dir}/ (a rerun reuses finished runs)", markup=False)
     demo = run_lab_demo(out_dir, workers=workers, bootstrap=bootstrap, progress=progress)
     if as_json:
         _emit_json(demo.to_json())

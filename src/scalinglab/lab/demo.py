@@ -72,6 +72,13 @@ def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
     return isoflop_design(list(budgets), per_budget, center=DEMO_CENTER, span=DEMO_SPAN, seed=seed)
 
 
+def describe(budgets: tuple[float, ...] = DEMO_BUDGETS, per_budget: int = DEMO_PER_BUDGET, seed: int = 0) -> str:
+    """One line saying what the demo is about to train (printed before the minutes of training)."""
+    runs = demo_sweep(seed, budgets, per_budget)
+    return (f"training {len(runs)} byte-level GPTs on Shakespeare at {len(budgets)} FLOP budgets "
+            f"({min(budgets):.3g}..{max(budgets):.3g} FLOPs); about 3 minutes on 2 CPU cores")
+
+
 def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: int | None = None,
                  bootstrap: int = DEMO_BOOTSTRAP, seed: int = 0, progress: bool = False,
                  report: bool = True, budgets: tuple[float, ...] = DEMO_BUDGETS,
@@ -86,6 +93,10 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
     rows = run_sweep(demo_sweep(seed, budgets, per_budget), store, corpus="shakespeare", sweep_name="demo", workers=workers,
                      progress=progress)
     runs = load_runs(store)  # params: non-embedding, the N of the store's 6ND FLOPs
+    non_embedding = dict(zip(runs.data["run"].astype(str), runs.data["params"], strict=True))
+    for row in rows:
+        n = non_embedding.get(str(row["id"]))
+        row["params_non_embedding"] = None if n is None else int(n)
     result = fit(runs, law="chinchilla", bootstrap=bootstrap, seed=seed, progress=progress)
     plans = [allocate(result, c) for c in plan_budgets]
     demo = LabDemo(store=store, rows=rows, result=result, plans=plans)
@@ -110,12 +121,12 @@ def _write_report(store: Path, path: Path, bootstrap: int, seed: int, budgets: t
 def print_lab_demo(demo: LabDemo, console: Console) -> None:
     """The sweep's runs, the fitted law with intervals, and the plan, as tables with units."""
     runs = Table(title=f"IsoFLOP sweep in {demo.store} (byte-level GPTs on Shakespeare, CPU)")
-    for c in ("id", "status", "params (with emb.)", "tokens", "FLOPs (6ND)", "final val loss [nats/token]"):
+    for c in ("id", "status", "N non-emb.", "params with emb.", "tokens D", "FLOPs 6ND", "final val loss [nats/token]"):
         runs.add_column(c, justify="right")
     for r in demo.rows:
-        loss = r["final_val_loss"]
-        runs.add_row(str(r["id"]), r["status"], f"{r['params']:,}", f"{r['tokens']:.3g}", f"{r['flops']:.3g}",
-                     "-" if loss is None else f"{loss:.4f}")
+        loss, n = r["final_val_loss"], r.get("params_non_embedding")
+        runs.add_row(str(r["id"]), r["status"], "-" if n is None else f"{n:,}", f"{r['params']:,}", f"{r['tokens']:,}",
+                     f"{r['flops']:.3g}", "-" if loss is None else f"{loss:.4f}")
     console.print(runs)
     console.print(demo.result.summary())
     for w in demo.warnings:
