@@ -26,7 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 # Piped output (a log, `make demo | tee`) is 120 columns wide rather than rich's 80, so tables and
 # summaries are not squeezed; a terminal keeps its own width.
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 120)
 
 
 def _strict(obj: Any) -> Any:

@@ -93,7 +93,7 @@ def import_cmd(
         _emit_json(rows)
         return
     t = Table(title=f"imported {len(rows)} runs into {store} (sweep {result.sweep_id}: {result.sweep})")
-    for c in ("id", "run", "params", "tokens", "FLOPs", "final val loss [nats/token]"):
+    for c in ("id", "run", "params", "tokens", "FLOPs", "final val loss \\[nats/token]"):
         t.add_column(c, justify="right")
     for row, run in zip(rows, result.runs):
         t.add_row(str(row["id"]), run.name, f"{row['params']:,}", f"{row['tokens']:,}", f"{row['flops']:.3g}",

@@ -121,7 +121,7 @@ def _write_report(store: Path, path: Path, bootstrap: int, seed: int, budgets: t
 def print_lab_demo(demo: LabDemo, console: Console) -> None:
     """The sweep's runs, the fitted law with intervals, and the plan, as tables with units."""
     runs = Table(title=f"IsoFLOP sweep in {demo.store} (byte-level GPTs on Shakespeare, CPU)")
-    for c in ("id", "status", "N non-emb.", "params with emb.", "tokens D", "FLOPs 6ND", "final val loss [nats/token]"):
+    for c in ("id", "status", "N non-emb.", "params with emb.", "tokens D", "FLOPs 6ND", "final val loss \\[nats/token]"):
         runs.add_column(c, justify="right")
     for r in demo.rows:
         loss, n = r["final_val_loss"], r.get("params_non_embedding")
@@ -133,7 +133,7 @@ def print_lab_demo(demo: LabDemo, console: Console) -> None:
         console.print(f"warning: {w}", markup=False)
     plan = Table(title=f"Compute-optimal plan from the fitted law ({100 * demo.result.level:g}% bootstrap "
                        "intervals; N non-embedding)")
-    for c in ("budget [FLOPs]", "params N", "tokens D", "D/N", "loss [nats/token]"):
+    for c in ("budget \\[FLOPs]", "params N", "tokens D", "D/N", "loss \\[nats/token]"):
         plan.add_column(c, justify="right")
 
     def span(value: float, ci: list[float] | None, fmt: str) -> str:
