@@ -1,6 +1,7 @@
 """Figures: every kind writes PNG and SVG; axes are labelled with units and log where the law is a power
 law; what is drawn is the law's own numbers (checked against the API and hand calculations)."""
 
+import itertools
 import math
 import subprocess
 import sys
@@ -39,6 +40,40 @@ def _labels(ax):
     return ax.get_xlabel(), ax.get_ylabel()
 
 
+def _render(fig):
+    """Draw ``fig`` on an Agg canvas (layout done, tick labels set); its renderer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def _overflow_inches(fig):
+    """How far (inches) anything drawn (labels, legends, colour bars, titles) reaches past each edge of
+    the figure: (left, bottom, right, top); all <= 0 when nothing is clipped."""
+    box = fig.get_tightbbox(_render(fig))
+    w, h = fig.get_size_inches()
+    return -box.x0, -box.y0, box.x1 - w, box.y1 - h
+
+
+def _tick_labels(axis, renderer):
+    """(text, window extent) of the tick labels drawn on ``axis`` (major and minor, inside the view)."""
+    lo, hi = sorted(axis.get_view_interval())
+    out = []
+    for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+        label = tick.label1
+        if label.get_visible() and label.get_text() and lo <= tick.get_loc() <= hi:
+            out.append((label.get_text(), label.get_window_extent(renderer)))
+    return out
+
+
+def _overlaps(labels, along_x=True):
+    """Pairs of neighbouring tick labels whose boxes overlap along the axis."""
+    boxes = sorted((b.x0, b.x1, t) if along_x else (b.y0, b.y1, t) for t, b in labels)
+    return [(a[2], b[2]) for a, b in itertools.pairwise(boxes) if a[1] > b[0] + 0.5]
+
+
 # ---- every kind, both formats ----------------------------------------------------------------------
 def _data_for(kind, tmp_path):
     need = KINDS[kind].data
@@ -58,7 +93,9 @@ def test_every_kind_writes_png_and_svg(kind, tmp_path):
     if kind == "forecast":  # one run of the store, fitted on the first 60% of its curve
         data, options = _curve_store(tmp_path), {**options, "run": "1", "fraction": 0.6}
     png = plot(kind, data, tmp_path / f"{kind}.png", **options)
-    svg = plot(kind, data, tmp_path / f"{kind}.svg", **options)
+    fig = make_figure(kind, data, **options)
+    svg = style.save(fig, tmp_path / f"{kind}.svg")
+    assert max(_overflow_inches(fig)) <= 0.01, f"{kind}: something drawn reaches past the figure's edge"
     image = mpimg.imread(png)
     assert image.shape[0] > 300 and image.shape[1] > 500
     assert style.image_size(png) == (image.shape[1], image.shape[0])
@@ -155,6 +192,70 @@ def test_isoflop_minima_recover_the_true_optimum():
     assert ax.get_xscale() == "log" and "(parameters)" in ax.get_xlabel()
 
 
+def _unbracketed_sweep():
+    """Three budgets: 1e19 a clean hoffmann2022 profile (minimum inside the sizes); 1e20 nearly straight in
+    ln N (its parabola's vertex lies ~e^-150 below the sizes, at a loss far below 0); 1e21 a parabola whose
+    vertex is at 0.7x the smallest size (outside, but near)."""
+    good = sl.simulate_isoflop("hoffmann2022", budgets=(1e19,), per_budget=7, span=3.0, noise=0.0)
+    n = np.geomspace(1e9, 1e10, 6)
+    x = np.log(n / 1e9)
+    straight = pd.DataFrame({"params": n, "loss": 2.5 + 0.3 * x + 0.001 * x**2, "budget": 1e20})
+    near = pd.DataFrame({"params": n, "loss": 2.2 + 0.05 * np.log(n / (0.7e9)) ** 2, "budget": 1e21})
+    df = pd.concat([good[["params", "loss", "budget"]], straight, near], ignore_index=True)
+    df["tokens"] = df["budget"] / (6.0 * df["params"])
+    return df
+
+
+def test_isoflop_minimum_far_outside_the_sizes_is_named_not_drawn():
+    df = _unbracketed_sweep()
+    fig = fit_plots.plot_isoflop(df, law="hoffmann2022")
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert df["params"].min() / 2 <= lo < df["params"].min() and df["params"].max() < hi <= df["params"].max() * 2
+    for line in ax.get_lines():  # profiles, law curves, the frontier: nothing drawn at a loss <= 0
+        y = np.asarray(line.get_ydata(), dtype=float)
+        assert np.all(np.isfinite(y) & (y > 0))
+    stars = {c.get_label(): c.get_offsets() for c in ax.collections if "minimum" in str(c.get_label())}
+    assert len(stars["profile minimum"]) == 1  # 1e19
+    (hollow,) = stars["minimum outside sampled sizes"]  # 1e21, at ~0.7 x 1e9 parameters
+    assert hollow[0] == pytest.approx(0.7e9, rel=0.01) and hollow[1] == pytest.approx(2.2, rel=1e-6)
+    (frontier,) = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(frontier.get_xdata()) == 2  # joins the two minima drawn, not the one at N ~ 1e-56
+    legend = " ".join(t.get_text().replace("\n", " ") for t in fig.legends[0].get_texts())
+    assert "minimum not bracketed, not drawn: C = 1e20 FLOPs" in legend
+    assert max(_overflow_inches(fig)) <= 0.01  # the legend below the axes fits the figure
+
+
+def test_log_axes_label_minor_ticks_only_where_needed_and_never_overlapping():
+    """Residuals of a small sweep: the D panel spans 1.27e5..7.1e6 tokens (one decade tick in view), where
+    matplotlib's default labels 2, 3, 4, 6 x 10^k and they collide."""
+    rng = np.random.default_rng(0)
+    n, d = np.geomspace(1.04e4, 3.6e5, 17), rng.permutation(np.geomspace(1.27e5, 7.1e6, 17))
+    loss = sl.published["hoffmann2022"].predict(params=n, tokens=d) * np.exp(rng.normal(0.0, 0.03, 17))
+    runs = pd.DataFrame({"params": n, "tokens": d, "loss": loss})
+    fig = fit_plots.plot_residuals("hoffmann2022", runs)
+    renderer = _render(fig)
+    for ax in fig.axes:
+        labels = _tick_labels(ax.xaxis, renderer)
+        assert _overlaps(labels) == [], ax.get_xlabel()
+        assert len(labels) >= 2, ax.get_xlabel()  # still enough labels to read the scale
+
+
+@pytest.mark.parametrize("lo, hi, minor_labels", [(1e3, 1e7, False), (1.27e5, 7.1e6, True), (2e5, 8e5, True),
+                                                  (3.1e5, 3.6e5, True)])
+def test_sparse_minor_labels_by_span(lo, hi, minor_labels):
+    fig, ax = style.new_figure(3, sharey=True)
+    ax = ax[1]  # a narrow panel
+    style.log_scale(ax, "x")
+    ax.set_xlim(lo, hi)
+    labels = _tick_labels(ax.xaxis, _render(fig))
+    assert _overlaps(labels) == []
+    has_minor = any("times" in t for t, _ in labels)
+    assert has_minor == minor_labels  # two or more decades in view: their labels suffice
+    if minor_labels and hi / lo > 1.5:
+        assert len(labels) >= 2
+
+
 def test_residuals_are_log_prediction_minus_log_observation(runs):
     law = sl.published["hoffmann2022"]
     fig = fit_plots.plot_residuals("hoffmann2022", runs)
@@ -205,10 +306,33 @@ def test_frontier_plot_has_every_approach_and_the_reference(runs, fitted):
     assert plan_plots.fitted_exponent(approach3) == pytest.approx(fitted.derived["a"], abs=1e-9)
     assert np.all(approach3["params_low"] <= approach3["params"]) and np.all(approach3["params"] <= approach3["params_high"])
     fig = plan_plots.plot_frontier(frontiers, points, {"hoffmann2022": plan_plots.frontier_table("hoffmann2022", budgets)})
+    assert max(_overflow_inches(fig)) <= 0.01
     left, right = fig.axes
     assert left.get_xscale() == left.get_yscale() == right.get_yscale() == "log"
     assert "(parameters)" in left.get_ylabel() and "(tokens)" in right.get_ylabel() and "(FLOPs)" in left.get_xlabel()
     assert {ln.get_label() for ln in left.get_lines()} >= {*frontiers, "published: hoffmann2022"}
+
+
+def test_frontier_caption_names_only_the_approaches_drawn():
+    from scalinglab.report.notices import frontier_caption
+
+    df = _unbracketed_sweep()  # one bracketed profile: approaches 1 and 2 cannot find two levels
+    budgets = [1e19, 1e21, 1e23]
+    frontiers, points, warnings = plan_plots.compare_frontiers(df, budgets, bootstrap=0)
+    assert list(frontiers) == ["approach 3: parametric fit (chinchilla)"]
+    failed = plan_plots.approach_failures(warnings)
+    assert sorted(failed) == [1, 2]
+    assert all(not why.startswith("approach") and "(" not in why for why in failed.values())
+    caption = frontier_caption(frontiers, points, warnings, 0.95)
+    assert caption.startswith("N* and D* against C from Hoffmann et al. 2022's approach 3 on these runs")
+    assert "three" not in caption and "points" not in caption and "bands" not in caption  # none drawn
+    assert f"approach 2 could not run ({failed[2]})" in caption and f"approach 1 could not run ({failed[1]})" in caption
+    fig = make_figure("frontier", df, bootstrap=0, budgets=budgets)  # the plot kind says it in the figure
+    assert any("approach 2 could not run" in t.get_text() for t in fig.axes[0].texts)
+    two = {"approach 1: envelope": pd.DataFrame({"params_low": [1.0]}), "approach 3: fit": pd.DataFrame()}
+    caption = frontier_caption(two, {"approach 1: envelope": pd.DataFrame({"flops": [1.0]})}, [], 0.9, ["hoffmann2022"])
+    assert caption == ("N* and D* against C from Hoffmann et al. 2022's approaches 1 and 3 on these runs (bands: 90% "
+                       "bootstrap intervals; points: per-budget optima of approach 1); black: published hoffmann2022.")
 
 
 # ---- runs, forecasts, backtests ---------------------------------------------------------------------

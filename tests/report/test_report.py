@@ -73,8 +73,11 @@ def test_plan_is_the_closed_form_optimum_with_intervals(report, sim_csv):
     plan = report.html.split('<section id="plan">')[1].split("</section>")[0]
     for c in BUDGETS:
         a = sl.optimal.optimal_allocation(fit, c)
-        assert num(a.params, 3) in plan and num(a.tokens, 3) in plan and num(a.loss, 4) in plan
-        assert f"[{num(a.params_ci[0], 3)}, {num(a.params_ci[1], 3)}]" in plan
+        # each interval on a second line under its value (the table stays 5 columns wide)
+        for value, ci, digits in ((a.params, a.params_ci, 3), (a.tokens, a.tokens_ci, 3), (a.loss, a.loss_ci, 4)):
+            assert f'{num(value, digits)}<br><span class="ci">[{num(ci[0], digits)}, {num(ci[1], digits)}]</span>' in plan
+    table = plan.split("<table>")[1].split("</table>")[0]
+    assert table.count("<th>") == 5 and "interval" not in table.split("</thead>")[0]
     assert "budget C (FLOPs)" in plan and "N* (parameters)" in plan and "D* (tokens)" in plan
 
 
@@ -85,9 +88,39 @@ def test_goodness_of_fit_and_backtest_numbers(report, sim_csv):
     threshold = default_holdout(runs.column("flops"))
     n_test = int((runs.column("flops") > threshold).sum())
     assert n_test >= 0.2 * len(runs)
-    assert f"predicts the {n_test} runs above" in report.html
+    assert (f"refitted on the {len(runs) - n_test} runs with C ≤ {threshold:.3g} FLOPs".replace("e+", "e")
+            + f" and predicts the {n_test} runs above, which were held out (by default the top ~20% of runs by "
+            "compute" in report.html)
     bt = sl.analysis.backtest(runs, "chinchilla", holdout_above=threshold, bootstrap=30, seed=3)
     assert f"Mean absolute relative error {100 * bt.mare:.2f}%" in report.html
+
+
+def test_glance_shows_E_with_its_interval(report, sim_csv):
+    fit = sl.fit(sim_csv, bootstrap=30, seed=3)
+    glance = report.html.split('<section id="glance">')[1].split("</section>")[0]
+    lo, hi = fit.ci["E"]
+    assert (f"<b>{num(fit.params['E'], 3)}</b><span>E (irreducible loss, nats/token) [{lo:.3g}, {hi:.3g}]</span>"
+            in glance)
+    assert glance.index("E (irreducible") < glance.index("alpha [")
+
+
+def test_warnings_say_each_thing_once(report):
+    from types import SimpleNamespace
+
+    from scalinglab.analysis import fit_identifiability_warnings
+    from scalinglab.report.notices import dedupe_warnings, warning_key
+
+    def fit_like(lo_e):  # what fit_identifiability_warnings reads of a FitResult
+        return SimpleNamespace(converged=True, at_bound=["E"], law="chinchilla", bootstrap=200, level=0.95,
+                               params={"E": 1e-9, "A": 5.0}, ci={"E": [lo_e, 1.6], "A": [2.0, 3e7]})
+
+    main = fit_identifiability_warnings(fit_like(2.06e-9))
+    refit = [f"backtest: {w}" for w in fit_identifiability_warnings(fit_like(1e-8))]
+    note = "parameter(s) E ended on a bound of the search box"  # the fit's own note (scalinglab.fit.api)
+    items = main + [note, "approach 1: x", "approach 1: x"] + refit + ["backtest: the chinchilla fit did not converge"]
+    assert dedupe_warnings(items) == main + ["approach 1: x", "backtest: the chinchilla fit did not converge"]
+    assert len(main) == 3 and "E of chinchilla ended on a bound" in main[0]
+    assert len({warning_key(w) for w in report.warnings}) == len(report.warnings)
 
 
 def test_reproduce_shows_command_versions_date_seed_and_hash(report, sim_csv):

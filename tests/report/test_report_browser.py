@@ -69,16 +69,25 @@ def test_report_renders_in_chromium(report_html, tmp_path):
     assert image.std() > 0.05  # not a blank page: text and figures
 
 
+def test_every_table_fits_a_1280_px_window(report_html, tmp_path):
+    """No table needs a horizontal scrollbar at 1280 px (the plan's intervals sit under their values)."""
+    dom, _ = chromium(report_html, tmp_path / "profile-wide", "--dump-dom", "--window-size=1280,900")
+    assert body_state(dom).get("tables-overflowing") == "0"
+
+
 def test_the_check_catches_a_broken_page(tmp_path):
     """The same check on a page with a broken image, a console error and an exception: all three caught."""
-    from scalinglab.report.page import page
+    from scalinglab.report.page import page, table
 
+    wide = table([f"column {i} (units)" for i in range(14)], [[f"[{i:,}.5, {i:,}9.5]" for i in range(14)]])
     html = page("broken", "a control", [], '<img src="data:image/png;base64,AAAA" alt="x">'
-                "<script>console.error('deliberate'); undefinedFunction();</script>")
+                "<script>console.error('deliberate'); undefinedFunction();</script>"
+                f"<details><summary>folded</summary>{wide}</details>")
     path = tmp_path / "broken.html"
     path.write_text(html, encoding="utf-8")
     dom, console = chromium(path, tmp_path / "profile", "--dump-dom")
     state = body_state(dom)
     assert state["figures"] == "1" and state["figures-rendered"] == "0" and state["figures-ok"] == "no"
     assert state["errors"] == "1"
+    assert state["tables-overflowing"] == "1"  # a 14-column table, folded or not, is wider than the page
     assert any("deliberate" in line for line in console) and any("undefinedFunction" in line for line in console)

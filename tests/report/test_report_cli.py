@@ -65,6 +65,18 @@ def test_errors_are_one_line_and_exit_2(csv, tmp_path, monkeypatch, capsys, args
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
 
 
+def test_a_model_kind_given_a_runs_file_says_what_it_expected(csv, tmp_path, monkeypatch, capsys):
+    from scalinglab.lab.store import RunStore
+
+    store = tmp_path / "runs.db"
+    RunStore(store).close()  # an (empty) SQLite run store: binary, not JSON
+    for kind, data in (("throughput", store), ("memory", csv), ("speed-size", f"llama3-8b,{store}")):
+        code, _, err = run_cli(["plot", kind, str(data), "--out", tmp_path / "a.png"], monkeypatch, capsys)
+        assert code == 2
+        bad = store if kind != "memory" else csv
+        assert err.strip() == f"error: expected a model preset name or a Hugging Face config.json, got {bad}"
+
+
 def test_report_json_contract(csv, tmp_path, monkeypatch, capsys):
     out = tmp_path / "report.html"
     code, stdout, err = run_cli(["report", csv, "--bootstrap", "20", "--budgets", "1e21,1e22", "--seed", "2",

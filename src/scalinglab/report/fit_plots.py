@@ -10,6 +10,7 @@ only, :meth:`scalinglab.FitResult.predict`).
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ def log_loss_axis(ax, loss: Array, margin: float = 1.06) -> None:
     extrapolated curves do not squash the data), with plain-number ticks (loss spans less than a decade)."""
     loss = np.asarray(loss, dtype=float)
     loss = loss[np.isfinite(loss) & (loss > 0)]
-    ax.set_yscale("log")
+    style.log_scale(ax, "y")
     if loss.size == 0:
         return
     lo, hi = float(loss.min()) / margin, float(loss.max()) * margin
@@ -127,10 +128,9 @@ def plot_loss(runs: Any, law: Any = None, x: str = "params", colour_by: str | No
     norm = style.log_norm(colours)
     points = ax.scatter(data.column(x), data.column("loss"), c=colours, cmap=cmap, norm=norm, s=22,
                         edgecolors="white", linewidths=0.4, zorder=3, label="runs")
-    ax.set_xscale("log")
+    style.log_scale(ax, "x")
     log_loss_axis(ax, data.column("loss"))
-    bar = fig.colorbar(points, ax=ax, pad=0.01)
-    bar.set_label(style.LABELS[colour_by], fontsize=style.FONT_SIZE)
+    style.colorbar(fig, points, ax, style.LABELS[colour_by])
     title = f"Loss against {NAMES[x]}"
     if law is not None:
         resolved = resolve_law(law)
@@ -180,11 +180,26 @@ def _frontier_curve(ax, law: Any, flops: Array) -> None:
 
 
 # ---- IsoFLOP profiles ----------------------------------------------------------------------------
+#: a profile's minimum is drawn when it lies within this factor of the sizes sampled at its budget; one
+#: farther out is not bracketed by the data (a nearly straight profile can put its "minimum" anywhere,
+#: at any loss): the legend names its budget, and it is not drawn, so that it cannot stretch the axes
+MINIMUM_REACH = 2.0
+
+
+def minimum_drawable(m: Any, sampled_min: float, sampled_max: float, reach: float = MINIMUM_REACH) -> bool:
+    """Whether a profile minimum ``m`` (a :class:`scalinglab.plan.isoflop.ProfileMinimum`) is drawn: finite,
+    with a positive loss, at an N within a factor ``reach`` of the sampled sizes [sampled_min, sampled_max]."""
+    return bool(np.isfinite(m.params) and np.isfinite(m.loss) and m.loss > 0 and m.params > 0
+                and sampled_min / reach <= m.params <= sampled_max * reach)
+
+
 def plot_isoflop(runs: Any, degree: int = 2, law: Any = None) -> Figure:
     """IsoFLOP profiles (Hoffmann et al. 2022 approach 2, sec. 3.2): loss against N at each FLOP
     budget, the degree-``degree`` polynomial in ln N fitted to each, and its minimum (a star; hollow
-    when it lies outside the sampled sizes). The minima are joined (the frontier). With a ``law``, its
-    own loss along each budget is drawn dotted."""
+    when it lies outside the sampled sizes, not drawn but named in the legend when it lies more than
+    :data:`MINIMUM_REACH` times beyond them or at a loss <= 0). The drawn minima are joined (the
+    frontier, dashed). The axes span the runs (and the minima drawn). With a ``law``, its own loss along
+    each budget is drawn dotted."""
     from scalinglab.plan.isoflop import fit_profile, group_budgets
 
     data = load_runs(runs)
@@ -207,36 +222,53 @@ def plot_isoflop(runs: Any, degree: int = 2, law: Any = None) -> Figure:
             ax.plot(grid, np.polyval(coef, (np.log(grid) - centre) / scale), color=colour, linewidth=1.4)
             m = fit_profile(params[rows], loss[rows], groups.flops[j], degree)
             if m is not None:
-                minima.append(m)
+                minima.append((m, float(params[rows].min()), float(params[rows].max())))
         if resolved is not None and _plottable(resolved):
             inputs = six_nd("params", grid, "flops", groups.flops[j])
             ax.plot(grid, law_curve(resolved, inputs)[0], color=colour, linestyle=":", linewidth=1.2)
-    _draw_minima(ax, minima)
-    ax.set_xscale("log")
-    log_loss_axis(ax, loss)
+    shown = _draw_minima(ax, minima)
+    style.log_scale(ax, "x")
+    n_all = np.concatenate([params, [m.params for m in shown]])
+    ax.set_xlim(n_all.min() / 1.25, n_all.max() * 1.25)
+    log_loss_axis(ax, np.concatenate([loss, [m.loss for m in shown]]))
     mappable = ax.scatter([], [], c=[], cmap=cmap, norm=norm)
-    fig.colorbar(mappable, ax=ax, pad=0.01).set_label(style.LABELS["flops"] + ", budget", fontsize=style.FONT_SIZE)
+    style.colorbar(fig, mappable, ax, style.LABELS["flops"] + ", budget")
     name = {2: "parabolas", 3: "cubics"}.get(degree, f"degree-{degree} polynomials")
     style.label(ax, "params", "loss", f"IsoFLOP profiles ({name} in ln N) and their minima")
     if resolved is not None:
         ax.plot([], [], color=style.GREY, linestyle=":", label=f"law {law_name(resolved)}")
-    style.legend(ax, loc="upper right")
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:  # below the axes: the profiles fill them
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 2),
+                   fontsize=style.FONT_SIZE - 1, frameon=False)
     return fig
 
 
-def _draw_minima(ax, minima: list) -> None:
+def _draw_minima(ax, minima: list[tuple[Any, float, float]]) -> list:
+    """Stars at the drawable minima (filled inside the sampled sizes, hollow outside), joined by a dashed
+    line; one legend entry naming the budgets whose minimum is not drawn. Returns the minima drawn."""
     if not minima:
         style.note(ax, "no profile has a minimum")
-        return
-    n = np.array([m.params for m in minima])
-    lo = np.array([m.loss for m in minima])
-    ax.plot(n, lo, color=style.BLACK, linewidth=0.9, linestyle="--", zorder=4)
-    inside = np.array([not m.extrapolated for m in minima])
-    ax.scatter(n[inside], lo[inside], marker="*", s=140, color=style.VERMILLION, edgecolors=style.BLACK,
-               linewidths=0.6, zorder=5, label="profile minimum")
-    if (~inside).any():
-        ax.scatter(n[~inside], lo[~inside], marker="*", s=140, facecolors="none", edgecolors=style.VERMILLION,
-                   linewidths=1.0, zorder=5, label="minimum outside sampled sizes")
+        return []
+    shown = sorted((m for m, lo, hi in minima if minimum_drawable(m, lo, hi)), key=lambda m: m.flops)
+    hidden = [m for m, lo, hi in minima if not minimum_drawable(m, lo, hi)]
+    if shown:
+        n = np.array([m.params for m in shown])
+        lo = np.array([m.loss for m in shown])
+        if len(shown) > 1:
+            ax.plot(n, lo, color=style.BLACK, linewidth=0.9, linestyle="--", zorder=4)
+        inside = np.array([not m.extrapolated for m in shown])
+        if inside.any():
+            ax.scatter(n[inside], lo[inside], marker="*", s=140, color=style.VERMILLION, edgecolors=style.BLACK,
+                       linewidths=0.6, zorder=5, label="profile minimum")
+        if (~inside).any():
+            ax.scatter(n[~inside], lo[~inside], marker="*", s=140, facecolors="none", edgecolors=style.VERMILLION,
+                       linewidths=1.0, zorder=5, label="minimum outside sampled sizes")
+    if hidden:
+        budgets = ", ".join(f"{m.flops:.3g}".replace("e+", "e") for m in sorted(hidden, key=lambda m: m.flops))
+        text = f"minimum not bracketed, not drawn: C = {budgets} FLOPs"
+        ax.plot([], [], linestyle="none", label=textwrap.fill(text, 34))
+    return shown
 
 
 # ---- residuals -----------------------------------------------------------------------------------
@@ -257,7 +289,7 @@ def plot_residuals(law: Any, runs: Any) -> Figure:
         for s in (-rmse, rmse):
             ax.axhline(s, color=style.GREY, linewidth=0.8, linestyle="--")
         ax.scatter(data.column(v), resid, s=16, color=style.BLUE, alpha=0.8, edgecolors="white", linewidths=0.3)
-        ax.set_xscale("log")
+        style.log_scale(ax, "x")
         style.label(ax, v)
     style.label(axes[0], y="residual")
     fig.suptitle(f"Residuals of {law_name(resolved)}: rmse {rmse:.4f} (dashed: ±rmse), n = {len(resid)}",
@@ -327,7 +359,7 @@ def plot_correlations(fit: Any) -> Figure:
     safe). Strong correlations (|r| near 1) mean the data trade one parameter for another."""
     names, corr = correlation_table(fit)
     k = len(names)
-    fig, ax = style.new_figure(size=(1.0 + 0.85 * k + 1.2, 0.8 + 0.85 * k))
+    fig, ax = style.new_figure(size=(max(4.6, 1.0 + 0.85 * k + 1.2), max(3.4, 0.8 + 0.85 * k)))
     ax.grid(False)
     im = ax.imshow(corr, cmap="PuOr_r", vmin=-1, vmax=1)
     ax.set_xticks(range(k), names, rotation=30, ha="right")
@@ -337,6 +369,6 @@ def plot_correlations(fit: Any) -> Figure:
             if np.isfinite(corr[i, j]):
                 ax.text(j, i, f"{corr[i, j]:.2f}", ha="center", va="center", fontsize=style.FONT_SIZE - 1,
                         color="white" if abs(corr[i, j]) > 0.6 else style.BLACK)
-    fig.colorbar(im, ax=ax, pad=0.02).set_label("Pearson r over bootstrap draws", fontsize=style.FONT_SIZE)
-    style.label(ax, title="Parameter correlations")
+    style.colorbar(fig, im, ax, "Pearson r", pad=0.02)
+    style.label(ax, title="Parameter correlations (bootstrap)")
     return fig

@@ -133,7 +133,7 @@ def plot_throughput(reports: Any, max_batch: int | None = None) -> Figure:
                    label=f"does not fit in memory (> {max_batch:,})")
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
-    ax.set_yscale("log")
+    style.log_scale(ax, "y")
     model = first.get("model", "")
     dev = f"\n{int(first['n_devices'])} × {first['device']}" if "device" in df else ""
     ctx = f", {int(first['context_tokens']):,} tokens of context" if "context_tokens" in df else ""
@@ -179,8 +179,7 @@ def plot_speed_vs_size(reports: Any) -> Figure:
                 label="∝ 1/N (memory-bound)")
     for ni, ti, name in zip(n, tps, df.get("model", [""] * len(df))):
         ax.annotate(str(name), (ni, ti), xytext=(5, 4), textcoords="offset points", fontsize=style.FONT_SIZE - 1)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    style.log_scale(ax, "both")
     first = df.iloc[0]
     where = f" on {int(first['n_devices'])} × {first['device']}" if "device" in df else ""
     batch = f", batch {int(first['batch'])}" if "batch" in df else ""

@@ -126,11 +126,14 @@ def _frontier(data: Any, bootstrap: int, seed: int, columns, budgets: Sequence[f
               references: Sequence[str]) -> Figure:
     runs = runs_of(data, columns)
     budgets = list(budgets) if budgets else default_budgets(runs.column("flops"))
-    frontiers, points, _ = plan_plots.compare_frontiers(runs, budgets, bootstrap=int(bootstrap), seed=int(seed))
+    frontiers, points, warnings = plan_plots.compare_frontiers(runs, budgets, bootstrap=int(bootstrap),
+                                                               seed=int(seed))
     refs = {name: plan_plots.frontier_table(name, budgets) for name in references or ()}
     if not frontiers and not refs:
         raise ScalingLabError(f"{runs.source}: no approach could estimate a frontier from these runs")
-    return plan_plots.plot_frontier(frontiers, points, refs)
+    failed = plan_plots.approach_failures(warnings)
+    return plan_plots.plot_frontier(frontiers, points, refs,
+                                    notes=[f"approach {k} could not run: {why}" for k, why in sorted(failed.items())])
 
 
 def _backtest(data: Any, law: Any, bootstrap: int, seed: int, columns, holdout_above: float | None,
@@ -250,6 +253,28 @@ def get_kind(kind: str) -> PlotKind:
     return found
 
 
+def check_model_data(data: Any) -> None:
+    """DATA of a model kind: each preset name or config.json (comma-separated for ``models``) that names an
+    existing file must hold a JSON object (its first character ``{``); a runs table, a run store or any
+    other file is a ScalingLabError saying what was expected (rather than a JSON decoding error)."""
+    specs = [m.strip() for m in data.split(",")] if isinstance(data, str) else [data]
+    for spec in specs:
+        if not isinstance(spec, (str, os.PathLike)) or not spec:
+            continue
+        path = Path(spec)
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.is_file() or path.suffix.lower() == ".json":
+            continue  # a preset name, or a file that says it is JSON: the architecture reader's errors
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        except OSError:
+            continue  # unreadable: the architecture reader says so
+        if not head.startswith(b"{"):  # a config.json is a JSON object
+            raise ScalingLabError(f"expected a model preset name or a Hugging Face config.json, got {spec}")
+
+
 def make_figure(kind: str, data: Any, **options: Any) -> Figure:
     """The figure of ``kind`` for ``data``, with ``options`` over the kind's defaults."""
     k = get_kind(kind)
@@ -257,6 +282,8 @@ def make_figure(kind: str, data: Any, **options: Any) -> Figure:
     if unknown:
         takes = ", ".join(k.options) or "no options"
         raise ScalingLabError(f"plot kind '{k.name}' takes no option {', '.join(unknown)} (it takes {takes})")
+    if k.data in ("model", "models"):
+        check_model_data(data)
     return k.build(data, **{**k.options, **options})
 
 

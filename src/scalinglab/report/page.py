@@ -3,8 +3,9 @@
 The page is one file: CSS inline, figures as base64 PNG ``data:`` URLs, a Content-Security-Policy that
 forbids every network request (``default-src 'none'``), and one small inline script that (a) lets a
 click enlarge a figure and (b) records, on ``<body>``, how many figures rendered
-(``data-figures``, ``data-figures-rendered``, ``data-figures-ok``) and how many script errors happened
-(``data-errors``), which a headless browser test reads back.
+(``data-figures``, ``data-figures-rendered``, ``data-figures-ok``), how many script errors happened
+(``data-errors``) and how many tables are wider than the page (``data-tables-overflowing``: they would
+need a horizontal scrollbar), which a headless browser test reads back.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def num(value: Any, digits: int = 4) -> str:
 def interval(ci: Sequence[float] | None, digits: int = 4) -> str:
     """'[low, high]' or '–'."""
     return f"[{num(ci[0], digits)}, {num(ci[1], digits)}]" if ci is not None else "–"
+
+
+def with_interval(value: Any, ci: Sequence[float] | None, digits: int = 3, ci_digits: int | None = None) -> str:
+    """A value with its interval on a second, smaller line (keeps a table narrow); the value alone
+    without an interval."""
+    if ci is None:
+        return num(value, digits)
+    return f'{num(value, digits)}<br><span class="ci">{interval(ci, ci_digits or digits)}</span>'
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1, cls: str = "") -> str:
@@ -110,6 +119,7 @@ table { border-collapse: collapse; margin: 0.6em 0 1em; font-size: 0.93rem; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
 th { background: #f4f6f8; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td .ci { color: var(--muted); font-size: 0.82rem; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
             font-size: 0.88rem; }
 pre { background: #f4f6f8; padding: 10px 14px; border-radius: 6px; overflow-x: auto; white-space: pre-wrap; }
@@ -137,6 +147,12 @@ window.addEventListener('load', function () {
   document.body.setAttribute('data-figures-rendered', String(ok));
   document.body.setAttribute('data-figures-ok', ok === imgs.length ? 'yes' : 'no');
   document.body.setAttribute('data-errors', String(window.__reportErrors.length));
+  var closed = Array.prototype.slice.call(document.querySelectorAll('details:not([open])'));
+  closed.forEach(function (d) { d.open = true; });  // measure the folded tables too
+  var wide = Array.prototype.slice.call(document.querySelectorAll('.scroll')).filter(function (d) {
+    return d.scrollWidth > d.clientWidth + 1; }).length;
+  closed.forEach(function (d) { d.open = false; });
+  document.body.setAttribute('data-tables-overflowing', String(wide));
 });
 """
 

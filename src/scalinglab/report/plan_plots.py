@@ -11,6 +11,8 @@ or published law of (N, D) (closed form, Hoffmann et al. 2022 eq. 4) or a publis
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +27,8 @@ Array = np.ndarray
 FRONTIER_COLUMNS = ("flops", "params", "tokens", "params_low", "params_high", "tokens_low", "tokens_high")
 #: line styles of reference (published) frontiers, in order
 REFERENCE_STYLES = ("--", "-.", ":", (0, (5, 1, 1, 1)))
+#: the warning :func:`compare_frontiers` gives for an approach that raised (read by :func:`approach_failures`)
+COULD_NOT_RUN = "approach {k} could not run: {why}"
 
 
 def _ci(row: Mapping[str, Any], key: str) -> tuple[float, float]:
@@ -94,12 +98,24 @@ def compare_frontiers(runs: Any, budgets: Sequence[float], bootstrap: int = 0, s
                 continue
             res = fit_approach(runs, k, bootstrap=bootstrap, seed=seed)
         except ScalingLabError as exc:
-            warnings.append(f"approach {k} could not run: {exc}")
+            warnings.append(COULD_NOT_RUN.format(k=k, why=exc))
             continue
         frontiers[name] = frontier_table(res, budgets)
         points[name] = approach_points(res)
         warnings += [f"approach {k}: {w}" for w in res.warnings]
     return frontiers, points, warnings
+
+
+def approach_failures(warnings: Sequence[str]) -> dict[int, str]:
+    """{k: why} for each approach that :func:`compare_frontiers` could not run, ``why`` being the first
+    clause of its error (up to a parenthesis), without the leading "approach k"."""
+    out: dict[int, str] = {}
+    for w in warnings:
+        m = re.fullmatch(COULD_NOT_RUN.format(k=r"(\d)", why=r"(.*)"), w, flags=re.DOTALL)
+        if m:
+            why = m.group(2).split(" (")[0].strip().rstrip(";:,.")
+            out[int(m.group(1))] = re.sub(rf"^approach {m.group(1)} ", "", why)
+    return out
 
 
 def one_row_per_run(runs: Any):
@@ -114,10 +130,11 @@ def one_row_per_run(runs: Any):
 
 
 def plot_frontier(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd.DataFrame] | None = None,
-                  references: Mapping[str, pd.DataFrame] | None = None) -> Figure:
+                  references: Mapping[str, pd.DataFrame] | None = None, notes: Sequence[str] = ()) -> Figure:
     """Two panels side by side, N_opt (parameters) and D_opt (tokens) against C (FLOPs), log-log: each
     frontier in its own colour with its interval band and its per-level optima (``points``); each
-    reference (a published law or rule) a black line of its own dash pattern."""
+    reference (a published law or rule) a black line of its own dash pattern; ``notes`` (e.g. which
+    approach could not run) in grey in the left panel's lower-right corner."""
     if not frontiers and not references:
         raise ScalingLabError("no frontier to plot")
     points, references = points or {}, references or {}
@@ -137,14 +154,15 @@ def plot_frontier(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd
             _check_frontier(df, name)
             ax.plot(df["flops"], df[q], color=style.BLACK, linewidth=1.1,
                     linestyle=REFERENCE_STYLES[j % len(REFERENCE_STYLES)], label=f"published: {name}")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        style.label(ax, "flops", {"params": "compute-optimal N_opt (parameters)",
-                                  "tokens": "compute-optimal D_opt (tokens)"}[q])
+        style.log_scale(ax, "both")
+        style.label(ax, "flops", {"params": "N_opt (parameters)", "tokens": "D_opt (tokens)"}[q])
     axes[0].set_title("Compute-optimal model size", fontsize=style.FONT_SIZE + 2, loc="left")
     axes[1].set_title("Compute-optimal training tokens", fontsize=style.FONT_SIZE + 2, loc="left")
     style.legend(axes[0], loc="upper left")
     _exponent_note(axes[1], frontiers)
+    if notes:
+        axes[0].text(0.98, 0.02, "\n".join(textwrap.fill(n, 48) for n in notes), transform=axes[0].transAxes,
+                     ha="right", va="bottom", fontsize=style.FONT_SIZE - 2, color=style.GREY)
     return fig
 
 

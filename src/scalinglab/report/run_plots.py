@@ -56,10 +56,10 @@ def plot_training_curves(metrics: pd.DataFrame, x: str = "tokens", show_train: b
         ax.plot(curve[x], curve["loss"], color=colour, linewidth=1.4, marker="o", markersize=2.5)
         if show_train and "train_loss" in curve and curve["train_loss"].notna().any():
             ax.plot(curve[x], curve["train_loss"], color=colour, linewidth=0.9, linestyle="--", alpha=0.6)
-    ax.set_xscale("log")
+    style.log_scale(ax, "x")
     log_loss_axis(ax, df["loss"].astype(float))
     mappable = ax.scatter([], [], c=[], cmap=cmap, norm=norm)
-    fig.colorbar(mappable, ax=ax, pad=0.01).set_label(style.LABELS["params"], fontsize=style.FONT_SIZE)
+    style.colorbar(fig, mappable, ax, style.LABELS["params"])
     n_runs = df["run"].nunique()
     style.label(ax, x, "validation loss (nats/token)", f"Training curves: {n_runs} run{'s' * (n_runs != 1)}")
     if show_train:
@@ -111,7 +111,7 @@ def plot_forecast(curve: pd.DataFrame, forecast: Mapping[str, Any], x: str = "to
         ax.annotate("fitted up to here", (cut, 1.0), xycoords=("data", "axes fraction"), xytext=(-4, -4),
                     textcoords="offset points", ha="right", va="top", fontsize=style.FONT_SIZE - 1,
                     color=style.GREY)
-    ax.set_xscale("log")
+    style.log_scale(ax, "x")
     log_loss_axis(ax, np.concatenate([cy, fy]))
     style.label(ax, x, "loss", "Learning-curve forecast against the observed curve")
     style.legend(ax, loc="lower left")
@@ -160,7 +160,7 @@ def plot_backtest(predictions: pd.DataFrame, x: str = "flops", fitted: pd.DataFr
     ax.errorbar(xs, pred, yerr=np.where(np.isfinite(span), np.maximum(span, 0), 0), fmt="_", color=style.BLACK,
                 markersize=10, capsize=3, linewidth=1.0, label="predicted, with interval")
     _observed(ax, xs, obs, inside)
-    ax.set_xscale("log")
+    style.log_scale(ax, "x")
     log_loss_axis(ax, np.concatenate([v[np.isfinite(v)] for v in shown]))
     style.label(ax, x, "loss", "Held-out runs beyond the fitted range")
     style.legend(ax, loc="upper right")

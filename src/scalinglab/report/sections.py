@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ import numpy as np
 from scalinglab.errors import ScalingLabError
 from scalinglab.report import fit_plots, plan_plots, run_plots
 from scalinglab.report.kinds import default_holdout
+from scalinglab.report.notices import add_warnings as _warn  # appends only what says something new
+from scalinglab.report.notices import frontier_caption
 from scalinglab.report.page import (
     EmbeddedFigure,
     bullets,
@@ -26,6 +28,7 @@ from scalinglab.report.page import (
     interval,
     num,
     table,
+    with_interval,
 )
 
 LOSS_UNIT = "nats/token"
@@ -92,12 +95,6 @@ class BuiltReport:
         self.sections.append(reproduce_section(command, sha256, date, self.seed, self.bootstrap))
 
 
-def _warn(warnings: list[str], items: Sequence[str]) -> None:
-    for w in items:
-        if w not in warnings:
-            warnings.append(w)
-
-
 def _attempt(section: Section, warnings: list[str], what: str, build) -> Any:
     """Run ``build()``; a ScalingLabError becomes a visible note in ``section`` and a warning."""
     try:
@@ -117,7 +114,9 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
 
     runs = load_runs(inp.data, inp.columns, drop_highest_loss=inp.drop_highest_loss)
     result = fit(runs, law=inp.law, bootstrap=inp.bootstrap, seed=inp.seed, level=inp.level)
-    warnings: list[str] = []
+    warnings: list[str] = []  # the fit's own first: a later repeat of one (e.g. the backtest's refit) is dropped
+    _warn(warnings, identifiability(runs, result, inp.law))
+    _warn(warnings, [n for n in result.notes if n not in runs.notes])
     glance = Section("glance", "At a glance")
     sections = [glance, data_section(runs, result), law_section(result), goodness_section(runs, result, warnings)]
     if result.draws is not None and len(result.draws) > 1:
@@ -128,8 +127,6 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
     store = store_path(inp.data)
     if store is not None:
         sections.append(curves_section(store, warnings))
-    _warn(warnings, [n for n in result.notes if n not in runs.notes])
-    _warn(warnings, identifiability(runs, result, inp.law))
     sections.append(warnings_section(warnings))
     fill_glance(glance, runs, result, plan_rows, bt)
     return BuiltReport(sections, warnings, result.law, len(runs), inp.seed, inp.bootstrap)
@@ -159,10 +156,12 @@ def identifiability(runs: Any, result: Any, law: str) -> list[str]:
 # ---- at a glance ---------------------------------------------------------------------------------
 def fill_glance(sec: Section, runs: Any, result: Any, plan_rows: list[Any], bt: Any) -> None:
     cells = [(str(len(runs)), "runs fitted"), (num(result.rmse_log, 3), "rmse of ln(loss) residuals")]
-    for name in fit_plots.exponent_names(result)[:4]:
+    names = (["E"] if "E" in result.params else []) + fit_plots.exponent_names(result)[:4]
+    for name in names:
         value = {**result.params, **result.derived}[name]
         ci = result.ci.get(name)
-        cells.append((num(value, 3), f"{name}" + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")))
+        what = f"{name} (irreducible loss, {LOSS_UNIT})" if name == "E" else name
+        cells.append((num(value, 3), what + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")))
     if plan_rows:
         a = plan_rows[-1]
         cells.append((num(a.params, 3), f"compute-optimal N (parameters) at "
@@ -263,7 +262,9 @@ def goodness_section(runs: Any, result: Any, warnings: list[str]) -> Section:
             fit_plots.plot_isoflop(runs, law=result if set(result.family.variables) <= set(fit_plots.XS) else None),
             "isoflop", "IsoFLOP profiles",
             "Loss against N at each FLOP budget, a parabola in ln N through each (Hoffmann et al. 2022 "
-            "approach 2) and its minimum (stars); dotted: the fitted law along each budget."))
+            "approach 2) and its minimum (stars; hollow outside the sampled sizes; one far outside them is "
+            "not bracketed by the runs: the legend names its budget and it is not drawn); dashed: the minima "
+            "joined; dotted: the fitted law along each budget."))
     return sec
 
 
@@ -289,12 +290,11 @@ def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str])
         return sec, []
     allocs = _attempt(sec, warnings, "the plan", lambda: optimal_frontier(result, inp.budgets)) or []
     if allocs:
-        rows = [[num(a.flops, 3), num(a.params, 3), interval(a.params_ci, 3), num(a.tokens, 3),
-                 interval(a.tokens_ci, 3), num(a.tokens_per_param, 3), num(a.loss, 4), interval(a.loss_ci, 4)]
-                for a in allocs]
-        sec.add(table(["budget C (FLOPs)", "N* (parameters)", "interval", "D* (tokens)", "interval",
-                       "D*/N* (tokens/param)", f"loss ({LOSS_UNIT})", "interval"], rows, numeric_from=0))
-        sec.text(f"From the fitted law with C = 6ND ({allocs[0].method}); intervals: "
+        rows = [[num(a.flops, 3), with_interval(a.params, a.params_ci, 3), with_interval(a.tokens, a.tokens_ci, 3),
+                 num(a.tokens_per_param, 3), with_interval(a.loss, a.loss_ci, 4)] for a in allocs]
+        sec.add(table(["budget C (FLOPs)", "N* (parameters)", "D* (tokens)", "D*/N* (tokens/param)",
+                       f"loss ({LOSS_UNIT})"], rows, numeric_from=0))
+        sec.text(f"From the fitted law with C = 6ND ({allocs[0].method}); intervals (under each value): "
                  f"{100 * result.level:g}% over the bootstrap draws' own optima (parameter uncertainty only). "
                  "Budgets far beyond the data are extrapolations: see the backtest.", "muted")
         _warn(warnings, [n for a in allocs for n in a.notes])
@@ -307,9 +307,7 @@ def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str])
         _warn(warnings, notes)
         refs = {name: plan_plots.frontier_table(name, grid) for name in inp.references}
         sec.figure(plan_plots.plot_frontier(frontiers, points, refs), "frontier", "Compute-optimal frontier",
-                   "N* and D* against C from Hoffmann et al. 2022's three approaches on these runs (bands: "
-                   f"{100 * inp.level:g}% bootstrap intervals; points: per-budget optima of approaches 1 and 2)"
-                   + (f"; black: published {', '.join(inp.references)}" if inp.references else "") + ".")
+                   frontier_caption(frontiers, points, notes, inp.level, inp.references))
 
     _attempt(sec, warnings, "the frontier plot", frontier)
     return sec, allocs
@@ -329,9 +327,11 @@ def backtest_section(runs: Any, inp: ReportInputs, warnings: list[str]) -> tuple
     bt = _attempt(sec, warnings, "the backtest", run)
     if bt is None:
         return sec, None
-    how = "given" if inp.holdout_above is not None else "default: the top ~20% of compute"
-    sec.text(f"The law was refitted on the {bt.n_train} runs with C ≤ {bt.holdout_above:.3g} FLOPs ({how}) and "
-             f"predicts the {bt.n_test} runs above. Mean absolute relative error {100 * bt.mare:.2f}%; "
+    held = ("threshold given" if inp.holdout_above is not None
+            else "by default the top ~20% of runs by compute, whole FLOP levels")
+    sec.text(f"The law was refitted on the {bt.n_train} runs with C ≤ {bt.holdout_above:.3g} FLOPs".replace("e+", "e")
+             + f" and predicts the {bt.n_test} runs above, which were held out ({held}). "
+             f"Mean absolute relative error {100 * bt.mare:.2f}%; "
              f"{100 * bt.coverage:.0f}% of the observed losses lie inside their {100 * bt.level:g}% prediction "
              "intervals (parameter and run-to-run noise uncertainty; nominal "
              f"{100 * bt.level:g}%).")

@@ -6,12 +6,16 @@
 * Figures are built with matplotlib's object-oriented :class:`~matplotlib.figure.Figure` (no pyplot, no
   global state, no display needed: the Agg canvas renders PNG, the SVG canvas SVG), sized
   ``FIG_SIZE`` inches at ``DPI`` dots per inch (768 x 528 pixels), with fonts readable at that size.
+* Log axes (:func:`log_scale`, :func:`colorbar`) label their minor ticks only where the decade labels
+  are too few (fewer than two decades in view) and only as many as fit without overlapping
+  (:class:`SparseLogMinorFormatter`).
 * :func:`save` writes ``.png`` or ``.svg`` by the path's suffix; anything else is a ScalingLabError.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +24,7 @@ import matplotlib
 import numpy as np
 from matplotlib.colors import Colormap, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter
 
 from scalinglab.errors import ScalingLabError
 
@@ -106,6 +111,77 @@ def note(ax, text: str) -> None:
     """A small grey remark in the axes' lower-left corner (assumptions, what is missing)."""
     ax.text(0.01, 0.01, text, transform=ax.transAxes, fontsize=FONT_SIZE - 2, color=GREY, va="bottom",
             ha="left", wrap=True)
+
+
+class SparseLogMinorFormatter(Formatter):
+    """Labels for the minor ticks of a base-10 log axis, only where needed and only where they fit.
+
+    With two or more decade ticks (10^k) in view the decade labels suffice: no minor label. Otherwise
+    the minor ticks whose mantissa is in the densest of {2..9}, {2, 5}, {3} whose labels (with the decade
+    labels in view) lie at least ``gap_em`` font sizes apart along the axis; none if even {3} would
+    crowd. Labels read like matplotlib's own, e.g. 2×10^5."""
+
+    SUBSETS: tuple[tuple[int, ...], ...] = (tuple(range(2, 10)), (2, 5), (3,))
+
+    def __init__(self, fontsize: float = FONT_SIZE, gap_em: float | None = None):
+        self.fontsize = fontsize
+        self.gap_em = gap_em  # None: 4 em along an x axis (labels side by side), 1.8 em along a y axis
+        self._keep: tuple[int, ...] | None = None
+
+    def set_locs(self, locs) -> None:
+        super().set_locs(locs)
+        self._keep = self.mantissas()
+
+    def mantissas(self) -> tuple[int, ...]:
+        """The mantissas (2..9) whose minor ticks get a label at the axis' current view and size."""
+        if self.axis is None:
+            return ()
+        lo, hi = sorted(float(v) for v in self.axis.get_view_interval())
+        if not (lo > 0 and math.isfinite(hi) and hi > lo):
+            return ()
+        llo, lhi = math.log10(lo), math.log10(hi)
+        if math.floor(lhi + 1e-9) - math.ceil(llo - 1e-9) + 1 >= 2:
+            return ()  # two or more decade labels
+        ax = self.axis.axes
+        along_x = getattr(self.axis, "axis_name", "x") == "x"
+        length_px = ax.bbox.width if along_x else ax.bbox.height
+        em_px = self.fontsize * ax.figure.dpi / 72.0
+        need = (self.gap_em or (4.0 if along_x else 1.8)) * em_px * (lhi - llo) / max(length_px, 1.0)  # decades
+        for subset in self.SUBSETS:
+            marks = sorted(e + math.log10(m) for e in range(math.floor(llo), math.ceil(lhi) + 1)
+                           for m in (1, *subset) if llo - 1e-9 <= e + math.log10(m) <= lhi + 1e-9)
+            if len(marks) < 2 or min(np.diff(marks)) >= need:
+                return subset
+        return ()
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        if not (x > 0 and math.isfinite(x)):
+            return ""
+        keep = self._keep if self._keep is not None else self.mantissas()
+        exponent = math.floor(math.log10(x) + 1e-9)
+        mantissa = round(x / 10.0**exponent)
+        if mantissa not in keep:
+            return ""
+        return rf"$\mathdefault{{{mantissa}\times10^{{{exponent}}}}}$"
+
+
+def log_scale(ax, which: str = "x", base: float = 10.0) -> None:
+    """A log scale on ``ax``'s ``which`` axis ("x", "y" or "both") whose minor ticks are labelled only
+    where the decade labels are too few, and never so densely that labels overlap."""
+    for name in ("x", "y") if which == "both" else (which,):
+        (ax.set_xscale if name == "x" else ax.set_yscale)("log", base=base)
+        if base == 10.0:
+            getattr(ax, f"{name}axis").set_minor_formatter(SparseLogMinorFormatter())
+
+
+def colorbar(fig: Figure, mappable, ax, text: str, pad: float = 0.01):
+    """A colour bar beside ``ax`` labelled ``text``; on a log colour scale its minor ticks are labelled
+    as :func:`log_scale`'s (only as many as fit)."""
+    bar = fig.colorbar(mappable, ax=ax, pad=pad)
+    bar.set_label(text, fontsize=FONT_SIZE)
+    if isinstance(mappable.norm, LogNorm):
+        bar.ax.yaxis.set_minor_formatter(SparseLogMinorFormatter())
+    return bar
 
 
 def check_format(path: str | os.PathLike) -> str:
