@@ -259,7 +259,8 @@ def forecast_shared(curves: Runs | pd.DataFrame | str | os.PathLike, *, run: str
         K = len(errors)
         noise, dof = (float(np.sqrt(np.mean(errors**2))), float(K)) if K >= 2 else \
             (s_pool, float(n_other + len(fitted) - 2 * len(others) - 3))
-        notes.append(f"shared exponent beta = {result.params['alpha']:.4g} from {len(others)} other run(s) "
+        notes.append(f"shared exponent (alpha of the run's law) = {result.params['alpha']:.4g} from "
+                     f"{len(others)} other run(s) "
                      f"({n_other} points); pooled residual sd {s_pool:.3g}; " +
                      (f"interval from the leave-one-run-out forecast error {noise:.3g} of {K} other runs "
                       f"(Student t, {K} degrees of freedom)" if K >= 2 else
