@@ -17,6 +17,11 @@ from scalinglab.cli import _emit_json, app, out
 from scalinglab.errors import ScalingLabError
 
 GB, GIB = 1e9, float(2**30)
+
+
+def _gigabytes(value: float) -> str:
+    """Three decimals, or four significant digits below 0.01 (a KV cache per token is ~1e-4 GB)."""
+    return f"{value:,.3f}" if value == 0 or abs(value) >= 0.01 else f"{value:.4g}"
 #: Most batch sizes one --batch sweep may ask for (a LOW:HIGH sweep has one per power of two).
 MAX_SWEEP = 256
 
@@ -46,7 +51,7 @@ def _bytes_row(table: Table, label: str, value: float | None) -> None:
     if value is None:
         table.add_row(label, "-", "-", "-")
     else:
-        table.add_row(label, f"{value:,.0f}", f"{value / GB:,.3f}", f"{value / GIB:,.3f}")
+        table.add_row(label, f"{value:,.0f}", _gigabytes(value / GB), _gigabytes(value / GIB))
 
 
 @app.command("memory")
