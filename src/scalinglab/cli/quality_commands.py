@@ -127,7 +127,8 @@ def coverage_cmd(
     out.print(f"law: log c(k) = a k^b with a = {d['a']:.4g}{_ci(d, 'a_interval')}, "
               f"b = {d['b']:.4g}{_ci(d, 'b_interval')}")
     samples = d["samples_for_target"]
-    shown = "never (infinite)" if samples is None or samples == float("inf") else f"{samples:,.1f}"
+    shown = ("never (infinite)" if samples is None or samples == float("inf")
+             else f"{math.ceil(samples):,} (the law reaches it at k = {samples:,.1f})")
     out.print(f"samples per problem for coverage {target:g}: {shown}{_ci(d, 'samples_for_target_interval')}"
               f"  ({d['target_note']})")
     for note in d["notes"]:
