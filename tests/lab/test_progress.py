@@ -86,6 +86,8 @@ def test_poll_store_shows_runs_started_by_other_processes(tmp_path: Path) -> Non
         sweep = store.create_sweep("s", {"runs": "x"})
         ids = [store.add_run(sweep, run_key(planned(16, 30, seed=s)), s) for s in (1, 2, 3)]
         store.start_run(ids[2], "cpu", "test")  # interrupted by an earlier session: not running now
+        with store._tx() as c:  # started long before this session (not in the same millisecond as `since`)
+            c.execute("UPDATE runs SET started_at = '2000-01-01T00:00:00.000+00:00' WHERE id = ?", (ids[2],))
         since = _utc_now()
         store.start_run(ids[0], "cpu", "test")  # a pool worker started run 1 and logged step 10
         store.log_metrics(ids[0], [{"step": 10, "tokens": 1280, "train_loss": 2.0, "val_loss": 2.25}])
