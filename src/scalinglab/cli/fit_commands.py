@@ -136,7 +136,7 @@ def demo_cmd(
                                    "hoffmann2022 and fit it back (seconds)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """The main job on embedded defaults: train a small IsoFLOP sweep on this machine (about 3 minutes
+    """The main job on embedded defaults: train a small IsoFLOP sweep on this machine (about 2 minutes
     on 2 CPU cores; a rerun reuses the finished runs), fit the Chinchilla law with bootstrap intervals,
     plan compute-optimal runs and write the HTML report."""
     progress = not as_json and sys.stderr.isatty()

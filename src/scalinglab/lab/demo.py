@@ -1,6 +1,6 @@
 """``make demo``: a real IsoFLOP sweep on this machine, fitted and planned.
 
-The main job on embedded defaults (about 3 minutes on a 2-core CPU, less on a rerun, which finds
+The main job on embedded defaults (about 2 minutes on an idle 2-core CPU, less on a rerun, which finds
 the finished runs in the store and skips them):
 
 1. **Sweep.** :data:`DEMO_BUDGETS` (FLOPs, C = 6 N D with N non-embedding) x up to
@@ -76,7 +76,7 @@ def describe(budgets: tuple[float, ...] = DEMO_BUDGETS, per_budget: int = DEMO_P
     """One line saying what the demo is about to train (printed before the minutes of training)."""
     runs = demo_sweep(seed, budgets, per_budget)
     return (f"training {len(runs)} byte-level GPTs on Shakespeare at {len(budgets)} FLOP budgets "
-            f"({min(budgets):.3g}..{max(budgets):.3g} FLOPs); about 3 minutes on 2 CPU cores")
+            f"({min(budgets):.3g}..{max(budgets):.3g} FLOPs); about 2 minutes on 2 idle CPU cores")
 
 
 def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: int | None = None,
