@@ -23,7 +23,7 @@ from test_lab_cli import GRID
 from test_runner import CORPUS, RUNS
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab.runner import run_sweep
+from scalinglab.lab.runner import _checkpoint_tag, run_sweep
 from scalinglab.lab.store import RunStore
 
 ray = pytest.importorskip("ray")
@@ -76,7 +76,8 @@ def test_ray_matches_local_bit_for_bit(local_ray, local_sweep, tmp_path: Path) -
 def test_failed_run_is_recorded_and_resumed(local_ray, local_sweep, tmp_path: Path, capsys) -> None:
     rows, _ = local_sweep
     db, ck = tmp_path / "runs.db", tmp_path / "ck"
-    (ck / "run-2.pt").mkdir(parents=True)  # run 2 cannot write its checkpoint: it fails at step 10
+    tag = _checkpoint_tag(db, 1, CORPUS, "bytes")  # checkpoint names are unique to store, sweep and corpus
+    (ck / f"run-2-{tag}.pt").mkdir(parents=True)  # run 2 cannot write its checkpoint: it fails at step 10
     first = run_sweep(RUNS, db, corpus=CORPUS, sweep_name="micro", backend="ray", checkpoint_dir=ck, progress=True)
     assert [r["status"] for r in first] == ["finished", "failed"] and first[1]["final_val_loss"] is None
     assert "2/2 runs, 1 failed" in capsys.readouterr().err  # the progress display's last frame
@@ -86,8 +87,8 @@ def test_failed_run_is_recorded_and_resumed(local_ray, local_sweep, tmp_path: Pa
         assert "checkpoint" in df["error"][1] and "cannot write" in df["error"][1]
         assert list(store.metrics_frame(2)["step"]) == [10]  # what the failed run logged before failing
         run1 = df.loc[0, ["started_at", "finished_at", "wall_seconds"]].to_dict()
-    assert not (ck / "run-1.pt").exists()  # a finished run's checkpoint is deleted
-    (ck / "run-2.pt").rmdir()
+    assert not (ck / f"run-1-{tag}.pt").exists()  # a finished run's checkpoint is deleted
+    (ck / f"run-2-{tag}.pt").rmdir()
     again = run_sweep(RUNS, db, corpus=CORPUS, sweep_name="micro", backend="ray", checkpoint_dir=ck)
     assert again == rows  # only run 2 trained, now as the local backend trains it
     with RunStore(db) as store:

@@ -75,7 +75,7 @@ def test_workers_do_not_change_results(tmp_path: Path) -> None:
 
 def test_interrupted_run_resumes_from_checkpoint(tmp_path: Path) -> None:
     from scalinglab.lab.corpus import load_corpus
-    from scalinglab.lab.runner import run_key
+    from scalinglab.lab.runner import _checkpoint_tag, run_key
     from scalinglab.lab.train import train_run
 
     db, ck = tmp_path / "runs.db", tmp_path / "ck"
@@ -95,14 +95,15 @@ def test_interrupted_run_resumes_from_checkpoint(tmp_path: Path) -> None:
             raise Killed
 
     ck.mkdir()
+    own = ck / f"run-{rid}-{_checkpoint_tag(db, sweep, CORPUS, 'bytes')}.pt"  # this store's, sweep's, corpus's
     with pytest.raises(Killed):
-        train_run(RUNS[0].config, load_corpus(CORPUS), on_eval=kill_at_20, checkpoint_path=ck / f"run-{rid}.pt")
+        train_run(RUNS[0].config, load_corpus(CORPUS), on_eval=kill_at_20, checkpoint_path=own)
     rows = run_sweep(RUNS[:1], db, corpus=CORPUS, checkpoint_dir=ck)
     assert rows[0]["id"] == rid and rows[0]["final_val_loss"] == straight[0]["final_val_loss"]
     with RunStore(db) as store:
         m = store.metrics_frame(rid)
         assert list(m["step"]) == [10, 20, 30] and m["train_loss"].iloc[0] == 123.0  # resumed at 10
-    assert not (ck / f"run-{rid}.pt").exists()  # removed once finished
+    assert not own.exists()  # removed once finished
 
 
 def test_crash_safety_sigkill_and_resume(tmp_path: Path) -> None:

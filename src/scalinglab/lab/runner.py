@@ -8,7 +8,7 @@
    row). The run's identity is its :meth:`PlannedRun.to_dict` WITHOUT ``device`` (the device a run
    trains on is recorded per run, so a sweep started on the CPU may be finished on a GPU).
 3. Finished runs are skipped; pending, interrupted (``running``) and failed runs are trained. With
-   ``checkpoint_dir`` each run writes ``run-<id>.pt`` after every evaluation and an interrupted run
+   ``checkpoint_dir`` each run writes ``run-<id>-<tag>.pt`` (tag: store, sweep, corpus) after every evaluation and an interrupted run
    continues from it (``train_run(resume=...)``; deleted once the run is finished); without, it
    restarts from step 0 (its earlier metrics are deleted by :meth:`RunStore.start_run`).
 4. Every :class:`~scalinglab.lab.train.EvalPoint` is written (one transaction each) as it happens;
@@ -45,6 +45,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -198,6 +199,9 @@ def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | No
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         return RunEvent("fail", job.run_id, {"error": f"{type(exc).__name__}: {exc}",
                                              "wall_seconds": time.perf_counter() - started})
+    if not math.isfinite(result.final_val_loss):  # diverged at the end: a failed run, not a finished one
+        return RunEvent("fail", job.run_id, {"error": f"diverged: final validation loss {result.final_val_loss}",
+                                             "wall_seconds": result.wall_seconds})
     return RunEvent("finish", job.run_id, {
         "params": result.params, "params_non_embedding": result.params_non_embedding, "tokens": result.tokens,
         "flops": result.flops, "final_val_loss": result.final_val_loss, "final_val_bpb": result.final_val_bpb,
@@ -250,6 +254,22 @@ def _worker_init() -> None:
     import torch
 
     torch.set_num_threads(1)
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int, every_seconds: float = 0.5) -> None:
+    """A daemon thread that ends this worker as soon as the sweep process that started it is gone
+    (killed, even by SIGKILL: the worker is then re-parented), so no orphan keeps writing to the
+    store while the same command resumes the sweep."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_seconds)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # ---- the sweep --------------------------------------------------------------------------------------
@@ -307,8 +327,9 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
             sweep = st.create_sweep(sweep_name, design)
         ids = [st.add_run(sweep, k, c.seed) for k, c in zip(keys, configs, strict=True)]
         todo = {r.id for r in st.pending_runs(sweep)}
+        tag = _checkpoint_tag(store, sweep, corpus, tokenizer)
         jobs = [_Job(i, c, str(corpus), tokenizer, os.fspath(store),
-                     None if ckdir is None else os.fspath(ckdir.resolve() / f"run-{i}.pt"), __version__)
+                     None if ckdir is None else os.fspath(ckdir.resolve() / f"run-{i}-{tag}.pt"), __version__)
                 for i, c in zip(ids, configs, strict=True) if i in todo]
         jobs = list({j.run_id: j for j in jobs}.values())  # a run planned twice is trained once
         bar = SweepProgress(len(set(ids)), len(set(ids)) - len(jobs), sum(_numbers(j.config)[2] for j in jobs))
@@ -319,6 +340,15 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
                 n = min(os.cpu_count() or 1, len(jobs)) if workers is None else min(workers, max(1, len(jobs)))
                 _execute(jobs, max(1, n), st, bar, poll=progress)
         return store_rows(st, ids)
+
+
+def _checkpoint_tag(store: str | os.PathLike[str], sweep: int, corpus: str, tokenizer: str) -> str:
+    """8 hex digits naming (store file, sweep, corpus, tokenizer) in checkpoint file names, so two
+    stores or corpora sharing a checkpoint folder never resume from each other's runs."""
+    import hashlib
+
+    key = json.dumps([os.path.realpath(os.fspath(store)), sweep, str(corpus), tokenizer])
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepProgress, poll: bool) -> None:
@@ -341,9 +371,23 @@ def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepPro
                     progress.end_run(futures[f].run_id, f.result())
                 if poll:
                     poll_store(store, [futures[f] for f in pending], progress, since)
+        except BrokenProcessPool:
+            pool.shutdown(wait=False, cancel_futures=True)
+            _fail_interrupted(store, list(futures.values()))  # a broken pool ends every future at once
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _fail_interrupted(store: RunStore, jobs: list[_Job]) -> None:
+    """A pool worker died (killed by the OS, out of memory, a crash): mark the runs it left running
+    as failed and say so; the same command retries them."""
+    lost = [j.run_id for j in jobs if store.get_run(j.run_id).status == "running"]
+    for run_id in lost:
+        store.fail_run(run_id, "worker process died (killed by the OS or out of memory?)")
+    raise ScalingLabError(f"a worker process died (killed by the OS or out of memory?); run(s) "
+                          f"{', '.join(map(str, lost)) or 'none'} marked failed, others not trained; run the same "
+                          "command again to train them")
 
 
 def _utc_now() -> str:
