@@ -146,3 +146,12 @@ def test_run_sweep_pool_polls_the_store(tmp_path: Path, monkeypatch, capsys) -> 
     assert [r["status"] for r in rows] == ["finished", "finished"]
     assert polls and max(polls) <= 2  # polled while waiting, only for runs not yet returned
     assert "2/2 runs" in capsys.readouterr().err
+
+
+def test_a_run_never_seen_running_still_counts_its_flops() -> None:
+    """A pool run that starts and ends between two polls of the store: the sweep ETA counts its FLOPs."""
+    bar = SweepProgress(2, 0, 2e6)
+    bar.end_run(7, "finished", flops=1e6)
+    assert bar.flops_done == 1e6 and bar.runs_done == 1
+    bar.end_run(8, "failed", flops=1e6)  # a failed run's work is not progress towards the sweep
+    assert bar.flops_done == 1e6 and bar.runs_failed == 1

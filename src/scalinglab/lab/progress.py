@@ -125,12 +125,16 @@ class SweepProgress:
             self.updated = run.updated
         self._sync()
 
-    def end_run(self, run_id: int, status: str = "finished") -> None:
-        """A run ended (``status`` "finished" or "failed"): its row goes, the sweep row advances."""
+    def end_run(self, run_id: int, status: str = "finished", flops: float = 0.0) -> None:
+        """A run ended (``status`` "finished" or "failed"): its row goes, the sweep row advances.
+        ``flops``: the run's FLOPs, counted as done when the run was never shown running (a pool run
+        that started and ended between two polls of the store)."""
         with self._lock:
             run = self.running.pop(run_id, None)
             if run is not None:
                 self.flops_done += run.flops * (1.0 - (run.tokens_start / run.tokens_total if run.tokens_total else 0.0))
+            elif status == "finished":
+                self.flops_done += float(flops)
             self.runs_done += 1
             self.runs_failed += status == "failed"
             self.updated = self.clock()

@@ -368,7 +368,8 @@ def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepPro
             while pending:
                 done, pending = wait(pending, timeout=0.5 if poll else None, return_when=FIRST_COMPLETED)
                 for f in done:
-                    progress.end_run(futures[f].run_id, f.result())
+                    job = futures[f]
+                    progress.end_run(job.run_id, f.result(), flops=_numbers(job.config)[2])
                 if poll:
                     poll_store(store, [futures[f] for f in pending], progress, since)
         except BrokenProcessPool:
