@@ -33,7 +33,7 @@ import pandas as pd
 from scalinglab.errors import ScalingLabError
 from scalinglab.tables import read_table, short_reason
 
-__all__ = ["CANONICAL", "OPTIONAL", "ALIASES", "Runs", "load_runs"]
+__all__ = ["CANONICAL", "OPTIONAL", "ALIASES", "Runs", "column_key", "load_runs", "quoted_columns"]
 
 CANONICAL: tuple[str, ...] = ("params", "tokens", "flops", "loss")
 OPTIONAL: tuple[str, ...] = ("step", "budget", "group", "run")
@@ -155,12 +155,12 @@ def _prepare(df: pd.DataFrame, name: str, notes: list[str],
     df.columns = [str(c) for c in df.columns]
     dups = sorted(set(df.columns[df.columns.duplicated()]))
     if dups:
-        raise ScalingLabError(f"{name}: duplicate column names: {_names(dups)}")
+        raise ScalingLabError(f"{name}: duplicate column names: {quoted_columns(dups)}")
     chosen = _resolve(df, name, columns, notes)
     if not any(c in chosen for c in _NUMERIC):
         raise ScalingLabError(
             f"{name}: found none of the columns params, tokens, flops, loss, step (nor aliases "
-            f"such as N, D, C, model_size, val_loss); columns are: {_names(df.columns)}")
+            f"such as N, D, C, model_size, val_loss); columns are: {quoted_columns(df.columns)}")
     df = _rename(df, chosen, notes)
     _validate(df, name, chosen)
     df = _drop_highest(df, name, k, notes)
@@ -180,10 +180,10 @@ def _resolve(df: pd.DataFrame, name: str, columns: Mapping[str, str] | None,
             raise ScalingLabError(f"{name}: column mapping names unknown column '{canon}'; "
                                   f"known names are: {', '.join(_ALL)}")
         if not isinstance(src, str) or src not in df.columns:
-            near = [c for c in df.columns if _norm(c) == _norm(src)]
+            near = [c for c in df.columns if column_key(c) == column_key(src)]
             hint = f" (did you mean '{near[0]}'?)" if near else ""
             raise ScalingLabError(f"{name}: column mapping {canon}={src!r}: no such "
-                                  f"column{hint}; columns are: {_names(df.columns)}")
+                                  f"column{hint}; columns are: {quoted_columns(df.columns)}")
         if src in chosen.values():
             raise ScalingLabError(f"{name}: column mapping maps two names to column '{src}'")
         chosen[canon] = src
@@ -191,15 +191,15 @@ def _resolve(df: pd.DataFrame, name: str, columns: Mapping[str, str] | None,
             notes.append(f"column '{src}' read as {canon} (column mapping)")
     used = set(chosen.values())
     for canon in _ALL:
-        cands = [c for c in df.columns if c not in used and _norm(c) in ALIASES[canon]]
+        cands = [c for c in df.columns if c not in used and column_key(c) in ALIASES[canon]]
         if canon in chosen or not cands:
             continue
-        best = canon if canon in cands else min(cands, key=lambda c: ALIASES[canon].index(_norm(c)))
+        best = canon if canon in cands else min(cands, key=lambda c: ALIASES[canon].index(column_key(c)))
         chosen[canon] = best
         used.add(best)
         if best != canon:
             others = [c for c in cands if c != best]
-            extra = f" (also matched {_names(others)}, not used)" if others else ""
+            extra = f" (also matched {quoted_columns(others)}, not used)" if others else ""
             notes.append(f"column '{best}' read as {canon}{extra}")
     return chosen
 
@@ -339,7 +339,7 @@ def _renumber(df: pd.DataFrame) -> pd.DataFrame:
 def _text_predicate(columns: Mapping[str, str] | None) -> Callable[[str], bool]:
     """Which source columns to read as text: the group column (alias or mapped)."""
     mapped = {columns.get(t) for t in _TEXT} - {None} if isinstance(columns, Mapping) else set()
-    return lambda col: col in mapped or any(_norm(col) in ALIASES[t] for t in _TEXT)
+    return lambda col: col in mapped or any(column_key(col) in ALIASES[t] for t in _TEXT)
 
 
 def _missing_message(source: str, missing: Sequence[str], why: str, cols: Sequence[Any]) -> str:
@@ -350,11 +350,11 @@ def _missing_message(source: str, missing: Sequence[str], why: str, cols: Sequen
     if set(missing) <= {"params", "tokens", "flops"} and len(missing) == 1:
         hint += ", or give the other two of params, tokens, flops (C = 6ND derives the third)"
     return (f"{source}: missing required {what} {', '.join(repr(str(m)) for m in missing)}"
-            f"{need}; columns are: {_names(cols)}{hint}")
+            f"{need}; columns are: {quoted_columns(cols)}{hint}")
 
 
-def _norm(name: object) -> str:
-    """Lower-case, without whitespace, underscores or hyphens."""
+def column_key(name: object) -> str:
+    """A column name as the aliases compare it: lower-case, without whitespace, underscores or hyphens."""
     return "".join(ch for ch in str(name).lower() if not (ch.isspace() or ch in "_-"))
 
 
@@ -394,7 +394,7 @@ def _show(v: object) -> str:
     return text if len(text) <= 40 else text[:37] + "...'"
 
 
-def _names(cols: Sequence[Any] | pd.Index) -> str:
+def quoted_columns(cols: Sequence[Any] | pd.Index) -> str:
     """Up to 25 column names, quoted."""
     names = [repr(str(c)) for c in cols]
     more = f" ... ({len(names) - 25} more)" if len(names) > 25 else ""

@@ -10,7 +10,8 @@ from test_runner import CORPUS, RUNS, planned
 
 from scalinglab.lab import runner
 from scalinglab.lab.progress import SweepProgress, format_seconds
-from scalinglab.lab.runner import _Job, _utc_now, poll_store, run_key, run_sweep
+from scalinglab.lab.runner import _Job, poll_store, run_key, run_sweep
+from scalinglab.lab.store import timestamp
 from scalinglab.lab.store import RunStore
 
 
@@ -88,7 +89,7 @@ def test_poll_store_shows_runs_started_by_other_processes(tmp_path: Path) -> Non
         store.start_run(ids[2], "cpu", "test")  # interrupted by an earlier session: not running now
         with store._tx() as c:  # started long before this session (not in the same millisecond as `since`)
             c.execute("UPDATE runs SET started_at = '2000-01-01T00:00:00.000+00:00' WHERE id = ?", (ids[2],))
-        since = _utc_now()
+        since = timestamp()
         store.start_run(ids[0], "cpu", "test")  # a pool worker started run 1 and logged step 10
         store.log_metrics(ids[0], [{"step": 10, "tokens": 1280, "train_loss": 2.0, "val_loss": 2.25}])
         jobs = [_job(i, db) for i in ids]

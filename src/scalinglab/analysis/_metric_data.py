@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.io import ALIASES, Runs
+from scalinglab.io import ALIASES, Runs, column_key, quoted_columns
 from scalinglab.tables import read_table
 
 #: Scale variables and their units.
@@ -62,12 +62,12 @@ def read_metric_table(data: str | os.PathLike[str] | pd.DataFrame | Runs, metric
     df, source = _frame(data)
     mapping = dict(columns or {})
     x_col = _find(df, source, x, mapping, aliases=ALIASES.get(x, (x,)))
-    m_col = _find(df, source, metric, mapping, aliases=(_norm(metric),))
+    m_col = _find(df, source, metric, mapping, aliases=(column_key(metric),))
     if x_col == m_col:
         raise ScalingLabError(f"{source}: the metric and the scale --x are the same column '{x_col}'")
-    extra_cols = {name: _find(df, source, name, mapping, aliases=ALIASES.get(name, (_norm(name),)))
+    extra_cols = {name: _find(df, source, name, mapping, aliases=ALIASES.get(name, (column_key(name),)))
                   for name in extra}
-    label_cols = {name: _find(df, source, name, mapping, aliases=(_norm(name),)) for name in labels}
+    label_cols = {name: _find(df, source, name, mapping, aliases=(column_key(name),)) for name in labels}
     needed = {x: x_col, metric: m_col, **extra_cols}
     values = {name: _numbers(df[col], source, col) for name, col in needed.items()}
     blank = np.zeros(len(df), dtype=bool)
@@ -125,17 +125,17 @@ def _find(df: pd.DataFrame, source: str, name: str, mapping: Mapping[str, str], 
         col = mapping[name]
         if col not in df.columns:
             raise ScalingLabError(f"{source}: column mapping {name}={col!r}: no such column; "
-                                  f"columns are: {_names(df.columns)}")
+                                  f"columns are: {quoted_columns(df.columns)}")
         return col
     if name in df.columns:
         return name
     for alias in aliases:
-        hits = [c for c in df.columns if _norm(c) == alias]
+        hits = [c for c in df.columns if column_key(c) == alias]
         if hits:
             return hits[0]
     hint = f"; map one with --col {name}=COLUMN" + (" (and --x-scale for units such as 1e21 FLOPs)"
                                                      if name in SCALES else "")
-    raise ScalingLabError(f"{source}: no column '{name}'; columns are: {_names(df.columns)}{hint}")
+    raise ScalingLabError(f"{source}: no column '{name}'; columns are: {quoted_columns(df.columns)}{hint}")
 
 
 def _numbers(s: pd.Series, source: str, col: str) -> np.ndarray:
@@ -163,13 +163,3 @@ def _check_range(v: np.ndarray, rows: np.ndarray, source: str, col: str, what: s
     if bad.size:
         i = int(bad[0])
         raise ScalingLabError(f"{source}: row {rows[i]}, column '{col}': value {v[i]:g} {what}")
-
-
-def _norm(name: object) -> str:
-    """Lower-case, without whitespace, underscores or hyphens (as scalinglab.io compares names)."""
-    return "".join(ch for ch in str(name).lower() if not (ch.isspace() or ch in "_-"))
-
-
-def _names(cols: Sequence[object]) -> str:
-    names = [repr(str(c)) for c in cols]
-    return ", ".join(names[:25]) + (f" ... ({len(names) - 25} more)" if len(names) > 25 else "")

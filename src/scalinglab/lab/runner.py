@@ -47,7 +47,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -56,7 +55,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.progress import SweepProgress
 from scalinglab.lab.spec import PlannedRun
-from scalinglab.lab.store import RunStore
+from scalinglab.lab.store import RunStore, timestamp
 from scalinglab.lab.train import Checkpoint, RunConfig, train_run
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import flops_per_token
@@ -359,7 +358,7 @@ def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepPro
             final = _train_job(job, lambda event, job=job: record(store, job, event, progress))
             record(store, job, final, progress)
         return
-    since = _utc_now()
+    since = timestamp()
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                              initializer=_worker_init) as pool:
         futures: dict[Future[str], _Job] = {pool.submit(_pool_job, j): j for j in jobs}
@@ -389,11 +388,6 @@ def _fail_interrupted(store: RunStore, jobs: list[_Job]) -> None:
     raise ScalingLabError(f"a worker process died (killed by the OS or out of memory?); run(s) "
                           f"{', '.join(map(str, lost)) or 'none'} marked failed, others not trained; run the same "
                           "command again to train them")
-
-
-def _utc_now() -> str:
-    """Now as the store writes timestamps (UTC ISO 8601, milliseconds): they compare as text."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def poll_store(store: RunStore, jobs: list[_Job], progress: SweepProgress, since: str) -> None:

@@ -47,7 +47,7 @@ import pandas as pd
 from scalinglab.errors import ScalingLabError
 
 __all__ = ["METRIC_FIELDS", "SCHEMA_VERSION", "STATUSES", "STORE_SUFFIXES", "RunRecord", "RunStore",
-           "is_store_file", "read_store"]
+           "is_store_file", "read_store", "timestamp"]
 
 SCHEMA_VERSION = 1
 STATUSES: tuple[str, ...] = ("pending", "running", "finished", "failed")
@@ -92,7 +92,8 @@ class RunRecord:
     status: str
 
 
-def _now() -> str:
+def timestamp() -> str:
+    """Now as the store writes it: UTC ISO 8601 text with milliseconds (such texts compare in time order)."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
@@ -246,7 +247,7 @@ class RunStore:
         text = _config_json(design, f"{self.name}: sweep {name!r}: the design")
         with self._tx() as c:
             cur = c.execute("INSERT INTO sweeps (name, design, created_at) VALUES (?, ?, ?)",
-                            (str(name), text, _now()))
+                            (str(name), text, timestamp()))
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
     def find_sweep(self, name: str, design: Mapping[str, Any] | None = None) -> int | None:
@@ -288,7 +289,7 @@ class RunStore:
                       "params_non_embedding = ?, started_at = ?, finished_at = NULL, error = NULL, "
                       "wall_seconds = NULL, final_val_loss = NULL, final_val_bpb = NULL WHERE id = ?",
                       (str(device), str(code_version), _opt(params, int), _opt(params_non_embedding, int),
-                       _now(), run_id))
+                       timestamp(), run_id))
 
     def log_metrics(self, run_id: int, rows: Iterable[Mapping[str, Any]]) -> None:
         """Store evaluation rows (keys from :data:`METRIC_FIELDS`) of a running run, in one
@@ -317,7 +318,7 @@ class RunStore:
                       "error = NULL WHERE id = ?",
                       (int(params), _opt(params_non_embedding, int), int(tokens), float(flops),
                        float(final_val_loss), _opt(final_val_bpb, float), _opt(wall_seconds, float),
-                       _now(), run_id))
+                       timestamp(), run_id))
 
     def import_runs(self, sweep_name: str, design: Mapping[str, Any], runs: Sequence[Mapping[str, Any]], *,
                     key: str = "run") -> tuple[int, list[int]]:
@@ -356,7 +357,7 @@ class RunStore:
                                       "with a different design")
             if sweep is None:
                 sweep_id = int(c.execute("INSERT INTO sweeps (name, design, created_at) VALUES (?, ?, ?)",
-                                         (str(sweep_name), design_text, _now())).lastrowid)  # type: ignore[arg-type]
+                                         (str(sweep_name), design_text, timestamp())).lastrowid)  # type: ignore[arg-type]
             else:
                 sweep_id = int(sweep[0])
             known = {json.dumps(json.loads(r[1]).get(key)): int(r[0]) for r in
@@ -379,7 +380,7 @@ class RunStore:
                   (text, digest, int(run["seed"]), _opt(run.get("device"), str), _opt(run.get("code_version"), str),
                    int(run["params"]), _opt(run.get("params_non_embedding"), int), int(run["tokens"]),
                    float(run["flops"]), float(run["final_val_loss"]), _opt(run.get("final_val_bpb"), float),
-                   _opt(run.get("wall_seconds"), float), _now(), run_id))
+                   _opt(run.get("wall_seconds"), float), timestamp(), run_id))
         return run_id
 
     def fail_run(self, run_id: int, error: str, *, wall_seconds: float | None = None) -> None:
@@ -387,7 +388,7 @@ class RunStore:
         with self._tx() as c:
             self._status(run_id, allowed=("pending", "running", "failed"), action="fail")
             c.execute("UPDATE runs SET status = 'failed', error = ?, wall_seconds = ?, finished_at = ? "
-                      "WHERE id = ?", (str(error), _opt(wall_seconds, float), _now(), run_id))
+                      "WHERE id = ?", (str(error), _opt(wall_seconds, float), timestamp(), run_id))
 
     # ---- reading -------------------------------------------------------------------------
     def get_run(self, run_id: int) -> RunRecord:

@@ -21,12 +21,10 @@ Example::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalinglab.errors import ScalingLabError
-from scalinglab.errors import plain_repr as _show
+from scalinglab.errors import ScalingLabError, positive_number
 from scalinglab.units import PF_DAY_FLOPS
 
 
@@ -79,7 +77,7 @@ class ComputeOptimalRule:
     def optimal(self, flops: float) -> RuleAllocation:
         """Parameters and tokens the rule prescribes at ``flops`` FLOPs (see the module docstring for
         what is derived and how)."""
-        c = _check_flops(flops)
+        c = positive_number("flops", flops)  # FLOPs
         q = {name: k * (c / self.flops_unit) ** p for name, (k, p) in self.given.items()}
         derived: dict[str, str] = {}
         if "flops_per_token" in q:
@@ -105,16 +103,6 @@ class ComputeOptimalRule:
         formulas = {name: f"{k:g} * {unit}^{p:g}" for name, (k, p) in self.given.items()}
         return {"key": self.key, "a": self.a, "b": self.b, "formulas": formulas, "citation": self.citation,
                 "normalisation": self.normalisation, "units": self.units, "notes": self.notes}
-
-
-def _check_flops(flops: Any) -> float:
-    try:
-        c = float(flops)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"flops must be a number of FLOPs, got {_show(flops)}") from None
-    if not math.isfinite(c) or c <= 0:
-        raise ScalingLabError(f"flops must be a positive, finite FLOP count, got {c:g}")
-    return c
 
 
 def _anchored(a: float, params: float, flops: float = _GOPHER_BUDGET) -> tuple[float, float]:
