@@ -382,6 +382,14 @@ def test_approach1_on_one_row_per_run_warns_that_it_is_coarse(isoflop):
     assert not any(w.startswith("one row per run") for w in fit_approach(training_curves(), 1).warnings)
 
 
+def test_approach1_reads_a_run_column_naming_each_row_once_as_runs_not_curves(isoflop):
+    """A run store's final losses carry a unique run id per row: not curves of one point each."""
+    named = isoflop.assign(run=[f"r{i}" for i in range(len(isoflop))])
+    assert fit_approach(named, 1).a == fit_approach(isoflop, 1).a
+    with pytest.raises(ScalingLabError):  # asked for curves, each of one point: no usable level
+        fit_approach(named, 1, curves=True)
+
+
 @pytest.mark.parametrize("approach", [1, 2, 3])
 def test_pooled_groups_warn(isoflop, approach):
     grouped = isoflop.assign(group=np.where(np.arange(len(isoflop)) % 2 == 0, "web", "code"))

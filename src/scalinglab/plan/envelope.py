@@ -46,8 +46,11 @@ def envelope_optima(runs: Runs, n_bins: int | None = None, curves: bool | None =
 
 def _curve_ids(runs: Runs, curves: bool | None) -> Array | None:
     """Training-curve id of each row: the ``run`` column, else (params, group) when ``step`` is present
-    (or ``curves=True``); None when each row is a run of its own."""
+    (or ``curves=True``); None when each row is a run of its own (also when the ``run`` column names
+    every row once and there is no ``step``, e.g. a run store's final losses, unless ``curves=True``)."""
     if curves is False:
+        return None
+    if runs.has("run") and not curves and not runs.has("step") and runs.data["run"].is_unique:
         return None
     if runs.has("run"):
         return pd.factorize(runs.data["run"].astype(str))[0]

@@ -86,7 +86,9 @@ def compare_frontiers(runs: Any, budgets: Sequence[float], bootstrap: int = 0, s
     ``fit`` when given (a chinchilla FitResult: no second fit), else fitted here."""
     from scalinglab.plan.approaches import APPROACH_NAMES, fit_approach
 
-    runs = one_row_per_run(runs)
+    from scalinglab.io import load_runs
+
+    runs = load_runs(runs)  # one table for all three approaches (a store: its finished runs)
     frontiers: dict[str, pd.DataFrame] = {}
     points: dict[str, pd.DataFrame] = {}
     warnings: list[str] = []
@@ -116,17 +118,6 @@ def approach_failures(warnings: Sequence[str]) -> dict[int, str]:
             why = m.group(2).split(" (")[0].strip().rstrip(";:,.")
             out[int(m.group(1))] = re.sub(rf"^approach {m.group(1)} ", "", why)
     return out
-
-
-def one_row_per_run(runs: Any):
-    """The runs, without a ``run`` column that names each row once (a run store's final losses): such
-    ids are not training curves, and approach 1 would read them as curves of one point each."""
-    from scalinglab.io import Runs, load_runs
-
-    data = load_runs(runs)
-    if data.has("run") and not data.has("step") and data.data["run"].is_unique:
-        return Runs(data.data.drop(columns="run"), data.source, list(data.notes))
-    return data
 
 
 def plot_frontier(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd.DataFrame] | None = None,
