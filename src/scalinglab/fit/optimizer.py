@@ -38,7 +38,7 @@ def objective_values(family: LawFamily, theta: Array, X: Mapping[str, Array], lo
     return np.where(np.isfinite(v), v, np.inf)
 
 
-def _normal_equations(family, theta, X, logy, obj, weights):
+def normal_equations(family, theta, X, logy, obj, weights):
     """Gradient g (S, P) and IRLS Gauss-Newton matrix H (S, P, P) of the weighted objective."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         f, J = family.log_predict(theta, X, jac=True)
@@ -91,7 +91,7 @@ def minimize_batched(family: LawFamily, theta0: Array, X: Mapping[str, Array], l
         if active.size == 0:
             break
         th, w_pts = theta[active], None if W is None else W[active]
-        g, H = _normal_equations(family, th, X, logy, obj, w_pts)
+        g, H = normal_equations(family, th, X, logy, obj, w_pts)
         new, bad = _damped_step(th, g, H, lam[active], lo, hi)
         new_val = objective_values(family, new, X, logy, obj, w_pts)
         old_val = value[active]
