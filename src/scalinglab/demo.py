@@ -20,6 +20,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from scalinglab.atomic import atomic_write
 from scalinglab.errors import ScalingLabError
 from scalinglab.fit import FitResult, fit
 from scalinglab.resolve import resolve_law
@@ -127,17 +128,21 @@ def check_table_path(path: str | os.PathLike) -> str:
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a runs table as CSV, Parquet or JSON-lines, by extension."""
+    """Write a runs table as CSV, Parquet or JSON-lines, by extension, atomically
+    (:mod:`scalinglab.atomic`: a failed write leaves ``path`` as it was)."""
     suffix = check_table_path(path)
     try:
         if suffix in (".parquet", ".pq"):
-            df.to_parquet(path, index=False)
-        elif suffix in (".jsonl", ".ndjson"):
-            df.to_json(path, orient="records", lines=True)
+            with atomic_write(path, "wb") as fh:
+                df.to_parquet(fh, index=False)
         else:
-            df.to_csv(path, index=False)
+            with atomic_write(path, "w", newline="") as fh:
+                if suffix in (".jsonl", ".ndjson"):
+                    df.to_json(fh, orient="records", lines=True)
+                else:
+                    df.to_csv(fh, index=False)
     except OSError as exc:
-        raise ScalingLabError(f"{path}: cannot write ({exc.strerror})") from None
+        raise ScalingLabError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 __all__ = ["RecoveryReport", "run_recovery", "run_demo", "recovery_report", "write_table"]

@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
+from scalinglab.atomic import atomic_write
 from scalinglab.datasets.registry import (
     EXTRA_COLUMNS,
     REGISTRY,
@@ -143,46 +143,41 @@ class _DownloadError(Exception):
 
 
 def _download(url: str, target: Path, t: Table) -> None:
-    """Fetch ``url`` into ``target`` via a temporary file in the same folder, renamed only when its
-    SHA-256 matches ``t.sha256``; on any failure no file is left behind."""
+    """Fetch ``url`` into ``target`` via a temporary file in the same folder (:mod:`scalinglab.atomic`),
+    renamed only when its SHA-256 matches ``t.sha256``; on any failure no file is left behind."""
     made = not target.parent.exists()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{t.file}.", suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise _DownloadError(f"cannot write to {target.parent}: {short_reason(exc)}") from None
-    tmp = Path(tmp_name)
-    try:
-        digest = _fetch_into(url, fd, limit=max(2 * t.size, t.size + (1 << 20)))
-        if digest != t.sha256:
-            raise _DownloadError(f"checksum mismatch: expected sha256 {t.sha256}, got {digest}; nothing was saved")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        if made and not any(target.parent.iterdir()):
+        with atomic_write(target, "wb") as out:
+            digest = _fetch_into(url, out, limit=max(2 * t.size, t.size + (1 << 20)))
+            if digest != t.sha256:
+                raise _DownloadError(f"checksum mismatch: expected sha256 {t.sha256}, got {digest}; nothing was saved")
+    except BaseException as exc:
+        if made and target.parent.is_dir() and not any(target.parent.iterdir()):
             target.parent.rmdir()  # leave the folder as it was
+        if isinstance(exc, OSError):  # the folder or the temporary file could not be made or renamed
+            raise _DownloadError(f"cannot write to {target.parent}: {short_reason(exc)}") from None
         raise
 
 
-def _fetch_into(url: str, fd: int, limit: int) -> str:
-    """Stream ``url`` into the open file ``fd`` (closed here); its SHA-256. At most ``limit`` bytes."""
+def _fetch_into(url: str, out: BinaryIO, limit: int) -> str:
+    """Stream ``url`` into the open file ``out``; its SHA-256. At most ``limit`` bytes."""
     h, n = hashlib.sha256(), 0
-    with os.fdopen(fd, "wb") as out:
-        try:
-            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
-                for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                    n += len(chunk)
-                    if n > limit:
-                        raise _DownloadError(f"more than {limit} bytes, larger than the registered file")
-                    h.update(chunk)
-                    out.write(chunk)
-        except urllib.error.HTTPError as exc:
-            raise _DownloadError(f"HTTP {exc.code} {exc.reason}") from None
-        except urllib.error.URLError as exc:
-            raise _DownloadError(short_reason(exc.reason) if isinstance(exc.reason, BaseException)
-                                 else str(exc.reason)) from None
-        except (OSError, ValueError) as exc:  # timeouts, resets, bad URLs
-            raise _DownloadError(short_reason(exc) or type(exc).__name__) from None
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
+            for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                n += len(chunk)
+                if n > limit:
+                    raise _DownloadError(f"more than {limit} bytes, larger than the registered file")
+                h.update(chunk)
+                out.write(chunk)
+    except urllib.error.HTTPError as exc:
+        raise _DownloadError(f"HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise _DownloadError(short_reason(exc.reason) if isinstance(exc.reason, BaseException)
+                             else str(exc.reason)) from None
+    except (OSError, ValueError) as exc:  # timeouts, resets, bad URLs
+        raise _DownloadError(short_reason(exc) or type(exc).__name__) from None
     return h.hexdigest()
 
 

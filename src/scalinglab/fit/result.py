@@ -208,10 +208,12 @@ class FitResult:
             raise ScalingLabError(f"malformed fit file: {type(exc).__name__} {exc}") from None
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the result as JSON (exact round trip with :meth:`load`)."""
+        """Write the result as JSON (exact round trip with :meth:`load`), atomically
+        (:mod:`scalinglab.atomic`: a failed write leaves ``path`` as it was)."""
+        from scalinglab.atomic import atomic_write_text
+
         try:
-            with open(path, "w", encoding="utf-8") as fh:
-                json.dump(self.to_dict(), fh, indent=1)
+            atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
         except OSError as exc:
             raise ScalingLabError(f"{path}: cannot write fit ({exc.strerror})") from None
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglab.atomic import atomic_write_text
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.markov import markov_token_data, parse_markov_spec
@@ -197,9 +198,7 @@ def bpe_tokenizer(text: str, vocab_size: int = DEFAULT_BPE_VOCAB) -> Any:
     tokenizer.train_from_iterator(_chunks(text), trainer=trainer)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tokenizer.save(str(tmp))
-        os.replace(tmp, path)  # atomic: parallel workers never read half a file
+        atomic_write_text(path, tokenizer.to_str())  # parallel workers never read half a file
     except OSError as exc:
         raise ScalingLabError(f"tokenizer bpe: cannot write the cache {path.parent} ({exc.strerror}); "
                               f"set SCALINGLAB_CACHE to a writable folder") from None

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from scalinglab.atomic import atomic_write
 from scalinglab.errors import ScalingLabError
 
 __all__ = ["Checkpoint", "EvalPoint", "RunResult"]
@@ -71,14 +72,14 @@ class Checkpoint:
     wall_seconds: float = 0.0
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write to ``path`` atomically (a temporary file, then ``os.replace``)."""
+        """Write to ``path`` atomically (:mod:`scalinglab.atomic`: a fresh temporary file in its
+        folder, then ``os.replace``; a failed write leaves the previous checkpoint as it was)."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         payload = {f.name: getattr(self, f.name) for f in fields(self)}
         payload["points"] = [asdict(p) for p in self.points]
         try:
-            torch.save(payload, tmp)
-            os.replace(tmp, path)
+            with atomic_write(path, "wb") as fh:
+                torch.save(payload, fh)
         except OSError as exc:
             raise ScalingLabError(f"checkpoint {path}: cannot write ({exc.strerror or exc})") from None
 

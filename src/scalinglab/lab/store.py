@@ -443,7 +443,7 @@ class RunStore:
 
     def export(self, path: str | os.PathLike[str], what: str = "runs") -> Path:
         """Write :meth:`runs_frame` (``what="runs"``) or :meth:`metrics_frame` (``"metrics"``) to
-        .parquet/.pq or .csv, chosen by extension; written to a temporary file, then renamed. ``params``
+        .parquet/.pq or .csv, chosen by extension; written atomically (:mod:`scalinglab.atomic`). ``params``
         is written as :func:`scalinglab.load_runs` reads the store (the N of each run's FLOPs,
         :func:`~scalinglab.lab.store_table.store_params`), so a fit of the export equals a fit of the
         store; the store's own count is column ``params_with_embeddings``."""
@@ -455,12 +455,12 @@ class RunStore:
         from scalinglab.lab.store_table import store_params
 
         store_params(df, self.runs_frame() if what == "metrics" else df, [])
-        tmp = out.with_name(out.name + ".tmp")
+        from scalinglab.atomic import atomic_write  # a fresh temporary file, renamed over ``out``
+
         try:
-            df.to_parquet(tmp, index=False) if kind == "parquet" else df.to_csv(tmp, index=False)
-            os.replace(tmp, out)
+            with atomic_write(out, "wb" if kind == "parquet" else "w", newline="" if kind == "csv" else None) as fh:
+                df.to_parquet(fh, index=False) if kind == "parquet" else df.to_csv(fh, index=False)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise ScalingLabError(f"{os.fspath(path)}: cannot write the export ({exc.strerror or exc})") from None
         return out
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scalinglab.atomic import atomic_write_text
 from scalinglab.errors import ScalingLabError
 from scalinglab.report.page import EmbeddedFigure, esc, page
 from scalinglab.report.sections import ReportInputs, build_sections
@@ -126,11 +127,10 @@ def check_out(out: str | os.PathLike) -> Path:
 
 
 def save_report(report: Report, target: Path) -> None:
-    """Write ``report``'s HTML to ``target`` (via a temporary file, then renamed)."""
-    tmp = target.with_name(target.name + ".tmp")
+    """Write ``report``'s HTML to ``target`` atomically (:mod:`scalinglab.atomic`: a fresh temporary
+    file in its folder, then renamed over it; a symlink at ``target`` is replaced, not followed)."""
     try:
-        tmp.write_text(report.html, encoding="utf-8")
-        os.replace(tmp, target)
+        atomic_write_text(target, report.html)
     except OSError as exc:
         raise ScalingLabError(f"{target}: cannot write the report ({exc.strerror or exc})") from None
 

@@ -26,6 +26,7 @@ from matplotlib.colors import Colormap, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter
 
+from scalinglab.atomic import atomic_write
 from scalinglab.errors import ScalingLabError
 
 #: Okabe-Ito colours (black first left out: it is kept for fitted laws and references)
@@ -200,8 +201,9 @@ def save(fig: Figure, path: str | os.PathLike, dpi: int = DPI) -> Path:
     suffix = check_format(out)
     if not out.parent.is_dir():
         raise ScalingLabError(f"{out}: folder '{out.parent}' does not exist")
-    try:
-        fig.savefig(out, format=suffix[1:], dpi=dpi, facecolor="white", metadata=_metadata(suffix))
+    try:  # atomically: a fresh temporary file, then renamed over ``out`` (a symlink there is replaced)
+        with atomic_write(out, "wb") as fh:
+            fig.savefig(fh, format=suffix[1:], dpi=dpi, facecolor="white", metadata=_metadata(suffix))
     except OSError as exc:
         raise ScalingLabError(f"{out}: cannot write figure ({exc.strerror or exc})") from None
     return out
