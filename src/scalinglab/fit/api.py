@@ -12,10 +12,12 @@ import pandas as pd
 
 from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fit.bootstrap import bootstrap_fit
+from scalinglab.fit.identify import unidentified_parameters
 from scalinglab.fit.multistart import multistart
 from scalinglab.fit.objective import Objective
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.fit.runtime import single_threaded_blas
+from scalinglab.fit.status import FitStatus, fit_status
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
@@ -91,7 +93,25 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
                 draws = bootstrap_fit(family, X, logy, obj, starts_b, bootstrap, seed, groups,
                                       on_chunk=(lambda k: bar.advance(task, k)) if bar is not None else None)
         resid = family.log_predict(ms.theta[None, :], X)[0] - logy
-    return _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups)
+        result = _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups)
+        _attach_status(result, X, logy, obj, ms.converged, starts)
+    return result
+
+
+def _attach_status(result: FitResult, X, logy, obj, optimizer_stopped: bool, starts) -> None:
+    """Status by the first-order test (fit/status.py) and the parameters the data do not
+    determine (fit/identify.py); ``converged`` is True only for status ``converged``."""
+    family = result.family
+    status = fit_status(family, result.theta, result.objective, X, logy, obj, optimizer_stopped)
+    result.status, result.converged = status.value, status is FitStatus.CONVERGED
+    if status is not FitStatus.CONVERGED:
+        result.notes.append(f"fit status {status.describe()}; check the data or try another law")
+    if status is FitStatus.FAILED:
+        return
+    grid = family.init_grid(X, np.exp(logy)) if starts is None else np.atleast_2d(np.asarray(starts, float))
+    ci = {k: v for k, v in result.ci.items() if k in result.params} if result.bootstrap else None
+    why = unidentified_parameters(family, result.theta, X, logy, result.level, ci, grid)
+    result.unidentified, result.unidentified_why = list(why), why
 
 
 def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups) -> FitResult:
@@ -103,12 +123,6 @@ def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, g
         if distinct < 3:
             notes.append(f"only {distinct} distinct value(s) of {v}: the law's dependence on {v} "
                          "cannot be identified from these runs")
-    if runs.column("loss").max() > 20:
-        notes.append("losses above 20: scalinglab expects nats per token; is this a perplexity "
-                     "(take its log) or a summed loss?")
-    if not ms.converged:
-        notes.append("the best start did NOT converge: the parameters may not be a minimum; "
-                     "check the data or try another law")
     if ms.at_bound:
         notes.append(f"parameter(s) {', '.join(ms.at_bound)} ended on a bound of the search box")
     result = FitResult(
@@ -116,7 +130,7 @@ def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, g
         objective=ms.value, rmse_log=float(np.sqrt(np.mean(resid**2))), n_points=len(resid),
         converged=ms.converged, loss=obj.kind, delta=obj.delta, n_starts=ms.n_starts,
         n_refined=ms.n_refined, n_at_best=ms.n_at_best, at_bound=ms.at_bound, residuals=resid,
-        level=float(level), seed=int(seed), source=runs.source, notes=notes,
+        level=float(level), seed=int(seed), source=runs.source, notes=notes, data_range=runs.data_range(),
     )
     if draws is not None:
         _attach_bootstrap(result, draws, bootstrap, groups)

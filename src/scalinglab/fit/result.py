@@ -82,6 +82,13 @@ class FitResult:
     seed: int = 0
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    # the fitted runs' range: {"params": [min, max], "tokens": [...], "flops": [...]} for the quantities the
+    # runs hold (flops = 6ND when not given); None when unknown (a fit file written before it was recorded)
+    data_range: dict[str, list[float]] | None = None
+    # how the fit ended (scalinglab.fit.status.FitStatus value) and what the data do not determine
+    status: str = "converged"
+    unidentified: list[str] = field(default_factory=list)  # natural parameter names
+    unidentified_why: dict[str, str] = field(default_factory=dict)  # name -> reason in words
 
     # ---- prediction ---------------------------------------------------------------------
     def predict(self, **X: Any) -> Prediction:
@@ -113,14 +120,19 @@ class FitResult:
                  f"  units           {self.family.units}",
                  f"  objective       {self._objective_text()} = {self.objective:.6e}",
                  f"  rmse (log)      {self.rmse_log:.4g}",
+                 f"  status          {self.status}",
                  f"  converged       {'yes' if self.converged else 'NO'}: best of {self.n_starts:,} starts "
                  f"screened, {self.n_refined:,} refined, {self.n_at_best:,} reached the best objective"]
+        if self.unidentified:
+            lines.append(f"  UNIDENTIFIED    {', '.join(self.unidentified)}: the data do not determine "
+                         f"{'it' if len(self.unidentified) == 1 else 'them'} (see notes)")
         if self.at_bound:
-            lines.append(f"  at a bound      {', '.join(self.at_bound)} (internal parameters)")
+            lines.append(f"  at a bound      {', '.join(self.at_bound)}")
         if self.bootstrap:
             lines.append(f"  bootstrap       {self.bootstrap:,} resamples of {self.bootstrap_unit} "
                          f"(seed {self.seed}), {self.bootstrap_converged:,} converged; "
                          f"{100 * self.level:g}% percentile intervals")
+        lines.append(f"  data range      {_range_text(self.data_range)}")
         lines += ["", f"  {'parameter':<12}{'value':>14}{'std err':>14}   {100 * self.level:g}% interval"]
         for name, value in {**self.params, **self.derived}.items():
             if name == next(iter(self.derived), None):
@@ -129,9 +141,15 @@ class FitResult:
             ci = self.ci.get(name)
             lines.append(f"  {name:<12}{value:>14.6g}{(f'{se:.4g}' if se is not None else '-'):>14}   "
                          + (f"[{ci[0]:.6g}, {ci[1]:.6g}]" if ci else "-"))
-        if self.notes:
-            lines += ["", "  notes"] + [f"  - {n}" for n in self.notes]
+        notes = self.identification_notes() + self.notes
+        if notes:
+            lines += ["", "  notes"] + [f"  - {n}" for n in notes]
         return "\n".join(lines)
+
+    def identification_notes(self) -> list[str]:
+        """One sentence per parameter the data do not determine, saying why."""
+        return [f"{name} is not identified: {self.unidentified_why.get(name, 'see the fit')}"
+                for name in self.unidentified]
 
     def _objective_text(self) -> str:
         from scalinglab.fit.objective import Objective
@@ -154,7 +172,10 @@ class FitResult:
             d["level"] = self.level
             d["bootstrap"] = self.bootstrap
         d.update(derived=self.derived, n_starts=self.n_starts, n_refined=self.n_refined,
-                 n_at_best=self.n_at_best, at_bound=self.at_bound, notes=self.notes)
+                 n_at_best=self.n_at_best, at_bound=self.at_bound, notes=self.notes,
+                 status=self.status, unidentified=list(self.unidentified),
+                 unidentified_why=dict(self.unidentified_why))
+        d["data_range"] = self.data_range
         return d
 
     # ---- serialisation ------------------------------------------------------------------
@@ -174,6 +195,9 @@ class FitResult:
             "bootstrap_converged": self.bootstrap_converged,
             "draws": None if self.draws is None else self.draws.tolist(),
             "seed": self.seed, "source": self.source, "notes": list(self.notes),
+            "data_range": None if self.data_range is None else {k: list(v) for k, v in self.data_range.items()},
+            "status": self.status, "unidentified": list(self.unidentified),
+            "unidentified_why": dict(self.unidentified_why),
         }
 
     @classmethod
@@ -201,6 +225,10 @@ class FitResult:
             kw["draws"] = None if d.get("draws") is None else np.asarray(d["draws"], float).reshape(
                 -1, len(kw["theta"]))
             kw["ci"] = {k: [float(a), float(b)] for k, (a, b) in d.get("ci", {}).items()}
+            kw["data_range"] = _check_data_range(d.get("data_range"))  # absent (older files): unknown
+            if "status" not in d:  # written before statuses existed (format 1 without the key)
+                kw["status"] = "converged" if d.get("converged") else "stalled"
+            _check_identification(kw, kw["family"])
             return cls(**kw)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, ScalingLabError):
@@ -228,6 +256,42 @@ class FitResult:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ScalingLabError(f"{path}: not a readable fit JSON ({exc})") from None
         return cls.from_dict(d, family)
+
+
+def _check_identification(kw: dict[str, Any], family: LawFamily) -> None:
+    """Reject a fit JSON whose status or unidentified parameters do not fit its law."""
+    statuses = ("converged", "stalled", "max_iterations", "failed")
+    if kw.get("status") not in statuses:
+        raise ScalingLabError(f"malformed fit file: 'status' must be one of {', '.join(statuses)}, "
+                              f"got {kw.get('status')!r}")
+    names = kw.get("unidentified", [])
+    why = kw.get("unidentified_why", {})
+    if (not isinstance(names, list) or not set(names) <= set(family.param_names)
+            or not isinstance(why, dict)):
+        raise ScalingLabError("malformed fit file: 'unidentified' must list parameters of law "
+                              f"{family.label} ({', '.join(family.param_names)})")
+
+
+def _range_text(data_range: dict[str, list[float]] | None) -> str:
+    """'params 1e+08 .. 1.3e+10, tokens ..., flops ...' or why no range is known."""
+    if not data_range:
+        return "unknown (not recorded in this fit, e.g. a file written by an older scalinglab): how far " \
+               "an answer extrapolates cannot be said"
+    return ", ".join(f"{k} {v[0]:.3g} .. {v[1]:.3g}" for k, v in data_range.items())
+
+
+def _check_data_range(value: Any) -> dict[str, list[float]] | None:
+    """The saved range of the fitted runs as {quantity: [min, max]}, or None; ScalingLabError if malformed."""
+    if value is None:
+        return None
+    ok = isinstance(value, dict) and all(
+        k in ("params", "tokens", "flops") and isinstance(v, list) and len(v) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) and np.isfinite(x) and x > 0 for x in v)
+        and v[0] <= v[1] for k, v in value.items())
+    if not ok:
+        raise ScalingLabError("malformed fit file: 'data_range' must map params/tokens/flops to [min, max] "
+                              "positive numbers")
+    return {k: [float(v[0]), float(v[1])] for k, v in value.items()}
 
 
 def _check_fit_fields(d: dict[str, Any], family: LawFamily) -> None:

@@ -1,0 +1,97 @@
+"""How a fit ended: a status decided by a first-order optimality test, not by "no step descends".
+
+The test is the projected gradient measured in the Gauss-Newton metric. At the final internal
+parameters theta, with g the gradient of the objective and H = J^T W J its IRLS Gauss-Newton matrix
+(see :mod:`scalinglab.fit.optimizer`), parameters on a bound whose gradient points out of the box are
+dropped (the projection), and on the remaining free ones
+
+    decrement = g_F^T H_FF^+ g_F / 2
+
+is the decrease a full Gauss-Newton step would still make. The fit is ``converged`` when
+
+    decrement <= RTOL * objective + n * ATOL_PER_POINT,
+
+that is, when the objective cannot fall by more than a relative 1e-8 (the floor ``ATOL_PER_POINT``
+is the floating-point resolution of a sum of n squared log-residuals of order 1e-15). Scaling the
+gradient by H^+ makes the test independent of the units of each parameter (an exponent and a
+log-amplitude are compared on the scale of the objective they move). A flat direction (H singular)
+has no gradient component in exact arithmetic and is left to :mod:`scalinglab.fit.identify`.
+
+Otherwise the status says how the optimiser stopped: ``max_iterations`` (it ran out of iterations),
+``stalled`` (it stopped because no damped step descended, yet the gradient is not small), or
+``failed`` (no finite objective or parameters).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import numpy as np
+
+from scalinglab.fit.objective import Objective
+from scalinglab.fit.optimizer import normal_equations
+from scalinglab.laws.base import LawFamily
+
+Array = np.ndarray
+RTOL = 1e-8
+ATOL_PER_POINT = 1e-28
+
+
+class FitStatus(str, enum.Enum):
+    """How a fit ended (the value is what JSON and the CLI print)."""
+
+    CONVERGED = "converged"
+    STALLED = "stalled"
+    MAX_ITERATIONS = "max_iterations"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def describe(self) -> str:
+        """One phrase for a summary."""
+        return {
+            "converged": "converged (first-order test passed: the projected gradient is negligible)",
+            "stalled": "STALLED: the optimiser stopped, but the projected gradient is not small; "
+                       "the parameters may not be a minimum",
+            "max_iterations": "MAX_ITERATIONS: the optimiser ran out of iterations before the "
+                              "projected gradient became small",
+            "failed": "FAILED: no finite objective",
+        }[self.value]
+
+
+def free_mask(theta: Array, g: Array, lo: Array, hi: Array) -> Array:
+    """Parameters not held on a bound: a parameter on its lower bound with g > 0 (or on its upper
+    bound with g < 0) would leave the box if it moved downhill, so it is not free."""
+    return ~(((theta <= lo) & (g > 0)) | ((theta >= hi) & (g < 0)))
+
+
+def newton_decrement(family: LawFamily, theta: Array, X: Mapping[str, Array], logy: Array,
+                     obj: Objective) -> float:
+    """g_F^T H_FF^+ g_F / 2 at ``theta`` (P,): the decrease a projected Gauss-Newton step would make."""
+    g, H = normal_equations(family, theta[None, :], X, logy, obj, None)
+    g, H = g[0], H[0]
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
+        return float("inf")
+    lo, hi = family.bounds()
+    free = free_mask(theta, g, lo, hi)
+    if not free.any():
+        return 0.0
+    gf, Hf = g[free], H[np.ix_(free, free)]
+    step = np.linalg.lstsq(Hf, gf, rcond=1e-13)[0]
+    return float(max(gf @ step, 0.0) / 2.0)
+
+
+def fit_status(family: LawFamily, theta: Array, value: float, X: Mapping[str, Array], logy: Array,
+               obj: Objective, optimizer_stopped: bool) -> FitStatus:
+    """The status of a fit ending at ``theta`` with objective ``value``.
+
+    ``optimizer_stopped`` is True when the optimiser ended on one of its own stopping tests (small
+    gain, small step, no descending step) rather than on its iteration cap."""
+    if not (np.isfinite(value) and np.all(np.isfinite(theta))):
+        return FitStatus.FAILED
+    decrement = newton_decrement(family, theta, X, logy, obj)
+    if decrement <= RTOL * abs(value) + len(logy) * ATOL_PER_POINT:
+        return FitStatus.CONVERGED
+    return FitStatus.STALLED if optimizer_stopped else FitStatus.MAX_ITERATIONS
