@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
 
 
 class ScalingLabError(ValueError):
@@ -28,32 +32,164 @@ def plain_repr(value: object) -> str:
         value = value.tolist()
     elif isinstance(value, (list, tuple)):
         value = [v.tolist() if hasattr(v, "tolist") else v for v in value]
-    return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**21:
+        digits = str(abs(value))  # a 400-digit integer as '1.00e+399 (an integer of 400 digits)'
+        sign = "-" if value < 0 else ""
+        return f"{sign}{digits[0]}.{digits[1:3]}e+{len(digits) - 1} (an integer of {len(digits)} digits)"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + f"... ({len(text)} characters)"
 
 
-def positive_count(field: str, value: object) -> int:
-    """``value`` as a whole number >= 1 (an int, or a float with no fraction), else a
-    ScalingLabError naming ``field``."""
-    message = f"{field} must be a whole number >= 1, got {plain_repr(value)}"
-    if isinstance(value, bool):
-        raise ScalingLabError(message)
-    try:
-        number = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        if not (isinstance(value, float) and value.is_integer()):
-            raise ScalingLabError(message) from None
-        number = int(value)
-    if number < 1:
-        raise ScalingLabError(message)
-    return number
+def positive_count(field: str, value: object, *, maximum: int | None = None) -> int:
+    """``value`` as a whole number from 1 to ``maximum`` (default :data:`MAX_COUNT`; an int, or a float
+    with no fraction), else a ScalingLabError naming ``field``."""
+    return whole_number(field, value, minimum=1, maximum=MAX_COUNT if maximum is None else maximum)
 
 
 def positive_number(field: str, value: object) -> float:
     """``value`` as a finite float > 0, else a ScalingLabError naming ``field``."""
+    return finite_number(field, value, low=0.0, low_open=True)
+
+
+# ---- the validation layer: every public entry point checks its arguments with these ----------------------
+# One wording: "<field> must be a finite number > 0, got <value>", "<field> must be a whole number >= 1, got
+# <value>", "<field> must be in (0, 1], got <value>", "<field> must be one of a, b, got <value>".
+
+#: The largest count accepted (2**53: every whole number up to it is exact as a float, so products and
+#: logs of counts stay exact and finite).
+MAX_COUNT = 2**53
+#: The smallest plausible loss in nats/token: no language model predicts text that well, so a smaller
+#: value is a unit mistake (or a denormal) that would turn relative errors into garbage.
+MIN_LOSS = 1e-3
+
+
+def _as_float(value: object) -> float:
+    """``value`` as a float; nan for anything that is not one number (bools, lists, text, huge ints)."""
+    if isinstance(value, bool):
+        return math.nan
     try:
-        v = float(value)  # type: ignore[arg-type]
+        return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
-        v = math.nan
-    if not (math.isfinite(v) and v > 0):
-        raise ScalingLabError(f"{field} must be a finite number > 0, got {plain_repr(value)}")
+        return math.nan
+
+
+def _bounds_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"a finite number {'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"a finite number {'<' if high_open else '<='} {high:g}"
+    return "a finite number"
+
+
+def finite_number(field: str, value: object, *, low: float | None = None, high: float | None = None,
+                  low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite float within the given bounds (inclusive unless ``*_open``), else a
+    ScalingLabError naming ``field``: "flops must be a finite number >= 0, got 'abc'"."""
+    v = _as_float(value)
+    ok = math.isfinite(v)
+    if ok and low is not None:
+        ok = v > low if low_open else v >= low
+    if ok and high is not None:
+        ok = v < high if high_open else v <= high
+    if not ok:
+        raise ScalingLabError(f"{field} must be {_bounds_text(low, high, low_open, high_open)}, "
+                              f"got {plain_repr(value)}")
     return v
+
+
+def non_negative_number(field: str, value: object) -> float:
+    """``value`` as a finite float >= 0, else a ScalingLabError naming ``field``."""
+    return finite_number(field, value, low=0.0)
+
+
+def fraction(field: str, value: object) -> float:
+    """``value`` as a number in (0, 1] (an efficiency, MFU or usable share), else a ScalingLabError."""
+    return finite_number(field, value, low=0.0, high=1.0, low_open=True)
+
+
+def whole_number(field: str, value: object, *, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    """``value`` as an int from ``minimum`` to ``maximum`` (an int, or a float with no fraction; not a
+    bool), else a ScalingLabError naming ``field``."""
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            if isinstance(value, float) and value.is_integer():
+                number = int(value)
+    if number is None or number < minimum:
+        raise ScalingLabError(f"{field} must be a whole number >= {minimum}, got {plain_repr(value)}")
+    if number > maximum:
+        raise ScalingLabError(f"{field} must be a whole number >= {minimum} and at most {maximum:,}, "
+                              f"got {plain_repr(value)}")
+    return number
+
+
+def choice(field: str, value: object, options: Sequence[str]) -> str:
+    """``value`` (text, any case, trimmed) as one of ``options``, else a ScalingLabError listing them."""
+    key = value.strip().lower() if isinstance(value, str) else None
+    if key not in options:
+        raise ScalingLabError(f"{field} must be one of {', '.join(options)}, got {plain_repr(value)}")
+    return key  # type: ignore[return-value]
+
+
+def finite_array(field: str, values: object, *, low: float | None = None, low_open: bool = False,
+                 empty: bool = False) -> np.ndarray:
+    """``values`` (a number or a list of numbers) as a float array of finite values above ``low`` (at or
+    above unless ``low_open``), else a ScalingLabError naming the first bad element."""
+    if isinstance(values, (str, bytes, Mapping)) or values is None or isinstance(values, bool):
+        arr = None
+    else:
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError, OverflowError):
+            arr = None
+    want = _bounds_text(low, None, low_open, False).replace("a finite number", "finite numbers")
+    if arr is None:
+        raise ScalingLabError(f"{field} must be {want}, got {plain_repr(values)}")
+    if arr.size == 0 and not empty:
+        raise ScalingLabError(f"{field} is empty: give at least one number")
+    bad = ~np.isfinite(arr)
+    if low is not None:
+        bad |= (arr <= low) if low_open else (arr < low)
+    if bad.any():
+        i = int(np.flatnonzero(bad.ravel())[0])
+        where = f"{field}[{i}]" if arr.ndim else field
+        raise ScalingLabError(f"{where} must be {_bounds_text(low, None, low_open, False)}, "
+                              f"got {plain_repr(arr.ravel()[i])}")
+    return arr
+
+
+def finite_result(what: str, value: Any, why: str = "") -> Any:
+    """``value`` (a number or an array) unchanged when every element is finite; else a ScalingLabError
+    saying the result is not finite and why, so that 'inf' or 'nan' is never printed as a result."""
+    arr = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        shown = plain_repr(arr.ravel()[int(np.flatnonzero(~np.isfinite(arr.ravel()))[0])])
+        raise ScalingLabError(f"{what} is not finite ({shown}): "
+                              f"{why or 'the inputs are too large or too small for a meaningful result'}")
+    return value
+
+
+def positive_array(field: str, values: object) -> np.ndarray:
+    """``values`` as a float array of finite numbers > 0 (see :func:`finite_array`)."""
+    return finite_array(field, values, low=0.0, low_open=True)
+
+
+def count_array(field: str, values: object) -> np.ndarray:
+    """``values`` as a float array of finite numbers >= 1: parameter, token and FLOP counts (a count
+    below 1 is not a count, and laws of N or D blow up there)."""
+    return finite_array(field, values, low=1.0)
+
+
+def loss_number(field: str, value: object) -> float:
+    """``value`` as a loss in nats/token: finite and at least :data:`MIN_LOSS` (a smaller loss is no
+    language model's, and relative errors against it are garbage)."""
+    return finite_number(f"{field} (nats/token)", value, low=MIN_LOSS)
+
+
+def count_number(field: str, value: object) -> float:
+    """``value`` as a finite float >= 1: one parameter, token or FLOP count (see :func:`count_array`)."""
+    return finite_number(field, value, low=1.0)

@@ -285,7 +285,7 @@ def test_cli_speed_sweep_and_human(monkeypatch, capsys):
     (["--model", "llama2-7b", "--device", "h100", "--measured-ms", "-3"], "--measured-ms must be a number > 0"),
     (["--model", "llama2-7b", "--device", "h100", "--measured-ms", "1"], "--measured-ms 1 implies MBU"),
     (["--model", "llama2-7b", "--device", "h100", "--batch", "2.5"], "'2.5'"),
-    (["--model", "llama2-7b", "--device", "h100", "--batch", "1:1e300"], "at most 256"),
+    (["--model", "llama2-7b", "--device", "h100", "--batch", "1:1e300"], "at most"),
     (["--model", "llama2-7b", "--device", "h100", "--batch", "1e400"], "'1e400'"),
     (["--model", "llama2-7b", "--device", "h100", "--compute-dtype", "fp4"], "fp4"),
     (["--model", "llama2-7b", "--device", "h100", "--batch", "1:8", "--measured-ms", "5"], "measured"),

@@ -231,7 +231,7 @@ def test_cli_cost_bad_input(args, monkeypatch, capsys):
 
 
 def test_numpy_values_print_plainly_in_errors():
-    with pytest.raises(ScalingLabError, match=r"flops must be finite, got nan$"):
+    with pytest.raises(ScalingLabError, match=r"flops must be a finite number >= 0, got nan$"):
         hw.training_time(np.float64("nan"), "h100", 8, 0.4)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, count_array, count_number
 from scalinglab.laws.base import Array
 from scalinglab.laws.muennighoff import R_D_STAR, DataConstrained, _decayed, _positive  # noqa: F401 (re-exported)
 from scalinglab.laws.published import PublishedLaw, get_published
@@ -30,7 +30,7 @@ def effective_data(tokens: Any, unique_tokens: Any, r_d_star: float = R_D_STAR) 
     """Effective data D' (tokens) of D training tokens drawn from U_D unique tokens (Muennighoff et al.
     2023 eq. 5): D' = U_D (1 + R_D* (1 - exp(-R_D/R_D*))), R_D = D/U_D - 1; D' = D when D <= U_D.
     At 4 epochs D'/U_D = 3.7257; the limit is 1 + R_D* = 16.3878."""
-    D, U = _positive("tokens", tokens), _positive("unique_tokens", unique_tokens)
+    D, U = count_array("tokens", tokens), count_array("unique_tokens", unique_tokens)
     r = _positive("r_d_star", r_d_star)
     seen = np.minimum(U, D)
     return _decayed(seen, D / seen - 1.0, r)
@@ -39,7 +39,7 @@ def effective_data(tokens: Any, unique_tokens: Any, r_d_star: float = R_D_STAR) 
 def effective_params(params: Any, unique_tokens: Any, law: PublishedLaw = MUENNIGHOFF2023) -> Array:
     """Effective parameters N' (Muennighoff et al. 2023 eq. 5): U_N = min(N, N_opt(U_D)),
     N_opt(U) = G (U G)^(beta/alpha), R_N = N/U_N - 1, N' = U_N (1 + R_N* (1 - exp(-R_N/R_N*)))."""
-    N, U = _positive("params", params), _positive("unique_tokens", unique_tokens)
+    N, U = count_array("params", params), count_array("unique_tokens", unique_tokens)
     p = law.params
     g = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1.0 / (p["alpha"] + p["beta"]))
     u_n = np.minimum(N, g * (U * g) ** (p["beta"] / p["alpha"]))
@@ -66,15 +66,17 @@ def _resolve(law: Any) -> Any:
     return resolve_law(law)
 
 
-def optimal_with_unique_cap(law: Any, flops: float, unique_tokens: float) -> CappedAllocation:
+def optimal_with_unique_cap(law: Any, flops: float, unique_tokens: float, *,
+                            allow_unidentified: bool = False) -> CappedAllocation:
     """The best N (parameters) and D (training tokens, possibly many epochs) at ``flops`` FLOPs
     (C = 6ND) when only ``unique_tokens`` unique tokens exist, by numerical minimisation of
     L(N, C/(6N), U_D) over N. ``law``: a data-constrained law (``MUENNIGHOFF2023``, the key
-    ``"muennighoff2023"`` or a fit of :class:`DataConstrained`)."""
+    ``"muennighoff2023"`` or a fit of :class:`DataConstrained`). A fit whose data leave a parameter of
+    the allocation undetermined is refused unless ``allow_unidentified`` (as :func:`allocate`)."""
     resolved = _resolve(law)
     if "unique_tokens" not in resolved.family.variables:
         raise ScalingLabError(f"law {resolved.family.label} does not model repeated data (it reads no "
                               "unique_tokens): use a data-constrained law such as muennighoff2023")
-    U = float(_positive("unique_tokens", unique_tokens))
-    base = allocate(resolved, flops, {"unique_tokens": U})
+    U = count_number("unique_tokens", unique_tokens)
+    base = allocate(resolved, flops, {"unique_tokens": U}, allow_unidentified=allow_unidentified)
     return CappedAllocation(**vars(base), unique_tokens=U, epochs=base.tokens / U)

@@ -37,7 +37,7 @@ import math
 import os
 from typing import Any, Union
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, finite_number, finite_result, non_negative_number
 from scalinglab.errors import plain_repr as _show
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.presets import get_architecture, list_architectures
@@ -115,20 +115,9 @@ def flops_per_token(arch: ArchLike, convention: str = "6N", *, params: str | Non
     return 3.0 * forward_flops_per_token(arch, convention, params=params)
 
 
-def _check_count(value: float, what: str, *, positive: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"{what} must be a number, got {_show(value)}") from None
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
-        kind = "positive" if positive else "non-negative"
-        raise ScalingLabError(f"{what} must be a finite {kind} number, got {_show(value)}")
-    return number
-
-
 def training_flops(arch: ArchLike, tokens: float, convention: str = "6N", *, params: str | None = None) -> float:
     """Training FLOPs (a count) for ``tokens`` training tokens: ``flops_per_token x tokens``."""
-    d = _check_count(tokens, "tokens", positive=True)
+    d = finite_number("tokens", tokens, low=1.0)  # a token count below 1 is not a count
     flops = flops_per_token(arch, convention, params=params) * d
     if not math.isfinite(flops):
         raise ScalingLabError(f"tokens = {d:g} gives a training FLOP count beyond the float range (overflow); "
@@ -144,12 +133,12 @@ def ratio_to_6n(arch: ArchLike, convention: str = "chinchilla") -> float:
 
 def pf_days(flops: float) -> float:
     """FLOPs (a count) -> PF-days: ``flops / 8.64e19`` (1 PF-day = 1e15 FLOP/s for 86,400 s)."""
-    return _check_count(flops, "flops") / PF_DAY_FLOPS
+    return non_negative_number("flops", flops) / PF_DAY_FLOPS
 
 
 def flops_from_pf_days(days: float) -> float:
     """PF-days -> FLOPs (a count): ``days x 8.64e19``."""
-    return _check_count(days, "pf_days") * PF_DAY_FLOPS
+    return finite_result("FLOPs", non_negative_number("pf_days", days) * PF_DAY_FLOPS)
 
 
 def gpu_hours(flops: float, device: Any = "h100-sxm", mfu: float = 1.0, dtype: str = "bf16") -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, finite_number, finite_result, fraction, positive_count, positive_number
 from scalinglab.errors import plain_repr as _show
 
 
@@ -57,7 +57,7 @@ class Device:
 
     def peak(self, dtype: str = "bf16") -> float:
         """Dense peak FLOP/s of one device for ``dtype``; an unknown dtype raises ScalingLabError."""
-        value = self.peak_flops_per_s.get(dtype.lower())
+        value = self.peak_flops_per_s.get(str(dtype).strip().lower())
         if value is None:
             known = ", ".join(self.peak_flops_per_s)
             raise ScalingLabError(f"dtype '{dtype}' has no peak for {self.key}; known: {known}")
@@ -159,34 +159,15 @@ def ridge_point(device: str | Device, dtype: str = "bf16") -> float:
     return dev.peak(dtype) / dev.bandwidth_bytes_per_s
 
 
-def _finite(name: str, value: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"{name} must be a number, got {_show(value)}") from None
-    if not math.isfinite(v):
-        raise ScalingLabError(f"{name} must be finite, got {_show(value)}")
-    return v
-
-
-def _positive(name: str, value: float) -> float:
-    v = _finite(name, value)
-    if v <= 0:
-        raise ScalingLabError(f"{name} must be > 0, got {_show(value)}")
-    return v
+_positive = positive_number  # the shared validator (scalinglab.errors)
 
 
 def _check_mfu(mfu: float) -> float:
-    v = _finite("mfu", mfu)
-    if not 0 < v <= 1:
-        raise ScalingLabError(f"mfu must be in (0, 1] (a fraction of peak), got {_show(mfu)}")
-    return v
+    return fraction("mfu", mfu)
 
 
 def _check_devices(n_devices: int) -> int:
-    if isinstance(n_devices, bool) or int(_finite("n_devices", n_devices)) != n_devices or n_devices < 1:
-        raise ScalingLabError(f"n_devices must be a whole number >= 1, got {_show(n_devices)}")
-    return int(n_devices)
+    return positive_count("n_devices", n_devices)
 
 
 def training_time(flops: float, device: str | Device, n_devices: int, mfu: float, dtype: str = "bf16") -> float:
@@ -194,11 +175,10 @@ def training_time(flops: float, device: str | Device, n_devices: int, mfu: float
 
     ``flops``: training compute C in FLOPs (a count); ``mfu``: fraction of dense peak in (0, 1].
     """
-    c = _finite("flops", flops)
-    if c < 0:
-        raise ScalingLabError(f"flops must be >= 0, got {_show(flops)}")
+    c = finite_number("flops", flops, low=0.0)
     dev = get_device(device)
-    return c / (_check_devices(n_devices) * dev.peak(dtype) * _check_mfu(mfu))
+    seconds = c / (_check_devices(n_devices) * dev.peak(dtype) * _check_mfu(mfu))
+    return finite_result("training time", seconds, "flops too large for the devices and mfu given")
 
 
 def energy_kwh(device_hours: float, power_w: float, pue: float = DEFAULT_PUE) -> float:
@@ -206,22 +186,21 @@ def energy_kwh(device_hours: float, power_w: float, pue: float = DEFAULT_PUE) ->
 
     PaLM 540B (App. B): 8,404,992 TPU v4 chip-hours x 378.5 W x PUE 1.08 = 3,436 MWh.
     """
-    hours = _finite("device_hours", device_hours)
-    if hours < 0:
-        raise ScalingLabError(f"device_hours must be >= 0, got {_show(device_hours)}")
-    p, u = _positive("power_w", power_w), _finite("pue", pue)
-    if u < 1:
-        raise ScalingLabError(f"pue must be >= 1 (facility energy / IT energy), got {_show(pue)}")
-    return hours * p / 1000.0 * u
+    hours = finite_number("device_hours", device_hours, low=0.0)
+    p, u = _positive("power_w", power_w), _check_pue(pue)
+    return finite_result("energy (kWh)", hours * p / 1000.0 * u)
+
+
+def _check_pue(pue: float) -> float:
+    """PUE >= 1 (facility energy / IT energy)."""
+    return finite_number("pue (facility energy / IT energy)", pue, low=1.0)
 
 
 def co2_tonnes(energy_kwh_value: float, t_co2e_per_mwh: float) -> float:
     """Emissions in tonnes CO2e = energy_MWh x carbon intensity (t CO2e/MWh); PaLM: 3,436 MWh x 0.079 = 271.4 t."""
-    e = _finite("energy_kwh", energy_kwh_value)
-    f = _finite("co2 factor (t CO2e/MWh)", t_co2e_per_mwh)
-    if e < 0 or f < 0:
-        raise ScalingLabError(f"energy and co2 factor must be >= 0, got {_show(e)} kWh and {_show(f)} t/MWh")
-    return e / 1000.0 * f
+    e = finite_number("energy_kwh", energy_kwh_value, low=0.0)
+    f = finite_number("co2 factor (t CO2e/MWh)", t_co2e_per_mwh, low=0.0)
+    return finite_result("CO2 (tonnes)", e / 1000.0 * f)
 
 
 @dataclass(frozen=True)
@@ -274,29 +253,31 @@ def training_cost(flops: float, device: str | Device, n_devices: int, mfu: float
     dev = get_device(device)
     seconds = training_time(flops, dev, n_devices, mfu, dtype)
     n = _check_devices(n_devices)
-    device_hours = n * seconds / 3600.0
+    device_hours = finite_result("device-hours", n * seconds / 3600.0)
     price_assumed = price_usd_per_device_hour is None
     if price_assumed:
         price = ASSUMED_PRICE_USD_PER_DEVICE_HOUR.get(dev.key, math.nan)
     else:
-        price = _finite("price_usd_per_device_hour", price_usd_per_device_hour)
-        if price < 0:
-            raise ScalingLabError(f"price must be >= 0 USD per device-hour, got {_show(price_usd_per_device_hour)}")
-    pue_value = DEFAULT_PUE if pue is None else _finite("pue", pue)
-    if pue_value < 1:
-        raise ScalingLabError(f"pue must be >= 1 (facility energy / IT energy), got {_show(pue)}")
+        price = finite_number("price (USD per device-hour)", price_usd_per_device_hour, low=0.0)
+    pue_value = DEFAULT_PUE if pue is None else _check_pue(pue)
     watts = dev.power_w if power_w is None else _positive("power_w", power_w)
     note = ("given" if power_w is not None else
             "no published power for this device: pass power_w (CLI --power)" if watts is None else
             _MEASURED_POWER.get(dev.key, "TDP, assumed draw"))
+    cost = device_hours * price
+    if math.isinf(cost):
+        raise ScalingLabError(f"cost is not finite: {_show(price)} USD per device-hour x {device_hours:.3g} "
+                              "device-hours overflows; give a price and a budget that make sense")
     energy = None if watts is None else energy_kwh(device_hours, watts, pue_value)
     co2 = None
+    if co2_t_per_mwh is not None:
+        co2_t_per_mwh = finite_number("co2 factor (t CO2e/MWh)", co2_t_per_mwh, low=0.0)
     if co2_t_per_mwh is not None and energy is not None:
         co2 = co2_tonnes(energy, co2_t_per_mwh)
     return TrainingCost(
-        flops=float(flops), device=dev.key, n_devices=n, mfu=float(mfu), dtype=dtype.lower(),
+        flops=float(flops), device=dev.key, n_devices=n, mfu=float(mfu), dtype=str(dtype).strip().lower(),
         peak_flops_per_s=dev.peak(dtype), seconds=seconds, days=seconds / 86400.0, device_hours=device_hours,
-        price_usd_per_device_hour=price, price_is_assumption=price_assumed, cost_usd=device_hours * price,
+        price_usd_per_device_hour=price, price_is_assumption=price_assumed, cost_usd=cost,
         power_w=watts, power_note=note, pue=pue_value, pue_is_assumption=pue is None, energy_kwh=energy,
         co2_t_per_mwh=co2_t_per_mwh, co2_tonnes=co2)
 
@@ -317,7 +298,7 @@ def palm_flops_per_token(n_params: float, n_layer: int | None = None, n_heads: i
         raise ScalingLabError(f"the attention term needs n_layer, n_heads, head_dim and seq_len; missing {missing}")
     if given:
         per_token += 12.0 * math.prod(_positive(k, v) for k, v in given.items())
-    return per_token
+    return finite_result("FLOPs per token", per_token)
 
 
 def mfu_from_throughput(tokens_per_s: float, n_params: float, device: str | Device, n_devices: int,
@@ -346,4 +327,4 @@ def implied_mfu(flops: float, device_hours: float, device: str | Device, dtype: 
     """
     c = _positive("flops", flops)
     hours = _positive("device_hours", device_hours)
-    return c / (hours * 3600.0 * get_device(device).peak(dtype))
+    return finite_result("implied MFU", c / (hours * 3600.0 * get_device(device).peak(dtype)))

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, count_array, count_number, loss_number
 from scalinglab.laws.kaplan import KaplanND
 from scalinglab.plan.inference_aware import tokens_for_loss
 from scalinglab.resolve import AnyLaw, law_name, resolve_law
@@ -48,13 +48,6 @@ KAPLAN_TABLE6 = {
 KAPLAN_C_MIN_SCALE_PF_DAYS, KAPLAN_ALPHA_C_MIN = 3.1e8, 0.050
 
 
-def _positive(name: str, value: Any) -> Array:
-    arr = np.asarray(value, dtype=float)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ScalingLabError(f"{name} must be positive and finite, got {value!r}")
-    return arr
-
-
 def _kaplan_law(law: Any) -> AnyLaw:
     resolved = resolve_law(law)
     if not isinstance(resolved.family, KaplanND):
@@ -66,15 +59,15 @@ def converged_loss(params: Any, law: Any = KAPLAN_ND_KEY) -> Array:
     """L(N, inf) = (N_c/N)^alpha_N (nats/token): the loss of N non-embedding parameters with unlimited
     data, from the L(N, D) law (Kaplan et al. 2020 eq. 4.1 at D -> inf)."""
     p = _kaplan_law(law).params
-    return (p["N_c"] / _positive("params", params)) ** p["alpha_N"]
+    return (p["N_c"] / count_array("params", params)) ** p["alpha_N"]
 
 
 def tokens_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -> Array:
     """Tokens D for N (non-embedding) parameters to reach ``target_loss`` nats/token under L(N, D)
     (Kaplan Table 2 by default): D = D_c / (L^(1/alpha_D) - (N_c/N)^(alpha_N/alpha_D)); inf where the
     target is at or below L(N, inf). Another law of (params, tokens) is solved numerically."""
-    n = _positive("params", params)
-    ell = float(_positive("target loss", target_loss))
+    n = count_array("params", params)
+    ell = np.float64(loss_number("target loss", target_loss))
     resolved = resolve_law(law)
     if not isinstance(resolved.family, KaplanND):
         return tokens_for_loss(resolved, n, ell)
@@ -86,7 +79,7 @@ def tokens_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -
 
 def compute_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -> Array:
     """Training FLOPs 6 N D to reach ``target_loss`` with N parameters (inf where unreachable)."""
-    n = _positive("params", params)
+    n = count_array("params", params)
     return 6.0 * n * tokens_to_reach(target_loss, n, law)
 
 
@@ -105,7 +98,7 @@ class SampleEfficiencyRow:
 def sample_efficiency(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -> list[SampleEfficiencyRow]:
     """Tokens and compute (6ND) each model size needs to reach ``target_loss`` (Kaplan et al. 2020 Fig. 2
     and sec. 4): larger models need fewer tokens."""
-    n = np.atleast_1d(_positive("params", params)).ravel()
+    n = np.atleast_1d(count_array("params", params)).ravel()
     d = np.atleast_1d(tokens_to_reach(target_loss, n, law)).ravel()
     return [SampleEfficiencyRow(float(a), float(b), float(6.0 * a * b)) for a, b in zip(n, d)]
 
@@ -113,14 +106,14 @@ def sample_efficiency(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY)
 def overfitting_threshold_tokens(params: Any) -> Array:
     """Tokens below which N (non-embedding) parameters overfit: D ~ 5e3 N^0.74 (Kaplan et al. 2020
     eq. 4.4, an overfitting penalty of about 2%)."""
-    return OVERFIT_PREFACTOR * _positive("params", params) ** OVERFIT_EXPONENT
+    return OVERFIT_PREFACTOR * count_array("params", params) ** OVERFIT_EXPONENT
 
 
 def overfitting_penalty(params: Any, tokens: Any, law: Any = KAPLAN_ND_KEY) -> Array:
     """delta L = L(N, D)/L(N, inf) - 1 (Kaplan et al. 2020 eq. 4.3): the fractional loss increase from
     training on D tokens instead of unlimited data."""
     resolved = _kaplan_law(law)
-    n, d = _positive("params", params), _positive("tokens", tokens)
+    n, d = count_array("params", params), count_array("tokens", tokens)
     return resolved.family.predict_natural(resolved.params, params=n, tokens=d) / converged_loss(n, resolved) - 1.0
 
 
@@ -133,7 +126,7 @@ def early_stopping_step(params: Any, tokens: Any, nd_law: Any = KAPLAN_ND_KEY,
     ns = resolve_law(ns_law)
     if "S_c" not in ns.params or "alpha_S" not in ns.params:
         raise ScalingLabError(f"law {law_name(ns)} has no S_c and alpha_S (need a kaplan_ns law)")
-    n, d = _positive("params", params), _positive("tokens", tokens)
+    n, d = count_array("params", params), count_array("tokens", tokens)
     gap = nd.family.predict_natural(nd.params, params=n, tokens=d) - converged_loss(n, nd)
     with np.errstate(divide="ignore"):
         return ns.params["S_c"] / gap ** (1.0 / ns.params["alpha_S"])
@@ -160,7 +153,7 @@ def kaplan_frontier(c_min_flops: float) -> KaplanFrontierPoint:
     """Kaplan et al. 2020 Table 6 at ``c_min_flops`` (FLOPs, converted to PF-days with 8.64e19): train a
     large model (N ∝ C_min^0.73) at the critical batch (∝ C_min^0.24) for few steps (∝ C_min^0.03) and
     stop early; loss L(C_min) = (3.1e8 PF-days / C_min)^0.050 (Table 5)."""
-    c = float(_positive("c_min_flops", c_min_flops))
+    c = count_number("c_min_flops", c_min_flops)
     pf = c / PF_DAY_FLOPS
     value = {k: scale * pf**power for k, (scale, power) in KAPLAN_TABLE6.items()}
     loss = (KAPLAN_C_MIN_SCALE_PF_DAYS / pf) ** KAPLAN_ALPHA_C_MIN
