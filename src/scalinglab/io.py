@@ -14,6 +14,12 @@ One row is one trained model (or one checkpoint of one). Canonical columns and u
 
 When exactly two of params/tokens/flops are present, the third is derived with
 C = 6ND (Kaplan et al. 2020, sec. 2.1). Every other column is kept unchanged.
+
+Counts that cannot be counts: a derived token or parameter count below 1 is an error naming the
+column and the likely slip (FLOPs given in PF-days: 1 PF-day = 8.64e19 FLOPs). Notes (in
+``Runs.notes``, which a fit's summary prints) flag values that look like a unit slip: every
+parameter (or token) count below 1e5 (millions or billions: 125 for 125M), losses above 20
+(a perplexity?), a loss column named like bits, and losses below 1e-3 nats/token.
 Row numbers in messages and in ``Runs.data.index`` are 1-based data rows of the
 source (row 1 is the first row after the header).
 """
@@ -87,6 +93,18 @@ class Runs:
             raise ScalingLabError(
                 f"{self.source}: column '{name}' is not numeric ({short_reason(exc)})") from None
 
+    def data_range(self) -> dict[str, list[float]] | None:
+        """[min, max] of params, tokens and flops (counts, FLOPs) over the rows, for those present
+        (flops = 6ND when derived); None when none is. Stored in a fit as ``FitResult.data_range``."""
+        out: dict[str, list[float]] = {}
+        for c in ("params", "tokens", "flops"):
+            if self.has(c):
+                v = self.column(c)
+                v = v[np.isfinite(v) & (v > 0)]
+                if v.size:
+                    out[c] = [float(v.min()), float(v.max())]
+        return out or None
+
     def require(self, names: Sequence[str], why: str = "") -> None:
         """Raise ScalingLabError naming the source if any of ``names`` is absent.
 
@@ -113,6 +131,7 @@ def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
 
     Raises ScalingLabError (one line, naming the source, row and column) on bad input.
     """
+    store = False  # a lab run store counts its own parameters and tokens: no notes on their size
     if isinstance(source, Runs):
         if columns is None and drop_highest_loss == 0:
             return source
@@ -122,10 +141,17 @@ def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
     elif isinstance(source, (str, os.PathLike)):
         name, notes = os.fspath(source), []
         df = _renumber(_read_source(Path(name), name, columns, notes, curves))
+        store = _is_store(Path(name))
     else:
         raise ScalingLabError(
             f"load_runs: expected a file path, a DataFrame or Runs, got {type(source).__name__}")
-    return _prepare(df, str(name), notes, columns, drop_highest_loss)
+    return _prepare(df, str(name), notes, columns, drop_highest_loss, store)
+
+
+def _is_store(path: Path) -> bool:
+    from scalinglab.lab.store import is_store_file
+
+    return path.is_file() and is_store_file(path)
 
 
 def _read_source(path: Path, name: str, columns: Mapping[str, str] | None, notes: list[str],
@@ -146,7 +172,7 @@ def _read_source(path: Path, name: str, columns: Mapping[str, str] | None, notes
 
 
 def _prepare(df: pd.DataFrame, name: str, notes: list[str],
-             columns: Mapping[str, str] | None, k: int) -> Runs:
+             columns: Mapping[str, str] | None, k: int, store: bool = False) -> Runs:
     """Check shape, map columns, validate cells, drop rows, derive, reorder."""
     if df.shape[1] == 0 or len(df) == 0:
         what = "file" if name != "<DataFrame>" else "table"
@@ -164,7 +190,8 @@ def _prepare(df: pd.DataFrame, name: str, notes: list[str],
     df = _rename(df, chosen, notes)
     _validate(df, name, chosen)
     df = _drop_highest(df, name, k, notes)
-    _derive(df, name, notes)
+    _derive(df, name, notes, chosen)
+    _check_units(df, chosen, notes, counts=not store)
     order = [c for c in _ALL if c in df.columns] + [c for c in df.columns if c not in _ALL]
     return Runs(data=df[order], source=name, notes=notes)
 
@@ -295,8 +322,9 @@ def _drop_highest(df: pd.DataFrame, name: str, k: int, notes: list[str]) -> pd.D
     return df[keep]
 
 
-def _derive(df: pd.DataFrame, name: str, notes: list[str]) -> None:
-    """Fill the one missing column of params/tokens/flops from the other two (C = 6ND)."""
+def _derive(df: pd.DataFrame, name: str, notes: list[str], chosen: Mapping[str, str] | None = None) -> None:
+    """Fill the one missing column of params/tokens/flops from the other two (C = 6ND); a derived
+    count below 1 is an error naming the likely slip (FLOPs in PF-days)."""
     have = [c for c in ("params", "tokens", "flops") if c in df.columns]
     if len(have) == 3:
         _check_six_nd(df, notes)
@@ -315,8 +343,67 @@ def _derive(df: pd.DataFrame, name: str, notes: list[str]) -> None:
         notes.append(f"could not derive {col} = {how}: not a finite positive number at row "
                      f"{df.index[int(bad[0])]} ({_fmt(values[int(bad[0])])}); column left out")
         return
+    if col != "flops":
+        _check_derived_count(df, name, col, how, values, chosen or {})
     df[col] = values
     notes.append(f"derived {col} = {how} (C = 6ND) for {len(df)} rows")
+
+
+def _label(col: str, chosen: Mapping[str, str]) -> str:
+    """A canonical column as messages name it: 'flops', or 'compute' (flops) when read under an alias."""
+    src = chosen.get(col, col)
+    return f"'{col}'" if src == col else f"'{src}' ({col})"
+
+
+def _check_derived_count(df: pd.DataFrame, name: str, col: str, how: str, values: np.ndarray,
+                         chosen: Mapping[str, str]) -> None:
+    """A derived token or parameter count below 1 cannot be a count: raise, naming the likely slip."""
+    small = np.flatnonzero(values < 1.0)
+    if small.size == 0:
+        return
+    i = int(small[0])
+    other = "params" if col == "tokens" else "tokens"
+    unit = "token" if col == "tokens" else "parameter"
+    raise ScalingLabError(
+        f"{name}: row {df.index[i]}: derived {col} = {how} = {_fmt(values[i])}, below one {unit} "
+        f"({small.size} of {len(values)} rows): column {_label('flops', chosen)} is likely not in FLOPs "
+        f"(PF-days? 1 PF-day = 8.64e19 FLOPs), or column {_label(other, chosen)} is not a plain count "
+        f"(millions or billions?); convert the column, or give {col} directly")
+
+
+#: Loss columns named like these hold bits, not nats (bits per token, byte or character).
+_BITS_KEYS = ("bit", "bpb", "bpc", "bpt", "log2")
+
+
+def _check_units(df: pd.DataFrame, chosen: Mapping[str, str], notes: list[str], counts: bool = True) -> None:
+    """Notes on values that look like a unit slip: counts in millions/billions (unless not ``counts``),
+    perplexities or bits as losses, losses too small to be nats per token."""
+    for col, what, example in (("params", "parameter", "125 for 125M parameters"),
+                               ("tokens", "token", "300 for 300B tokens"))[:2 if counts else 0]:
+        if col in df.columns and col in chosen:  # given, not derived
+            v = df[col].to_numpy(dtype=np.float64)
+            if v.size and np.all(v < 1e5):
+                notes.append(f"every {what} count in column {_label(col, chosen)} is below 1e5 "
+                             f"(max {_fmt(v.max())}): these look like millions or billions ({example}?); "
+                             f"scalinglab expects plain counts, so scale the column (x 1e6 or x 1e9) unless "
+                             f"the models really are that small")
+    if "loss" not in df.columns:
+        return
+    loss = df["loss"].to_numpy(dtype=np.float64)
+    if not loss.size:
+        return
+    label = _label("loss", chosen)
+    if loss.max() > 20:
+        notes.append(f"losses above 20 (max {_fmt(loss.max())}): scalinglab expects nats per token; is this a "
+                     "perplexity (take its log) or a summed loss?")
+    if any(k in column_key(chosen.get("loss", "loss")) for k in _BITS_KEYS):
+        notes.append(f"column {label} is named like a loss in bits: scalinglab expects nats per token "
+                     "(nats = bits x ln 2 = bits x 0.6931; bits per byte or character also need the bytes or "
+                     "characters per token)")
+    if loss.min() < 1e-3:
+        notes.append(f"losses below 0.001 nats/token (min {_fmt(loss.min())}): no language model predicts text "
+                     "that well; check the units (nats per token, not a fraction, a difference from the "
+                     "irreducible loss, or a loss divided by the tokens twice)")
 
 
 def _check_six_nd(df: pd.DataFrame, notes: list[str]) -> None:
