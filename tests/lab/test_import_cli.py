@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -87,6 +88,13 @@ def _bad_sources(tmp: Path) -> dict[str, tuple[list[str], str]]:
     (tmp / "zero.json").write_text('[{"_step": 1, "val_loss": 0.0, "tokens": 10}]')
     (tmp / "none.json").write_text("[]")
     hist, bare = _history(tmp / "hist.csv"), _history(tmp / "bare.csv", n_params=False)
+    deep = '{"a": ' * 50_000 + "1" + "}" * 50_000
+    (tmp / "deep.json").write_text('[{"_step": 1, "val_loss": 3.0, "x": ' + deep + "}]")
+    (tmp / "dup.csv").write_text("_step,val/loss,tokens,val/loss\n1,3.0,10,9.0\n")
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    damaged, truncated = _event_logs(tmp)
     return {
         "missing source": (["tensorboard", str(tmp / "nope")], "nope: no such TensorBoard log folder"),
         "no event files": (["tensorboard", str(tmp / "empty")], "no TensorBoard event files"),
@@ -106,7 +114,38 @@ def _bad_sources(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "unknown kind": (["comet", str(hist)], "import: unknown kind 'comet'"),
         "experiment outside mlflow": (["wandb", str(hist), "--experiment", "x"], "--experiment: only an MLflow"),
         "bad loss unit": (["wandb", str(hist), "--loss-unit", "bpb"], "--loss-unit: unknown unit 'bpb'"),
+        "nested 50k deep": (["wandb", str(tmp / "deep.json"), "--params", "1e6"], "values nested more than 64 levels"),
+        "duplicate column": (["wandb", str(tmp / "dup.csv"), "--params", "1e6"],
+                             "dup.csv: column 'val/loss' appears twice in the header (columns 2 and 4)"),
+        "mlflow server down": (["mlflow", f"http://127.0.0.1:{port}"],
+                               f"cannot reach the MLflow tracking server at 127.0.0.1:{port} (connection refused"),
+        **({} if damaged is None else {
+            "damaged event file": (["tensorboard", str(damaged), "--params", "1e6"], "fails its data checksum"),
+            "truncated event file": (["tensorboard", str(truncated), "--params", "1e6"], "truncated TensorBoard event "
+                                     "file: it ends inside the record at byte")}),
     }
+
+
+def _event_logs(tmp: Path) -> tuple[Path | None, Path | None]:
+    """Two TensorBoard log folders: one event file with a bit flipped in its last record's data, one cut
+    inside its last record (None, None without torch's SummaryWriter)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None, None
+    folders = (tmp / "tb_damaged", tmp / "tb_truncated")
+    for folder in folders:
+        with SummaryWriter(str(folder / "run")) as w:
+            for s in (100, 200):
+                w.add_scalar("val/loss", 3.0, s)
+                w.add_scalar("tokens", s * 64.0, s)
+    (damaged,) = (folders[0] / "run").glob("events.out.tfevents.*")
+    data = bytearray(damaged.read_bytes())
+    data[-6] ^= 1  # inside the last record's data (its data CRC is the last 4 bytes)
+    damaged.write_bytes(bytes(data))
+    (truncated,) = (folders[1] / "run").glob("events.out.tfevents.*")
+    truncated.write_bytes(truncated.read_bytes()[:-2])
+    return folders
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["new store", "existing store"])
@@ -114,6 +153,8 @@ def test_bad_input_leaves_store_untouched(tmp_path: Path, filled_store: Path, ex
                                           capsys) -> None:
     db = filled_store if existing else tmp_path / "new.db"
     before = _digest(db)
+    for var in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):  # the MLflow case connects directly
+        monkeypatch.delenv(var, raising=False)
     for name, (args, message) in _bad_sources(tmp_path).items():
         kind, source, *options = args
         code, out, err = run_cli(["import", kind, source, "--store", db, *options], monkeypatch, capsys)

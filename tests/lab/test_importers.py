@@ -338,3 +338,147 @@ def test_missing_tracker_package_names_the_extra(tb_logs: Path, mlruns: Path, tm
                                                   r"pip install 'scalinglab\[trackers\]'"):
             import_runs(kind, source, tmp_path / "runs.db")
     assert not (tmp_path / "runs.db").exists()
+
+
+# ---- damaged and malformed sources: what each format lets us verify --------------------------------------
+def _records(path: Path) -> list[tuple[int, int]]:
+    """(byte offset, data length) of each TFRecord in an event file, read from its framing."""
+    data, out, offset = path.read_bytes(), [], 0
+    while offset < len(data):
+        length = int.from_bytes(data[offset:offset + 8], "little")
+        out.append((offset, length))
+        offset += 16 + length
+    assert offset == len(data)
+    return out
+
+
+def _event_file(folder: Path) -> Path:
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
+    with SummaryWriter(str(folder)) as w:
+        for s in (100, 200, 300):
+            w.add_scalar("val/loss", 4.0 - s / 200, s)
+            w.add_scalar("tokens", s * 64.0, s)
+    (file,) = folder.glob("events.out.tfevents.*")
+    return file
+
+
+def _flip(path: Path, at: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def test_crc32c_matches_the_tfrecord_definition() -> None:
+    from scalinglab.lab.importers.tensorboard import crc32c, masked_crc32c
+
+    assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720)
+    stub = pytest.importorskip("tensorboard.compat.tensorflow_stub.pywrap_tensorflow")
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 12, 4095, 65536, 65537 * 3 + 5):  # the large ones go through the numpy lanes
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        assert masked_crc32c(data) == stub.masked_crc32c(data), n
+
+
+def test_tensorboard_damaged_or_truncated_event_file_is_refused(tmp_path: Path) -> None:
+    """A bit flipped in a record's data or length, or a file cut inside a record: refused naming the file
+    and the record's byte offset (TensorBoard's reader would stop there quietly: a wrong final loss)."""
+    good = _event_file(tmp_path / "good" / "run")
+    records = _records(good)
+    assert len(records) >= 7  # file version + 6 scalars
+    middle_off, middle_len = records[3]
+    last_off, _ = records[-1]
+    cases = {
+        "data": (lambda f: _flip(f, middle_off + 12 + middle_len // 2),
+                 rf"damaged TensorBoard event file: the record at byte {middle_off} \({middle_len} bytes\) fails "
+                 r"its data checksum \(CRC-32C\); nothing imported"),
+        "data crc": (lambda f: _flip(f, middle_off + 12 + middle_len + 1),
+                     rf"the record at byte {middle_off} \({middle_len} bytes\) fails its data checksum"),
+        "length": (lambda f: _flip(f, middle_off + 1),
+                   rf"damaged TensorBoard event file: the record at byte {middle_off} fails its length checksum"),
+        "truncated": (lambda f: f.write_bytes(f.read_bytes()[:-3]),
+                      rf"truncated TensorBoard event file: it ends inside the record at byte {last_off} .*cut the "
+                      rf"file to its first {last_off} bytes"),
+        "truncated header": (lambda f: f.write_bytes(f.read_bytes()[:last_off + 5]),
+                             rf"ends inside the record at byte {last_off} \(file size {last_off + 5}\)"),
+    }
+    for name, (damage, message) in cases.items():
+        logs = tmp_path / name.replace(" ", "_")
+        (logs / "run").mkdir(parents=True)
+        file = logs / "run" / good.name
+        file.write_bytes(good.read_bytes())
+        damage(file)
+        db = tmp_path / f"{name}.db"
+        with pytest.raises(ScalingLabError, match=message) as err:
+            import_runs("tensorboard", logs, db, params=1e6)
+        assert str(err.value).startswith(f"{file}: ") and "\n" not in str(err.value), name
+        assert not db.exists(), name
+    cut = tmp_path / "cut"  # cut at a record boundary as the message says: the complete records import
+    (cut / "run").mkdir(parents=True)
+    (cut / "run" / good.name).write_bytes(good.read_bytes()[:records[-2][0]])  # without step 300's two records
+    result = import_runs("tensorboard", cut, tmp_path / "cut.db", params=1e6)
+    assert (result.runs[0].tokens, result.runs[0].final_val_loss) == (200 * 64, 3.0)
+
+
+def test_wandb_json_nested_too_deep_is_refused(tmp_path: Path) -> None:
+    from scalinglab.lab.importers.wandb import MAX_DEPTH
+
+    row = '{"_step": 1, "val_loss": 3.0, "tokens": 10, "x": %s}'
+    # 50k deep: json.loads itself raises RecursionError (a traceback before this was checked)
+    (tmp_path / "deep.json").write_text("[" + row % ('{"a": ' * 50_000 + "1" + "}" * 50_000) + "]")
+    (tmp_path / "deep.jsonl").write_text(row % ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)) + "\n")
+    (tmp_path / "ok.jsonl").write_text(row % ('{"a": ' * (MAX_DEPTH - 2) + "1" + "}" * (MAX_DEPTH - 2)) + "\n")
+    for name, where in (("deep.json", "deep.json"), ("deep.jsonl", "deep.jsonl, line 1")):
+        with pytest.raises(ScalingLabError, match=rf"{where}: values nested more than {MAX_DEPTH} levels deep"):
+            import_runs("wandb", tmp_path / name, tmp_path / "runs.db", params=1e6)
+    assert not (tmp_path / "runs.db").exists()
+    assert import_runs("wandb", tmp_path / "ok.jsonl", tmp_path / "runs.db", params=1e6).runs[0].final_val_loss == 3.0
+    pytest.importorskip("yaml")
+    run = tmp_path / "wandb" / "run-20240101_000000-abc" / "files"
+    run.mkdir(parents=True)
+    (run / "wandb-history.jsonl").write_text('{"_step": 1, "val_loss": 3.0, "tokens": 10}\n')
+    (run / "config.yaml").write_text("lr:\n  value: " + "{a: " * (MAX_DEPTH + 2) + "1" + "}" * (MAX_DEPTH + 2) + "\n")
+    with pytest.raises(ScalingLabError, match=rf"config.yaml: values nested more than {MAX_DEPTH} levels deep"):
+        import_runs("wandb", tmp_path / "wandb", tmp_path / "cfg.db", params=1e6)
+
+
+def test_wandb_csv_duplicate_column_is_refused(tmp_path: Path) -> None:
+    long = _write_csv(tmp_path / "long.csv", ["_step", "val/loss", "tokens", "val/loss"], [[1, 3.0, 10, 9.0]])
+    wide = _write_csv(tmp_path / "wide.csv", ["Step", "r1 - val/loss", "r1 - val/loss"], [[100, 3.5, 3.25]])
+    for path, column, at in ((long, "val/loss", "columns 2 and 4"), (wide, "r1 - val/loss", "columns 2 and 3")):
+        with pytest.raises(ScalingLabError, match=rf"{path.name}: column '{column}' appears twice in the header "
+                                                  rf"\({at}\)"):
+            import_runs("wandb", path, tmp_path / "runs.db", params=1e6, tokens_per_step=64)
+    assert not (tmp_path / "runs.db").exists()
+
+
+def test_mlflow_unreachable_server_is_refused_quickly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    from scalinglab.lab.importers import mlflow as ml
+
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    with pytest.raises(ScalingLabError, match=rf"http://127.0.0.1:{port}: cannot reach the MLflow tracking server at "
+                                              rf"127.0.0.1:{port} \(connection refused"):
+        import_runs("mlflow", f"http://127.0.0.1:{port}", tmp_path / "runs.db")
+    assert time.monotonic() - started < ml.CONNECT_TIMEOUT_S
+    asked = []
+
+    def silent(address, timeout=None):  # a host that never answers
+        asked.append((address, timeout))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(ml.socket, "create_connection", silent)
+    with pytest.raises(ScalingLabError, match=r"https://mlflow.example:8443: cannot reach the MLflow tracking server "
+                                              r"at mlflow.example:8443: no answer within 5 s"):
+        import_runs("mlflow", "https://mlflow.example:8443", tmp_path / "runs.db")
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    with pytest.raises(ScalingLabError, match=r"mlflow.example:443 through the proxy proxy.example:3128"):
+        import_runs("mlflow", "https://mlflow.example", tmp_path / "runs.db")
+    assert asked == [(("mlflow.example", 8443), 5.0), (("proxy.example", 3128), 5.0)]
+    assert not (tmp_path / "runs.db").exists()

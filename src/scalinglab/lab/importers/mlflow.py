@@ -8,7 +8,10 @@
 - a SQLite file (``mlflow.db``) or ``sqlite:///path``: MLflow's database store. MLflow reads it
   through SQLAlchemy, which the ``mlflow-skinny`` package (the ``trackers`` extra) does not
   install: without it the import stops with a message saying so (``pip install sqlalchemy``).
-- any other URI (``http://``, ``https://``, ``file://``) is handed to the client as it is.
+- any other URI (``http://``, ``https://``, ``file://``) is handed to the client as it is. For an
+  ``http(s)://`` server a TCP connection is tried first (to the proxy when ``HTTP(S)_PROXY`` applies),
+  waiting at most :data:`CONNECT_TIMEOUT_S` seconds: a server that is down or unreachable is refused
+  at once with one line, rather than after the client's retries (minutes).
 
 Every active experiment is read, or only ``experiment``. Runs are those with status FINISHED
 (running, failed and killed runs are left out, counted in a note); a run is named by its run
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +41,7 @@ __all__ = ["read_runs", "tracking_uri"]
 
 WHAT = "MLflow stores"
 SQLITE_MAGIC = b"SQLite format 3\x00"
+CONNECT_TIMEOUT_S = 5.0  # seconds to wait for a tracking server (or its proxy) to accept a connection
 
 
 def read_runs(source: str, experiment: str | None = None) -> tuple[str, list[SourceRun], list[str]]:
@@ -83,6 +89,8 @@ def tracking_uri(source: str) -> tuple[str, bool]:
             if not path.is_dir():
                 raise ScalingLabError(f"{source}: no such MLflow store folder")
             return _file_store(path, source), True
+        if scheme in ("http", "https"):
+            check_reachable(source)
         return source, False
     path = Path(source)
     if not path.exists():
@@ -95,6 +103,36 @@ def tracking_uri(source: str) -> tuple[str, bool]:
         _need_sqlalchemy(source)
         return f"sqlite:///{path.resolve()}", False
     return _file_store(path, source), True
+
+
+def check_reachable(uri: str, timeout: float | None = None) -> None:
+    """Refuse an ``http(s)://`` tracking URI whose server (or the proxy the environment names for it)
+    does not accept a TCP connection within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT_S`)."""
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.lower()
+    try:
+        host, port = parsed.hostname, parsed.port or (443 if scheme == "https" else 80)
+    except ValueError:  # a port that is not a number
+        raise ScalingLabError(f"{uri}: not a valid tracking URI (bad port)") from None
+    if not host:
+        raise ScalingLabError(f"{uri}: not a valid tracking URI (no host)")
+    what = f"the MLflow tracking server at {host}:{port}"
+    proxy = urllib.request.getproxies().get(scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        p = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+        if p.hostname:
+            host, port = p.hostname, p.port or (443 if p.scheme == "https" else 80)
+            what += f" through the proxy {host}:{port}"
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except TimeoutError:
+        raise ScalingLabError(f"{uri}: cannot reach {what}: no answer within {timeout:g} s") from None
+    except OSError as exc:
+        reason = ("unknown host" if isinstance(exc, socket.gaierror)
+                  else "connection refused: is the server running?" if isinstance(exc, ConnectionRefusedError)
+                  else exc.strerror or type(exc).__name__)
+        raise ScalingLabError(f"{uri}: cannot reach {what} ({reason})") from None
 
 
 def _file_store(path: Path, source: str) -> str:

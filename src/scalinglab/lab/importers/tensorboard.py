@@ -16,12 +16,21 @@ by a timestamp unless ``run_name`` is given) together with its ``metric_dict`` s
 holding hparams inside another run's folder is read as that run's hyperparameters, and its scalars
 (the metric_dict summary values) are not imported. Folders with no scalars (images, graphs only)
 are skipped with a note. Needs the ``tensorboard`` package (``pip install 'scalinglab[trackers]'``).
+
+Every event file is checked first, record by record, as the TFRecord format allows: each record's
+length and data carry a masked CRC-32C, and the file must end on a record boundary. A record that
+fails either checksum (a damaged file) or a file that ends inside a record (a copy cut short, a
+writer still running or killed) is refused, naming the file and the record's byte offset; nothing
+is imported. (TensorBoard's own reader, made to follow files still being written, stops quietly
+at such a record, which would import a prefix of the curve and a wrong final loss.) To import the
+complete records of a truncated file, cut it to the offset given.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +50,13 @@ def read_runs(source: str) -> tuple[str, list[SourceRun], list[str]]:
     if root.is_file():
         raise ScalingLabError(f"{source}: is a file; give the TensorBoard log folder (the folder holding "
                               "events.out.tfevents.* files, or a folder above it)")
-    folders = sorted({Path(d) for d, _, files in os.walk(root) for f in files if "tfevents" in f})
+    event_files = sorted(Path(d) / f for d, _, files in os.walk(root) for f in files if "tfevents" in f)
+    folders = sorted({f.parent for f in event_files})
     if not folders:
         raise ScalingLabError(f"{source}: no TensorBoard event files (events.out.tfevents.*) in this folder "
                               "or below")
+    for f in event_files:
+        check_records(f)
     loaded = {d: _read_folder(d) for d in folders}
     notes: list[str] = []
     runs: dict[Path, SourceRun] = {}
@@ -69,6 +81,100 @@ def read_runs(source: str) -> tuple[str, list[SourceRun], list[str]]:
     if not runs:
         raise ScalingLabError(f"{source}: no runs found: the event files hold no scalars")
     return str(root.resolve()), list(runs.values()), notes
+
+
+def check_records(path: Path) -> int:
+    """Check the TFRecord framing of the event file ``path``; its number of records. Each record is
+    uint64 length, masked CRC-32C of those 8 bytes, the data, masked CRC-32C of the data (all little
+    endian). ScalingLabError naming the file and byte offset of the first bad or truncated record."""
+    try:
+        size = path.stat().st_size
+        fh = path.open("rb")
+    except OSError as exc:
+        raise ScalingLabError(f"{path}: cannot read the TensorBoard event file ({exc.strerror or exc})") from None
+    offset, count = 0, 0
+    with fh:
+        while offset < size:
+            header = fh.read(12)
+            if len(header) < 12:
+                raise _truncated(path, offset, size)
+            length, length_crc = struct.unpack("<QI", header)
+            if masked_crc32c(header[:8]) != length_crc:
+                raise ScalingLabError(f"{path}: damaged TensorBoard event file: the record at byte {offset} fails "
+                                      "its length checksum (CRC-32C); nothing imported")
+            if offset + 16 + length > size:
+                raise _truncated(path, offset, size)
+            data, data_crc = fh.read(length), fh.read(4)
+            if len(data) < length or len(data_crc) < 4:  # the file shrank while it was read
+                raise _truncated(path, offset, size)
+            if masked_crc32c(data) != struct.unpack("<I", data_crc)[0]:
+                raise ScalingLabError(f"{path}: damaged TensorBoard event file: the record at byte {offset} "
+                                      f"({length} bytes) fails its data checksum (CRC-32C); nothing imported")
+            offset, count = offset + 16 + length, count + 1
+    return count
+
+
+def _truncated(path: Path, offset: int, size: int) -> ScalingLabError:
+    return ScalingLabError(f"{path}: truncated TensorBoard event file: it ends inside the record at byte {offset} "
+                           f"(file size {size}): a copy cut short, or a writer still running or killed; import it "
+                           f"when the run has finished, or cut the file to its first {offset} bytes to import "
+                           "its complete records; nothing imported")
+
+
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1  # CRC-32C (Castagnoli), reflected
+        table.append(c)
+    return tuple(table)
+
+
+_CRC32C_TABLE = _crc_table()
+_LANES = 2048  # data of at least _LANES * 32 bytes is checksummed in numpy lanes (this many or more)
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli) of ``data``, as TFRecord files use it."""
+    return _crc_update(0xFFFFFFFF, data) ^ 0xFFFFFFFF
+
+
+def _crc_update(reg: int, data: bytes) -> int:
+    """The CRC register after feeding ``data`` from ``reg``. Large data in numpy lanes: the update is
+    linear over GF(2), so the register after chunks c_1..c_K is the XOR of each chunk's own CRC
+    (from 0; the first from ``reg``) shifted over the zero bytes of the chunks after it."""
+    table = _CRC32C_TABLE
+    if len(data) < _LANES * 32:
+        for b in data:
+            reg = table[(reg ^ b) & 0xFF] ^ (reg >> 8)
+        return reg
+    import numpy as np
+
+    t = np.asarray(table, dtype=np.uint32)
+    n_lanes = min(max(_LANES, len(data) // 1024), 1 << 16)
+    width = len(data) // n_lanes
+    chunks = np.frombuffer(data, np.uint8, n_lanes * width).reshape(n_lanes, width)
+    # 1024 more lanes feed zero bytes from each single byte value at each of the register's 4 bytes:
+    # the table of "shift a register over `width` zero bytes"
+    cols = np.concatenate([chunks, np.zeros((1024, width), np.uint8)]).T.copy()
+    lanes = np.zeros(n_lanes + 1024, np.uint32)
+    lanes[0] = reg
+    byte_values, positions = np.arange(256, dtype=np.uint32), 8 * np.arange(4, dtype=np.uint32)
+    lanes[n_lanes:] = (byte_values[None, :] << positions[:, None]).ravel()
+    for col in cols:
+        lanes = t[(lanes ^ col) & 0xFF] ^ (lanes >> 8)
+    s0, s1, s2, s3 = lanes[n_lanes:].reshape(4, 256).tolist()
+    reg = int(lanes[0])
+    for crc in lanes[1:n_lanes].tolist():
+        reg = s0[reg & 0xFF] ^ s1[(reg >> 8) & 0xFF] ^ s2[(reg >> 16) & 0xFF] ^ s3[reg >> 24] ^ crc
+    return _crc_update(reg, data[n_lanes * width:])
+
+
+def masked_crc32c(data: bytes) -> int:
+    """TFRecord's masked CRC-32C: rotate right by 15 bits, add 0xa282ead8 (mod 2**32)."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def _read_folder(folder: Path) -> tuple[dict[str, list[tuple[int, Any]]], dict[str, Any], bool]:

@@ -25,6 +25,10 @@ Run names: the run column, else for ``wandb-history.jsonl`` the run folder (``ru
 else the file's path relative to the folder without its suffix. A ``config.yaml`` beside a
 ``wandb-history.jsonl`` (W&B's ``{key: {value: ...}}`` layout) gives its hyperparameters when
 PyYAML is installed. ``step_column`` names another column as the step (``--metric step=COL``).
+
+Refused as malformed, naming the file: a CSV whose header names a column twice (which of the two
+holds the values is ambiguous; in a wide export, two runs of one display name), and JSON or a
+config nested more than :data:`MAX_DEPTH` levels deep.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ SUFFIXES = (".csv", ".jsonl", ".json")
 RUN_COLUMNS = ("run", "run_name", "name", "run_id")
 INTERNAL = frozenset({"_step", "_runtime", "_timestamp", "_wandb"})
 HISTORY_FILE = "wandb-history.jsonl"
+MAX_DEPTH = 64  # nesting levels of objects and arrays allowed in a row or config (W&B's rows use a few)
 
 
 def read_runs(source: str, step_column: str | None = None) -> tuple[str, list[SourceRun], list[str]]:
@@ -100,6 +105,13 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     if not table or not any(table[0]):
         raise ScalingLabError(f"{path}: the file is empty")
     header, rows = [c.strip() for c in table[0]], table[1:]
+    first: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        if name and name in first:
+            raise ScalingLabError(f"{path}: column {name!r} appears twice in the header (columns {first[name]} and "
+                                  f"{i}), so which holds its values is ambiguous; rename one (two runs of one name "
+                                  "in a panel export: rename a run in W&B or export them separately)")
+        first.setdefault(name, i)
     for i, row in enumerate(rows, start=2):
         if row and len(row) != len(header):
             raise ScalingLabError(f"{path}, line {i}: {len(row)} cells, the header has {len(header)}")
@@ -168,6 +180,8 @@ def _json_records(path: Path) -> Iterable[tuple[int, Mapping[str, Any]]]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ScalingLabError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        except RecursionError:
+            raise _too_deep(str(path)) from None
         if not isinstance(data, list):
             raise ScalingLabError(f"{path}: expected a JSON array of W&B history rows, got a "
                                   f"{type(data).__name__}")
@@ -180,12 +194,35 @@ def _json_records(path: Path) -> Iterable[tuple[int, Mapping[str, Any]]]:
                     items.append((i, json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise ScalingLabError(f"{path}, line {i}: not valid JSON ({exc.msg})") from None
+                except RecursionError:
+                    raise _too_deep(f"{path}, line {i}") from None
     unit = "item" if path.suffix.lower() == ".json" else "line"
     for i, item in items:
         if not isinstance(item, dict):
             raise ScalingLabError(f"{path}, {unit} {i}: expected an object of logged values, got "
                                   f"{type(item).__name__}")
+        if _deeper(item, MAX_DEPTH):
+            raise _too_deep(f"{path}, {unit} {i}")
     return items
+
+
+def _deeper(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels in ``value`` (a flat row is 1 level);
+    walked without recursion."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+    return False
+
+
+def _too_deep(where: str) -> ScalingLabError:
+    return ScalingLabError(f"{where}: values nested more than {MAX_DEPTH} levels deep; W&B history rows and "
+                           "configs nest a few levels (refused as malformed)")
 
 
 def _flatten(record: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
@@ -218,8 +255,12 @@ def _config(path: Path, notes: list[str]) -> dict[str, Any]:
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ScalingLabError(f"{file}: cannot read the W&B config ({exc})") from None
+    except RecursionError:
+        raise _too_deep(str(file)) from None
     if not isinstance(data, dict):
         raise ScalingLabError(f"{file}: expected W&B's layout {{key: {{value: ...}}}}")
+    if _deeper(data, MAX_DEPTH + 1):  # {key: {value: ...}} adds one level
+        raise _too_deep(str(file))
     plain = {k: v["value"] for k, v in data.items()
              if isinstance(v, dict) and "value" in v and not str(k).startswith("_") and k != "wandb_version"}
     return {k: json_scalar(v) for k, v in _flatten(plain)}
