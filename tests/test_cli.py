@@ -37,7 +37,7 @@ def test_fit_json_contract(sim_csv, monkeypatch, capsys, tmp_path):
                                 monkeypatch, capsys)
     assert code == 0, err
     p = json.loads(stdout)
-    assert set(p) == {"loss", "low", "high"} and p["low"] <= p["loss"] <= p["high"]
+    assert set(p) == {"loss", "low", "high", "extrapolation", "warnings"} and p["low"] <= p["loss"] <= p["high"]
 
 
 def test_fit_without_bootstrap_has_no_ci(sim_csv, monkeypatch, capsys):
@@ -55,7 +55,7 @@ def test_predict_published(monkeypatch, capsys):
                               monkeypatch, capsys)
     assert code == 0
     d = json.loads(stdout)
-    assert set(d) == {"loss"} and d["loss"] == pytest.approx(1.9366, abs=5e-4)
+    assert set(d) == {"loss", "extrapolation", "warnings"} and d["loss"] == pytest.approx(1.9366, abs=5e-4)
 
 
 def test_laws_json(monkeypatch, capsys):

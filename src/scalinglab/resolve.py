@@ -73,3 +73,101 @@ def predict_loss(law: AnyLaw, **X: Any) -> Prediction:
     if isinstance(law, FitResult):
         return law.predict(**X)
     return Prediction(loss=np.asarray(law.family.predict_natural(law.params, **X)))
+
+# ---- extrapolation distance ---------------------------------------------------------------------------------
+#: An answer more than this many decades (log10) outside the law's data in N, D or C gets a warning.
+EXTRAPOLATION_WARN_DECADES = 1.0
+#: The quantities whose distance is measured, and their JSON keys.
+EXTRAPOLATION_KEYS = {"params": "params_decades", "tokens": "tokens_decades", "flops": "flops_decades"}
+
+
+def _num(x: float) -> str:
+    """3 significant digits, exponent without '+' or leading zero: 3.2e11, 6e18, 0.001."""
+    return f"{float(x):.3g}".replace("e+0", "e").replace("e+", "e")
+
+
+def _query_counts(X: dict[str, Any]) -> dict[str, np.ndarray]:
+    """params, tokens and flops of a query as arrays, the third from the other two by C = 6ND."""
+    q = {k: np.asarray(X[k], dtype=float) for k in _SIX_ND if X.get(k) is not None}
+    for k, (ins, rule) in _SIX_ND.items():
+        if k not in q and all(o in q for o in ins):
+            with np.errstate(all="ignore"):
+                q[k] = np.asarray(rule(q[ins[0]], q[ins[1]]), dtype=float)
+    return q
+
+
+def _distances(law: AnyLaw, X: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray, Any, Any]]:
+    """Per quantity known in both the law's range and the query: (decades outside, below-the-range mask,
+    min, max); a range end the source does not state (None) does not bound."""
+    rng = getattr(law, "data_range", None) or {}
+    query = _query_counts(X)
+    out = {}
+    for k in EXTRAPOLATION_KEYS:
+        if k not in rng or k not in query:
+            continue
+        x = query[k]
+        lo, hi = rng[k]
+        with np.errstate(all="ignore"):
+            below = np.log10(lo / x) if lo is not None else np.zeros_like(x)
+            above = np.log10(x / hi) if hi is not None else np.zeros_like(x)
+        below, above = np.nan_to_num(below, nan=0.0), np.nan_to_num(above, nan=0.0)
+        out[k] = (np.maximum(np.maximum(below, above), 0.0), below > 0, lo, hi)
+    return out
+
+
+def extrapolation(law: AnyLaw, **X: Any) -> dict[str, Any]:
+    """How far a query lies outside the data a law was fitted on, in decades (log10) of N, D and C.
+
+    ``X``: the query's ``params``, ``tokens`` and/or ``flops`` (others ignored); a missing one of the
+    three comes from the other two by C = 6ND. Returns ``{"params_decades", "tokens_decades",
+    "flops_decades"}``: 0 inside the fitted [min, max], else log10 of the distance beyond the nearest end
+    (a float, or a list for array inputs); None where the law records no range for that quantity (a fit
+    file written before ranges were stored; a published source that does not state it) or the query
+    does not give it. Ranges: ``FitResult.data_range`` (the fitted runs) and ``PublishedLaw.data_range``
+    (the source's runs, :mod:`scalinglab.laws.published`)."""
+    dist = _distances(law, X)
+    out: dict[str, Any] = {}
+    for k, key in EXTRAPOLATION_KEYS.items():
+        d = dist.get(k)
+        out[key] = None if d is None else (float(d[0]) if d[0].ndim == 0 else d[0].tolist())
+    return out
+
+
+def extrapolation_warnings(law: AnyLaw, **X: Any) -> list[str]:
+    """One warning per quantity more than :data:`EXTRAPOLATION_WARN_DECADES` outside the law's data
+    (the farthest query point when ``X`` holds arrays)."""
+    out = []
+    for k, (dec, below, lo, hi) in _distances(law, X).items():
+        i = int(np.argmax(dec)) if dec.ndim else None
+        d = float(dec.flat[i] if i is not None else dec)
+        if d <= EXTRAPOLATION_WARN_DECADES:
+            continue
+        low = bool(below.flat[i] if i is not None else below)
+        where = f"below the fitted {k} (min {_num(lo)})" if low else f"beyond the fitted {k} (max {_num(hi)})"
+        out.append(f"{d:.2f} decades ({_num(10 ** d)}x) {where}: law {law_name(law)} is extrapolated far "
+                   "outside its data, and the answer (and any interval) assumes its form holds there")
+    return out
+
+
+def extrapolation_text(law: AnyLaw, **X: Any) -> str:
+    """One line for plain output: 'extrapolation: 1.67 decades beyond the fitted tokens (max 3.2e11)',
+    '... inside the fitted params, tokens, flops', or why the distance is unknown."""
+    if not getattr(law, "data_range", None):
+        return (f"extrapolation: unknown (law {law_name(law)} records no range of the data it was fitted on"
+                + ("; fit files written before scalinglab stored it lack it)" if isinstance(law, FitResult) else ")"))
+    dist = _distances(law, X)
+    if not dist:
+        return "extrapolation: unknown (the law's recorded range and the query share no params, tokens or flops)"
+    parts, inside = [], []
+    for k, (dec, below, lo, hi) in dist.items():
+        d = float(dec.max())
+        if d <= 0:
+            inside.append(k)
+            continue
+        low = bool(below.flat[int(np.argmax(dec))])
+        parts.append(f"{d:.2f} decades " + (f"below the fitted {k} (min {_num(lo)})" if low
+                                            else f"beyond the fitted {k} (max {_num(hi)})"))
+    if inside:
+        parts.append(f"inside the fitted {', '.join(inside)}")
+    return "extrapolation: " + "; ".join(parts)
+

@@ -112,7 +112,7 @@ def test_numerical_over_1000_draws_is_fast(boot_fit):
 
 def test_no_draws_no_intervals():
     d = optimal_allocation("hoffmann2022", 1e21).to_dict()
-    assert set(d) == {"flops", "params", "tokens", "tokens_per_param", "loss"}
+    assert set(d) == {"flops", "params", "tokens", "tokens_per_param", "loss", "extrapolation", "warnings"}
 
 
 def test_frontier_monotone():

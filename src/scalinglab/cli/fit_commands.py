@@ -51,14 +51,26 @@ def predict_cmd(
     unique_tokens: Optional[float] = typer.Option(None, help="Unique training tokens U_D (data-constrained law)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Predict the loss (nats/token) of a fitted or published law."""
-    from scalinglab.resolve import law_inputs, law_name, predict_loss, resolve_law
+    """Predict the loss (nats/token) of a fitted or published law, with how far the query lies outside
+    the law's data (JSON key extrapolation: decades of N, D and C; a warning beyond one decade)."""
+    from scalinglab.resolve import (
+        extrapolation,
+        extrapolation_text,
+        extrapolation_warnings,
+        law_inputs,
+        law_name,
+        predict_loss,
+        resolve_law,
+    )
 
     resolved = resolve_law(law)
     inputs, derived = law_inputs(resolved, params=params, tokens=tokens, flops=flops, step=step,
                                  unique_tokens=unique_tokens)
     pred = predict_loss(resolved, **inputs)
     d = pred.to_dict()
+    query = {"params": params, "tokens": tokens, "flops": flops, **inputs}
+    d["extrapolation"] = extrapolation(resolved, **query)
+    d.setdefault("warnings", []).extend(extrapolation_warnings(resolved, **query))
     if as_json:
         _emit_json(d)
         return
@@ -67,6 +79,9 @@ def predict_cmd(
     if "low" in d:
         line += f"  ({100 * pred.level:g}% interval {d['low']:.4f} .. {d['high']:.4f})"
     typer.echo(line + "".join(f"\n({n})" for n in derived))
+    typer.echo(extrapolation_text(resolved, **query))
+    for w in d["warnings"]:
+        typer.echo(f"warning: {w}")
 
 
 @app.command("laws")

@@ -4,7 +4,8 @@ Modes (exactly one):
 
 * ``scalinglab optimal --law LAW --flops C [--json]``: N_opt, D_opt, tokens/param and loss of a fitted
   or published law (:mod:`scalinglab.plan.optimal`); JSON keys ``flops``, ``params``, ``tokens``,
-  ``tokens_per_param``, ``loss`` (+ ``params_ci``, ``tokens_ci`` with bootstrap draws). A range
+  ``tokens_per_param``, ``loss`` (+ ``params_ci``, ``tokens_ci`` with bootstrap draws),
+  ``extrapolation`` (decades of N, D and C outside the law's data) and ``warnings``. A range
   ``--flops 1e20:1e26:7`` (or a comma list) gives a JSON list of such objects.
 * ``scalinglab optimal --rule RULE --flops C [--json]``: a published compute-optimal rule
   (:mod:`scalinglab.plan.rules`; ``--rule list`` lists them).
@@ -116,9 +117,10 @@ def _law_mode(law: str, flops: str, as_json: bool) -> None:
         _emit_json(dicts if _wants_list(flops) else dicts[0])
         return
     t = _numeric_table(f"Compute-optimal allocation: {law_name(resolved)} ({allocations[0].method}, C = 6ND)",
-                       _FRONTIER_HEADERS + ("loss\n(nats/token)",))
+                       _FRONTIER_HEADERS + ("loss\n(nats/token)", "extrap.\n(decades)"))
     for a in allocations:
-        t.add_row(f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}", f"{a.loss:.4f}")
+        t.add_row(f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}", f"{a.loss:.4f}",
+                  _farthest(a.extrapolation))
     out.print(t)
     with_ci = [a for a in allocations if a.params_ci is not None]
     if with_ci:  # a second table: the intervals do not fit beside the values in 80 columns
@@ -130,8 +132,38 @@ def _law_mode(law: str, flops: str, as_json: bool) -> None:
             loss_ci = f"{a.loss_ci[0]:.4f} .. {a.loss_ci[1]:.4f}" if a.loss_ci else "-"
             ci.add_row(f"{a.flops:.3g}", _span(a.params_ci), _span(a.tokens_ci), loss_ci)
         out.print(ci)
+    _print_extrapolation(resolved, allocations)
     for note in dict.fromkeys(n for a in allocations for n in a.notes):
         out.print(f"note: {note}", markup=False)
+
+
+def _farthest(extrap: dict[str, Any] | None) -> str:
+    """The largest distance outside the data and its quantity (N, D or C): '1.67 D', '0', '-' (unknown)."""
+    known = {q: v for q, v in zip("NDC", (extrap or {}).values()) if v is not None}
+    if not known:
+        return "-"
+    q = max(known, key=known.get)
+    return f"{known[q]:.2f} {q}" if known[q] > 0 else "0"
+
+
+def _print_extrapolation(law: Any, allocations: list[Any]) -> None:
+    """The extrapolation line of one allocation, or of the farthest of several, and its warnings."""
+    from scalinglab.resolve import extrapolation_text, law_name
+
+    def reach(a: Any) -> float:
+        return max((v for v in (a.extrapolation or {}).values() if v is not None), default=0.0)
+
+    far = max(allocations, key=reach)
+    text = extrapolation_text(law, params=far.params, tokens=far.tokens, flops=far.flops)
+    several = len(allocations) > 1
+    out.print(text.replace("extrapolation:", f"extrapolation at C = {far.flops:.3g} (the farthest):", 1)
+              if several and reach(far) > 0 else text, markup=False)
+    warned = [a for a in allocations if a.warnings]
+    if several and len(warned) > 1:
+        out.print(f"warning: {len(warned)} of {len(allocations)} budgets lie more than one decade outside the "
+                  f"data of law {law_name(law)}; the farthest, C = {far.flops:.3g}:", markup=False)
+    for w in far.warnings:
+        out.print(f"warning: {w}", markup=False)
 
 
 def _rule_mode(key: str, flops: str, as_json: bool) -> None:

@@ -11,6 +11,10 @@ Keys: ``hoffmann2022``, ``hoffmann2022-unrounded``, ``besiroglu2024``, ``kaplan2
 
 Losses are not comparable across papers: each is a loss on its own data set and tokenizer, and the
 parameter count conventions differ (Kaplan counts non-embedding parameters, Hoffmann all parameters).
+
+Each entry carries ``data_range``, the span of its source's runs where the paper states it
+(``HOFFMANN_RANGE`` and the others below, each with the passage it comes from), so that answers can say
+how far they extrapolate (:func:`scalinglab.resolve.extrapolation`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ class PublishedLaw:
     citation: str  # paper, year, table/equation
     units: str  # what L, N, D, C, S mean for these constants
     notes: str = ""
+    #: range of the source's runs per quantity ("params", "tokens", "flops"): [min, max], either end
+    #: None where the source does not say; a quantity absent = not known. See DATA_RANGES below.
+    data_range: dict[str, tuple[float | None, float | None]] | None = None
+    data_range_source: str = ""
 
     def __post_init__(self) -> None:
         if set(self.params) != set(self.family.param_names):
@@ -62,6 +70,8 @@ class PublishedLaw:
             "citation": self.citation,
             "units": self.units,
             "notes": self.notes,
+            "data_range": None if self.data_range is None else {k: list(v) for k, v in self.data_range.items()},
+            "data_range_source": self.data_range_source,
         }
 
 
@@ -71,6 +81,36 @@ _HOFFMANN_UNITS = ("loss in nats/token on MassiveText; N counts all parameters i
                    "D training tokens")
 _KAPLAN = "Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv:2001.08361)"
 _KAPLAN_UNITS = "loss in nats/token on WebText2; N non-embedding parameters"
+
+# ---- the range of each source's runs (how far an answer extrapolates: scalinglab.resolve.extrapolation)
+#: Hoffmann et al. 2022: abstract, "over 400 language models ranging from 70 million to over 16 billion
+#: parameters on 5 to 500 billion tokens"; sec. 3.2, the IsoFLOP profiles use "9 different training FLOP
+#: counts (ranging from 6 x 10^18 to 3 x 10^21 FLOPs)". Approach 3 (sec. 3.3) fits the final losses of
+#: Approaches 1 and 2; the paper gives no FLOP range for Approach 1's runs (its Figure 4, as digitised by
+#: Besiroglu et al. 2024, spans about 1.4e18 to 1.3e22 FLOPs), so the FLOP range is the IsoFLOP one.
+HOFFMANN_RANGE: dict[str, tuple[float | None, float | None]] = {
+    "params": (7e7, 1.6e10), "tokens": (5e9, 5e11), "flops": (6e18, 3e21)}
+_HOFFMANN_RANGE_SOURCE = ("Hoffmann et al. 2022, abstract (70M to over 16B parameters, 5B to 500B tokens) and "
+                          "sec. 3.2 (IsoFLOP budgets 6e18 to 3e21 FLOPs)")
+#: Besiroglu et al. 2024 refit the points they extracted from Hoffmann et al.'s Figure 4 (their sec. 2),
+#: dropping the 5 highest-loss ones: the 240 points of epoch-research/analyzing-chinchilla
+#: data/svg_extracted_data.csv span N = 5.73e7 .. 1.62e10, C = 1.40e18 .. 1.30e22 and D = C / (6N) =
+#: 8.19e8 .. 3.18e11 (computed from that file; the paper does not print the range).
+BESIROGLU_RANGE: dict[str, tuple[float | None, float | None]] = {
+    "params": (5.73e7, 1.62e10), "tokens": (8.19e8, 3.18e11), "flops": (1.40e18, 1.30e22)}
+_BESIROGLU_RANGE_SOURCE = ("the 240 points Besiroglu et al. 2024 fit (Hoffmann et al. Figure 4 as digitised, "
+                           "sec. 2, 5 highest-loss points dropped), D = C/(6N)")
+#: Kaplan et al. 2020 sec. 3: "Model size (ranging in size from 768 to 1.5 billion non-embedding
+#: parameters)", "Dataset size (ranging from 22 million to 23 billion tokens)". Sec. 3 prints no FLOP
+#: range, so flops is left unknown (the N range is of non-embedding parameters, as the laws use).
+KAPLAN_RANGE: dict[str, tuple[float | None, float | None]] = {"params": (768.0, 1.5e9), "tokens": (2.2e7, 2.3e10)}
+_KAPLAN_RANGE_SOURCE = ("Kaplan et al. 2020 sec. 3 (768 to 1.5B non-embedding parameters, 22M to 23B tokens); "
+                        "no FLOP range printed")
+#: Muennighoff et al. 2023, abstract: experiments "ranging up to 900 billion training tokens and 9 billion
+#: parameter models"; the smallest sizes are not stated as a range there, so only the upper ends are known.
+MUENNIGHOFF_RANGE: dict[str, tuple[float | None, float | None]] = {"params": (None, 9e9), "tokens": (None, 9e11)}
+_MUENNIGHOFF_RANGE_SOURCE = ("Muennighoff et al. 2023, abstract (up to 9B parameters and 900B training tokens; "
+                             "lower ends not stated)")
 
 
 def _kaplan_power(alpha: float, x_c: float) -> dict[str, float]:
@@ -86,6 +126,7 @@ _ENTRIES = [
         citation=f"{_HOFFMANN}, Approach 3, eq. 10",
         units=_HOFFMANN_UNITS,
         notes="Rounded constants as printed; L(70e9, 1.4e12) = 1.9366.",
+        data_range=HOFFMANN_RANGE, data_range_source=_HOFFMANN_RANGE_SOURCE,
     ),
     PublishedLaw(
         key="hoffmann2022-unrounded",
@@ -97,6 +138,7 @@ _ENTRIES = [
         notes=("ln A = 6.0073404, ln B = 6.0179186, ln E = 0.5267228 as stored in the source; the same values "
                "are used by Besiroglu et al. 2024 as Hoffmann's estimates. Prefer these for extrapolation: "
                "rounding the exponents moves compute-optimal allocations noticeably."),
+        data_range=HOFFMANN_RANGE, data_range_source=_HOFFMANN_RANGE_SOURCE,
     ),
     PublishedLaw(
         key="besiroglu2024",
@@ -106,6 +148,7 @@ _ENTRIES = [
                   "(arXiv:2404.10102)"),
         units=_HOFFMANN_UNITS + " (refit of data extracted from Hoffmann et al. Figure 4)",
         notes="L(70e9, 1.4e12) = 1.9739.",
+        data_range=BESIROGLU_RANGE, data_range_source=_BESIROGLU_RANGE_SOURCE,
     ),
     PublishedLaw(
         key="kaplan2020-n",
@@ -114,6 +157,7 @@ _ENTRIES = [
         citation=f"{_KAPLAN}, eq. 1.1: L(N) = (N_c/N)^alpha_N",
         units=_KAPLAN_UNITS + "; models trained to convergence on enough data",
         notes="alpha_N = 0.076, N_c = 8.8e13 (non-embedding parameters); A = N_c^alpha_N.",
+        data_range=KAPLAN_RANGE, data_range_source=_KAPLAN_RANGE_SOURCE,
     ),
     PublishedLaw(
         key="kaplan2020-d",
@@ -122,6 +166,7 @@ _ENTRIES = [
         citation=f"{_KAPLAN}, eq. 1.2: L(D) = (D_c/D)^alpha_D",
         units="loss in nats/token on WebText2; D training tokens (large models, early stopping)",
         notes="alpha_D = 0.095, D_c = 5.4e13 tokens; A = D_c^alpha_D.",
+        data_range=KAPLAN_RANGE, data_range_source=_KAPLAN_RANGE_SOURCE,
     ),
     PublishedLaw(
         key="kaplan2020-c",
@@ -131,6 +176,7 @@ _ENTRIES = [
         units=_KAPLAN_UNITS + "; C = C_min, the compute-efficient training FLOPs (a count)",
         notes=("alpha_C_min = 0.050, C_c = 3.1e8 PF-days, converted to FLOPs with 1 PF-day = 8.64e19 "
                "(C_c = 2.6784e28 FLOPs); A = C_c^alpha. Pass flops in FLOPs, not PF-days."),
+        data_range=KAPLAN_RANGE, data_range_source=_KAPLAN_RANGE_SOURCE,
     ),
     PublishedLaw(
         key="kaplan2020-nd",
@@ -139,6 +185,7 @@ _ENTRIES = [
         citation=f"{_KAPLAN}, eq. 1.5 / 4.1, Table 2",
         units=_KAPLAN_UNITS + "; D training tokens (early-stopped)",
         notes="Also available under the alias 'kaplan2020'.",
+        data_range=KAPLAN_RANGE, data_range_source=_KAPLAN_RANGE_SOURCE,
     ),
     PublishedLaw(
         key="kaplan2020-ns",
@@ -147,6 +194,7 @@ _ENTRIES = [
         citation=f"{_KAPLAN}, eq. 1.6 / 5.6, Table 3",
         units=_KAPLAN_UNITS + "; S = S_min, optimiser steps adjusted for batch size (sec. 5.1)",
         notes="Valid in the large-batch regime with converged learning-rate schedules.",
+        data_range=KAPLAN_RANGE, data_range_source=_KAPLAN_RANGE_SOURCE,
     ),
     PublishedLaw(  # Muennighoff et al. 2023 (the datablations README stores ln E, ln A, ln B)
         key="muennighoff2023",
@@ -159,6 +207,7 @@ _ENTRIES = [
                "U_D unique tokens"),
         notes=("ln E = 0.6254804, ln A = 6.255414, ln B = 7.3049974 (E = 1.8691, A = 520.82, B = 1487.72); "
                "L(6.34e9, 242e9, 25e9) = 2.2256440890."),
+        data_range=MUENNIGHOFF_RANGE, data_range_source=_MUENNIGHOFF_RANGE_SOURCE,
     ),
 ]
 

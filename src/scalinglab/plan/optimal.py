@@ -15,6 +15,9 @@ model for a law L(N, D) minimises L(N, C/(6N)) over the parameter count N:
 With a bootstrapped :class:`~scalinglab.fit.FitResult` every bootstrap draw gives its own optimum; the
 percentile intervals of N, D and the loss (at the fit's ``level``) reflect parameter uncertainty only.
 
+Every allocation says how far N_opt, D_opt and C lie outside the law's data (``Allocation.extrapolation``,
+decades; :func:`scalinglab.resolve.extrapolation`) and warns beyond one decade (``Allocation.warnings``).
+
 Units: ``flops`` in FLOPs; ``params`` a parameter count in the convention of the law (Hoffmann counts
 all parameters including embeddings, Kaplan non-embedding ones); ``tokens`` training tokens; ``loss`` in
 nats/token on the law's own data.
@@ -35,7 +38,7 @@ from scalinglab.errors import plain_repr as _show
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
-from scalinglab.resolve import AnyLaw, law_name, resolve_law
+from scalinglab.resolve import AnyLaw, extrapolation, extrapolation_warnings, law_name, resolve_law
 
 
 Array = np.ndarray
@@ -63,10 +66,13 @@ class Allocation:
     level: float | None = None
     method: str = ""  # CLOSED_FORM or NUMERICAL
     notes: list[str] = field(default_factory=list)
+    #: decades outside the law's data: {"params_decades", "tokens_decades", "flops_decades"}, None unknown
+    extrapolation: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. more than a decade beyond the data
 
     def to_dict(self) -> dict[str, Any]:
         """Keys flops, params, tokens, tokens_per_param, loss (+ params_ci, tokens_ci, loss_ci and
-        level when the law carries bootstrap draws)."""
+        level when the law carries bootstrap draws), extrapolation and warnings."""
         d: dict[str, Any] = {"flops": self.flops, "params": self.params, "tokens": self.tokens,
                              "tokens_per_param": self.tokens_per_param, "loss": self.loss}
         for key in ("params_ci", "tokens_ci", "loss_ci"):
@@ -75,6 +81,8 @@ class Allocation:
                 d[key] = list(value)
         if self.level is not None and self.params_ci is not None:
             d["level"] = self.level
+        d["extrapolation"] = dict(self.extrapolation) if self.extrapolation is not None else None
+        d["warnings"] = list(self.warnings)
         return d
 
 
@@ -264,6 +272,9 @@ def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *
     point, draws, level = law_thetas(law)
     closed = isinstance(family, Chinchilla) and not force_numerical
     notes: list[str] = []
+    if not getattr(law, "data_range", None):
+        notes.append(f"law {name} records no range of the data it was fitted on: how far this allocation "
+                     "extrapolates is unknown")
     if closed:
         n, d, loss = (float(v[0]) for v in chinchilla_optimum(family.to_natural(point), flops))
         if not all(math.isfinite(v) and v > 0 for v in (n, d, loss)):
@@ -280,7 +291,9 @@ def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *
         n, loss = polish_point(family, point[0], flops, float(n_grid[0]), fixed)
         d = flops / (6.0 * n)
     alloc = Allocation(flops=flops, params=n, tokens=d, tokens_per_param=d / n, loss=loss,
-                       method=CLOSED_FORM if closed else NUMERICAL, notes=notes)
+                       method=CLOSED_FORM if closed else NUMERICAL, notes=notes,
+                       extrapolation=extrapolation(law, params=n, tokens=d, flops=flops),
+                       warnings=extrapolation_warnings(law, params=n, tokens=d, flops=flops))
     if draws is not None:
         _add_intervals(alloc, family, draws, level, fixed, closed)
     return alloc

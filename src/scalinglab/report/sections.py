@@ -297,7 +297,8 @@ def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str])
         sec.text(f"From the fitted law with C = 6ND ({allocs[0].method}); intervals (under each value): "
                  f"{100 * result.level:g}% over the bootstrap draws' own optima (parameter uncertainty only). "
                  "Budgets far beyond the data are extrapolations: see the backtest.", "muted")
-        _warn(warnings, [n for a in allocs for n in a.notes])
+        sec.text(_extrapolation_sentence(allocs), "muted")
+        _warn(warnings, [n for a in allocs for n in a.notes] + _extrapolation_warnings(allocs))
     flops = runs.column("flops")
     grid = list(np.geomspace(flops.min(), max(flops.max(), max(inp.budgets)), 25))
     boot = inp.bootstrap if inp.bootstrap >= 10 else 0
@@ -311,6 +312,31 @@ def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str])
 
     _attempt(sec, warnings, "the frontier plot", frontier)
     return sec, allocs
+
+
+def _reach(a: Any) -> float:
+    return max((v for v in (a.extrapolation or {}).values() if v is not None), default=0.0)
+
+
+def _extrapolation_sentence(allocs: list[Any]) -> str:
+    """How far each budget's N*, D* and C lie outside the fitted runs (scalinglab.resolve.extrapolation)."""
+    def dec(v: Any) -> str:
+        return "?" if v is None else ("0" if v <= 0 else f"{v:.2f}")
+
+    cells = [f"{a.flops:.3g} FLOPs {' / '.join(dec(v) for v in (a.extrapolation or {}).values()) or '?'}"
+             for a in allocs]
+    return ("Distance outside the fitted runs, in decades of N* / D* / C (0 inside their range, a warning beyond "
+            f"one decade): {'; '.join(cells)}.")
+
+
+def _extrapolation_warnings(allocs: list[Any]) -> list[str]:
+    """The warnings of the budget farthest outside the fitted runs, saying how many budgets warn."""
+    warned = [a for a in allocs if a.warnings]
+    if not warned:
+        return []
+    far = max(warned, key=_reach)
+    more = f" (the farthest of {len(warned)} budgets more than a decade outside the fitted runs)" if len(warned) > 1 else ""
+    return [f"plan at C = {far.flops:.3g} FLOPs{more}: {w}" for w in far.warnings]
 
 
 # ---- backtest ------------------------------------------------------------------------------------
