@@ -335,7 +335,8 @@ def _extrapolation_warnings(allocs: list[Any]) -> list[str]:
     if not warned:
         return []
     far = max(warned, key=_reach)
-    more = f" (the farthest of {len(warned)} budgets more than a decade outside the fitted runs)" if len(warned) > 1 else ""
+    more = (f" (the farthest of {len(warned)} budgets more than a decade outside the fitted runs)"
+            if len(warned) > 1 else "")
     return [f"plan at C = {far.flops:.3g} FLOPs{more}: {w}" for w in far.warnings]
 
 
