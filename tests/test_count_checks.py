@@ -96,3 +96,17 @@ def test_run_stores_count_their_own_parameters(tmp_path):
     df = pd.DataFrame({"params": np.array([1e3, 2e3]), "tokens": [1e4, 2e4], "loss": [3.0, 2.9]})
     _check_units(df, {"params": "params", "tokens": "tokens", "loss": "loss"}, notes, counts=False)
     assert notes == []
+
+
+def test_runs_warnings_repeat_the_unit_notes_and_the_report_warns(tmp_path):
+    from scalinglab.report.html import make_report
+
+    df = sl.simulate_isoflop("hoffmann2022", per_budget=5, noise=0.01, seed=0).drop(columns="budget")
+    df["loss"] = np.exp(df["loss"])  # perplexities by mistake
+    runs = load_runs(df)
+    assert runs.warnings and all(w in runs.notes for w in runs.warnings)
+    assert not load_runs(df.assign(loss=np.log(df["loss"]))).warnings
+    path = tmp_path / "ppl.csv"
+    df.to_csv(path, index=False)
+    r = make_report(path, law="power_floor:flops", bootstrap=0, budgets=(1e22,))
+    assert any(w.startswith("losses above 20") for w in r.warnings)

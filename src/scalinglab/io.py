@@ -69,12 +69,14 @@ class Runs:
     loss [nats/token], optional step [optimizer steps], budget [FLOPs], group and run [text]) stored as float64,
     plus any other source columns unchanged. Its index holds the source's 1-based data-row
     numbers. ``source`` is the file path or ``"<DataFrame>"``; ``notes`` says how the table
-    was read (aliases used, derived columns, dropped rows).
+    was read (aliases used, derived columns, dropped rows); ``warnings`` repeats the notes on values
+    that look like a unit slip (counts in millions, perplexities as losses, ...).
     """
 
     data: pd.DataFrame
     source: str = "<DataFrame>"
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the notes that look like a unit slip (also in notes)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -191,9 +193,9 @@ def _prepare(df: pd.DataFrame, name: str, notes: list[str],
     _validate(df, name, chosen)
     df = _drop_highest(df, name, k, notes)
     _derive(df, name, notes, chosen)
-    _check_units(df, chosen, notes, counts=not store)
+    suspect = _check_units(df, chosen, notes, counts=not store)
     order = [c for c in _ALL if c in df.columns] + [c for c in df.columns if c not in _ALL]
-    return Runs(data=df[order], source=name, notes=notes)
+    return Runs(data=df[order], source=name, notes=notes, warnings=suspect)
 
 
 def _resolve(df: pd.DataFrame, name: str, columns: Mapping[str, str] | None,
@@ -375,35 +377,43 @@ def _check_derived_count(df: pd.DataFrame, name: str, col: str, how: str, values
 _BITS_KEYS = ("bit", "bpb", "bpc", "bpt", "log2")
 
 
-def _check_units(df: pd.DataFrame, chosen: Mapping[str, str], notes: list[str], counts: bool = True) -> None:
+def _check_units(df: pd.DataFrame, chosen: Mapping[str, str], notes: list[str], counts: bool = True) -> list[str]:
     """Notes on values that look like a unit slip: counts in millions/billions (unless not ``counts``),
-    perplexities or bits as losses, losses too small to be nats per token."""
+    perplexities or bits as losses, losses too small to be nats per token. Added to ``notes`` (once) and
+    returned (``Runs.warnings``)."""
+    found: list[str] = []
     for col, what, example in (("params", "parameter", "125 for 125M parameters"),
                                ("tokens", "token", "300 for 300B tokens"))[:2 if counts else 0]:
         if col in df.columns and col in chosen:  # given, not derived
             v = df[col].to_numpy(dtype=np.float64)
             if v.size and np.all(v < 1e5):
-                notes.append(f"every {what} count in column {_label(col, chosen)} is below 1e5 "
+                found.append(f"every {what} count in column {_label(col, chosen)} is below 1e5 "
                              f"(max {_fmt(v.max())}): these look like millions or billions ({example}?); "
                              f"scalinglab expects plain counts, so scale the column (x 1e6 or x 1e9) unless "
                              f"the models really are that small")
-    if "loss" not in df.columns:
-        return
-    loss = df["loss"].to_numpy(dtype=np.float64)
-    if not loss.size:
-        return
+    loss = df["loss"].to_numpy(dtype=np.float64) if "loss" in df.columns else np.empty(0)
+    if loss.size:
+        found.extend(_loss_units(loss, chosen))
+    notes.extend(n for n in found if n not in notes)
+    return found
+
+
+def _loss_units(loss: np.ndarray, chosen: Mapping[str, str]) -> list[str]:
+    """Notes on losses that do not look like nats per token."""
+    found: list[str] = []
     label = _label("loss", chosen)
     if loss.max() > 20:
-        notes.append(f"losses above 20 (max {_fmt(loss.max())}): scalinglab expects nats per token; is this a "
+        found.append(f"losses above 20 (max {_fmt(loss.max())}): scalinglab expects nats per token; is this a "
                      "perplexity (take its log) or a summed loss?")
     if any(k in column_key(chosen.get("loss", "loss")) for k in _BITS_KEYS):
-        notes.append(f"column {label} is named like a loss in bits: scalinglab expects nats per token "
+        found.append(f"column {label} is named like a loss in bits: scalinglab expects nats per token "
                      "(nats = bits x ln 2 = bits x 0.6931; bits per byte or character also need the bytes or "
                      "characters per token)")
     if loss.min() < 1e-3:
-        notes.append(f"losses below 0.001 nats/token (min {_fmt(loss.min())}): no language model predicts text "
+        found.append(f"losses below 0.001 nats/token (min {_fmt(loss.min())}): no language model predicts text "
                      "that well; check the units (nats per token, not a fraction, a difference from the "
                      "irreducible loss, or a loss divided by the tokens twice)")
+    return found
 
 
 def _check_six_nd(df: pd.DataFrame, notes: list[str]) -> None:

@@ -117,6 +117,7 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
     warnings: list[str] = []  # the fit's own first: a later repeat of one (e.g. the backtest's refit) is dropped
     _warn(warnings, identifiability(runs, result, inp.law))
     _warn(warnings, [n for n in result.notes if n not in runs.notes])
+    _warn(warnings, runs.warnings)  # values that look like a unit slip (also under "How the table was read")
     glance = Section("glance", "At a glance")
     sections = [glance, data_section(runs, result), law_section(result), goodness_section(runs, result, warnings)]
     if result.draws is not None and len(result.draws) > 1:
