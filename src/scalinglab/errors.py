@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -135,10 +137,10 @@ def choice(field: str, value: object, options: Sequence[str]) -> str:
     return key  # type: ignore[return-value]
 
 
-def finite_array(field: str, values: object, *, low: float | None = None, low_open: bool = False,
-                 empty: bool = False) -> np.ndarray:
-    """``values`` (a number or a list of numbers) as a float array of finite values above ``low`` (at or
-    above unless ``low_open``), else a ScalingLabError naming the first bad element."""
+def finite_array(field: str, values: object, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, empty: bool = False) -> np.ndarray:
+    """``values`` (a number or a list of numbers) as a float array of finite values from ``low`` (above
+    it when ``low_open``) to ``high``, else a ScalingLabError naming the first bad element."""
     if isinstance(values, (str, bytes, Mapping)) or values is None or isinstance(values, bool):
         arr = None
     else:
@@ -146,7 +148,8 @@ def finite_array(field: str, values: object, *, low: float | None = None, low_op
             arr = np.asarray(values, dtype=float)
         except (TypeError, ValueError, OverflowError):
             arr = None
-    want = _bounds_text(low, None, low_open, False).replace("a finite number", "finite numbers")
+    bounds = _bounds_text(low, high, low_open, False)
+    want = bounds.replace("a finite number", "finite numbers") if bounds.startswith("a ") else "numbers " + bounds
     if arr is None:
         raise ScalingLabError(f"{field} must be {want}, got {plain_repr(values)}")
     if arr.size == 0 and not empty:
@@ -154,10 +157,12 @@ def finite_array(field: str, values: object, *, low: float | None = None, low_op
     bad = ~np.isfinite(arr)
     if low is not None:
         bad |= (arr <= low) if low_open else (arr < low)
+    if high is not None:
+        bad |= arr > high
     if bad.any():
         i = int(np.flatnonzero(bad.ravel())[0])
         where = f"{field}[{i}]" if arr.ndim else field
-        raise ScalingLabError(f"{where} must be {_bounds_text(low, None, low_open, False)}, "
+        raise ScalingLabError(f"{where} must be {bounds}, "
                               f"got {plain_repr(arr.ravel()[i])}")
     return arr
 
@@ -193,3 +198,41 @@ def loss_number(field: str, value: object) -> float:
 def count_number(field: str, value: object) -> float:
     """``value`` as a finite float >= 1: one parameter, token or FLOP count (see :func:`count_array`)."""
     return finite_number(field, value, low=1.0)
+
+
+def as_list(field: str, values: object, *, empty: bool = False) -> list:
+    """``values`` (a list, tuple, array or other sequence; not text or a dict) as a list, else a
+    ScalingLabError naming ``field``; an empty one too unless ``empty``."""
+    if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__iter__"):
+        raise ScalingLabError(f"{field} must be a list, got {plain_repr(values)}")
+    items = list(values)  # type: ignore[call-overload]
+    if not items and not empty:
+        raise ScalingLabError(f"{field} is empty: give at least one")
+    return items
+
+
+#: The most bootstrap resamples accepted (each is a refit; more would run for days).
+MAX_BOOTSTRAP = 100_000
+
+
+def bootstrap_count(value: object, field: str = "bootstrap") -> int:
+    """A number of bootstrap resamples: a whole number from 0 to :data:`MAX_BOOTSTRAP`."""
+    return whole_number(field, value, minimum=0, maximum=MAX_BOOTSTRAP)
+
+
+def seed_number(value: object, field: str = "seed") -> int:
+    """A random seed: a whole number >= 0."""
+    return whole_number(field, value, minimum=0)
+
+
+def level_number(value: object, field: str = "level") -> float:
+    """A confidence level strictly between 0 and 1."""
+    return finite_number(field, value, low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def table_path(field: str, value: object) -> Path:
+    """``value`` (text or os.PathLike) as a Path to a table file, else a ScalingLabError: a table must
+    be given as a file path or a DataFrame."""
+    if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip():
+        raise ScalingLabError(f"{field} must be a table file path or a DataFrame, got {plain_repr(value)}")
+    return Path(value)

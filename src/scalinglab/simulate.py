@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import (ScalingLabError, as_list, finite_array, finite_number, finite_result, seed_number,
+                               whole_number)
 from scalinglab.resolve import AnyLaw, resolve_law
 
 DEFAULT_BUDGETS = (1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21, 1e22)  # FLOPs
@@ -48,25 +49,25 @@ def simulate_isoflop(law: Any = "hoffmann2022", budgets: Sequence[float] = DEFAU
     ``span``: sizes run from N_opt/span to N_opt*span at each budget. ``noise``: standard deviation
     of the log-loss noise (0 gives exact law values)."""
     law = resolve_law(law)
-    budgets = np.asarray(list(budgets), dtype=float)
-    if budgets.size == 0 or not np.all(np.isfinite(budgets)) or np.any(budgets <= 0):
-        raise ScalingLabError("budgets must be positive FLOP counts")
-    if per_budget < 2:
-        raise ScalingLabError(f"per-budget must be at least 2, got {per_budget}")
-    if not (np.isfinite(span) and span > 1):
-        raise ScalingLabError(f"span must be a finite number greater than 1, got {span}")
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ScalingLabError(f"noise must be a finite number >= 0, got {noise}")
-    if per_budget > 1000 or budgets.size > 1000:
+    budgets = finite_array("budgets (FLOPs)", as_list("budgets", budgets), low=6.0, low_open=True)
+    per_budget = whole_number("per-budget", per_budget, minimum=2, maximum=1000)
+    span = finite_number("span", span, low=1.0, low_open=True)
+    noise = finite_number("noise", noise, low=0.0)
+    if budgets.size > 1000:
         raise ScalingLabError("at most 1,000 budgets and 1,000 sizes per budget")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_number(seed))
     rows = []
     for c in budgets:
         n_opt = optimal_params(law, c)
+        if n_opt / span < 1.0 or n_opt * span > c / 6.0:
+            raise ScalingLabError(f"span {span:g} is too wide at {c:g} FLOPs: sizes N_opt/span..N_opt*span "
+                                  f"around N_opt = {n_opt:.3g} must keep N >= 1 parameter and D >= 1 token")
         for n in np.geomspace(n_opt / span, n_opt * span, per_budget):
             rows.append((n, c / (6.0 * n), c))
     df = pd.DataFrame(rows, columns=["params", "tokens", "flops"])
     true = law.family.predict_natural(law.params, params=df["params"].to_numpy(), tokens=df["tokens"].to_numpy())
-    df["loss"] = true * np.exp(noise * rng.standard_normal(len(df)))
+    with np.errstate(over="ignore"):
+        df["loss"] = finite_result("simulated loss", true * np.exp(noise * rng.standard_normal(len(df))),
+                                   f"noise {noise:g} (the sd of the log-loss) is far too large")
     df["budget"] = df["flops"]
     return df

@@ -259,7 +259,7 @@ def test_cli_coverage_json(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("args, match", [(["--target", "1.0"], "target coverage must be in (0, 1)"),
                                          (["--target", "0.9", "--k", "1,500"], "k=500 exceeds"),
-                                         (["--target", "0.9", "--bootstrap", "-1"], "bootstrap must be >= 0")])
+                                         (["--target", "0.9", "--bootstrap", "-1"], "bootstrap must be a whole number >= 0")])
 def test_cli_coverage_bad_input(counts_csv, monkeypatch, capsys, args, match):
     code, _, err = run_cli(["coverage", counts_csv, *args], monkeypatch, capsys)
     assert_one_line_error(code, err)

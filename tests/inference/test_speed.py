@@ -282,7 +282,7 @@ def test_cli_speed_sweep_and_human(monkeypatch, capsys):
     (["--model", "llama2-7b", "--device", "h100", "--compute-efficiency", "1.5"], "--compute-efficiency"),
     (["--model", "llama2-7b", "--device", "h100", "--bandwidth-efficiency", "0"], "--bandwidth-efficiency"),
     (["--model", "llama2-7b", "--device", "h100", "--tp-efficiency", "nan"], "--tp-efficiency"),
-    (["--model", "llama2-7b", "--device", "h100", "--measured-ms", "-3"], "--measured-ms must be a number > 0"),
+    (["--model", "llama2-7b", "--device", "h100", "--measured-ms", "-3"], "--measured-ms must be a finite number > 0"),
     (["--model", "llama2-7b", "--device", "h100", "--measured-ms", "1"], "--measured-ms 1 implies MBU"),
     (["--model", "llama2-7b", "--device", "h100", "--batch", "2.5"], "'2.5'"),
     (["--model", "llama2-7b", "--device", "h100", "--batch", "1:1e300"], "at most"),

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, level_number, plain_repr, seed_number
 from scalinglab.fit.bootstrap import bootstrap_fit
 from scalinglab.fit.identify import unidentified_parameters
 from scalinglab.fit.multistart import multistart
@@ -27,17 +27,19 @@ MIN_BOOTSTRAP = 10
 
 
 def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:
-    if not isinstance(bootstrap, (int, np.integer)) or isinstance(bootstrap, bool) or bootstrap < 0:
-        raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {bootstrap!r}")
+    if not isinstance(bootstrap, (int, np.integer)):  # 200.0 is refused too: a count of resamples
+        raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {plain_repr(bootstrap)}")
+    bootstrap = bootstrap_count(bootstrap)
     if 0 < bootstrap < MIN_BOOTSTRAP:
         raise ScalingLabError(f"bootstrap={bootstrap} is too few resamples for a percentile interval; "
                               f"use 0 (none) or at least {MIN_BOOTSTRAP} (200-1000 is usual)")
-    if not (0.0 < float(level) < 1.0):
-        raise ScalingLabError(f"confidence level must lie strictly between 0 and 1, got {level}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ScalingLabError(f"seed must be a whole number >= 0, got {seed!r}")
-    if refine is not None and refine < 1:
-        raise ScalingLabError(f"refine must be at least 1 (or None for every start), got {refine}")
+    level_number(level, "confidence level")
+    if not isinstance(seed, (int, np.integer)):
+        raise ScalingLabError(f"seed must be a whole number >= 0, got {plain_repr(seed)}")
+    seed_number(seed)
+    if refine is not None and (isinstance(refine, bool) or not isinstance(refine, (int, np.integer)) or refine < 1):
+        raise ScalingLabError(f"refine must be a whole number >= 1 (or None for every start), "
+                              f"got {plain_repr(refine)}")
 
 
 def _progress(total: int, enabled: bool):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, positive_number
 
 Array = np.ndarray
 
@@ -27,8 +27,8 @@ class Objective:
     def __post_init__(self) -> None:
         if self.kind not in ("huber", "ls"):
             raise ScalingLabError(f"unknown loss '{self.kind}': choose 'huber' or 'ls'")
-        if self.kind == "huber" and not (np.isfinite(self.delta) and self.delta > 0):
-            raise ScalingLabError(f"Huber delta must be a positive number, got {self.delta}")
+        if self.kind == "huber":
+            object.__setattr__(self, "delta", positive_number("Huber delta", self.delta))
 
     def terms(self, r: Array) -> Array:
         """Per-point loss rho(r), same shape as r."""

@@ -36,7 +36,8 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any, Union
 
-from scalinglab.errors import ScalingLabError, plain_repr, positive_count  # noqa: F401 (re-exported)
+from scalinglab.errors import (ScalingLabError, finite_result, fraction, non_negative_number,  # noqa: F401 (re-exported)
+                               plain_repr, positive_count, positive_number)
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.hardware import Device, get_device
 from scalinglab.plan.presets import get_architecture
@@ -59,40 +60,7 @@ WEIGHT_DTYPE_BYTES: dict[str, float] = {
 DEFAULT_INT4_GROUP_SIZE: int = 128
 
 
-# ---- validation ------------------------------------------------------------------------------------
-def fraction(field: str, value: Any) -> float:
-    """``value`` as a number in (0, 1] (an efficiency or a usable share), else ScalingLabError naming it."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"{field} must be a number in (0, 1], got {plain_repr(value)}") from None
-    if not (math.isfinite(v) and 0 < v <= 1):
-        raise ScalingLabError(f"{field} must be in (0, 1], got {plain_repr(value)}")
-    return v
-
-
-def non_negative_number(field: str, value: Any) -> float:
-    """``value`` as a finite number >= 0, else ScalingLabError naming ``field``."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"{field} must be a number >= 0, got {plain_repr(value)}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise ScalingLabError(f"{field} must be a number >= 0, got {plain_repr(value)}")
-    return v
-
-
-def positive_number(field: str, value: Any) -> float:
-    """``value`` as a finite number > 0, else ScalingLabError naming ``field``."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = math.nan
-    if not (math.isfinite(v) and v > 0):
-        raise ScalingLabError(f"{field} must be a number > 0, got {plain_repr(value)}")
-    return v
-
-
+# ---- validation: fraction, non_negative_number, positive_number, positive_count (scalinglab.errors) ----
 def _model(model: ModelLike) -> Architecture:
     return get_architecture(model)
 
@@ -121,10 +89,8 @@ def bytes_per_weight(dtype: str = "bf16", *, group_size: int | None = None, scal
             return element
         group_size = DEFAULT_INT4_GROUP_SIZE
     group = positive_count("group_size", group_size)
-    scale = float(scale_bytes)
-    if not (math.isfinite(scale) and scale >= 0):
-        raise ScalingLabError(f"scale_bytes must be >= 0, got {plain_repr(scale_bytes)}")
-    return element + scale * (2 if zero_point else 1) / group
+    scale = non_negative_number("scale_bytes", scale_bytes)
+    return finite_result("bytes per weight", element + scale * (2 if zero_point else 1) / group)
 
 
 def weights_bytes(model: ModelLike, dtype: str = "bf16", *, group_size: int | None = None,
@@ -168,7 +134,7 @@ def experts_touched(n_experts: int, n_active_experts: int, tokens: float, routin
 def context_note(model: ModelLike, tokens: int, what: str = "context") -> str:
     """A warning when ``tokens`` exceeds the model's trained context (``Architecture.seq_len``), else ""."""
     arch = _model(model)
-    if tokens <= arch.seq_len:
+    if positive_count(what, tokens) <= arch.seq_len:
         return ""
     return (f"{what} {tokens:,} tokens exceeds {arch.name}'s trained context of {arch.seq_len:,} tokens: "
             "the numbers are memory/speed arithmetic only; quality past the trained length is not implied")
@@ -320,7 +286,7 @@ def memory_report(model: ModelLike, *, dtype: str = "bf16", kv_dtype: str = "bf1
         params_active=arch.active_params(), bytes_per_weight=per_weight, weights_bytes=weights,
         kv_bytes_per_token=per_token, context_tokens=context, batch=n_batch, kv_bytes_per_sequence=per_sequence,
         kv_cache_bytes=kv, prefill_tokens=chunk, prefill_workspace_bytes=workspace,
-        total_bytes=weights + kv + workspace, device=None if dev is None else dev.key, n_devices=k,
+        total_bytes=finite_result("total memory (bytes)", weights + kv + workspace), device=None if dev is None else dev.key, n_devices=k,
         kv_shards=shards, usable_memory_fraction=usable, device_memory_bytes=device_memory,
         capacity_bytes=capacity, bytes_per_device=_per_device_bytes(weights, kv, workspace, k, shards),
         fits=fits_flag, max_batch=largest_batch, max_context=longest_context, trained_context_tokens=arch.seq_len,

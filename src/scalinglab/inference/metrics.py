@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, count_array, finite_array, finite_number, finite_result
 from scalinglab.inference.memory import positive_count, positive_number as _positive
 from scalinglab.plan.hardware import Device, get_device
 
@@ -25,20 +25,11 @@ from scalinglab.plan.hardware import Device, get_device
 
 
 def _probability(p: object) -> np.ndarray:
-    arr = np.asarray(p, dtype=float)
-    if not np.all(np.isfinite(arr) & (arr >= 0) & (arr <= 1)):
-        raise ScalingLabError(f"per_token_p must be probabilities in [0, 1], got {np.ravel(arr)[:5].tolist()}")
-    return arr
+    return finite_array("per_token_p (probabilities)", p, low=0.0, high=1.0)
 
 
 def _length(answer_length: object) -> int:
-    try:
-        n = float(answer_length)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        n = float("nan")
-    if not np.isfinite(n) or n != round(n) or n < 1:
-        raise ScalingLabError(f"answer_length must be a whole number of tokens >= 1, got {answer_length!r}")
-    return int(n)
+    return positive_count("answer_length (tokens)", answer_length)
 
 
 def exact_match_curve(per_token_p: float | np.ndarray, answer_length: int) -> float | np.ndarray:
@@ -62,12 +53,12 @@ def token_edit_distance(per_token_p: float | np.ndarray, answer_length: int) -> 
 
 def per_token_loss_power_law(n_params: float | np.ndarray, scale_params: float, alpha: float) -> np.ndarray:
     """Per-token cross-entropy L_CE(N) = (N / c)^alpha nats/token, alpha < 0 (Schaeffer et al. 2023 sec. 2)."""
-    n = np.asarray(n_params, dtype=float)
-    if not np.all(np.isfinite(n) & (n > 0)) or not scale_params > 0:
-        raise ScalingLabError("n_params and scale_params must be finite numbers > 0")
-    if not alpha < 0:
-        raise ScalingLabError(f"alpha must be < 0 (loss falls with N), got {alpha:g}")
-    return (n / scale_params) ** alpha
+    n, scale = count_array("n_params", n_params), _positive("scale_params", scale_params)
+    a = finite_number("alpha", alpha)
+    if not a < 0:
+        raise ScalingLabError(f"alpha must be < 0 (loss falls with N), got {a:g}")
+    with np.errstate(all="ignore"):
+        return finite_result("per-token loss", (n / scale) ** a)
 
 
 @dataclass(frozen=True)
@@ -95,9 +86,10 @@ def metric_comparison(n_params: Sequence[float] | np.ndarray,
     ``per_token_loss``: nats/token at each N, or a callable N -> nats/token (e.g. a partial of
     :func:`per_token_loss_power_law`). Schaeffer et al. 2023: the jump is the metric's, not the model's.
     """
-    n = np.asarray(n_params, dtype=float)
-    loss = np.asarray(per_token_loss(n) if callable(per_token_loss) else per_token_loss, dtype=float)
-    if loss.shape != n.shape or not np.all(np.isfinite(loss) & (loss >= 0)):
+    n = count_array("n_params", n_params)
+    loss = finite_array("per_token_loss (nats/token)", per_token_loss(n) if callable(per_token_loss)
+                        else per_token_loss, low=0.0)
+    if loss.shape != n.shape:
         raise ScalingLabError("per_token_loss must be finite nats/token >= 0, one per n_params value")
     p = np.exp(-loss)
     return MetricComparison(n, loss, p, np.asarray(exact_match_curve(p, answer_length)),

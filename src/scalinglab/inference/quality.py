@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from scalinglab.errors import ScalingLabError
-from scalinglab.errors import plain_repr
+from scalinglab.errors import (MAX_COUNT, ScalingLabError, as_list, bootstrap_count, finite_array, finite_number,
+                               finite_result, level_number, plain_repr, positive_count, seed_number)
 from scalinglab.inference.results import ProblemResults, load_results, load_results_by_temperature
 
 __all__ = [
@@ -35,9 +35,9 @@ __all__ = [
 def _int_array(values: object, what: str, problems: Sequence[str] | None, minimum: int) -> np.ndarray:
     try:
         arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ScalingLabError(f"{what} must be whole numbers, got {plain_repr(values)}") from None
-    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < minimum)
+    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < minimum) | (arr > MAX_COUNT)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         where = f"problem {problems[i]!r}: " if problems is not None else ""
@@ -46,13 +46,7 @@ def _int_array(values: object, what: str, problems: Sequence[str] | None, minimu
 
 
 def _check_k(k: object) -> int:
-    try:
-        kf = float(k)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"k must be a whole number >= 1, got {plain_repr(k)}") from None
-    if not np.isfinite(kf) or kf != round(kf) or kf < 1:
-        raise ScalingLabError(f"k must be a whole number >= 1, got {plain_repr(k)}")
-    return int(kf)
+    return positive_count("k", k)
 
 
 #: Problems whose product has at most this many terms are summed term by term (exact); larger ones use
@@ -137,7 +131,8 @@ def pass_at_k(n: object, c: object, k: int, problems: Sequence[str] | None = Non
 
 def default_ks(max_k: int) -> list[int]:
     """k = 1, 2, 4, ... up to ``max_k``, plus ``max_k`` itself (log-spaced sample counts)."""
-    ks = [2 ** i for i in range(int(np.log2(max_k)) + 1) if 2 ** i <= max_k]
+    max_k = positive_count("max_k", max_k)
+    ks = [2 ** i for i in range(max_k.bit_length()) if 2 ** i <= max_k]
     return ks + ([max_k] if ks[-1] != max_k else [])
 
 
@@ -158,7 +153,7 @@ def coverage_curve(data: ProblemResults | pd.DataFrame | str | Path,
                    ks: Sequence[int] | None = None) -> CoverageCurve:
     """Coverage at each k (Brown et al. 2024, sec. 2), from the pass@k estimator, never 1-(1-c/n)^k."""
     res = load_results(data)
-    kk = sorted({_check_k(k) for k in ks}) if ks is not None else default_ks(res.min_n)
+    kk = sorted({_check_k(k) for k in as_list("ks", ks)}) if ks is not None else default_ks(res.min_n)
     per = np.column_stack([res.pass_at_k(k) for k in kk])
     return CoverageCurve(np.asarray(kk, dtype=float), per.mean(axis=0), per, len(res.problems))
 
@@ -168,7 +163,11 @@ def coverage_law(k: float | np.ndarray, a: float, b: float) -> float | np.ndarra
 
     Check: a = -2, b = -0.3 gives c(1) = 0.1353, c(10) = 0.3670, c(100) = 0.6051, c(1000) = 0.7774.
     """
-    return np.exp(a * np.power(k, b))
+    kk = finite_array("k (samples)", k, low=0.0, low_open=True)
+    a, b = finite_number("a", a), finite_number("b", b)
+    with np.errstate(all="ignore"):
+        out = finite_result("coverage", np.exp(a * np.power(kk, b)))
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def samples_for_coverage(a: float, b: float, target: float) -> float:
@@ -177,6 +176,8 @@ def samples_for_coverage(a: float, b: float, target: float) -> float:
     ``target`` must lie in (0, 1): with b < 0 the law only approaches coverage 1 as k -> infinity. A law
     with b >= 0 never rises, so a target above its c(1) needs infinitely many samples (returns inf).
     """
+    a, b = finite_number("a", a), finite_number("b", b)
+    target = finite_number("target coverage", target)
     if not 0 < target < 1:
         raise ScalingLabError(f"target coverage must be in (0, 1), got {target:g}; c(k) = exp(a k^b) with "
                               "b < 0 only approaches 1 as k -> infinity")
@@ -288,10 +289,7 @@ def fit_coverage(data: ProblemResults | pd.DataFrame | str | Path, ks: Sequence[
     interval is not biased towards fewer samples; resamples with another reason for < 2 usable k are
     skipped (noted).
     """
-    if bootstrap < 0:
-        raise ScalingLabError(f"bootstrap must be >= 0, got {bootstrap}")
-    if not 0 < level < 1:
-        raise ScalingLabError(f"level must be in (0, 1), got {level:g}")
+    bootstrap, seed, level = bootstrap_count(bootstrap), seed_number(seed), level_number(level)
     curve = coverage_curve(data, ks)
     log_k, used = np.log(curve.k), (curve.coverage > 0) & (curve.coverage < 1)
     a, b = _fit_line(log_k, curve.coverage)
@@ -340,7 +338,8 @@ def best_temperature(data: pd.DataFrame | str | Path | dict[float, ProblemResult
     by_t = data if isinstance(data, dict) else load_results_by_temperature(data)
     if not by_t:
         raise ScalingLabError("no temperatures given")
-    kk = sorted({_check_k(k) for k in ks}) if ks is not None else default_ks(min(r.min_n for r in by_t.values()))
+    kk = (sorted({_check_k(k) for k in as_list("ks", ks)}) if ks is not None
+          else default_ks(min(r.min_n for r in by_t.values())))
     table = {t: r.mean_pass_at_k(kk) for t, r in sorted(by_t.items())}
     best = {k: max(table, key=lambda t: (table[t][k], -t)) for k in kk}
     sets = {frozenset(r.problems) for r in by_t.values()}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.errors import plain_repr
+from scalinglab.errors import plain_repr, table_path
 from scalinglab.tables import read_table
 
 __all__ = ["ProblemResults", "load_results", "load_results_by_temperature"]
@@ -129,7 +129,7 @@ def _results_from_frame(df: pd.DataFrame, source: str) -> ProblemResults:
 def _frame(data: pd.DataFrame | str | Path, name: str | None) -> tuple[pd.DataFrame, str]:
     if isinstance(data, pd.DataFrame):
         return data.reset_index(drop=True), name or "results"
-    path = Path(data)
+    path = table_path("results", data)
     return read_table(path, name or str(path), is_text=lambda col: col.strip().lower() == "problem"), \
         name or str(path)
 

@@ -53,7 +53,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, as_list, count_number, finite_result
 from scalinglab.inference import memory as mem
 from scalinglab.inference.memory import (EXPERT_ROUTINGS, ModelLike, experts_touched, fraction,  # noqa: F401
                                         positive_count)
@@ -177,7 +177,7 @@ def decode_step(*, weights_bytes: float, kv_bytes_per_sequence: float, active_pa
     shards = k if n_kv_shards is None else positive_count("kv_shards", n_kv_shards)
     w_bytes = _positive("weights_bytes", weights_bytes)
     kv_seq = _non_negative("kv_bytes_per_sequence", kv_bytes_per_sequence)
-    n_active = _positive("active_params", active_params)
+    n_active = count_number("active_params", active_params)
     c_eff = fraction("compute_efficiency", compute_efficiency)
     b_eff = fraction("bandwidth_efficiency", bandwidth_efficiency)
     tp = fraction("tp_efficiency", tp_efficiency)
@@ -200,7 +200,8 @@ def decode_step(*, weights_bytes: float, kv_bytes_per_sequence: float, active_pa
     weight_time = read / bytes_rate
     flops = 2.0 * n_active * n_batch
     compute_time = flops / flops_rate
-    step = kv_time + max(weight_time, compute_time)
+    step = finite_result("decode step time", kv_time + max(weight_time, compute_time),
+                         "the byte counts or efficiencies given are out of any physical range")
     ridge = peak * c_eff / (bw * b_eff)
     bytes_moved = read + n_batch * kv_seq
     per_batch = 2.0 * n_active / flops_rate  # compute seconds per sequence in the batch
@@ -278,6 +279,7 @@ def prefill_step(model: ModelLike, device: str | Device, *, prompt_tokens: int, 
     weights_read = mem.weights_bytes(arch, dtype) - e_bytes * (1.0 - share)
     moved = weights_read + n_batch * prompt * mem.kv_bytes_per_token(arch, kv_dtype)
     memory_s = moved / (tp * dev.bandwidth_bytes_per_s * fraction("bandwidth_efficiency", bandwidth_efficiency))
+    finite_result("prefill time", max(compute_s, memory_s), "the efficiencies given are out of any physical range")
     return PrefillStep(prompt_tokens=prompt, prefill_flops=flops, prefill_attention_flops=attention,
                        prefill_compute_s=compute_s, prefill_memory_s=memory_s, prefill_s=max(compute_s, memory_s),
                        prefill_bound="compute" if compute_s >= memory_s else "memory")
@@ -392,9 +394,8 @@ def batch_sweep(model: ModelLike, device: str | Device, batches: Sequence[int] |
                 **options: Any) -> list[SpeedReport]:
     """The batch processing law: one :class:`SpeedReport` per batch size (default 1..512, powers of two).
     Each row's ``bound`` flips to "compute" past ``crossover_batch``; ``options`` as :func:`serving_speed`."""
-    sizes = batch_range(1, 512) if batches is None else [positive_count("batch", b) for b in batches]
-    if not sizes:
-        raise ScalingLabError("batch sweep needs at least one batch size")
+    sizes = batch_range(1, 512) if batches is None else [positive_count("batch", b) for b in
+                                                         as_list("batch sweep sizes", batches)]
     return [serving_speed(model, device, batch=b, **options) for b in sizes]
 
 
@@ -402,9 +403,7 @@ def model_size_sweep(models: Sequence[ModelLike], device: str | Device, **option
     """The token-generation scaling law on one device setup: a :class:`SpeedReport` per model, sorted by
     total parameters (tokens/s falls roughly as 1/N while memory-bound); ``options`` as
     :func:`serving_speed`."""
-    if not models:
-        raise ScalingLabError("model size sweep needs at least one model")
-    reports = [serving_speed(m, device, **options) for m in models]
+    reports = [serving_speed(m, device, **options) for m in as_list("model size sweep models", models)]
     return sorted(reports, key=lambda r: r.params_total)
 
 
@@ -413,6 +412,8 @@ def measured_efficiency(report: SpeedReport, time_per_token_s: float, label: str
     """MBU and MFU of a measured decode step of ``report``'s configuration: ``mbu`` from the bytes the
     roofline says a step moves (weights read + batch x KV), ``mfu`` from batch / time tokens/s. ``label``
     names the measurement in errors (the CLI passes its flag)."""
+    if not isinstance(report, SpeedReport):
+        raise ScalingLabError(f"report must be a SpeedReport (from serving_speed), got {type(report).__name__}")
     d = report.decode
     seconds = _positive(label or "measured time_per_token_s", time_per_token_s)
     mbu = model_bandwidth_utilization(d.bytes_per_step, seconds, d.device, d.n_devices, label=label)

@@ -21,7 +21,8 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.special import expit
 
-from scalinglab.errors import ScalingLabError, positive_number
+from scalinglab.errors import (ScalingLabError, bootstrap_count, finite_array, finite_number, finite_result,
+                               level_number, positive_array, positive_number, seed_number)
 
 __all__ = ["LOG_LINEAR", "SIGMOID", "log_linear_law", "sigmoid_law", "CurveFit", "AccuracyPrediction",
            "AccuracyScalingFit", "fit_test_time"]
@@ -33,16 +34,28 @@ _PARAMS = {LOG_LINEAR: ("p", "q"), SIGMOID: ("low", "high", "k", "x0")}
 
 def log_linear_law(x: np.ndarray | float, p: float, q: float) -> np.ndarray:
     """acc = p + q log10(x): accuracy (fraction) vs compute x (a count, > 0)."""
-    return p + q * np.log10(x)
+    xs, p, q = positive_array("x", x), finite_number("p", p), finite_number("q", q)
+    return finite_result("accuracy", _log_linear(xs, p, q))
 
 
 def sigmoid_law(x: np.ndarray | float, low: float, high: float, k: float, x0: float) -> np.ndarray:
     """acc = low + (high - low) / (1 + exp(-k (log10 x - x0))); x0 is in log10 units of x."""
+    xs = positive_array("x", x)
+    theta = [finite_number(name, v) for name, v in zip(("low", "high", "k", "x0"), (low, high, k, x0))]
+    with np.errstate(all="ignore"):
+        return finite_result("accuracy", _sigmoid(xs, *theta))
+
+
+def _log_linear(x: np.ndarray, p: float, q: float) -> np.ndarray:
+    return p + q * np.log10(x)
+
+
+def _sigmoid(x: np.ndarray, low: float, high: float, k: float, x0: float) -> np.ndarray:
     return low + (high - low) * expit(k * (np.log10(x) - x0))
 
 
 def _law(model: str, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    return log_linear_law(x, *theta) if model == LOG_LINEAR else sigmoid_law(x, *theta)
+    return _log_linear(x, *theta) if model == LOG_LINEAR else _sigmoid(x, *theta)
 
 
 def _fit_log_linear(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -64,7 +77,7 @@ def _fit_sigmoid(x: np.ndarray, y: np.ndarray, start: np.ndarray | None = None) 
                   for kk in (2.0, 8.0) for x0 in np.quantile(u, [0.25, 0.5, 0.75])]
     best = None
     for s in starts:
-        r = least_squares(lambda t: sigmoid_law(x, *t) - y, s, bounds=(lower, upper), method="trf")
+        r = least_squares(lambda t: _sigmoid(x, *t) - y, s, bounds=(lower, upper), method="trf")
         if best is None or r.cost < best.cost:
             best = r
     return best.x
@@ -163,7 +176,8 @@ class AccuracyScalingFit:
 
 
 def _check_data(x: Sequence[float], accuracy: Sequence[float], x_name: str) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = np.asarray(x, dtype=float).ravel(), np.asarray(accuracy, dtype=float).ravel()
+    xs = finite_array(x_name, x, low=0.0, low_open=True).ravel()
+    ys = finite_array("accuracy", accuracy).ravel()
     if xs.size != ys.size:
         raise ScalingLabError(f"{x_name} and accuracy must have the same length, got {xs.size} and {ys.size}")
     bad_x = np.flatnonzero(~np.isfinite(xs) | (xs <= 0))
@@ -208,10 +222,7 @@ def fit_test_time(x: Sequence[float], accuracy: Sequence[float], x_name: str = "
     """
     if holdout not in ("loo", "largest"):
         raise ScalingLabError(f"holdout must be 'loo' or 'largest', got {holdout!r}")
-    if bootstrap < 0:
-        raise ScalingLabError(f"bootstrap must be >= 0, got {bootstrap}")
-    if not 0 < level < 1:
-        raise ScalingLabError(f"level must be in (0, 1), got {level:g}")
+    bootstrap, seed, level = bootstrap_count(bootstrap), seed_number(seed), level_number(level)
     xs, ys = _check_data(x, accuracy, x_name)
     order = np.argsort(xs, kind="stable")
     xs, ys = xs[order], ys[order]

@@ -19,6 +19,7 @@ import pandas as pd
 from scalinglab.errors import ScalingLabError
 from scalinglab.errors import plain_repr as _show
 from scalinglab.errors import positive_number as _positive
+from scalinglab.errors import finite_result, positive_array, table_path
 from scalinglab.tables import read_table
 
 __all__ = [
@@ -110,6 +111,7 @@ def _finish(g2: float, tr: float, method: str, sizes: list[float], n_rows: int) 
     if not tr > 0:
         raise ScalingLabError(f"estimated tr(Sigma) = {tr:.4g} <= 0: squared gradient norms should fall as the "
                               "batch size grows; check the batch_size and grad_sq_norm columns")
+    finite_result("noise scale", [tr / g2, g2, tr], "the squared norms given are out of the float range")
     return NoiseScale(tr / g2, g2, tr, method, sizes, n_rows)
 
 
@@ -133,17 +135,15 @@ def noise_scale_two_batch(b_small: float, grad_sq_small: float | Sequence[float]
 
 
 def _mean_positive(name: str, values: float | Sequence[float]) -> tuple[float, int]:
-    arr = np.atleast_1d(np.asarray(values, dtype=float))
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ScalingLabError(f"{name} must hold finite numbers > 0")
-    return float(arr.mean()), int(arr.size)
+    arr = np.atleast_1d(positive_array(name, values))
+    return float(finite_result(f"mean {name}", np.mean(arr))), int(arr.size)
 
 
 def _noise_table(data: str | Path | pd.DataFrame) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         df, name = data, "<DataFrame>"
     else:
-        df, name = read_table(Path(data), str(data)), str(data)
+        df, name = read_table(table_path("noise-scale table", data), str(data)), str(data)
     cols = {str(c).strip().lower(): c for c in df.columns}
     missing = [c for c in ("batch_size", "grad_sq_norm") if c not in cols]
     if missing:
@@ -213,7 +213,11 @@ def steps_examples_tradeoff(batch_size: float, s_min: float, e_min: float) -> Ba
     b = _positive("batch_size", batch_size)
     s_min, e_min = _positive("s_min", s_min), _positive("e_min", e_min)
     b_crit = e_min / s_min
-    return BatchTradeoff(b, s_min * (1.0 + b_crit / b), e_min * (1.0 + b / b_crit), b_crit)
+    out = (b, s_min * (1.0 + b_crit / b) if b_crit < math.inf else math.inf,
+           e_min * (1.0 + b / b_crit) if b_crit > 0 else math.inf, b_crit)
+    finite_result("steps/examples trade-off", [*out, 1.0 / b_crit if b_crit > 0 else math.inf],
+                  "E_min / S_min, the critical batch, is out of the float range")
+    return BatchTradeoff(*out)
 
 
 def deepseek_learning_rate(flops: float) -> float:
