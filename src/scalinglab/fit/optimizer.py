@@ -7,6 +7,12 @@ gradient points out of the box are held fixed for that step (an active set), so 
 keep moving instead of the whole step being clipped away. The step is projected onto the bounds and
 kept only if the objective falls; each start has its own lambda. Finished starts leave the active
 set, so the cost of an iteration shrinks as starts converge.
+
+Memory is bounded in the number of rows n: the objective, the gradient g = J psi and the
+Gauss-Newton matrix H = J^T W J are accumulated over blocks of rows (:func:`row_blocks`), so the
+Jacobian ``(S, P, n)`` of S starts is never held for all n rows at once, only ``(S, P, block)``
+with S * P * block * 8 bytes <= ``BLOCK_BYTES``. Below that size (every fit of a few thousand rows,
+every bootstrap chunk of a few hundred) there is one block and nothing changes.
 """
 
 from __future__ import annotations
@@ -20,6 +26,22 @@ from scalinglab.fit.objective import Objective
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
+BLOCK_BYTES = 16 << 20  # per (S, P, block) Jacobian block; its temporaries are a few times this
+MIN_BLOCK = 1024  # rows: smaller blocks cost more in Python overhead than they save in memory
+
+
+def row_blocks(n: int, S: int, P: int, block_bytes: int = BLOCK_BYTES) -> list[slice]:
+    """Consecutive row slices covering 0..n, each small enough for an (S, P, block) float array."""
+    block = max(MIN_BLOCK, block_bytes // (8 * max(S, 1) * max(P, 1)))
+    return [slice(lo, min(lo + block, n)) for lo in range(0, n, block)] or [slice(0, 0)]
+
+
+def _rows(X: Mapping[str, Array], logy: Array, weights: Array | None, rows: slice, n: int):
+    """The variables, log-losses and weights of one block of rows (the whole arrays for one block)."""
+    if rows.start == 0 and rows.stop == n:
+        return X, logy, weights
+    w = None if weights is None else weights[..., rows]
+    return {k: v[rows] for k, v in X.items()}, logy[rows], w
 
 
 @dataclass
@@ -31,23 +53,39 @@ class BatchResult:
 
 
 def objective_values(family: LawFamily, theta: Array, X: Mapping[str, Array], logy: Array,
-                     obj: Objective, weights: Array | None = None) -> Array:
-    """Objective at each row of theta ``(S, P)``; +inf where the prediction is not finite."""
+                     obj: Objective, weights: Array | None = None,
+                     block_bytes: int = BLOCK_BYTES) -> Array:
+    """Objective at each row of theta ``(S, P)``; +inf where the prediction is not finite.
+
+    Summed over blocks of rows (``row_blocks``), so memory does not grow with S * n."""
+    n, S = logy.shape[-1], theta.shape[0]
+    v = np.zeros(S)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        v = obj.value(family.log_predict(theta, X) - logy, weights)
+        for rows in row_blocks(n, S, 1, block_bytes):
+            Xb, yb, wb = _rows(X, logy, weights, rows, n)
+            v += obj.value(family.log_predict(theta, Xb) - yb, wb)
     return np.where(np.isfinite(v), v, np.inf)
 
 
-def normal_equations(family, theta, X, logy, obj, weights):
-    """Gradient g (S, P) and IRLS Gauss-Newton matrix H (S, P, P) of the weighted objective."""
+def normal_equations(family, theta, X, logy, obj, weights, block_bytes: int = BLOCK_BYTES):
+    """Gradient g (S, P) and IRLS Gauss-Newton matrix H (S, P, P) of the weighted objective.
+
+    g = sum_i w_i psi(r_i) J_i and H = sum_i w_i (psi(r_i)/r_i) J_i J_i^T, accumulated over blocks of
+    rows (``row_blocks``): the result is the same sum as over all rows at once (to rounding), with
+    the Jacobian held for one block at a time."""
+    n, S, P = logy.shape[-1], theta.shape[0], theta.shape[1]
+    g, H = np.zeros((S, P)), np.zeros((S, P, P))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        f, J = family.log_predict(theta, X, jac=True)
-        r = f - logy
-        psi, cw = obj.psi(r), obj.irls_weight(r)
-        if weights is not None:
-            psi, cw = psi * weights, cw * weights
-        g = np.einsum("spn,sn->sp", J, psi)
-        H = np.matmul(J * cw[:, None, :], J.transpose(0, 2, 1))
+        for rows in row_blocks(n, S, P, block_bytes):
+            Xb, yb, wb = _rows(X, logy, weights, rows, n)
+            f, J = family.log_predict(theta, Xb, jac=True)
+            r = f - yb
+            psi, cw = obj.psi(r), obj.irls_weight(r)
+            if wb is not None:
+                psi *= wb
+                cw *= wb
+            g += np.einsum("spn,sn->sp", J, psi)
+            H += np.matmul(J * cw[:, None, :], J.transpose(0, 2, 1))
     return g, H
 
 
