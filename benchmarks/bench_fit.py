@@ -80,12 +80,12 @@ def main() -> int:
     print(f"speed-up (every start refined)     : {t_sp / t_full:8.1f} x")
     print(f"objective relative difference      : {rel:+.2e}   (target <= 1e-6: equal or lower)")
     t_bs, res_bs = timed(lambda: sl.fit(runs, "chinchilla", bootstrap=1000, seed=0))
-    print(f"bootstrap, 1,000 resamples x {8} starts each: {t_bs:6.2f} s   (target < 10 s); "
+    print(f"bootstrap, 1,000 resamples: {t_bs:6.2f} s   (target <= 1.5 s); "
           f"{res_bs.bootstrap_converged} converged")
     for k in ("alpha", "beta", "a", "b"):
         lo, hi = res_bs.ci[k]
         print(f"  {k:<6} {({**res_bs.params, **res_bs.derived})[k]:.4f}  95% CI [{lo:.4f}, {hi:.4f}]")
-    ok = t_sp / t_sl >= 100 and rel <= 1e-6 and t_bs < 10
+    ok = t_sp / t_sl >= 100 and rel <= 1e-6 and t_bs <= 1.5
     print("targets met" if ok else "TARGETS NOT MET")
     return 0
 

@@ -30,6 +30,7 @@ def test_fit_json_contract(sim_csv, monkeypatch, capsys, tmp_path):
     assert set(d["params"]) == {"E", "A", "B", "alpha", "beta"}
     assert set(d["ci"]) == {"E", "A", "B", "alpha", "beta"}
     assert d["n_points"] == 54 and d["converged"] is True
+    assert d["status"] == "converged" and d["unidentified"] == []  # issue 11: keys status, unidentified
     assert abs(d["params"]["alpha"] - 0.34) < 0.1
     assert out.exists()
     # predict from the saved fit carries an interval
@@ -37,7 +38,8 @@ def test_fit_json_contract(sim_csv, monkeypatch, capsys, tmp_path):
                                 monkeypatch, capsys)
     assert code == 0, err
     p = json.loads(stdout)
-    assert set(p) == {"loss", "low", "high", "extrapolation", "warnings"} and p["low"] <= p["loss"] <= p["high"]
+    assert set(p) == {"loss", "low", "high", "extrapolation", "warnings", "interval_method"}
+    assert p["low"] <= p["loss"] <= p["high"]
 
 
 def test_fit_without_bootstrap_has_no_ci(sim_csv, monkeypatch, capsys):
@@ -55,7 +57,7 @@ def test_predict_published(monkeypatch, capsys):
                               monkeypatch, capsys)
     assert code == 0
     d = json.loads(stdout)
-    assert set(d) == {"loss", "extrapolation", "warnings"} and d["loss"] == pytest.approx(1.9366, abs=5e-4)
+    assert set(d) == {"loss", "extrapolation", "warnings", "interval_method"} and d["loss"] == pytest.approx(1.9366, abs=5e-4)
 
 
 def test_laws_json(monkeypatch, capsys):

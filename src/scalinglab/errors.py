@@ -137,21 +137,27 @@ def choice(field: str, value: object, options: Sequence[str]) -> str:
     return key  # type: ignore[return-value]
 
 
+def number_array(field: str, values: object, want: str = "numbers") -> np.ndarray:
+    """``values`` (a number or a list of numbers) as a float array, not yet checked for finiteness; a
+    ScalingLabError for text, dicts, None, bools and anything numpy cannot read as numbers."""
+    arr = None
+    if not (isinstance(values, (str, bytes, Mapping, bool)) or values is None):
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    if arr is None:
+        raise ScalingLabError(f"{field} must be {want}, got {plain_repr(values)}")
+    return arr
+
+
 def finite_array(field: str, values: object, *, low: float | None = None, high: float | None = None,
                  low_open: bool = False, empty: bool = False) -> np.ndarray:
     """``values`` (a number or a list of numbers) as a float array of finite values from ``low`` (above
     it when ``low_open``) to ``high``, else a ScalingLabError naming the first bad element."""
-    if isinstance(values, (str, bytes, Mapping)) or values is None or isinstance(values, bool):
-        arr = None
-    else:
-        try:
-            arr = np.asarray(values, dtype=float)
-        except (TypeError, ValueError, OverflowError):
-            arr = None
     bounds = _bounds_text(low, high, low_open, False)
     want = bounds.replace("a finite number", "finite numbers") if bounds.startswith("a ") else "numbers " + bounds
-    if arr is None:
-        raise ScalingLabError(f"{field} must be {want}, got {plain_repr(values)}")
+    arr = number_array(field, values, want)
     if arr.size == 0 and not empty:
         raise ScalingLabError(f"{field} is empty: give at least one number")
     bad = ~np.isfinite(arr)
@@ -236,3 +242,10 @@ def table_path(field: str, value: object) -> Path:
     if not isinstance(value, (str, os.PathLike)) or not str(os.fspath(value)).strip():
         raise ScalingLabError(f"{field} must be a table file path or a DataFrame, got {plain_repr(value)}")
     return Path(value)
+
+
+def column_name(field: str, value: object) -> str:
+    """``value`` as a column name: non-empty text, else a ScalingLabError naming ``field``."""
+    if not isinstance(value, str) or not value.strip():
+        raise ScalingLabError(f"{field} must be a column name (text), got {plain_repr(value)}")
+    return value

@@ -68,11 +68,16 @@ def law_inputs(law: AnyLaw, **given: Any) -> tuple[dict[str, Any], list[str]]:
     return out, notes
 
 
-def predict_loss(law: AnyLaw, **X: Any) -> Prediction:
-    """Loss (nats/token) predicted by a fitted or published law, with an interval when available."""
+def predict_loss(law: AnyLaw, *, allow_unidentified: bool = False, **X: Any) -> Prediction:
+    """Loss (nats/token) predicted by a fitted or published law, with an interval when available.
+
+    A fitted law whose data leave any parameter undetermined is refused (the loss depends on them all)
+    unless ``allow_unidentified``; see :func:`unidentified_guard`, whose warnings the CLI prints."""
+    unidentified_guard(law, "the predicted loss", allow=allow_unidentified)
     if isinstance(law, FitResult):
         return law.predict(**X)
     return Prediction(loss=np.asarray(law.family.predict_natural(law.params, **X)))
+
 
 # ---- extrapolation distance ---------------------------------------------------------------------------------
 #: An answer more than this many decades (log10) outside the law's data in N, D or C gets a warning.
@@ -171,3 +176,42 @@ def extrapolation_text(law: AnyLaw, **X: Any) -> str:
         parts.append(f"inside the fitted {', '.join(inside)}")
     return "extrapolation: " + "; ".join(parts)
 
+
+# ---- identifiability guard ----------------------------------------------------------------------------------
+ALLOW_HINT = "pass --allow-unidentified (Python: allow_unidentified=True) to answer anyway"
+
+
+def unidentified_guard(law: AnyLaw, answer: str, depends_on: Any = None, *, allow: bool = False) -> list[str]:
+    """Refuse an answer that depends on parameters the law's data do not determine; else warnings.
+
+    ``depends_on``: the natural parameter names the answer depends on (None: all of them). A fitted law's
+    ``unidentified`` parameters (:mod:`scalinglab.fit.identify`) that the answer depends on raise a
+    ScalingLabError naming them and the way out, unless ``allow``; then, and for unidentified parameters
+    the answer does not depend on (the loss level E of a compute-optimal allocation), the returned
+    warnings name them. Published laws carry no such list and give no warnings."""
+    names = list(getattr(law, "unidentified", None) or [])
+    if not names:
+        return []
+    why = getattr(law, "unidentified_why", {}) or {}
+    needed = [p for p in names if depends_on is None or p in set(depends_on)]
+    if needed and not allow:
+        reasons = "; ".join(f"{p}: {why.get(p, 'not determined')}" for p in needed)
+        raise ScalingLabError(f"{answer} depends on {', '.join(needed)}, which the data of law {law_name(law)} "
+                              f"do not determine ({reasons}); refit on data that determine "
+                              f"{'it' if len(needed) == 1 else 'them'}, or {ALLOW_HINT}")
+    out = [f"{answer} depends on {', '.join(needed)}, which the data do not determine: it is answered only "
+           "because unidentified parameters were allowed, and it should not be trusted"] if needed else []
+    level = [p for p in names if p not in needed]
+    if level:
+        out.append(f"{', '.join(level)} {'is' if len(level) == 1 else 'are'} not determined by the data; "
+                   f"{answer} does not depend on {'it' if len(level) == 1 else 'them'}, but any loss "
+                   "printed with it does")
+    return out
+
+
+def allocation_params(law: AnyLaw) -> list[str]:
+    """The parameters a compute-optimal allocation depends on: all but the family's additive loss level
+    (``LawFamily.level_params``, e.g. E of L = E + A/N^alpha + B/D^beta), which shifts the loss but not
+    the N that minimises it."""
+    level = set(getattr(law.family, "level_params", ()))
+    return [p for p in law.family.param_names if p not in level]

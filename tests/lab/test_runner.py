@@ -74,9 +74,13 @@ def test_workers_do_not_change_results(tmp_path: Path) -> None:
 
 
 def test_interrupted_run_resumes_from_checkpoint(tmp_path: Path) -> None:
+    """The resumed attempt continues from the checkpoint, and its curve up to there is the checkpoint's
+    (replacing whatever the interrupted attempt had stored)."""
+    import dataclasses
+
     from scalinglab.lab.corpus import load_corpus
     from scalinglab.lab.runner import _checkpoint_tag, run_key
-    from scalinglab.lab.train import train_run
+    from scalinglab.lab.train import Checkpoint, train_run
 
     db, ck = tmp_path / "runs.db", tmp_path / "ck"
     straight = run_sweep(RUNS[:1], tmp_path / "straight.db", corpus=CORPUS)
@@ -85,7 +89,7 @@ def test_interrupted_run_resumes_from_checkpoint(tmp_path: Path) -> None:
         sweep = store.create_sweep("sweep", {"corpus": CORPUS, "runs": [run_key(RUNS[0])]})
         rid = store.add_run(sweep, run_key(RUNS[0]), RUNS[0].config.seed)
         store.start_run(rid, "cpu", "test")
-        store.log_metrics(rid, [{"step": 10, "tokens": 1280, "train_loss": 123.0}])  # a marker
+        store.log_metrics(rid, [{"step": 10, "tokens": 1280, "train_loss": 456.0}])  # replaced on resume
 
     class Killed(Exception):
         pass
@@ -98,11 +102,14 @@ def test_interrupted_run_resumes_from_checkpoint(tmp_path: Path) -> None:
     own = ck / f"run-{rid}-{_checkpoint_tag(db, sweep, CORPUS, 'bytes')}.pt"  # this store's, sweep's, corpus's
     with pytest.raises(Killed):
         train_run(RUNS[0].config, load_corpus(CORPUS), on_eval=kill_at_20, checkpoint_path=own)
+    marked = Checkpoint.load(own)
+    marked.points[0] = dataclasses.replace(marked.points[0], train_loss=123.0)  # a marker in the checkpoint
+    marked.save(own)
     rows = run_sweep(RUNS[:1], db, corpus=CORPUS, checkpoint_dir=ck)
     assert rows[0]["id"] == rid and rows[0]["final_val_loss"] == straight[0]["final_val_loss"]
     with RunStore(db) as store:
         m = store.metrics_frame(rid)
-        assert list(m["step"]) == [10, 20, 30] and m["train_loss"].iloc[0] == 123.0  # resumed at 10
+        assert list(m["step"]) == [10, 20, 30] and m["train_loss"].iloc[0] == 123.0  # resumed at 10, its curve
     assert not own.exists()  # removed once finished
 
 

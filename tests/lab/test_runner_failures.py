@@ -94,12 +94,13 @@ def test_workers_exit_when_the_sweep_process_is_killed(tmp_path: Path) -> None:
         "import os, sys, time\n"
         "from concurrent.futures import ProcessPoolExecutor\n"
         "from multiprocessing import get_context\n"
-        "from scalinglab.lab.runner import _worker_init\n"
+        "from scalinglab.lab.worker_guard import initializer\n"
         "def sleeper(path):\n"
         "    open(path, 'w').write(str(os.getpid()))\n"
         "    time.sleep(60)\n"
         "if __name__ == '__main__':\n"
-        "    with ProcessPoolExecutor(1, mp_context=get_context('spawn'), initializer=_worker_init) as pool:\n"
+        "    init, args = initializer()\n"
+        "    with ProcessPoolExecutor(1, mp_context=get_context('spawn'), initializer=init, initargs=args) as pool:\n"
         f"        pool.submit(sleeper, {str(pidfile)!r})\n"
         "        time.sleep(60)\n")
     parent = subprocess.Popen([sys.executable, str(script)], start_new_session=True)

@@ -159,7 +159,10 @@ def test_a_law_of_compute_alone_has_no_plan(sim_csv):
 def test_sections_that_cannot_run_say_why(tmp_path):
     path = tmp_path / "few.csv"
     sweep().head(8).to_csv(path, index=False)  # too few runs to hold any out and still fit 5 parameters
-    r = make_report(path, bootstrap=0, budgets=(1e22,))
+    with pytest.raises(ScalingLabError, match="the report's compute-optimal plan depends on .*allow-unidentified"):
+        make_report(path, bootstrap=0, budgets=(1e22,))  # 8 runs leave the law's exponents undetermined
+    r = make_report(path, bootstrap=0, budgets=(1e22,), allow_unidentified=True)
+    assert any("not determined" in w or "do not determine" in w for w in r.warnings)
     assert any(w.startswith("the backtest could not be made") for w in r.warnings)
     assert "the backtest could not be made" in r.html.split('<section id="backtest">')[1].split("</section>")[0]
 

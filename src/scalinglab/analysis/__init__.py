@@ -3,6 +3,8 @@
 Modules (one concept each):
 
 - ``intervals``: prediction intervals (bootstrap parameter uncertainty + run-to-run noise).
+- ``calibration``: rolling-origin refits that calibrate a fit's intervals to the law's own
+  extrapolation errors (``interval="calibrated"``).
 - ``backtest``: extrapolation backtests (hold out the largest runs, rolling thresholds,
   leave-one-size-out).
 - ``selection``: law-family selection by held-out error and AIC/BIC; regime changes.
@@ -26,6 +28,7 @@ from scalinglab.analysis.identifiability import (  # noqa: E402,F401
     fit_identifiability_warnings, identifiability_warnings,
 )
 from scalinglab.analysis.intervals import PredictionInterval, prediction_interval  # noqa: E402,F401
+from scalinglab.analysis.calibration import calibrate  # noqa: E402,F401
 from scalinglab.analysis.selection import SelectionResult, regime_change, select_law  # noqa: E402,F401
 from scalinglab.analysis.groups import GroupComparison, fit_groups, optimal_exponents  # noqa: E402,F401
 from scalinglab.analysis.multiplier import (  # noqa: E402,F401

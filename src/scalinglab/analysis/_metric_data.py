@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, column_name, positive_number
 from scalinglab.io import ALIASES, Runs, column_key, quoted_columns
 from scalinglab.tables import read_table
 
@@ -55,10 +55,11 @@ def read_metric_table(data: str | os.PathLike[str] | pd.DataFrame | Runs, metric
     column (e.g. ``{"flops": "FLOPs (1E21)"}``); ``x_scale`` multiplies the scale column (1e21
     for a column in units of 1e21 FLOPs). ``bounded``: the metric must lie in [0, 1] (a fraction).
     ``extra`` names more numeric columns, ``labels`` text columns (ids), returned for the same rows."""
-    if x not in SCALES:
-        raise ScalingLabError(f"unknown scale column --x '{x}': choose one of {', '.join(SCALES)}")
-    if not (isinstance(x_scale, (int, float)) and math.isfinite(x_scale) and x_scale > 0):
-        raise ScalingLabError(f"--x-scale must be a finite number > 0, got {x_scale!r}")
+    if not isinstance(x, str) or x not in SCALES:
+        raise ScalingLabError(f"unknown scale column --x {x!r}: choose one of {', '.join(SCALES)}")
+    x_scale = positive_number("--x-scale", x_scale)
+    for i, name in enumerate((metric, *extra, *labels)):
+        column_name("metric" if i == 0 else "column", name)
     df, source = _frame(data)
     mapping = dict(columns or {})
     x_col = _find(df, source, x, mapping, aliases=ALIASES.get(x, (x,)))

@@ -9,7 +9,12 @@ and run-to-run noise (:func:`scalinglab.analysis.intervals.prediction_interval`)
 * MARE, mean absolute relative error = mean_i |predicted_i - observed_i| / observed_i over held-out runs
   (a fraction; 0.01 = 1%), losses in nats/token;
 * coverage = fraction of held-out runs whose observed loss lies inside [low, high]; compare with the
-  nominal ``level``.
+  nominal ``level``;
+* median width = median_i (high_i - low_i) / predicted_i over held-out runs (a fraction).
+
+``interval="calibrated"`` first calibrates the training fit on the training runs alone
+(:func:`scalinglab.analysis.calibration.calibrate`: rolling-origin refits below the threshold), so
+the intervals also cover the law's misfit as it grew with distance there; nothing held out is seen.
 
 :func:`rolling_backtest` repeats this over several thresholds so the error can be read against the
 extrapolation distance (log10 of how far beyond the largest training run the prediction reaches);
@@ -29,8 +34,8 @@ import pandas as pd
 from scalinglab.analysis.identifiability import (
     distinct_levels, fit_identifiability_warnings, identifiability_warnings,
 )
-from scalinglab.analysis.intervals import prediction_interval
-from scalinglab.errors import ScalingLabError
+from scalinglab.analysis.intervals import INTERVAL_KINDS, prediction_interval
+from scalinglab.errors import MIN_LOSS, ScalingLabError, as_list, finite_number, positive_array, positive_number
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
@@ -60,11 +65,14 @@ class BacktestResult:
     sigma: float  # log-space run-to-run noise scale used in the intervals
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    interval_method: str = "prediction"  # INTERVAL_KINDS: what the intervals cover
+    median_width: float = float("nan")  # median (high - low) / predicted over held-out runs (a fraction)
 
     def to_dict(self) -> dict[str, Any]:
         """Keys ``mare``, ``coverage``, ``predictions`` (list of {params, tokens, observed, predicted,
         low, high} plus flops, inside, rel_error, distance) and law, x, holdout_above, level, n_train,
-        n_test, sigma, fit (the training fit's report), notes, warnings."""
+        n_test, sigma, fit (the training fit's report; with ``calibration`` when calibrated), notes,
+        warnings, interval_method, median_width."""
         preds = []
         for row in self.predictions.itertuples(index=False):
             preds.append({"params": _num(row.params), "tokens": _num(row.tokens), "observed": float(row.observed),
@@ -74,15 +82,18 @@ class BacktestResult:
         return {"mare": self.mare, "coverage": self.coverage, "predictions": preds, "law": self.law,
                 "x": self.x, "holdout_above": self.holdout_above, "level": self.level,
                 "n_train": self.n_train, "n_test": self.n_test, "sigma": self.sigma,
-                "fit": self.fit.report_dict(), "notes": list(self.notes), "warnings": list(self.warnings)}
+                "fit": self.fit.report_dict(), "notes": list(self.notes), "warnings": list(self.warnings),
+                "interval_method": self.interval_method, "median_width": self.median_width}
 
     def summary(self) -> str:
-        """Two lines: MARE and coverage with their units and counts."""
+        """Two lines: MARE, and coverage with the median interval width, with their units and counts."""
         inside = int(self.predictions["inside"].sum())
+        kind = "calibrated" if self.interval_method == "calibrated" else "prediction"
         return (f"MARE {100 * self.mare:.2f}% (mean |predicted - observed| / observed over {self.n_test} "
                 f"held-out runs; {self.n_train} runs fitted)\n"
                 f"coverage {inside}/{self.n_test} = {100 * self.coverage:.0f}% of runs inside their "
-                f"{100 * self.level:g}% prediction interval")
+                f"{100 * self.level:g}% {kind} interval (median width {100 * self.median_width:.2f}% of the "
+                "prediction)")
 
 
 def _num(v: Any) -> float | None:
@@ -125,22 +136,32 @@ def _column_or_nan(runs: Runs, name: str) -> np.ndarray:
 # ---- one backtest ------------------------------------------------------------------------------------------
 def backtest(data: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Mapping[str, Any] = "chinchilla",
              *, holdout_above: float, x: str = "flops", bootstrap: int = 200, seed: int = 0,
-             level: float = 0.95, loss: str = "huber", noise: str = "t",
+             level: float = 0.95, loss: str = "huber", noise: str = "t", interval: str = "prediction",
              columns: Mapping[str, str] | None = None, drop_highest_loss: int = 0) -> BacktestResult:
     """Fit ``law`` on runs with ``x`` <= ``holdout_above`` and predict the runs above it.
 
     ``x``: ``"flops"`` (training FLOPs C, a compute threshold), ``"params"`` (parameter count N, a size
     threshold) or ``"tokens"``. The training fit uses ``bootstrap`` resamples (seeded by ``seed``) and
     ``loss`` (huber or ls); each held-out run gets a prediction interval at ``level`` (parameter and
-    noise uncertainty; ``noise`` as in :func:`prediction_interval`). Returns MARE, coverage and the
-    per-run predictions (module docstring). Raises ScalingLabError when nothing is held out or too few
-    runs remain to fit (fewer than the law's parameters + 1)."""
+    noise uncertainty; ``noise`` as in :func:`prediction_interval`). ``interval="calibrated"`` also
+    covers the law's misfit, calibrated on the training runs alone with distances in ``x``
+    (:func:`scalinglab.analysis.calibration.calibrate`). Returns MARE, coverage, the median interval
+    width and the per-run predictions (module docstring). Raises ScalingLabError when nothing is held
+    out or too few runs remain to fit (fewer than the law's parameters + 1)."""
+    _check_interval(interval)
     runs, family = _prepare(data, law, x, columns, drop_highest_loss)
-    return _backtest_runs(runs, family, float(holdout_above), x, bootstrap, seed, level, loss, noise)
+    threshold = positive_number("holdout_above", holdout_above)
+    return _backtest_runs(runs, family, threshold, x, bootstrap, seed, level, loss, noise, interval)
+
+
+def _check_interval(interval: str) -> None:
+    if interval not in INTERVAL_KINDS:
+        raise ScalingLabError(f"interval must be one of {', '.join(INTERVAL_KINDS)}, got {interval!r}")
 
 
 def _backtest_runs(runs: Runs, family: LawFamily, threshold: float, x: str, bootstrap: int, seed: int,
-                   level: float, loss: str, noise: str) -> BacktestResult:
+                   level: float, loss: str, noise: str, interval: str = "prediction") -> BacktestResult:
+    from scalinglab.analysis.calibration import calibrate
     from scalinglab.fit import fit
 
     xs = runs.column(x)
@@ -149,7 +170,10 @@ def _backtest_runs(runs: Runs, family: LawFamily, threshold: float, x: str, boot
     _check_split(runs, family, x, threshold, n_train, n_test)
     train, test = _subset(runs, ~test_mask), _subset(runs, test_mask)
     result = fit(train, family, loss=loss, bootstrap=bootstrap, seed=seed, level=level)
-    pi = prediction_interval(result, level, noise=noise, **{v: test.column(v) for v in family.variables})
+    if interval == "calibrated":
+        result = calibrate(result, train, x=x)
+    pi = prediction_interval(result, level, noise=noise, interval=interval,
+                             **{v: test.column(v) for v in family.variables})
     preds = _prediction_table(test, pi, x, float(train.column(x).max()))
     warnings = identifiability_warnings(train, family) + fit_identifiability_warnings(result)
     notes = list(result.notes) + [n for n in pi.notes if n not in result.notes]
@@ -158,11 +182,21 @@ def _backtest_runs(runs: Runs, family: LawFamily, threshold: float, x: str, boot
     return BacktestResult(law=family.label, x=x, holdout_above=threshold, level=float(level),
                           mare=float(preds["rel_error"].abs().mean()), coverage=float(preds["inside"].mean()),
                           predictions=preds, fit=result, n_train=n_train, n_test=n_test, sigma=pi.sigma,
-                          notes=notes, warnings=warnings)
+                          notes=notes, warnings=warnings, interval_method=interval,
+                          median_width=median_width(preds))
+
+
+def median_width(preds: pd.DataFrame) -> float:
+    """median_i (high_i - low_i) / predicted_i: the typical interval width as a fraction of the prediction."""
+    return float(((preds["high"] - preds["low"]) / preds["predicted"]).median())
 
 
 def _prediction_table(test: Runs, pi: Any, x: str, train_max: float) -> pd.DataFrame:
     observed = test.column("loss")
+    if observed.min() < MIN_LOSS:  # a relative error against it would be garbage (MARE inf%)
+        raise ScalingLabError(f"{test.source}: a held-out run has loss {observed.min():.3g} nats/token, below "
+                              f"{MIN_LOSS:g}: no language model reaches that, so its relative error means nothing; "
+                              "check the loss column's units")
     predicted, low, high = (np.asarray(a, dtype=float) for a in (pi.point, pi.low, pi.high))
     df = pd.DataFrame({"params": _column_or_nan(test, "params"), "tokens": _column_or_nan(test, "tokens"),
                        "flops": _column_or_nan(test, "flops"), "observed": observed, "predicted": predicted,
@@ -191,11 +225,15 @@ def rolling_backtest(data: Runs | pd.DataFrame | str | os.PathLike,
                      law: str | LawFamily | Mapping[str, Any] = "chinchilla",
                      thresholds: Sequence[float] | None = None, *, x: str = "flops", bootstrap: int = 200,
                      seed: int = 0, level: float = 0.95, loss: str = "huber", noise: str = "t",
-                     columns: Mapping[str, str] | None = None, drop_highest_loss: int = 0) -> pd.DataFrame:
+                     interval: str = "prediction", columns: Mapping[str, str] | None = None,
+                     drop_highest_loss: int = 0) -> pd.DataFrame:
     """:func:`backtest` at each threshold (default: :func:`default_thresholds`), one row each:
     threshold, n_train, n_test, mare, coverage, distance = log10(largest held-out x / largest training
-    x) and median_distance (the median held-out run's log10 extrapolation ratio). Thresholds that
-    leave too few runs on either side are skipped and listed in ``df.attrs["notes"]``."""
+    x), median_distance (the median held-out run's log10 extrapolation ratio) and median_width (the
+    median interval width over the prediction, a fraction). Thresholds that leave too few runs on
+    either side (or, calibrated, too few levels below them to calibrate) are skipped and listed in
+    ``df.attrs["notes"]``."""
+    _check_interval(interval)
     runs, family = _prepare(data, law, x, columns, drop_highest_loss)
     xs = runs.column(x)
     if thresholds is None:
@@ -203,20 +241,23 @@ def rolling_backtest(data: Runs | pd.DataFrame | str | os.PathLike,
         if not thresholds:
             raise ScalingLabError(f"{runs.source}: no threshold on {x} leaves {2 * (family.n_params + 1)} runs "
                                   f"to fit law {family.label} and some runs to predict")
+    else:
+        thresholds = list(positive_array("thresholds", as_list("thresholds", thresholds)))
     rows, notes = [], []
     for t in thresholds:
         try:
-            bt = _backtest_runs(runs, family, float(t), x, bootstrap, seed, level, loss, noise)
+            bt = _backtest_runs(runs, family, float(t), x, bootstrap, seed, level, loss, noise, interval)
         except ScalingLabError as exc:
             notes.append(f"threshold {float(t):g} skipped: {exc}")
             continue
         d = bt.predictions["distance"]
         rows.append({"threshold": float(t), "n_train": bt.n_train, "n_test": bt.n_test, "mare": bt.mare,
-                     "coverage": bt.coverage, "distance": float(d.max()), "median_distance": float(d.median())})
+                     "coverage": bt.coverage, "distance": float(d.max()), "median_distance": float(d.median()),
+                     "median_width": bt.median_width})
     df = pd.DataFrame(rows, columns=["threshold", "n_train", "n_test", "mare", "coverage", "distance",
-                                     "median_distance"])
+                                     "median_distance", "median_width"])
     df.attrs["notes"] = notes
-    df.attrs.update(law=family.label, x=x, level=float(level))
+    df.attrs.update(law=family.label, x=x, level=float(level), interval_method=interval)
     return df
 
 
@@ -253,7 +294,7 @@ def leave_one_size_out(data: Runs | pd.DataFrame | str | os.PathLike,
 
     runs, family = _prepare(data, law, "params", columns, drop_highest_loss)
     sizes = runs.column("params")
-    labels = size_labels(sizes, rel_tol)
+    labels = size_labels(sizes, finite_number("rel_tol", rel_tol, low=0.0))
     n_sizes = int(labels.max()) + 1
     if n_sizes < 3:
         raise ScalingLabError(f"{runs.source}: only {n_sizes} distinct model sizes; leave-one-size-out needs at least 3")

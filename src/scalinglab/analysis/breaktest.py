@@ -29,7 +29,7 @@ import numpy as np
 
 from scalinglab.analysis._sigmoid import distinct_rows, multistart
 from scalinglab.analysis.downstream import check_bootstrap, fit_layout
-from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.errors import FitError, ScalingLabError, number_array
 
 __all__ = ["smooth_vs_break", "SMOOTH_MODELS"]
 
@@ -78,7 +78,7 @@ def smooth_vs_break(x: Any, y: Any, *, smooth: str = "sigmoid", log_x: bool = Tr
 
 
 def _prepare(x: Any, y: Any, smooth: str, log_x: bool) -> tuple[Array, Array]:
-    xv, yv = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    xv, yv = number_array("x", x).ravel(), number_array("y", y).ravel()
     if xv.size != yv.size:
         raise ScalingLabError(f"smooth-vs-break test: x has {xv.size} values, y has {yv.size}")
     bad = ~np.isfinite(xv) | ~np.isfinite(yv) | ((xv <= 0) if log_x else False)

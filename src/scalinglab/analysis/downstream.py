@@ -31,7 +31,7 @@ import pandas as pd
 
 from scalinglab.analysis._metric_data import MetricData, read_metric_table
 from scalinglab.analysis._sigmoid import SigmoidLayout, distinct_rows, multistart
-from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, finite_number, level_number, seed_number
 from scalinglab.fit.result import percentile_interval
 
 __all__ = ["MetricPrediction", "SigmoidFit", "TwoStepFit", "fit_sigmoid", "two_step", "sigmoid_curve",
@@ -61,15 +61,16 @@ def sigmoid_curve(t: Array, midpoint: Array, slope: Array, floor: Array, ceiling
 
 def check_bootstrap(bootstrap: int, level: float, seed: int) -> None:
     """Same rules as :func:`scalinglab.fit`: 0 or >= 10 resamples, 0 < level < 1, seed >= 0."""
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+    if not isinstance(bootstrap, (int, np.integer)):
         raise ScalingLabError(f"--bootstrap must be a whole number >= 0, got {bootstrap!r}")
+    bootstrap = bootstrap_count(bootstrap, "--bootstrap")
     if 0 < bootstrap < MIN_BOOTSTRAP:
         raise ScalingLabError(f"--bootstrap {bootstrap} is too few resamples for a percentile interval; "
                               f"use 0 (none) or at least {MIN_BOOTSTRAP} (200-1000 is usual)")
-    if not 0.0 < float(level) < 1.0:
-        raise ScalingLabError(f"confidence level must lie strictly between 0 and 1, got {level}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    level_number(level, "confidence level")
+    if not isinstance(seed, (int, np.integer)):
         raise ScalingLabError(f"--seed must be a whole number >= 0, got {seed!r}")
+    seed_number(seed, "--seed")
 
 
 @dataclass
@@ -180,9 +181,8 @@ def fit_layout(chance: float | None, ceiling: float | None, n_groups: int = 1,
                shared_slope: bool = True) -> SigmoidLayout:
     """The sigmoid's free parameters: floor fixed at ``chance`` (or fitted when None), ceiling
     fixed (or fitted when None), validated."""
-    for name, v in (("--chance", chance), ("--ceiling", ceiling)):
-        if v is not None and not (isinstance(v, (int, float)) and 0.0 <= float(v) <= 1.0):
-            raise ScalingLabError(f"{name} must be a number in [0, 1], got {v!r}")
+    chance, ceiling = (None if v is None else finite_number(name, v, low=0.0, high=1.0)
+                       for name, v in (("--chance", chance), ("--ceiling", ceiling)))
     if chance is not None and ceiling is not None and not float(chance) < float(ceiling):
         raise ScalingLabError(f"--chance ({chance}) must be below --ceiling ({ceiling})")
     return SigmoidLayout(n_groups=n_groups, shared_slope=shared_slope,

@@ -29,7 +29,7 @@ import pandas as pd
 from scalinglab.analysis._metric_data import read_metric_table
 from scalinglab.analysis.breaktest import smooth_vs_break
 from scalinglab.analysis.downstream import LOG_SCALES, fit_sigmoid
-from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.errors import FitError, ScalingLabError, count_number
 
 __all__ = ["MetricChoice", "metric_choice", "emergence", "rise_width", "smooth_vs_break"]
 
@@ -152,7 +152,7 @@ def _from_means(data, x, p_column, loss_column, length, columns, x_scale) -> tup
         p = md.y
     if length is None:
         raise ScalingLabError("metric choice: give the answer length in tokens (a number or a column name)")
-    L = md.extra[length] if isinstance(length, str) else np.full(p.size, float(length))
+    L = md.extra[length] if isinstance(length, str) else np.full(p.size, count_number("answer length", length))
     if np.any(~(L >= 1)):
         raise ScalingLabError(f"metric choice: the answer length must be >= 1 token, got {L[~(L >= 1)][0]:g}")
     with np.errstate(divide="ignore"):

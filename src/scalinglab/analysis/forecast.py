@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.errors import FitError, ScalingLabError, level_number, positive_number
 from scalinglab.fit import FitResult, fit
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
@@ -194,10 +194,9 @@ def _check_options(fraction: float, level: float, final: float | None) -> None:
     if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not 0.0 < fraction <= 1.0:
         raise ScalingLabError(f"fraction must lie in (0, 1] (the share of the curve fitted, by x), "
                               f"got {fraction!r}")
-    if not 0.0 < float(level) < 1.0:
-        raise ScalingLabError(f"level must lie strictly between 0 and 1, got {level!r}")
-    if final is not None and not (np.isfinite(final) and final > 0):
-        raise ScalingLabError(f"final must be a positive token or step count, got {final!r}")
+    level_number(level)
+    if final is not None:
+        positive_number("final (a token or step count)", final)
 
 
 def _window(curve: pd.DataFrame, x: str, fraction: float, final: float | None,

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.analysis.forecast import FORMS, curve_ids, forecast_run, load_curves
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import (ScalingLabError, as_list, count_array, count_number, finite_array, finite_result,
+                               non_negative_number, seed_number, whole_number)
 from scalinglab.io import Runs
 
 __all__ = ["BACKTEST_COLUMNS", "backtest_summary", "forecast_backtest", "simulate_learning_curves"]
@@ -42,20 +43,27 @@ def simulate_learning_curves(sizes: Sequence[float] = (1e8,), *, E: float = 1.7,
     is the saturating form with E_run = E + A/N^alpha, amplitude B and exponent beta.
 
     Columns: run ("N=<size>"), params, tokens, step (= evaluation number), loss, true_loss."""
-    sizes = [float(n) for n in sizes]
-    finals = np.broadcast_to(np.asarray(tokens_final, dtype=float), (len(sizes),))
-    if not sizes or min(sizes) <= 0 or not np.all(finals > 0) or n_points < 2 or noise < 0:
-        raise ScalingLabError("simulate_learning_curves: sizes and tokens_final must be positive, "
-                              "n_points >= 2, noise >= 0")
-    rng = np.random.default_rng(seed)
+    sizes = [float(n) for n in count_array("sizes (parameters)", as_list("sizes", sizes))]
+    finals = count_array("tokens_final", tokens_final).ravel()
+    if finals.size not in (1, len(sizes)):
+        raise ScalingLabError(f"tokens_final must be one value or one per size ({len(sizes)}), got {finals.size}")
+    finals = np.broadcast_to(finals, (len(sizes),))
+    E, A, alpha, B, beta = (non_negative_number(k, v) for k, v in
+                            (("E", E), ("A", A), ("alpha", alpha), ("B", B), ("beta", beta)))
+    n_points = whole_number("n_points", n_points, minimum=2, maximum=1_000_000)
+    noise = non_negative_number("noise", noise)
+    first = None if tokens_first is None else count_number("tokens_first", tokens_first)
+    rng = np.random.default_rng(seed_number(seed))
     frames = []
     for n, d_end in zip(sizes, finals):
-        d0 = d_end / n_points if tokens_first is None else float(tokens_first)
+        d0 = d_end / n_points if first is None else first
         tokens = np.linspace(d0, d_end, n_points)
-        true = E + A / n**alpha + B / tokens**beta
+        with np.errstate(all="ignore"):
+            true = finite_result("true loss", E + A / np.power(n, alpha) + B / tokens**beta, "the law overflows here")
+            loss = finite_result("simulated loss", true * np.exp(noise * rng.standard_normal(n_points)),
+                                 f"noise {noise:g} (the sd of the log-loss) is far too large")
         frames.append(pd.DataFrame({"run": f"N={n:.3g}", "params": n, "tokens": tokens,
-                                    "step": np.arange(1, n_points + 1, dtype=float),
-                                    "loss": true * np.exp(noise * rng.standard_normal(n_points)),
+                                    "step": np.arange(1, n_points + 1, dtype=float), "loss": loss,
                                     "true_loss": true}))
     return pd.concat(frames, ignore_index=True)
 
@@ -106,8 +114,8 @@ def forecast_backtest(curves: Runs | pd.DataFrame | str | os.PathLike,
     ``runs`` limits the runs (default: all). ``df.attrs["summary"]`` holds :func:`backtest_summary`."""
     if form not in FORMS:
         raise ScalingLabError(f"unknown forecast form {form!r}: choose one of {', '.join(FORMS)}")
-    fractions = [float(f) for f in fractions]
-    if not fractions or any(not 0.0 < f < 1.0 for f in fractions):
+    fractions = [float(f) for f in finite_array("backtest fractions", as_list("fractions", fractions))]
+    if any(not 0.0 < f < 1.0 for f in fractions):
         raise ScalingLabError(f"backtest fractions must lie strictly between 0 and 1, got {fractions}")
     table = load_curves(curves, columns)
     ids: list[str | None] = list(curve_ids(table)) or [None]
@@ -137,6 +145,9 @@ def backtest_summary(table: pd.DataFrame) -> pd.DataFrame:
     median_abs_rel_error, mean_abs_rel_error, median_rel_error (the bias: > 0 means forecasts too
     high), coverage (share of scored forecasts whose interval holds the observed final loss;
     NaN without intervals)."""
+    if not isinstance(table, pd.DataFrame) or not {"fraction", "rel_error", "abs_rel_error", "inside"} <= set(table):
+        raise ScalingLabError("backtest_summary needs the table forecast_backtest returns (columns fraction, "
+                              "rel_error, abs_rel_error, inside)")
     out = []
     for fraction, g in table.groupby("fraction", sort=True):
         scored = g[g["rel_error"].notna()]

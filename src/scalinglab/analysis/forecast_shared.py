@@ -54,7 +54,7 @@ from scalinglab.analysis.forecast import (
     curve_ids,
     load_curves,
 )
-from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, seed_number
 from scalinglab.fit import FitResult
 from scalinglab.fit.result import percentile_interval
 from scalinglab.io import Runs
@@ -243,8 +243,9 @@ def forecast_shared(curves: Runs | pd.DataFrame | str | os.PathLike, *, run: str
                     columns: Mapping[str, str] | None = None) -> Forecast:
     """Forecast run ``run`` from its first ``fraction`` with ``law`` fitted jointly to it and every
     other run's whole curve (module docstring: laws, interval). Same seed, same answer."""
-    if law not in SHARED_LAWS:
+    if not isinstance(law, str) or law not in SHARED_LAWS:
         raise ScalingLabError(f"unknown shared law {law!r}: choose one of {', '.join(SHARED_LAWS)}")
+    bootstrap, seed = bootstrap_count(bootstrap), seed_number(seed)
     runs, run_id, notes, name, fitted, x_final, observed, others = _prepare(
         curves, run, fraction, x, final, level, columns)
     n_other = sum(len(o) for o in others)

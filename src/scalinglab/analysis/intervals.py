@@ -43,16 +43,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, level_number
+from scalinglab.fit import calibration as cal
+from scalinglab.fit.predictive import (  # noqa: F401  (the arithmetic lives in the fit layer)
+    BISECTION_STEPS, MAD_EFFICIENCY, MAD_TO_SIGMA, residual_scale,
+)
+from scalinglab.fit.predictive import mixture_quantiles as _mixture_quantiles
+from scalinglab.fit.predictive import weighted_percentile as _weighted_percentile
 from scalinglab.fit.result import FitResult
 
 Array = np.ndarray
-MAD_TO_SIGMA = 1.4826  # 1 / Phi^-1(3/4): MAD of a normal sample -> its standard deviation
-MAD_EFFICIENCY = 0.37  # asymptotic efficiency of the MAD scale for normal data (Rousseeuw & Croux 1993)
 NOISE_KINDS = ("t", "resample")
-BISECTION_STEPS = 60
+#: interval=: parameters + run-to-run noise (the default), or that widened by the law's misfit as
+#: learned from its own extrapolation errors (a calibrated fit, :func:`scalinglab.analysis.calibrate`)
+INTERVAL_KINDS = ("prediction", "calibrated")
 
 
 @dataclass
@@ -73,6 +78,8 @@ class PredictionInterval:
     param_high: Array | None = None
     inputs: dict[str, Array] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    method: str = "prediction"  # INTERVAL_KINDS
+    misfit: Array | None = None  # calibrated: the band's half-width q s(d) in log-loss units
 
     @property
     def loss(self) -> Array:
@@ -80,66 +87,20 @@ class PredictionInterval:
         return self.point
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able: point, low, high, level, sigma, noise, inputs, notes (+ param_low/high)."""
+        """JSON-able: point, low, high, level, sigma, noise, inputs, notes, interval_method (+ param_low/high,
+        + misfit when calibrated)."""
         def j(x: Any) -> Any:
             a = np.asarray(x, dtype=float)
             return float(a) if a.ndim == 0 else a.tolist()
 
         d = {"point": j(self.point), "low": j(self.low), "high": j(self.high), "level": self.level,
              "sigma": self.sigma, "noise": self.noise, "inputs": {k: j(v) for k, v in self.inputs.items()},
-             "notes": list(self.notes)}
+             "notes": list(self.notes), "interval_method": self.method}
+        if self.misfit is not None:
+            d["misfit"] = j(self.misfit)
         if self.param_low is not None:
             d.update(param_low=j(self.param_low), param_high=j(self.param_high))
         return d
-
-
-# ---- noise scale --------------------------------------------------------------------------------------
-def residual_scale(residuals: Array, n_params: int) -> tuple[float, float]:
-    """(sigma, nu): sigma = 1.4826 * MAD(r) * sqrt(n/(n - p)) of log-residuals r, and the effective
-    degrees of freedom of that estimate, nu = max(1, 0.37 (n - p)).
-
-    Raises ScalingLabError when n <= p (no residual degrees of freedom to estimate the noise from)."""
-    r = np.asarray(residuals, dtype=float)
-    r = r[np.isfinite(r)]
-    n = r.size
-    dof = n - int(n_params)
-    if dof < 1:
-        raise ScalingLabError(f"cannot estimate run-to-run noise: {n} fitted runs for {n_params} free "
-                              "parameters leave no residual degrees of freedom (need at least one more run)")
-    mad = float(np.median(np.abs(r - np.median(r))))
-    return MAD_TO_SIGMA * mad * math.sqrt(n / dof), max(1.0, MAD_EFFICIENCY * dof)
-
-
-# ---- mixture quantiles ----------------------------------------------------------------------------------
-def _mixture_quantiles(centres: Array, scale: float, dof: float, probs: tuple[float, ...]) -> list[Array]:
-    """Quantiles of the equal-weight mixture over rows of ``centres`` (K, n) of centre + scale * t_dof,
-    per column, by bisection on the mixture CDF. Non-finite centres are left out of their column."""
-    ok = np.isfinite(centres)
-    count = ok.sum(axis=0)
-    if np.any(count == 0):
-        raise ScalingLabError("no finite prediction at some input: the law overflows there")
-    c = np.where(ok, centres, 0.0)
-    lo0 = np.where(ok, centres, np.inf).min(axis=0)
-    hi0 = np.where(ok, centres, -np.inf).max(axis=0)
-    if scale <= 0:
-        return [_weighted_percentile(centres, p) for p in probs]
-    tq = float(stats.t.ppf(max(probs[-1], 1 - probs[0]), dof))
-    out = []
-    for p in probs:
-        lo, hi = lo0 - (tq + 1.0) * scale, hi0 + (tq + 1.0) * scale
-        for _ in range(BISECTION_STEPS):
-            mid = 0.5 * (lo + hi)
-            cdf = np.sum(np.where(ok, special.stdtr(dof, (mid - c) / scale), 0.0), axis=0) / count
-            below = cdf < p
-            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        out.append(0.5 * (lo + hi))
-    return out
-
-
-def _weighted_percentile(values: Array, p: float) -> Array:
-    """Per-column percentile (linear interpolation) of the finite values of (K, n) ``values``."""
-    v = np.where(np.isfinite(values), values, np.nan)
-    return np.nanpercentile(v, 100.0 * p, axis=0)
 
 
 # ---- inputs ---------------------------------------------------------------------------------------------
@@ -170,7 +131,7 @@ def _budget_inputs(result: FitResult, budget: Any, notes: list[str]) -> dict[str
     budgets = np.atleast_1d(np.asarray(budget, dtype=float))
     if "params" in family.variables and "tokens" in family.variables:
         point = FitResult(**{**result.__dict__, "draws": None})  # allocation of the point estimate only
-        allocs = [allocate(point, float(c)) for c in budgets.ravel()]
+        allocs = [allocate(point, float(c), allow_unidentified=True) for c in budgets.ravel()]
         notes.append("budget: loss predicted at the compute-optimal allocation (N, D) of the fitted point "
                      "estimate (C = 6ND); the interval is the loss of a run trained at that allocation")
         shape = np.shape(budget)
@@ -183,17 +144,28 @@ def _budget_inputs(result: FitResult, budget: Any, notes: list[str]) -> dict[str
 
 
 # ---- public API -----------------------------------------------------------------------------------------
-def prediction_interval(result: FitResult, level: float = 0.95, *, noise: str = "t", **X: Any) -> PredictionInterval:
+def prediction_interval(result: FitResult, level: float = 0.95, *, noise: str = "t", interval: str = "prediction",
+                        **X: Any) -> PredictionInterval:
     """Loss (nats/token) a new run would observe at ``params=``/``tokens=``/``flops=``/``step=`` (or the
     compute-optimal allocation at ``budget=`` FLOPs), with an interval at ``level`` that includes the
     bootstrap parameter uncertainty of ``result`` and run-to-run noise (see the module docstring).
 
     ``noise="t"`` (default): sigma * t_(n-p) noise, sigma the robust residual scale; ``"resample"``:
-    the fit's own residuals, inflated by sqrt(n/(n-p))."""
-    if not 0.0 < float(level) < 1.0:
-        raise ScalingLabError(f"level must lie strictly between 0 and 1, got {level}")
+    the fit's own residuals, inflated by sqrt(n/(n-p)).
+
+    ``interval="calibrated"`` widens that interval by the law's misfit as learned from its own
+    extrapolation errors (the union with ln L_pred -+ q s(d), :mod:`scalinglab.fit.calibration`); the
+    fit must carry a calibration (:func:`scalinglab.analysis.calibrate`)."""
+    if not isinstance(result, FitResult):
+        raise ScalingLabError(f"result must be a FitResult (from sl.fit), got {type(result).__name__}")
+    level = level_number(level)
     if noise not in NOISE_KINDS:
         raise ScalingLabError(f"noise must be one of {', '.join(NOISE_KINDS)}, got {noise!r}")
+    if interval not in INTERVAL_KINDS:
+        raise ScalingLabError(f"interval must be one of {', '.join(INTERVAL_KINDS)}, got {interval!r}")
+    if interval == "calibrated" and result.calibration is None:
+        raise ScalingLabError(f"interval='calibrated' needs a calibrated fit: this fit of {result.law} carries "
+                              "no calibration (attach one with sl.analysis.calibrate(result, runs))")
     if result.residuals is None:
         raise ScalingLabError(f"fit of {result.law} carries no residuals: cannot estimate run-to-run noise")
     flat, shape, notes = _law_inputs(result, X)
@@ -208,9 +180,17 @@ def prediction_interval(result: FitResult, level: float = 0.95, *, noise: str = 
         lo, hi = _mixture_quantiles(centres, sigma, dof, (tail, 1.0 - tail))
     else:
         lo, hi = _resampled_quantiles(centres, result.residuals, family.n_params, (tail, 1.0 - tail))
+    misfit = None
+    if interval == "calibrated":
+        lo, hi, misfit, capped = cal.calibrated_log_bounds(result.calibration, point[0], lo, hi, flat, level,
+                                                           f"law {result.law}")
+        misfit = misfit.reshape(shape)
+        if capped:
+            notes.append(cal.capped_note(result.calibration, level))
     pi = PredictionInterval(point=np.exp(point[0]).reshape(shape), low=np.exp(lo).reshape(shape),
                             high=np.exp(hi).reshape(shape), level=float(level), sigma=sigma, noise=noise,
-                            inputs={k: v.reshape(shape) for k, v in flat.items()}, notes=notes)
+                            inputs={k: v.reshape(shape) for k, v in flat.items()}, notes=notes,
+                            method=interval, misfit=misfit)
     if has_draws:
         plo, phi = (np.exp(_weighted_percentile(centres, p)).reshape(shape) for p in (tail, 1.0 - tail))
         pi.param_low, pi.param_high = plo, phi

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, count_array
 from scalinglab.fit.result import percentile_interval
 from scalinglab.resolve import AnyLaw, resolve_law
 
@@ -93,10 +93,7 @@ def loss_curve(result: AnyLaw, x: Array) -> tuple[Array, Array | None]:
 
 
 def _positive_grid(values: Any, what: str) -> Array:
-    x = np.atleast_1d(np.asarray(values, dtype=float)).ravel()
-    if x.size == 0 or not np.all(np.isfinite(x)) or np.any(x <= 0):
-        raise ScalingLabError(f"{what} must be positive finite numbers, got {values!r}")
-    return x
+    return np.atleast_1d(count_array(what, values)).ravel()
 
 
 def _draws(result: AnyLaw) -> Array | None:

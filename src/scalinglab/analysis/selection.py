@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.analysis.backtest import _backtest_runs, _prepare
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, as_list, positive_number
 from scalinglab.fit.result import percentile_interval
 from scalinglab.io import Runs
 from scalinglab.laws import get_family
@@ -87,9 +87,10 @@ def select_law(data: Runs | pd.DataFrame | str | os.PathLike, laws: Sequence[str
     threshold, are skipped with a note. With ``regime``, also test for a break in a power law of ``x``
     (``regime_change``; None when the data cannot support the check)."""
     runs, _ = _prepare(data, f"power:{x}", x, columns, drop_highest_loss)
+    holdout_above, laws = positive_number("holdout_above", holdout_above), as_list("laws", laws)
     rows, notes = [], []
     for law in laws:
-        row = _score_law(runs, law, float(holdout_above), x, bootstrap, seed, level, loss, notes)
+        row = _score_law(runs, law, holdout_above, x, bootstrap, seed, level, loss, notes)
         if row is not None:
             rows.append(row)
     if not rows:
@@ -157,6 +158,8 @@ def regime_change(data: Runs | pd.DataFrame | str | os.PathLike, x: str = "flops
     from scalinglab.fit import fit
 
     runs, _ = _prepare(data, f"power:{x}", x, None, 0)
+    if holdout_above is not None:
+        holdout_above = positive_number("holdout_above", holdout_above)
     plain, broken = get_family(f"power_floor:{x}"), get_family(f"bnsl:{x}:1")
     f_plain = fit(runs, plain, loss=loss, bootstrap=bootstrap, seed=seed, level=level)
     f_broken = fit(runs, broken, loss=loss, bootstrap=bootstrap, seed=seed, level=level)

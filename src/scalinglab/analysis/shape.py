@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, column_name
 from scalinglab.fit import FitResult, fit
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
@@ -136,7 +136,8 @@ class ShapeEffect:
 
 
 def _aspect(runs, n_layer: str, d_model: str, aspect: str | None) -> Array:
-    need = [aspect] if aspect is not None else [n_layer, d_model]
+    need = [column_name("aspect", aspect)] if aspect is not None else [column_name("n_layer", n_layer),
+                                                                        column_name("d_model", d_model)]
     missing = [c for c in need if not runs.has(c)]
     if missing:
         raise ScalingLabError(f"{runs.source}: no column {', '.join(repr(c) for c in missing)}; shape_effect needs "

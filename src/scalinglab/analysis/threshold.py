@@ -30,7 +30,7 @@ import pandas as pd
 
 from scalinglab.analysis._metric_data import SCALES, read_metric_table
 from scalinglab.analysis.downstream import LOG_SCALES, SigmoidFit, TwoStepFit, fit_sigmoid, two_step
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, as_list, finite_array, finite_number
 
 __all__ = ["Threshold", "capability_threshold", "threshold_widening"]
 
@@ -97,8 +97,9 @@ def capability_threshold(data_or_fit: Any, metric: str = "accuracy", target: flo
         direction = "below" if metric == "loss" else "above"
     if direction not in ("above", "below"):
         raise ScalingLabError(f"direction must be 'above' or 'below', got {direction!r}")
-    if not (isinstance(target, (int, float)) and math.isfinite(target)):
-        raise ScalingLabError(f"--target must be a finite number, got {target!r}")
+    target = finite_number("--target", target)
+    chance, ceiling = (None if v is None else finite_number(name, v, low=0.0, high=1.0)
+                       for name, v in (("--chance", chance), ("--ceiling", ceiling)))
     if metric != "loss" and not _is_law(data_or_fit):
         _check_target(float(target), data_or_fit, chance, ceiling)
     fit, largest = _fitted(data_or_fit, metric, x, law, chance, ceiling, bootstrap, seed, level, columns, x_scale)
@@ -132,7 +133,7 @@ def _fitted(obj, metric, x, law, chance, ceiling, bootstrap, seed, level, column
         return obj, largest
     if _is_law(obj):
         return obj, None
-    if x not in SCALES or x == "loss":
+    if not isinstance(x, str) or x not in SCALES or x == "loss":
         raise ScalingLabError(f"a threshold is a scale: --x must be one of flops, params, tokens, got '{x}'")
     if metric == "loss":
         return _fit_law(obj, x, law, bootstrap, seed, level, columns, x_scale)
@@ -324,7 +325,11 @@ def threshold_widening(data: str | os.PathLike | pd.DataFrame, metric: str = "ac
     frame = pd.DataFrame({x: md.x, metric: md.y, **md.extra})
     distinct = np.unique(md.x)
     if cutoffs is None:
-        cutoffs = sorted({float(distinct[max(int(math.ceil(f * distinct.size)) - 1, 0)]) for f in keep_fractions})
+        fractions = finite_array("keep_fractions", as_list("keep_fractions", keep_fractions), low=0.0, high=1.0,
+                                 low_open=True)
+        cutoffs = sorted({float(distinct[max(int(math.ceil(f * distinct.size)) - 1, 0)]) for f in fractions})
+    else:
+        cutoffs = finite_array("cutoffs", as_list("cutoffs", cutoffs), low=0.0, low_open=True)
     rows = []
     for cut in sorted(float(c) for c in cutoffs):
         sub = frame[frame[x] <= cut]

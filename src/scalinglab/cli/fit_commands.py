@@ -22,15 +22,26 @@ def fit_cmd(
     col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
     drop_highest_loss: int = typer.Option(0, help="Drop the K highest-loss rows (as Besiroglu et al. 2024 drop 5)."),
     refine: int = typer.Option(64, help="Grid starts optimised after screening all of them (0 = all)."),
+    calibrate: bool = typer.Option(False, "--calibrate",
+                                   help="Also learn the law's extrapolation errors by rolling-origin refits on these "
+                                        "runs, so that 'predict --interval calibrated' works on the saved fit."),
+    calibrate_x: Optional[str] = typer.Option(None, "--calibrate-x",
+                                              help="Distance variable of --calibrate: flops, params or tokens "
+                                                   "(default flops when the law's inputs give C)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     out_path: Optional[str] = typer.Option(None, "--out", help="Save the fit as JSON here."),
 ) -> None:
-    """Fit a scaling law to a table of runs."""
+    """Fit a scaling law to a table of runs (JSON gains 'calibration' with --calibrate)."""
     from scalinglab.fit import fit
 
     result = fit(data, law=law, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level,
                  columns=_parse_cols(col), drop_highest_loss=drop_highest_loss,
                  refine=None if refine == 0 else refine, progress=not as_json and sys.stderr.isatty())
+    if calibrate or calibrate_x is not None:
+        from scalinglab.analysis.calibration import calibrate as calibrate_fit
+
+        result = calibrate_fit(result, data, x=calibrate_x, columns=_parse_cols(col),
+                               drop_highest_loss=drop_highest_loss)
     if out_path:
         result.save(out_path)
     if as_json:
@@ -49,10 +60,19 @@ def predict_cmd(
     flops: Optional[float] = typer.Option(None, help="Training FLOPs C."),
     step: Optional[float] = typer.Option(None, help="Optimiser steps S."),
     unique_tokens: Optional[float] = typer.Option(None, help="Unique training tokens U_D (data-constrained law)."),
+    allow_unidentified: bool = typer.Option(False, "--allow-unidentified",
+                                            help="Answer even when the fit's data leave a parameter undetermined "
+                                                 "(JSON 'warnings' then names it)."),
+    interval: str = typer.Option("parameters", "--interval",
+                                 help="Interval of a fit: parameters (the mean loss, bootstrap), prediction (a new "
+                                      "run: + run-to-run noise) or calibrated (+ the law's misfit; needs a fit "
+                                      "saved with 'fit --calibrate')."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Predict the loss (nats/token) of a fitted or published law, with how far the query lies outside
-    the law's data (JSON key extrapolation: decades of N, D and C; a warning beyond one decade)."""
+    the law's data (JSON key extrapolation: decades of N, D and C; a warning beyond one decade) and
+    interval_method (parameters, prediction, calibrated, or none without an interval). A fit whose
+    data leave a parameter undetermined is refused (exit 2) unless --allow-unidentified."""
     from scalinglab.resolve import (
         extrapolation,
         extrapolation_text,
@@ -61,13 +81,18 @@ def predict_cmd(
         law_name,
         predict_loss,
         resolve_law,
+        unidentified_guard,
     )
 
     resolved = resolve_law(law)
     inputs, derived = law_inputs(resolved, params=params, tokens=tokens, flops=flops, step=step,
                                  unique_tokens=unique_tokens)
-    pred = predict_loss(resolved, **inputs)
+    pred = predict_loss(resolved, allow_unidentified=allow_unidentified, **inputs)
+    if interval != "parameters":
+        pred = _predictive(resolved, interval, inputs)
     d = pred.to_dict()
+    d["interval_method"] = pred.method or "none"
+    d["warnings"] = unidentified_guard(resolved, "the predicted loss", allow=allow_unidentified)
     query = {"params": params, "tokens": tokens, "flops": flops, **inputs}
     d["extrapolation"] = extrapolation(resolved, **query)
     d.setdefault("warnings", []).extend(extrapolation_warnings(resolved, **query))
@@ -77,11 +102,23 @@ def predict_cmd(
     shown = ", ".join(f"{k} = {float(v):.4g}" for k, v in inputs.items())
     line = f"{law_name(resolved)}: loss at {shown} = {d['loss']:.4f} nats/token"
     if "low" in d:
-        line += f"  ({100 * pred.level:g}% interval {d['low']:.4f} .. {d['high']:.4f})"
+        line += f"  ({100 * pred.level:g}% {pred.method} interval {d['low']:.4f} .. {d['high']:.4f})"
     typer.echo(line + "".join(f"\n({n})" for n in derived))
     typer.echo(extrapolation_text(resolved, **query))
     for w in d["warnings"]:
         typer.echo(f"warning: {w}")
+
+
+def _predictive(resolved, interval: str, inputs: dict):
+    """A fit's prediction with the "prediction" or "calibrated" interval (published laws have neither)."""
+    from scalinglab.errors import ScalingLabError, choice
+    from scalinglab.fit.result import INTERVAL_METHODS, FitResult
+
+    interval = choice("--interval", interval, INTERVAL_METHODS)
+    if not isinstance(resolved, FitResult):
+        raise ScalingLabError(f"--interval {interval} needs a fit JSON (its residuals and, for calibrated, its "
+                              "calibration); a published law carries neither")
+    return resolved.predict(interval=interval, **inputs)
 
 
 @app.command("laws")

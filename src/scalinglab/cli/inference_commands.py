@@ -22,6 +22,9 @@ def inference_optimal_cmd(
     law: str = typer.Option(..., help="A fit JSON written by 'fit --out', or a published law of params and tokens."),
     loss: float = typer.Option(..., help="Target loss in nats/token."),
     inference_tokens: float = typer.Option(..., help="Expected lifetime inference tokens D_inf."),
+    allow_unidentified: bool = typer.Option(False, "--allow-unidentified",
+                                            help="Answer even when the fit's data leave a parameter undetermined "
+                                                 "(JSON 'warnings' then names it)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Cheapest model to reach a loss counting training (6ND) and inference (2N per token) FLOPs
@@ -30,7 +33,7 @@ def inference_optimal_cmd(
     from scalinglab.resolve import law_name, resolve_law
 
     resolved = resolve_law(law)
-    result = inference_optimal(resolved, loss, inference_tokens)
+    result = inference_optimal(resolved, loss, inference_tokens, allow_unidentified=allow_unidentified)
     d = result.to_dict()
     if as_json:
         _emit_json(d)
@@ -49,3 +52,5 @@ def inference_optimal_cmd(
               f"Chinchilla-optimal total)")
     for note in result.notes:
         out.print(f"note: {note}", markup=False)
+    for w in result.warnings:
+        out.print(f"warning: {w}", markup=False)

@@ -5,7 +5,9 @@ Modes (exactly one):
 * ``scalinglab optimal --law LAW --flops C [--json]``: N_opt, D_opt, tokens/param and loss of a fitted
   or published law (:mod:`scalinglab.plan.optimal`); JSON keys ``flops``, ``params``, ``tokens``,
   ``tokens_per_param``, ``loss`` (+ ``params_ci``, ``tokens_ci`` with bootstrap draws),
-  ``extrapolation`` (decades of N, D and C outside the law's data) and ``warnings``. A range
+  ``extrapolation`` (decades of N, D and C outside the law's data) and ``warnings``. A fit whose data
+  leave A, B, alpha or beta undetermined is refused (exit 2) unless ``--allow-unidentified``; then, and
+  for an undetermined E (which moves the loss, not the allocation), ``warnings`` names them. A range
   ``--flops 1e20:1e26:7`` (or a comma list) gives a JSON list of such objects.
 * ``scalinglab optimal --rule RULE --flops C [--json]``: a published compute-optimal rule
   (:mod:`scalinglab.plan.rules`; ``--rule list`` lists them).
@@ -49,6 +51,9 @@ def optimal_cmd(
                                                "the sampled sizes (left out by default)."),
     col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
     drop_highest_loss: int = typer.Option(0, help="Drop the K highest-loss rows before the analysis."),
+    allow_unidentified: bool = typer.Option(False, "--allow-unidentified",
+                                            help="Answer even when the fit's data leave a parameter undetermined "
+                                                 "(JSON 'warnings' then names it)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Compute-optimal model size and tokens: from a law (--law), a published rule (--rule), or runs
@@ -70,7 +75,9 @@ def optimal_cmd(
             return _list_rules(as_json)
         if flops is None:
             raise ScalingLabError(f"{modes[0]} needs --flops C (a budget in FLOPs, or start:stop:count)")
-        return _law_mode(law, flops, as_json) if law is not None else _rule_mode(rule, flops, as_json)
+        if law is None and allow_unidentified:
+            raise ScalingLabError("--allow-unidentified applies to a fitted law (--law) or a DATA table, not to --rule")
+        return _law_mode(law, flops, as_json, allow_unidentified) if law is not None else _rule_mode(rule, flops, as_json)
     if (approach is None) == (not compare):
         raise ScalingLabError("with a DATA table give either --approach 1|2|3 or --compare")
     load = {"columns": _parse_cols(col) or None, "drop_highest_loss": drop_highest_loss}
@@ -79,6 +86,10 @@ def optimal_cmd(
             raise ScalingLabError("--degree and --bins apply to --approach, not to --compare")
         return _compare_mode(data, flops, bootstrap, seed, level, load, not keep_unbracketed, as_json)
     options = _approach_options(approach, degree, bins, keep_unbracketed)
+    if allow_unidentified:
+        if approach != 3:
+            raise ScalingLabError(f"--allow-unidentified applies to approach 3 (a fitted law), not approach {approach}")
+        options["allow_unidentified"] = True
     return _approach_mode(data, approach, flops, bootstrap, seed, level, load, options, as_json)
 
 
@@ -105,13 +116,13 @@ def _wants_list(text: str) -> bool:
     return ":" in text or "," in text
 
 
-def _law_mode(law: str, flops: str, as_json: bool) -> None:
+def _law_mode(law: str, flops: str, as_json: bool, allow_unidentified: bool = False) -> None:
     from scalinglab.plan.optimal import optimal_frontier, parse_flops_range
     from scalinglab.resolve import law_name, resolve_law
 
     budgets = parse_flops_range(flops)
     resolved = resolve_law(law)
-    allocations = optimal_frontier(resolved, budgets)
+    allocations = optimal_frontier(resolved, budgets, allow_unidentified=allow_unidentified)
     if as_json:
         dicts = [a.to_dict() for a in allocations]
         _emit_json(dicts if _wants_list(flops) else dicts[0])

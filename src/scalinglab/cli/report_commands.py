@@ -139,6 +139,9 @@ def report_cmd(
     col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
     drop_highest_loss: int = typer.Option(0, "--drop-highest-loss", help="Drop the k highest-loss rows first "
                                           "(as Besiroglu et al. 2024 did: 5 on the Epoch data)."),
+    allow_unidentified: bool = typer.Option(False, "--allow-unidentified",
+                                            help="Plan even when the fit's data leave a parameter of the plan "
+                                                 "undetermined (the report's warnings then name it)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One self-contained HTML report: data, fitted law with intervals, goodness of fit, plan, backtest,
@@ -153,7 +156,8 @@ def report_cmd(
         status.start()
     try:
         report = make_report(data, law, bootstrap, _budgets(budgets), seed, holdout_above, _command_line(),
-                             columns=_parse_cols(col), references=reference, drop_highest_loss=drop_highest_loss)
+                             columns=_parse_cols(col), references=reference, drop_highest_loss=drop_highest_loss,
+                             allow_unidentified=allow_unidentified)
     finally:
         if status is not None:
             status.stop()

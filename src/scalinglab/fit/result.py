@@ -19,16 +19,23 @@ from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
 FORMAT_VERSION = 1
+#: interval= of :meth:`FitResult.predict`: the mean loss's parameter uncertainty (bootstrap percentile);
+#: a new run's loss (parameters + run-to-run noise); that plus the law's misfit learned from its own
+#: extrapolation errors (needs a calibration, :func:`scalinglab.analysis.calibrate`)
+INTERVAL_METHODS = ("parameters", "prediction", "calibrated")
 
 
 @dataclass
 class Prediction:
-    """Predicted loss (nats/token) and, when the law carries bootstrap draws, a percentile interval."""
+    """Predicted loss (nats/token) and, when the law carries bootstrap draws, a percentile interval.
+
+    ``method``: what the interval covers (:data:`INTERVAL_METHODS`; None without an interval)."""
 
     loss: Array
     low: Array | None = None
     high: Array | None = None
     level: float | None = None
+    method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"loss": _jsonable(self.loss)}
@@ -89,21 +96,56 @@ class FitResult:
     status: str = "converged"
     unidentified: list[str] = field(default_factory=list)  # natural parameter names
     unidentified_why: dict[str, str] = field(default_factory=dict)  # name -> reason in words
+    # the law's extrapolation errors measured on its own data (scalinglab.fit.calibration); None: none
+    calibration: dict[str, Any] | None = None
 
     # ---- prediction ---------------------------------------------------------------------
-    def predict(self, **X: Any) -> Prediction:
+    def predict(self, *, interval: str = "parameters", **X: Any) -> Prediction:
         """Loss in nats/token at the given inputs (``params=``, ``tokens=``, ``flops=``, ``step=``).
 
-        Inputs broadcast against each other. With bootstrap draws, ``low``/``high`` are the
-        percentile interval of the predicted loss at ``level`` (parameter uncertainty only)."""
+        Inputs broadcast against each other. ``low``/``high`` at ``level`` by ``interval``:
+
+        * ``"parameters"`` (default): with bootstrap draws, the percentile interval of the predicted
+          (mean) loss, parameter uncertainty only; no interval without draws.
+        * ``"prediction"``: the loss a new run would observe: bootstrap draws plus run-to-run noise
+          (:mod:`scalinglab.fit.predictive`, the same numbers as
+          :func:`scalinglab.analysis.prediction_interval` with noise "t").
+        * ``"calibrated"``: that, widened by the law's misfit as learned from its own extrapolation
+          errors (:mod:`scalinglab.fit.calibration`); needs a calibration
+          (``sl.analysis.calibrate(result, runs)``, CLI ``fit --calibrate``)."""
+        if interval not in INTERVAL_METHODS:
+            raise ScalingLabError(f"interval must be one of {', '.join(INTERVAL_METHODS)}, got {interval!r}")
         point = self.family.predict_natural(self.params, **X)
+        if interval != "parameters":
+            return self._predictive(point, interval, X)
         if self.draws is None or len(self.draws) == 0:
             return Prediction(loss=point)
         flat, shape = self.family.flat_inputs(X)
         with np.errstate(over="ignore", invalid="ignore"):
             sims = np.exp(self.family.log_predict(self.draws, flat))
         low, high = percentile_interval(sims, self.level)
-        return Prediction(loss=point, low=low.reshape(shape), high=high.reshape(shape), level=self.level)
+        return Prediction(loss=point, low=low.reshape(shape), high=high.reshape(shape), level=self.level,
+                          method="parameters")
+
+    def _predictive(self, point: Array, interval: str, X: dict[str, Any]) -> Prediction:
+        """The "prediction" or "calibrated" interval of :meth:`predict`."""
+        from scalinglab.fit import calibration as cal
+        from scalinglab.fit.predictive import log_prediction_bounds
+
+        if interval == "calibrated" and self.calibration is None:
+            raise ScalingLabError(f"this fit of {self.law} carries no calibration: attach one with "
+                                  "sl.analysis.calibrate(result, runs) on the runs it was fitted to "
+                                  "(CLI: scalinglab fit DATA --calibrate --out fit.json)")
+        if self.residuals is None:
+            raise ScalingLabError(f"fit of {self.law} carries no residuals: cannot estimate run-to-run noise")
+        flat, shape = self.family.flat_inputs(X)
+        _, lo, hi, _ = log_prediction_bounds(self.family, self.theta, self.draws, self.residuals, flat, self.level)
+        if interval == "calibrated":
+            lp = np.log(np.broadcast_to(point, shape)).ravel()
+            lo, hi, _, _ = cal.calibrated_log_bounds(self.calibration, lp, lo, hi, flat, self.level,
+                                                     f"law {self.law}")
+        return Prediction(loss=point, low=np.exp(lo).reshape(shape), high=np.exp(hi).reshape(shape),
+                          level=self.level, method=interval)
 
     def draw_params(self) -> dict[str, Array]:
         """Natural-scale parameters (and derived quantities) of every bootstrap draw."""
@@ -133,6 +175,11 @@ class FitResult:
                          f"(seed {self.seed}), {self.bootstrap_converged:,} converged; "
                          f"{100 * self.level:g}% percentile intervals")
         lines.append(f"  data range      {_range_text(self.data_range)}")
+        if self.calibration is not None:
+            c = self.calibration
+            lines.append(f"  calibration     {c['method']} on {c['x']}: misfit scale {c['s0']:.3g} + {c['s1']:.3g} "
+                         f"per decade beyond {c['x_max']:.3g} ({len(c['error'])} errors from "
+                         f"{len(c.get('origins', []))} refits); interval=\"calibrated\" available")
         lines += ["", f"  {'parameter':<12}{'value':>14}{'std err':>14}   {100 * self.level:g}% interval"]
         for name, value in {**self.params, **self.derived}.items():
             if name == next(iter(self.derived), None):
@@ -176,6 +223,10 @@ class FitResult:
                  status=self.status, unidentified=list(self.unidentified),
                  unidentified_why=dict(self.unidentified_why))
         d["data_range"] = self.data_range
+        if self.calibration is not None:
+            from scalinglab.fit.calibration import summary_dict
+
+            d["calibration"] = summary_dict(self.calibration, self.level)
         return d
 
     # ---- serialisation ------------------------------------------------------------------
@@ -198,6 +249,8 @@ class FitResult:
             "data_range": None if self.data_range is None else {k: list(v) for k, v in self.data_range.items()},
             "status": self.status, "unidentified": list(self.unidentified),
             "unidentified_why": dict(self.unidentified_why),
+            # written only when present, so a file without one reads in older scalinglab versions
+            **({} if self.calibration is None else {"calibration": dict(self.calibration)}),
         }
 
     @classmethod
@@ -229,6 +282,10 @@ class FitResult:
             if "status" not in d:  # written before statuses existed (format 1 without the key)
                 kw["status"] = "converged" if d.get("converged") else "stalled"
             _check_identification(kw, kw["family"])
+            if kw.get("calibration") is not None:  # absent (older files): no calibration
+                from scalinglab.fit.calibration import check_calibration
+
+                kw["calibration"] = check_calibration(kw["calibration"])
             return cls(**kw)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, ScalingLabError):

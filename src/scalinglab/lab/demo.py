@@ -98,11 +98,14 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
         n = non_embedding.get(str(row["id"]))
         row["params_non_embedding"] = None if n is None else int(n)
     result = fit(runs, law="chinchilla", bootstrap=bootstrap, seed=seed, progress=progress)
-    plans = [allocate(result, c) for c in plan_budgets]
+    # a laptop sweep may leave a parameter undetermined (typically E): the demo says so (warnings below)
+    # and plans anyway, which a user's command would only do with --allow-unidentified
+    plans = [allocate(result, c, allow_unidentified=True) for c in plan_budgets]
     demo = LabDemo(store=store, rows=rows, result=result, plans=plans)
     from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
 
     demo.warnings = identifiability_warnings(runs, "chinchilla") + fit_identifiability_warnings(result)
+    demo.warnings += list(dict.fromkeys(w for p in plans for w in p.warnings if "determine" in w))
     failed = [r["id"] for r in rows if r["status"] != "finished"]
     if failed:
         demo.notes.append(f"runs {failed} did not finish (see `scalinglab runs {store}`); the fit used the others")
@@ -115,7 +118,7 @@ def _write_report(store: Path, path: Path, bootstrap: int, seed: int, budgets: t
     from scalinglab.report.html import write_report
 
     return Path(write_report(store, path, law="chinchilla", bootstrap=bootstrap, seed=seed,
-                             budgets=list(budgets), command="scalinglab demo"))
+                             budgets=list(budgets), command="scalinglab demo", allow_unidentified=True))
 
 
 def print_lab_demo(demo: LabDemo, console: Console) -> None:

@@ -52,7 +52,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.progress import SweepProgress
 from scalinglab.lab.runner import RunEvent, _Job, _train_job, record
-from scalinglab.lab.store import RunStore
+from scalinglab.lab.store import RunStore, StaleAttemptError
 
 __all__ = ["execute", "import_ray", "ray_session"]
 
@@ -162,7 +162,12 @@ def execute(jobs: list[_Job], store: RunStore, data: TokenData, workers: int | N
                 event = _next_event(ray, stream, job)
                 if event.kind in ("finish", "fail"):
                     del running[stream]
-                record(store, job, event, progress)
+                try:
+                    record(store, job, event, progress)
+                except StaleAttemptError:  # another process restarted this run and trains it: stop this task
+                    if running.pop(stream, None) is not None:
+                        ray.cancel(stream, force=True)
+                    progress.end_run(job.run_id, "superseded")
     except BaseException:
         for stream in running:  # interrupted: the store keeps these runs as running (interrupted)
             ray.cancel(stream, force=True)

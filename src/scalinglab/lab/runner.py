@@ -13,12 +13,16 @@
    restarts from step 0 (its earlier metrics are deleted by :meth:`RunStore.start_run`).
 4. Every :class:`~scalinglab.lab.train.EvalPoint` is written (one transaction each) as it happens;
    the last one is written together with the "finished" status (:meth:`RunStore.finish_run`), so a
-   SIGKILL at any moment loses at most the runs in progress, never a finished one.
+   SIGKILL at any moment loses at most the runs in progress, never a finished one. Each write
+   carries the token of the attempt that started the run, so a worker of an earlier attempt can add
+   nothing to the one training now, and a run is finished only with all :func:`eval_count`
+   evaluations (the store's module docstring).
 
 Backend ``local``: ``workers == 1`` trains in this process; ``workers > 1`` uses a process pool
 (``concurrent.futures`` with the ``"spawn"`` context: no forked torch state) of single-threaded
 workers (``train_run`` sets one torch thread on the CPU; two threads per run on a loaded 2-core
-machine are up to 50x slower). Each worker process loads the corpus once (cached per process) and
+machine are up to 50x slower), which end themselves when this process dies, armed before they import
+torch (:mod:`scalinglab.lab.worker_guard`). Each worker process loads the corpus once (cached per process) and
 writes to the store through its own connection (the store takes the write lock per transaction,
 ``BEGIN IMMEDIATE``, so several processes may write). Runs are seeded by their own config, so the
 results do not depend on ``workers`` (bit-for-bit on the CPU).
@@ -52,10 +56,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.lab import worker_guard
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.progress import SweepProgress
 from scalinglab.lab.spec import PlannedRun
-from scalinglab.lab.store import RunStore, timestamp
+from scalinglab.lab.store import RunStore, StaleAttemptError, StoreError, timestamp
+from scalinglab.lab.store_file import check as check_store
 from scalinglab.lab.train import Checkpoint, RunConfig, train_run
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import flops_per_token
@@ -88,6 +94,12 @@ def _numbers(config: RunConfig) -> tuple[int, int, float]:
     tokens = config.steps * config.tokens_per_step
     per_token = flops_per_token(config.arch, "6N", params=config.flops_params)
     return config.arch.params(), tokens, per_token * tokens
+
+
+def eval_count(config: RunConfig) -> int:
+    """The evaluations :func:`~scalinglab.lab.train.train_run` makes: one every ``eval_every_steps``
+    steps and one at the last step; a finished run's curve holds exactly these."""
+    return config.steps // config.eval_every_steps + (1 if config.steps % config.eval_every_steps else 0)
 
 
 def planned_row(planned: PlannedRun) -> dict[str, Any]:
@@ -185,8 +197,10 @@ def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | No
     started = time.perf_counter()
     emit(RunEvent("start", job.run_id, {
         "device": job.config.device, "code_version": job.code_version, "params": job.config.arch.params(),
-        "params_non_embedding": job.config.arch.params_non_embedding(),
-        "resume_step": None if resume is None else resume.step}))
+        "params_non_embedding": job.config.arch.params_non_embedding(), "evals": eval_count(job.config),
+        "resume_step": None if resume is None else resume.step,
+        # a resumed attempt's curve so far is its checkpoint's, whatever an earlier attempt left in the store
+        "metrics": None if resume is None else [_metric(p) for p in resume.points]}))
 
     def log(point: Any) -> None:
         if point.step != job.config.steps:  # the last point is written with finish_run
@@ -195,6 +209,8 @@ def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | No
     try:
         data = _corpus(job.corpus, job.tokenizer) if data is None else data
         result = train_run(job.config, data, on_eval=log, resume=resume, checkpoint_path=job.checkpoint)
+    except StoreError:  # the store cannot record (full, damaged) or the attempt is stale: not the run's failure
+        raise
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         return RunEvent("fail", job.run_id, {"error": f"{type(exc).__name__}: {exc}",
                                              "wall_seconds": time.perf_counter() - started})
@@ -235,10 +251,14 @@ def record(store: RunStore, job: _Job, event: RunEvent, progress: SweepProgress 
 
 
 def _pool_job(job: _Job) -> str:
-    """One run in a pool worker, recorded through the worker's own store connection; its status."""
+    """One run in a pool worker, recorded through the worker's own store connection; its status
+    ("superseded" when another process restarted the run meanwhile: this attempt stops)."""
     store = _store(job.store)
-    final = _train_job(job, lambda event: record(store, job, event))
-    record(store, job, final)
+    try:
+        final = _train_job(job, lambda event: record(store, job, event))
+        record(store, job, final)
+    except StaleAttemptError:
+        return "superseded"
     return "finished" if final.kind == "finish" else "failed"
 
 
@@ -246,29 +266,6 @@ def _metric(point: Any) -> dict[str, Any]:
     return {"step": point.step, "tokens": point.tokens, "flops": point.flops, "train_loss": point.train_loss,
             "val_loss": point.val_loss, "val_bpb": point.val_bpb,
             "grad_noise_scale": getattr(point, "grad_noise_scale", None)}
-
-
-def _worker_init() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-    _exit_with_parent(os.getppid())
-
-
-def _exit_with_parent(parent: int, every_seconds: float = 0.5) -> None:
-    """A daemon thread that ends this worker as soon as the sweep process that started it is gone
-    (killed, even by SIGKILL: the worker is then re-parented), so no orphan keeps writing to the
-    store while the same command resumes the sweep."""
-    import threading
-
-    def watch() -> None:
-        while True:
-            time.sleep(every_seconds)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # ---- the sweep --------------------------------------------------------------------------------------
@@ -289,6 +286,12 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     (:mod:`scalinglab.lab.progress`).
     Bad input (no runs, a corpus that cannot be loaded or does not fit a model's vocabulary, an
     unusable store, an unreachable Ray) raises ScalingLabError before the store is created or changed.
+    A store that fails while the sweep runs (a full disk) raises a one-line StoreError; what was
+    committed before stays, and the same command resumes.
+
+    Resume repairs: a planned run marked finished whose curve holds fewer evaluations than its config
+    schedules (:func:`eval_count`; left by an older scalinglab, whose orphaned workers could finish a
+    run with part of a curve) is trained again.
     """
     if backend not in BACKENDS:
         raise ScalingLabError(f"backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -312,6 +315,7 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
         design["tokenizer"] = tokenizer
     from scalinglab import __version__
 
+    check_store(Path(store), os.fspath(store), write=True)  # a store that cannot take the sweep: fail now
     with ExitStack() as stack:
         if backend == "ray":  # connect (or start Ray) before the store is touched
             from scalinglab.lab import ray_backend
@@ -325,6 +329,7 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
         if sweep is None:
             sweep = st.create_sweep(sweep_name, design)
         ids = [st.add_run(sweep, k, c.seed) for k, c in zip(keys, configs, strict=True)]
+        st.repair_runs({i: eval_count(c) for i, c in zip(ids, configs, strict=True)})
         todo = {r.id for r in st.pending_runs(sweep)}
         tag = _checkpoint_tag(store, sweep, corpus, tokenizer)
         jobs = [_Job(i, c, str(corpus), tokenizer, os.fspath(store),
@@ -355,12 +360,16 @@ def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepPro
     evaluations the parent reads back from the store every 0.5 s for the progress bar when ``poll``."""
     if workers == 1:
         for job in jobs:
-            final = _train_job(job, lambda event, job=job: record(store, job, event, progress))
-            record(store, job, final, progress)
+            try:
+                final = _train_job(job, lambda event, job=job: record(store, job, event, progress))
+                record(store, job, final, progress)
+            except StaleAttemptError:  # another process restarted this run: it trains it
+                progress.end_run(job.run_id, "superseded")
         return
     since = timestamp()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=_worker_init) as pool:
+    init, init_args = worker_guard.initializer()  # the watchdog is armed before the worker imports torch
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=init,
+                             initargs=init_args) as pool:
         futures: dict[Future[str], _Job] = {pool.submit(_pool_job, j): j for j in jobs}
         pending = set(futures)
         try:
@@ -382,11 +391,11 @@ def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepPro
 def _fail_interrupted(store: RunStore, jobs: list[_Job]) -> None:
     """A pool worker died (killed by the OS, out of memory, a crash): mark the runs it left running
     as failed and say so; the same command retries them."""
-    lost = [j.run_id for j in jobs if store.get_run(j.run_id).status == "running"]
-    for run_id in lost:
-        store.fail_run(run_id, "worker process died (killed by the OS or out of memory?)")
+    lost = [run for run in (store.get_run(j.run_id) for j in jobs) if run.status == "running"]
+    for run in lost:  # the dead worker's attempt, named by its token
+        store.fail_run(run.id, "worker process died (killed by the OS or out of memory?)", attempt=run.attempt)
     raise ScalingLabError(f"a worker process died (killed by the OS or out of memory?); run(s) "
-                          f"{', '.join(map(str, lost)) or 'none'} marked failed, others not trained; run the same "
+                          f"{', '.join(str(run.id) for run in lost) or 'none'} marked failed, others not trained; run the same "
                           "command again to train them")
 
 

@@ -24,12 +24,24 @@ def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame
     final_val_loss). ``what="metrics"``: every evaluation of finished runs with a validation loss
     and tokens > 0 (one row per checkpoint, for approach 1's curves); an evaluation logged without
     flops gets C = 6ND from its run's params (Kaplan et al. 2020). What was left out or derived is
-    described in ``df.attrs["notes"]``.
+    described in ``df.attrs["notes"]``. A run marked finished whose curve is incomplete (left by an
+    older scalinglab; the next write to the store repairs it) is left out as not finished.
     """
     with RunStore(path, readonly=True) as store:
         df = store._frame(what)
+        incomplete = store.incomplete_runs()
+        budgets = what == "runs" and "budget" not in df.columns and df["config"].str.contains('"budget":').any()
     keep = df["status"] == "finished"
     notes = [f"{int((~keep).sum())} rows of unfinished runs left out"] if (~keep).any() else []
+    if incomplete:
+        short = df["run"].isin([str(i) for i in incomplete]) & keep
+        keep &= ~short
+        notes.append(f"{int(short.sum())} rows of runs marked finished with an incomplete curve left out (run "
+                     + ", ".join(f"{i}: {have} of {want} evaluations" for i, (have, want) in incomplete.items())
+                     + "); the same sweep command trains them again")
+    if budgets:
+        notes.append("no budget column: some finished runs have no FLOP budget in their config (e.g. imported "
+                     "runs beside a sweep's)")
     if what == "metrics":
         usable = df["loss"].notna() & (df["tokens"] > 0)
         if (keep & ~usable).any():

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, finite_array, finite_result
 
 Array = np.ndarray
 
@@ -44,6 +44,9 @@ class LawFamily(abc.ABC):
     formula: str = ""
     citation: str = ""
     units: str = "loss in nats/token"
+    #: parameters that only add a constant to the loss (E in E + A/N^alpha + ...): an answer that is an
+    #: argmin over N and D, such as a compute-optimal allocation, does not depend on them
+    level_params: tuple[str, ...] = ()
 
     # ---- to implement -------------------------------------------------------------------
     @abc.abstractmethod
@@ -96,10 +99,9 @@ class LawFamily(abc.ABC):
         for v in self.variables:
             if v not in X or X[v] is None:
                 raise ScalingLabError(f"law {self.label} needs '{v}' (units: {VARIABLE_UNITS.get(v, 'see the law')})")
-            arr = np.asarray(X[v], dtype=float)
-            if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-                raise ScalingLabError(f"law {self.label}: '{v}' must be positive and finite")
-            out[v] = arr
+            # a parameter, token or FLOP count below 1 is not a count (and N, D -> 0 blows any law up)
+            low, low_open = (1.0, False) if v in COUNT_VARIABLES else (0.0, True)
+            out[v] = finite_array(f"law {self.label}: '{v}'", X[v], low=low, low_open=low_open)
         return out
 
     def flat_inputs(self, X: Mapping[str, Any]) -> tuple[dict[str, Array], tuple[int, ...]]:
@@ -116,7 +118,9 @@ class LawFamily(abc.ABC):
         """Predicted loss (nats/token) from natural-scale parameters, broadcasting the inputs."""
         flat, shape = self.flat_inputs(X)
         theta = self.from_natural(values)[None, :]
-        return np.exp(self.log_predict(theta, flat))[0].reshape(shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = np.exp(self.log_predict(theta, flat))[0].reshape(shape)
+        return finite_result(f"loss predicted by law {self.label}", loss, "the law overflows at these inputs")
 
     def describe(self) -> dict[str, Any]:
         """Name, formula, parameters, variables, source and units, for listings."""
@@ -129,6 +133,9 @@ class LawFamily(abc.ABC):
             "units": self.units,
         }
 
+
+#: Variables that are counts: a value below 1 is refused in a prediction.
+COUNT_VARIABLES = ("params", "tokens", "flops", "unique_tokens")
 
 VARIABLE_UNITS = {
     "params": "parameter count N",

@@ -48,6 +48,7 @@ class BrokenPowerLaw(LawFamily):
 
     name = "bnsl"
     citation = "Caballero et al. 2022, Broken Neural Scaling Laws, eq. 1 (arXiv:2210.14891)"
+    level_params = ("a",)
 
     def __init__(self, x: str = "params", n_breaks: int = 1) -> None:
         self.x = check_x(x)

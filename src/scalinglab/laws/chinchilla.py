@@ -23,6 +23,7 @@ class Chinchilla(LawFamily):
     formula = "L = E + A/N^alpha + B/D^beta"
     citation = "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, eq. 2 (arXiv:2203.15556)"
     units = "L in nats/token; N parameters (as counted by the data); D training tokens"
+    level_params = ("E",)
 
     def log_predict(self, theta: Array, X: Mapping[str, Array], jac: bool = False):
         lnN = np.log(X["params"])[None, :]

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, positive_array
 from scalinglab.laws.base import Array, LawFamily, grid
 
 FD_REL_STEP = 1e-6
@@ -33,11 +33,7 @@ R_N_STAR = 5.309743  # idem
 UNIQUE_TOKENS_UNITS = "unique training tokens U_D available (a token count)"
 
 
-def _positive(name: str, value: Any) -> Array:
-    arr = np.asarray(value, dtype=float)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ScalingLabError(f"{name} must be positive and finite, got {value!r}")
-    return arr
+_positive = positive_array  # the shared validator (scalinglab.errors), under the name planning imports
 
 
 def _decayed(base: Array, excess: Array, r_star: Array) -> Array:
@@ -54,6 +50,7 @@ class DataConstrained(LawFamily):
     param_names = ("E", "A", "B", "alpha", "beta", "R_D_star", "R_N_star")
     formula = ("L = E + A/N'^alpha + B/D'^beta; D' = U_D (1 + R_D* (1 - exp(-(D/U_D - 1)/R_D*))), "
                "N' = U_N (1 + R_N* (1 - exp(-(N/U_N - 1)/R_N*))), U_N = min(N, N_opt(U_D))")
+    level_params = ("E",)
     citation = ("Muennighoff et al. 2023, Scaling Data-Constrained Language Models, eq. 5 "
                 "(arXiv:2305.16264); constants from huggingface/datablations README")
     units = ("L in nats/token; N parameters; D training tokens (all epochs); U_D unique tokens; "

@@ -90,6 +90,7 @@ class PowerFloor(LawFamily):
     name = "power_floor"
     theta_names = ("e", "a", "alpha")
     param_names = ("E", "A", "alpha")
+    level_params = ("E",)
     citation = ("Henighan et al. 2020, Scaling Laws for Autoregressive Generative Modeling, eq. 1.1 "
                 "(arXiv:2010.14701)")
 

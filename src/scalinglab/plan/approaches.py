@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, bootstrap_count, count_array, level_number, seed_number
 from scalinglab.fit.api import MIN_BOOTSTRAP
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.io import Runs, load_runs
@@ -46,6 +46,7 @@ from scalinglab.plan.isoflop import (
     group_budgets,
     isoflop_optima,
 )
+from scalinglab.resolve import allocation_params, unidentified_guard
 
 Array = np.ndarray
 
@@ -92,7 +93,9 @@ class ApproachResult:
         if self.fit is not None:
             from scalinglab.plan.optimal import optimal_frontier
 
-            return [_frontier_entry(al.to_dict()) for al in optimal_frontier(self.fit, list(c))]
+            # the fit was already checked (approach 3 refuses or warns on unidentified parameters)
+            return [_frontier_entry(al.to_dict())
+                    for al in optimal_frontier(self.fit, list(c), allow_unidentified=True)]
         n, d = self.optimal(c)
         rows = [{"flops": float(ci), "params": float(ni), "tokens": float(di), "tokens_per_param": float(di / ni)}
                 for ci, ni, di in zip(c, n, d)]
@@ -146,7 +149,7 @@ class ApproachResult:
 # ---- entry points --------------------------------------------------------------------------------
 def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, level: float = 0.95, *,
                  columns: Mapping[str, str] | None = None, drop_highest_loss: int = 0,
-                 **options: Any) -> ApproachResult:
+                 allow_unidentified: bool = False, **options: Any) -> ApproachResult:
     """Estimate a, b and the compute-optimal frontier from ``runs`` (anything ``load_runs`` accepts).
 
     Approach 1 reads a lab run store's every evaluation (the training curves, Hoffmann et al. sec. 3.1).
@@ -159,7 +162,8 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
     :func:`scalinglab.plan.isoflop.group_budgets`), ``require_bracket`` (True: leave out profiles whose
     minimum lies outside their sampled sizes). Approach 3: ``loss``, ``delta``, ``refine`` of ``sl.fit``.
     A ``group`` column with several values is pooled, with a warning. ScalingLabError when the fit
-    gives a outside [0, 1].
+    gives a outside [0, 1]. Approach 3 refuses a fit whose data leave A, B, alpha or beta undetermined
+    (:func:`scalinglab.resolve.unidentified_guard`) unless ``allow_unidentified``.
     """
     if approach not in (1, 2, 3) or isinstance(approach, bool):
         raise ScalingLabError(f"approach must be 1, 2 or 3, got {_show(approach)}")
@@ -170,7 +174,7 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
     _check_bootstrap(bootstrap, seed, level)
     data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss, curves=approach == 1)
     if approach == 3:
-        out = _approach3(data, bootstrap, seed, level, options)
+        out = _approach3(data, bootstrap, seed, level, options, allow_unidentified)
     else:
         data.require(["params", "flops", "loss"], why=f"approach {approach}")
         est = envelope_optima(data, **options) if approach == 1 else isoflop_optima(data, **options)
@@ -224,15 +228,18 @@ def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: floa
 
 
 # ---- approach 3: the parametric fit ----------------------------------------------------------------
-def _approach3(runs: Runs, bootstrap: int, seed: int, level: float, options: dict[str, Any]) -> ApproachResult:
+def _approach3(runs: Runs, bootstrap: int, seed: int, level: float, options: dict[str, Any],
+               allow_unidentified: bool = False) -> ApproachResult:
     from scalinglab.fit import fit as fit_law
 
     res = fit_law(runs, "chinchilla", bootstrap=bootstrap, seed=seed, level=level, **options)
+    guard = unidentified_guard(res, "approach 3's compute-optimal frontier", allocation_params(res),
+                               allow=allow_unidentified)
     p = res.params
     a, b = float(res.derived["a"]), float(res.derived["b"])
     g = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1.0 / (p["alpha"] + p["beta"]))
     coefficients = {"k_N": g * 6.0**-a, "k_D": 6.0**-b / g, "G": g}
-    warnings = [n for n in res.notes if "bound" in n or "NOT converge" in n]
+    warnings = guard + [n for n in res.notes if "bound" in n or "fit status" in n]
     levels = group_budgets(runs.column("flops"), runs.data["budget"] if runs.has("budget") else None)
     if len(levels) < 2:
         warnings.append("the runs span a single FLOP level: a and b rest on the law's form, not on the data")
@@ -304,22 +311,20 @@ def _bootstrap_draws(resample: Resampler, n: int, seed: int) -> Array:
 
 
 def _check_bootstrap(bootstrap: int, seed: int, level: float) -> None:
-    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) or bootstrap < 0:
+    if not isinstance(bootstrap, (int, np.integer)):
         raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {_show(bootstrap)}")
+    bootstrap = bootstrap_count(bootstrap)
     if 0 < bootstrap < MIN_BOOTSTRAP:
         raise ScalingLabError(f"bootstrap={bootstrap} is too few resamples for a percentile interval; use 0 "
                               f"(none) or at least {MIN_BOOTSTRAP}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not isinstance(seed, (int, np.integer)):
         raise ScalingLabError(f"seed must be a whole number >= 0, got {_show(seed)}")
-    if not 0.0 < float(level) < 1.0:
-        raise ScalingLabError(f"level must lie strictly between 0 and 1, got {level}")
+    seed_number(seed)
+    level_number(level)
 
 
 def _positive_flops(flops: float | Sequence[float]) -> Array:
-    c = np.atleast_1d(np.asarray(flops, dtype=float))
-    if c.size == 0 or not np.all(np.isfinite(c)) or np.any(c <= 0):
-        raise ScalingLabError(f"flops must be positive FLOP counts, got {_show(flops)}")
-    return c
+    return np.atleast_1d(count_array("flops", flops))
 
 
 def _frontier_entry(d: dict[str, Any]) -> dict[str, Any]:

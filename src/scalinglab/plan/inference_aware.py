@@ -32,11 +32,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from scalinglab.errors import ScalingLabError
-from scalinglab.errors import plain_repr as _show
+from scalinglab.errors import ScalingLabError, count_array, finite_number, loss_number
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
-from scalinglab.resolve import AnyLaw, law_name, resolve_law
+from scalinglab.resolve import AnyLaw, law_name, resolve_law, unidentified_guard
 
 
 Array = np.ndarray
@@ -74,6 +73,7 @@ class InferenceOptimum:
     savings_fraction: float
     method: str = ""
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # unidentified parameters allowed
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, keyed by its name (params, tokens, train_flops, ..., chinchilla_*, savings_*, notes)."""
@@ -90,12 +90,7 @@ def _law_parts(law: Any) -> tuple[AnyLaw, LawFamily, dict[str, float]]:
 
 
 def _check_target(target_loss: Any, family: LawFamily, params: dict[str, float], name: str) -> float:
-    try:
-        ell = float(target_loss)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"target loss must be a number (nats/token), got {_show(target_loss)}") from None
-    if not math.isfinite(ell) or ell <= 0:
-        raise ScalingLabError(f"target loss must be a positive number of nats/token, got {ell:g}")
+    ell = loss_number("target loss", target_loss)
     if isinstance(family, Chinchilla) and ell <= params["E"]:
         raise ScalingLabError(f"target loss {ell:g} nats/token is at or below the irreducible loss "
                               f"E = {params['E']:.6g} of law {name}: no model reaches it")
@@ -138,9 +133,7 @@ def tokens_for_loss(law: Any, params: Any, target_loss: float) -> Array:
     D = (B/(target - E - A/N^alpha))^(1/beta), bisection otherwise. inf where the model cannot reach it."""
     resolved, family, p = _law_parts(law)
     ell = _check_target(target_loss, family, p, law_name(resolved))
-    n = np.asarray(params, dtype=float)
-    if n.size == 0 or not np.all(np.isfinite(n)) or np.any(n <= 0):
-        raise ScalingLabError(f"params must be positive parameter counts, got {_show(params)}")
+    n = count_array("params", params)
     return _tokens(family, p, np.atleast_1d(n).ravel(), ell).reshape(n.shape)
 
 
@@ -175,20 +168,19 @@ def _minimise_total(family: LawFamily, params: dict[str, float], ell: float, d_i
     return math.exp(x)
 
 
-def inference_optimal(law: Any, target_loss: float, inference_tokens: float) -> InferenceOptimum:
+def inference_optimal(law: Any, target_loss: float, inference_tokens: float, *,
+                      allow_unidentified: bool = False) -> InferenceOptimum:
     """Minimise 6 N D_train + 2 N D_inf FLOPs subject to L(N, D_train) = ``target_loss`` (nats/token),
     for ``inference_tokens`` lifetime inference tokens (Sardana et al. 2024), and compare with the
     Chinchilla-optimal model reaching the same loss. ``law``: anything resolve_law accepts with a law of
-    params and tokens (point estimate; bootstrap draws are not propagated)."""
+    params and tokens (point estimate; bootstrap draws are not propagated). A fitted law whose data leave
+    any parameter undetermined is refused unless ``allow_unidentified`` (the answer depends on them all:
+    the target loss is measured against E), then ``warnings`` names them."""
     resolved, family, p = _law_parts(law)
     name = law_name(resolved)
+    warnings = unidentified_guard(resolved, "the inference-aware optimum", allow=allow_unidentified)
     ell = _check_target(target_loss, family, p, name)
-    try:
-        d_inf = float(inference_tokens)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"inference tokens must be a number, got {_show(inference_tokens)}") from None
-    if not math.isfinite(d_inf) or d_inf < 0:
-        raise ScalingLabError(f"inference tokens must be a finite count >= 0, got {d_inf:g}")
+    d_inf = finite_number("inference tokens", inference_tokens, low=0.0)
     n_aware = _minimise_total(family, p, ell, d_inf, name)
     n_chin = _minimise_total(family, p, ell, 0.0, name)
     d_aware, d_chin = (float(_tokens(family, p, np.array([n]), ell)[0]) for n in (n_aware, n_chin))
@@ -203,7 +195,8 @@ def inference_optimal(law: Any, target_loss: float, inference_tokens: float) -> 
         chinchilla_params=n_chin, chinchilla_tokens=d_chin, chinchilla_train_flops=chin[0],
         chinchilla_inference_flops=chin[1], chinchilla_total_flops=chin[2],
         savings_flops=savings, savings_fraction=savings / chin[2], method=method,
-        notes=_range_notes(name, ell, ("inference-aware", n_aware, d_aware), ("Chinchilla-optimal", n_chin, d_chin)))
+        notes=_range_notes(name, ell, ("inference-aware", n_aware, d_aware), ("Chinchilla-optimal", n_chin, d_chin)),
+        warnings=warnings)
 
 
 def _range_notes(name: str, ell: float, *models: tuple[str, float, float]) -> list[str]:

@@ -33,12 +33,14 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, as_list
 from scalinglab.errors import plain_repr as _show
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
-from scalinglab.resolve import AnyLaw, extrapolation, extrapolation_warnings, law_name, resolve_law
+from scalinglab.resolve import (
+    AnyLaw, allocation_params, extrapolation, extrapolation_warnings, law_name, resolve_law, unidentified_guard,
+)
 
 
 Array = np.ndarray
@@ -91,8 +93,8 @@ def check_budget(flops: Any, what: str = "flops") -> float:
     """A training budget in FLOPs as a float; ScalingLabError unless finite and > 6 (C = 6ND, N, D >= 1)."""
     try:
         c = float(flops)
-    except (TypeError, ValueError):
-        raise ScalingLabError(f"{what} must be a number of FLOPs, got {_show(flops)}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ScalingLabError(f"{what} must be a finite number of FLOPs, got {_show(flops)}") from None
     if not math.isfinite(c) or c <= 6.0:
         raise ScalingLabError(f"{what} must be a finite FLOP count above 6 (C = 6ND with N, D >= 1), got {c:g}")
     return c
@@ -261,11 +263,17 @@ def _interval(values: Array, level: float) -> list[float]:
 
 
 def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *,
-             force_numerical: bool = False) -> Allocation:
+             force_numerical: bool = False, allow_unidentified: bool = False) -> Allocation:
     """The compute-optimal allocation of ``law`` at ``flops`` FLOPs, other variables held at ``fixed``
-    (e.g. ``{"unique_tokens": 25e9}``). ``force_numerical`` skips the chinchilla closed form (for checks)."""
+    (e.g. ``{"unique_tokens": 25e9}``). ``force_numerical`` skips the chinchilla closed form (for checks).
+
+    A fitted law whose data do not determine a parameter the allocation depends on (all but the loss
+    level E, :func:`scalinglab.resolve.allocation_params`) is refused unless ``allow_unidentified``;
+    an unidentified E gives a warning only."""
     law = resolve_law(law)
     flops = check_budget(flops)
+    guard = unidentified_guard(law, f"the compute-optimal allocation at {flops:g} FLOPs",
+                               allocation_params(law), allow=allow_unidentified)
     fixed = dict(fixed or {})
     family, name = law.family, law_name(law)
     check_allocatable(family, fixed, name)
@@ -293,7 +301,7 @@ def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *
     alloc = Allocation(flops=flops, params=n, tokens=d, tokens_per_param=d / n, loss=loss,
                        method=CLOSED_FORM if closed else NUMERICAL, notes=notes,
                        extrapolation=extrapolation(law, params=n, tokens=d, flops=flops),
-                       warnings=extrapolation_warnings(law, params=n, tokens=d, flops=flops))
+                       warnings=guard + extrapolation_warnings(law, params=n, tokens=d, flops=flops))
     if draws is not None:
         _add_intervals(alloc, family, draws, level, fixed, closed)
     return alloc
@@ -317,17 +325,17 @@ def _add_intervals(alloc: Allocation, family: LawFamily, draws: Array, level: fl
     alloc.loss_ci, alloc.level = _interval(loss, level), level
 
 
-def optimal_allocation(law: Any, flops: float) -> Allocation:
+def optimal_allocation(law: Any, flops: float, *, allow_unidentified: bool = False) -> Allocation:
     """Compute-optimal N (parameters), D (tokens) and loss (nats/token) of ``law`` at ``flops`` FLOPs
     with C = 6ND: closed form for the chinchilla family (Hoffmann et al. 2022 eq. 4), numerical for
-    any other law of params and tokens. ``law``: anything :func:`scalinglab.resolve_law` accepts."""
-    return allocate(law, flops)
+    any other law of params and tokens. ``law``: anything :func:`scalinglab.resolve_law` accepts.
+    A fitted law whose data leave a parameter of the allocation undetermined is refused unless
+    ``allow_unidentified`` (then ``Allocation.warnings`` names it)."""
+    return allocate(law, flops, allow_unidentified=allow_unidentified)
 
 
-def optimal_frontier(law: Any, flops: Sequence[float]) -> list[Allocation]:
+def optimal_frontier(law: Any, flops: Sequence[float], *, allow_unidentified: bool = False) -> list[Allocation]:
     """:func:`optimal_allocation` at each budget of ``flops`` (FLOPs), in the order given."""
-    budgets = list(flops) if not isinstance(flops, (str, bytes)) else None
-    if not budgets:
-        raise ScalingLabError("give at least one FLOP budget for a frontier")
+    budgets = as_list("flops (the FLOP budgets of a frontier)", flops)
     resolved = resolve_law(law)
-    return [allocate(resolved, c) for c in budgets]
+    return [allocate(resolved, c, allow_unidentified=allow_unidentified) for c in budgets]

@@ -66,7 +66,7 @@ def six_nd(x_name: str, x: Array, fixed_name: str, fixed: float) -> dict[str, Ar
 def law_curve(law: Any, inputs: dict[str, Array]) -> tuple[Array, Array | None, Array | None]:
     """(loss, low, high) of a resolved law at ``inputs`` (low/high None without bootstrap draws)."""
     family = law.family
-    pred = predict_loss(law, **{v: inputs[v] for v in family.variables})
+    pred = predict_loss(law, allow_unidentified=True, **{v: inputs[v] for v in family.variables})  # a drawing
     loss = np.asarray(pred.loss, dtype=float)
     if pred.low is None:
         return loss, None, None
@@ -168,7 +168,7 @@ def _frontier_curve(ax, law: Any, flops: Array) -> None:
     from scalinglab.plan.optimal import optimal_frontier
 
     try:
-        allocs = optimal_frontier(law, list(flops))
+        allocs = optimal_frontier(law, list(flops), allow_unidentified=True)  # a curve, not an answer
     except ScalingLabError:
         return  # no interior optimum at these budgets: nothing honest to draw
     loss = np.array([a.loss for a in allocs])
@@ -278,7 +278,7 @@ def plot_residuals(law: Any, runs: Any) -> Figure:
     resolved = resolve_law(law)
     data = load_runs(runs)
     data.require(list(resolved.family.variables) + ["loss"], why=f"residuals of law {law_name(resolved)}")
-    pred = predict_loss(resolved, **{v: data.column(v) for v in resolved.family.variables})
+    pred = predict_loss(resolved, allow_unidentified=True, **{v: data.column(v) for v in resolved.family.variables})
     resid = np.log(np.asarray(pred.loss, dtype=float)) - np.log(data.column("loss"))
     rmse = float(np.sqrt(np.mean(resid**2)))
     shown = [v for v in XS if data.has(v)] or list(resolved.family.variables)

@@ -64,7 +64,8 @@ def frontier_table(source: Any, budgets: Sequence[float]) -> pd.DataFrame:
             return _from_rows([rule.optimal(c).to_dict() for c in budgets])
     from scalinglab.plan.optimal import optimal_frontier
 
-    return _from_rows([a.to_dict() for a in optimal_frontier(source, budgets)])
+    # a drawing of the frontier: the report refuses or warns about unidentified parameters itself
+    return _from_rows([a.to_dict() for a in optimal_frontier(source, budgets, allow_unidentified=True)])
 
 
 def approach_points(result: Any) -> pd.DataFrame:
@@ -98,7 +99,8 @@ def compare_frontiers(runs: Any, budgets: Sequence[float], bootstrap: int = 0, s
             if k == 3 and fit is not None:
                 frontiers[name] = frontier_table(fit, budgets)
                 continue
-            res = fit_approach(runs, k, bootstrap=bootstrap, seed=seed)
+            # a drawing: approach 3 on undetermined parameters is drawn, and its warnings say so
+            res = fit_approach(runs, k, bootstrap=bootstrap, seed=seed, **({"allow_unidentified": True} if k == 3 else {}))
         except ScalingLabError as exc:
             warnings.append(COULD_NOT_RUN.format(k=k, why=exc))
             continue

@@ -50,6 +50,7 @@ class ReportInputs:
     references: list[str] = field(default_factory=list)
     level: float = 0.95
     drop_highest_loss: int = 0
+    allow_unidentified: bool = False  # plan even when the fit leaves A, B, alpha or beta undetermined
 
 
 @dataclass
@@ -115,6 +116,7 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
     runs = load_runs(inp.data, inp.columns, drop_highest_loss=inp.drop_highest_loss)
     result = fit(runs, law=inp.law, bootstrap=inp.bootstrap, seed=inp.seed, level=inp.level)
     warnings: list[str] = []  # the fit's own first: a later repeat of one (e.g. the backtest's refit) is dropped
+    _warn(warnings, plan_guard(result, inp))
     _warn(warnings, identifiability(runs, result, inp.law))
     _warn(warnings, [n for n in result.notes if n not in runs.notes])
     _warn(warnings, runs.warnings)  # values that look like a unit slip (also under "How the table was read")
@@ -131,6 +133,18 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
     sections.append(warnings_section(warnings))
     fill_glance(glance, runs, result, plan_rows, bt)
     return BuiltReport(sections, warnings, result.law, len(runs), inp.seed, inp.bootstrap)
+
+
+def plan_guard(result: Any, inp: ReportInputs) -> list[str]:
+    """The report's plan is an answer from the fitted law: refused (ScalingLabError, so no report) when
+    the data leave a parameter of the allocation undetermined, unless ``inp.allow_unidentified``;
+    warnings otherwise (:func:`scalinglab.resolve.unidentified_guard`)."""
+    from scalinglab.resolve import allocation_params, unidentified_guard
+
+    if set(result.family.variables) != {"params", "tokens"}:
+        return []
+    return unidentified_guard(result, "the report's compute-optimal plan", allocation_params(result),
+                              allow=inp.allow_unidentified)
 
 
 def store_path(data: Any) -> Path | None:
@@ -289,7 +303,8 @@ def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str])
         sec.text(f"Law {result.law} reads {', '.join(result.family.variables)}, not N and D: it does not "
                  "say how to split a budget between model size and data.", "muted")
         return sec, []
-    allocs = _attempt(sec, warnings, "the plan", lambda: optimal_frontier(result, inp.budgets)) or []
+    allocs = _attempt(sec, warnings, "the plan",  # plan_guard has refused or warned already
+                      lambda: optimal_frontier(result, inp.budgets, allow_unidentified=True)) or []
     if allocs:
         rows = [[num(a.flops, 3), with_interval(a.params, a.params_ci, 3), with_interval(a.tokens, a.tokens_ci, 3),
                  num(a.tokens_per_param, 3), with_interval(a.loss, a.loss_ci, 4)] for a in allocs]

@@ -1,0 +1,63 @@
+"""The parent-death watchdog of sweep pool workers, armed before the worker imports anything heavy.
+
+A pool worker (:func:`scalinglab.lab.runner.run_sweep`, ``workers > 1``) must not outlive the sweep
+process that started it: an orphan would go on training and writing evaluations into the store
+while the same command, run again, resumes the sweep. A daemon thread therefore ends the worker
+(``os._exit``) as soon as its parent is gone, even after a SIGKILL, which leaves the worker
+re-parented (to init or a subreaper).
+
+Two details make this hold from the worker's first instant, not only once it has imported torch:
+
+- The parent's pid is passed in by the parent (:func:`initializer`), not read with ``os.getppid()``
+  inside the worker: a parent killed while the worker was still starting would otherwise already
+  have been replaced by init, and the watchdog would watch the wrong process forever.
+- The pool's initializer runs this file by its path (``runpy.run_path``), so it needs nothing but the
+  standard library: no ``import scalinglab`` (pandas, scipy: seconds) and no torch (up to 20 s on a
+  loaded machine) happen before the watchdog is armed. A worker takes no run before its initializer
+  has returned, so a worker whose parent died while it was starting exits without touching the store.
+
+Only the standard library may be imported here (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["RUN_NAME", "arm", "initializer"]
+
+#: The ``__name__`` this file runs under as a pool initializer (:func:`initializer`).
+RUN_NAME = "scalinglab-worker-guard"
+POLL_SECONDS = 0.2
+
+
+def arm(parent: int, every_seconds: float = POLL_SECONDS) -> None:
+    """End this process at once if ``parent`` is no longer its parent, and start a daemon thread that
+    ends it as soon as that happens later (polled every ``every_seconds``)."""
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(every_seconds)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def initializer(parent: int | None = None) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """``(initializer, initargs)`` for a ``ProcessPoolExecutor`` whose workers must end with
+    ``parent`` (default: this process): run this file in the worker, which arms the watchdog and
+    makes torch single-threaded (``OMP_NUM_THREADS=1``, set before torch is first imported)."""
+    parent = os.getpid() if parent is None else parent
+    return runpy.run_path, (__file__, {"PARENT": parent}, RUN_NAME)
+
+
+if __name__ == RUN_NAME:  # run by a pool worker through runpy.run_path (see initializer)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    arm(globals()["PARENT"])
