@@ -190,6 +190,22 @@ def test_reads_leave_nothing_beside_a_store_and_see_a_writer_s_commits(tmp_path:
     assert _files(tmp_path) == ["runs.db"]
 
 
+@pytest.mark.parametrize("variant", ["good", "damaged"])
+def test_without_deserialize_reads_open_the_file_immutable(variant: str, tmp_path: Path, monkeypatch) -> None:
+    """Where Python's SQLite cannot query a copy in memory, reads open the file with immutable=1:
+    the same promises (nothing written beside it, a damaged file refused in one line)."""
+    monkeypatch.setattr(store_file, "DESERIALIZE", False)
+    db = tmp_path / "runs.db"
+    good_store(db) if variant == "good" else _damaged(db)
+    before = _digest(db)
+    if variant == "good":
+        assert len(sl.load_runs(db)) == 9
+    else:
+        with pytest.raises(StoreError, match="the run store is damaged"):
+            sl.load_runs(db)
+    assert _digest(db) == before and _files(tmp_path) == ["runs.db"]
+
+
 def test_new_stores_appear_whole_and_empty_sqlite_files_become_stores(tmp_path: Path) -> None:
     with RunStore(tmp_path / "new.db") as store:
         assert store.version == store_file.SCHEMA_VERSION and store.integrity_ok()

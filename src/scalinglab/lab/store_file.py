@@ -19,7 +19,8 @@ file, and leaves nothing behind when it fails):
 - when no writer is at work (no ``-wal`` file with content beside the store, no ``-journal``), the
   file's bytes are read into memory (checked unchanged before and after the read, else read again)
   and queried there (``sqlite3_deserialize``), like SQLite's ``immutable`` mode but safe should a
-  writer start meanwhile;
+  writer start meanwhile (where Python's SQLite lacks ``deserialize``, the file is opened with
+  ``mode=ro&immutable=1`` instead);
 - otherwise (a sweep is writing, or one was killed before it could fold its log back into the
   file) the store is opened with ``mode=ro`` through SQLite's locks, which reads the log too; the
   ``-wal``/``-shm`` files are then the writer's own.
@@ -48,6 +49,8 @@ __all__ = ["SCHEMA_VERSION", "SQLITE_MAGIC", "StaleAttemptError", "StoreError", 
 SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDECARS = ("-wal", "-shm", "-journal")
+#: Whether this Python's sqlite3 can query a copy in memory (``Connection.deserialize``, SQLite >= 3.36).
+DESERIALIZE = hasattr(sqlite3.Connection, "deserialize")
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -137,6 +140,13 @@ def _writer_at_work(path: Path) -> bool:
 
 def _snapshot(path: Path, name: str) -> sqlite3.Connection | None:
     """The file's committed state as an in-memory database, or None when a writer is at work."""
+    if not DESERIALIZE:  # SQLite built without it: immutable mode, reading the file in place
+        if _writer_at_work(path):
+            return None
+        try:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        except sqlite3.Error as exc:
+            raise sqlite_error(name, exc, "read the run store") from None
     for _ in range(5):
         if _writer_at_work(path):
             return None
