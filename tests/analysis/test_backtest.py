@@ -127,7 +127,7 @@ def test_rolling_error_grows_with_extrapolation_distance():
     runs = sl.simulate_isoflop("hoffmann2022", noise=0.01, seed=7)
     df = sl.analysis.rolling_backtest(runs, "chinchilla", bootstrap=20)
     assert list(df.columns) == ["threshold", "n_train", "n_test", "mare", "coverage", "distance",
-                                "median_distance"]
+                                "median_distance", "median_width"]
     # budgets 1e18..1e22; at least 12 runs fitted -> thresholds 3e18 .. 3e21
     assert df.threshold.tolist() == pytest.approx([3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21])
     assert df.distance.tolist() == pytest.approx(np.log10(1e22 / df.threshold).tolist())
