@@ -125,6 +125,9 @@ def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, g
         if distinct < 3:
             notes.append(f"only {distinct} distinct value(s) of {v}: the law's dependence on {v} "
                          "cannot be identified from these runs")
+    if ms.n_subsample and ms.n_subsample < len(runs):
+        notes.append(f"the starts were screened and refined on a stratified subsample of {ms.n_subsample:,} of "
+                     f"{len(runs):,} rows (cells of the ln N x ln D plane), then polished on all rows")
     if ms.at_bound:
         notes.append(f"parameter(s) {', '.join(ms.at_bound)} ended on a bound of the search box")
     result = FitResult(

@@ -243,6 +243,8 @@ def law_section(result: Any) -> Section:
     rows = []
     for name, value in {**result.params, **result.derived}.items():
         label = esc(name) + (" <span class=\"muted\">(derived)</span>" if name in result.derived else "")
+        if name in getattr(result, "unidentified", ()):
+            label += " <b>(not identified)</b>"
         rows.append([label, num(value, 5), num(result.stderr.get(name), 3), interval(result.ci.get(name)),
                      esc(param_unit(fam, name))])
     sec.add(table(["parameter", "value", "std. error", level, "unit"], rows, numeric_from=1))
@@ -252,6 +254,11 @@ def law_section(result: Any) -> Section:
                  "They describe parameter uncertainty given this design, not run-to-run noise.", "muted")
     else:
         sec.text("No bootstrap (bootstrap 0): no intervals or standard errors.", "muted")
+    status = getattr(result, "status", "converged")
+    sec.text(f"Fit status: {status} (first-order test: the projected gradient, in the Gauss-Newton metric)."
+             + (" Not identified by these data: " + "; ".join(result.identification_notes()) + "."
+                if getattr(result, "unidentified", None) else ""),
+             "muted" if status == "converged" and not getattr(result, "unidentified", None) else "")
     if "a" in result.derived and fam.name == "chinchilla":
         sec.text("a = beta/(alpha+beta) and b = alpha/(alpha+beta) are the compute-optimal exponents: "
                  "N* ∝ C^a, D* ∝ C^b (Hoffmann et al. 2022, eq. 4).", "muted")
