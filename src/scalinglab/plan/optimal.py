@@ -272,7 +272,7 @@ def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *
     an unidentified E gives a warning only."""
     law = resolve_law(law)
     flops = check_budget(flops)
-    guard = unidentified_guard(law, f"the compute-optimal allocation at {flops:g} FLOPs",
+    guard = unidentified_guard(law, "the compute-optimal allocation",
                                allocation_params(law), allow=allow_unidentified)
     fixed = dict(fixed or {})
     family, name = law.family, law_name(law)
