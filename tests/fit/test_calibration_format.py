@@ -43,6 +43,17 @@ def test_weighted_conformal_quantile_by_hand():
     assert (q, capped) == (3.0, False)  # 2/3.5 = 0.571 < 0.6 <= 0.643
 
 
+def test_quantile_falls_back_to_the_latest_origins_errors():
+    # the latest origin has 1 error (weight 1), the one before 4 (weight 0.1): total weight 1.4, so the
+    # weighted 60% quantile does not exist (1.4 / 2.4 < 0.6); the plain split-conformal one over both
+    # origins' 5 errors is the ceil(6 * 0.6) = 4th smallest score, not the largest
+    c = hand_calibration(s0=0.01, s1=0.0, decay=0.1, distance=[1, 1, 1, 1, 0.5],
+                         error=[0.01, -0.02, 0.03, 0.04, -0.05], weight=[0.1] * 4 + [1.0])
+    assert cal.conformal_quantile(cal.scores(c), np.array(c["weight"]), 0.6)[1] is True
+    q, capped = cal.band_quantile(c, 0.6)
+    assert q == pytest.approx(4.0) and capped
+
+
 def test_calibrated_bounds_by_hand():
     c = hand_calibration()
     # scores |e| / s(d): 0.03/0.03 = 1, 0.06/0.03 = 2, 0.05/0.05 = 1, 0.15/0.05 = 3

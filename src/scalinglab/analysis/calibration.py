@@ -14,10 +14,9 @@ tests of forecasting accuracy", Int. J. Forecasting 16:437):
 2. At each origin, refit the law (``sl.fit``, same objective, no bootstrap, ``refine`` starts) on the
    runs with x <= t_k and record, for every fitted run above t_k, the log-error
    e = ln L_obs - ln L_pred and the distance d = log10(x / largest x of that refit), in decades.
-3. Weights: the k-th latest origin's errors weigh ``decay``**k (latest 1): later origins describe the
-   law nearer the scale it will be used at, and on real data the misfit grows with scale. The default
-   0.3 was chosen on the project's backtests of three published data sets (docs/analysis.md); 0.5
-   gives narrower intervals that cover 61% instead of 94% on Porian et al.'s "Cosine decay" runs.
+3. Weights: the k-th latest origin's errors weigh ``decay``**k (latest 1, so each origin counts half
+   as much as the next by default): later origins describe the law nearer the scale it will be used
+   at, and on real data the misfit grows with scale.
 4. Scale s(d) = s0 + s1 d (s0 >= 1e-4, s1 >= 0): a weighted least-absolute-deviations fit to |e|
    (smoothed by sqrt(r^2 + 1e-8) so the optimum is unique), i.e. the typical |e| at distance d.
 5. The calibration (:mod:`scalinglab.fit.calibration`) stores s0, s1 and the errors; an interval at
@@ -50,7 +49,7 @@ from scalinglab.io import Runs, load_runs
 
 ORIGINS = 6  # refits at most
 MIN_FRACTION = 0.5  # each refit keeps at least this share of the runs
-DECAY = 0.3  # weight ratio of each origin to the next later one (module docstring)
+DECAY = 0.5  # weight ratio of each origin to the next later one (module docstring)
 REFINE = 16  # grid starts optimised per refit (the full fit uses 64)
 SMOOTH = 1e-4  # smoothing of |r| in the LAD fit, log-loss units (0.01%)
 
@@ -65,6 +64,8 @@ def calibrate(result: FitResult, runs: Runs | pd.DataFrame | str | os.PathLike, 
 
     Raises ScalingLabError when ``runs`` are not the fitted runs (another count), when x has too few
     distinct levels for two refits of at least ``min_fraction`` of the runs, or on bad options."""
+    if not isinstance(result, FitResult):
+        raise ScalingLabError(f"result must be a FitResult (from sl.fit), got {type(result).__name__}")
     family = result.family
     x = cal.default_x(family.variables) if x is None else choice("x", x, cal.DISTANCE_VARIABLES)
     origins = whole_number("origins", origins, minimum=2, maximum=50)

@@ -18,14 +18,17 @@ what they show. With x the distance variable (training FLOPs C, parameters N or 
 
 where [low, high] is the bootstrap + noise interval, so a calibrated interval is never narrower than
 it. Weights: the refits from later origins describe the law nearer the scale it is used at, so the
-errors of the k-th latest origin weigh decay**k (decay 0.3 by default). The quantile is the
+errors of the k-th latest origin weigh decay**k (decay 0.5 by default). The quantile is the
 non-exchangeable split-conformal one of Barber, Candes, Ramdas & Tibshirani (2023, "Conformal
 prediction beyond exchangeability", Ann. Statist.), with weight 1 for the new point:
 
     q = min{u : sum_{i: u_i <= u} w_i / (sum_i w_i + 1) >= level}
 
-When even all the errors fall short of ``level`` of that mass, q is the largest score and the result
-says so (``capped``). Units: losses in nats/token; e, s0 and s(d) in natural-log units of the loss
+That quantile does not exist when the errors' total weight is below level / (1 - level) (19 at 95%:
+too few recent errors). Then q is the plain split-conformal quantile (Lei et al. 2018, JASA 113:1094)
+of the errors of the latest origins, taking older origins until there are at least level / (1 - level)
+of them, i.e. the ceil((m + 1) level)-th smallest of their m scores; with fewer errors than that in
+all, q is the largest score. Either way the result says so (``capped``). Units: losses in nats/token; e, s0 and s(d) in natural-log units of the loss
 (0.01 = about 1%); s1 in log-loss per decade; d in decades (factors of 10).
 
 The dict a FitResult carries (``FitResult.calibration``; JSON-able, stored in the fit file):
@@ -118,8 +121,19 @@ def scores(calibration: Mapping[str, Any]) -> Array:
 
 
 def band_quantile(calibration: Mapping[str, Any], level: float) -> tuple[float, bool]:
-    """(q, capped) at ``level`` for this calibration."""
-    return conformal_quantile(scores(calibration), np.asarray(calibration["weight"], dtype=float), level)
+    """(q, capped) at ``level`` for this calibration: the weighted conformal quantile, or when that does
+    not exist the plain one over the latest origins' errors (module docstring)."""
+    u = scores(calibration)
+    w = np.asarray(calibration["weight"], dtype=float)
+    q, capped = conformal_quantile(u, w, level)
+    if not capped:
+        return q, False
+    need = math.ceil(level / (1.0 - level) - 1e-9)
+    for lightest in np.unique(w)[::-1]:  # one weight per origin: the latest first
+        recent = np.sort(u[w >= lightest])
+        if recent.size >= need:
+            return float(recent[min(math.ceil((recent.size + 1) * level - 1e-9), recent.size) - 1]), True
+    return float(u.max()), True
 
 
 def calibrated_log_bounds(calibration: Mapping[str, Any], point_log: Array, low_log: Array, high_log: Array,
@@ -134,8 +148,9 @@ def calibrated_log_bounds(calibration: Mapping[str, Any], point_log: Array, low_
 
 def capped_note(calibration: Mapping[str, Any], level: float) -> str:
     """The note a capped quantile gives."""
-    return (f"the calibration's {len(calibration['error'])} extrapolation errors are too few (by weight) for "
-            f"a {100 * level:g}% conformal quantile: the band uses the largest normalised error instead")
+    return (f"the calibration's {len(calibration['error'])} extrapolation errors are too few (by weight) for a "
+            f"weighted {100 * level:g}% conformal quantile: the band uses the plain one of the latest refits' "
+            "errors (or the largest normalised error when there are too few of those)")
 
 
 # ---- the dict -------------------------------------------------------------------------------------------
