@@ -40,6 +40,9 @@ def _data() -> dict:
     n, aspect = (a.ravel() for a in np.meshgrid(np.geomspace(1e6, 1e9, 4), np.geomspace(4, 400, 4), indexing="ij"))
     shaped = pd.DataFrame({"params": n, "aspect": aspect,
                            "loss": (1.7 + 400 * n ** -0.3) * np.exp(0.02 * np.log(aspect / 40) ** 2)})
+    n3 = np.repeat([1e7, 1e8, 1e9], 3)
+    sizes = pd.DataFrame({"params": n3, "tokens": np.tile([1e9, 3e9, 1e10], 3), "flops": 6 * n3 * 3e9,
+                          "loss": (1.8 + 400 * n3 ** -0.3) * np.exp(rng.normal(0, 0.003, 9))})
     curves = sl.analysis.simulate_learning_curves(sizes=(1e8, 3e8), n_points=30, seed=0)
     tokens_p = pd.DataFrame({"params": np.logspace(8, 11, 7), "p_token": np.linspace(0.5, 0.95, 7)})
     results = pd.DataFrame({"problem": ["a", "b", "c", "d"], "n": [50] * 4, "correct": [1, 5, 20, 0]})
@@ -50,7 +53,7 @@ def _data() -> dict:
     law_b = sl.fit(groups[groups.group == "B"], "power_floor:flops", refine=8)
     report = speed.serving_speed("llama3-8b", "h100-sxm", batch=8, context_tokens=2048)
     x = np.logspace(0, 5, 10)
-    return dict(runs=runs, metric=metric, groups=groups, shaped=shaped, curves=curves, tokens_p=tokens_p,
+    return dict(runs=runs, sizes=sizes, metric=metric, groups=groups, shaped=shaped, curves=curves, tokens_p=tokens_p,
                 results=results, by_temp=by_temp, noise=noise, fit=fit, law_a=law_a, law_b=law_b, report=report,
                 tt_x=x, tt_acc=np.clip(0.05 + 0.15 * np.log10(x), 0, 1))
 
@@ -152,11 +155,13 @@ def _analysis(d: dict) -> dict:
                                                bootstrap=0, seed=0, level=0.95)),
         "analysis.rolling_backtest": (a.rolling_backtest, dict(data=runs, law="chinchilla", thresholds=[3e20],
                                                                bootstrap=0)),
-        "analysis.leave_one_size_out": (a.leave_one_size_out, dict(data=runs, law="power_floor:flops",
+        "analysis.leave_one_size_out": (a.leave_one_size_out, dict(data=d["sizes"], law="power_floor:params",
                                                                    bootstrap=0, rel_tol=0.02)),
         "analysis.select_law": (a.select_law, dict(data=runs, laws=["power_floor:flops", "chinchilla"],
                                                    holdout_above=3e20, bootstrap=0, regime=False)),
         "analysis.regime_change": (a.regime_change, dict(data=runs, x="flops", holdout_above=3e20, bootstrap=0)),
+        "analysis.calibrate": (a.calibrate, dict(result=d["fit"], runs=runs, x="flops", origins=3, min_fraction=0.5,
+                                                 decay=0.5, refine=4)),
         "analysis.prediction_interval": (a.prediction_interval, dict(result=d["fit"], level=0.9, params=1e9,
                                                                      tokens=2e10)),
         "analysis.identifiability_warnings": (a.identifiability_warnings, dict(runs=runs, law="chinchilla")),

@@ -249,3 +249,13 @@ def column_name(field: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ScalingLabError(f"{field} must be a column name (text), got {plain_repr(value)}")
     return value
+
+
+def is_existing_path(text: str, *, file: bool = False) -> bool:
+    """Whether ``text`` names an existing file (``file=True``) or path; False, not an OSError, for a name
+    no file system can hold (too long, a NUL byte)."""
+    try:
+        path = Path(text)
+        return path.is_file() if file else path.exists()
+    except (OSError, ValueError):
+        return False

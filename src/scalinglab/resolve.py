@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, is_existing_path
 from scalinglab.fit.result import FitResult, Prediction
 from scalinglab.laws.published import PublishedLaw, get_published
 
@@ -22,7 +21,7 @@ def resolve_law(spec: Any) -> AnyLaw:
     text = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else None
     if text is None:
         raise ScalingLabError(f"cannot use {type(spec).__name__} as a law: give a fit JSON or a published name")
-    if text.lower().endswith(".json") or Path(text).is_file():
+    if text.lower().endswith(".json") or is_existing_path(text, file=True):
         return FitResult.load(text)
     return get_published(text)
 
@@ -74,6 +73,7 @@ def predict_loss(law: AnyLaw, *, allow_unidentified: bool = False, **X: Any) -> 
     A fitted law whose data leave any parameter undetermined is refused (the loss depends on them all)
     unless ``allow_unidentified``; see :func:`unidentified_guard`, whose warnings the CLI prints."""
     unidentified_guard(law, "the predicted loss", allow=allow_unidentified)
+    law = resolve_law(law)
     if isinstance(law, FitResult):
         return law.predict(**X)
     return Prediction(loss=np.asarray(law.family.predict_natural(law.params, **X)))
@@ -149,7 +149,8 @@ def extrapolation_warnings(law: AnyLaw, **X: Any) -> list[str]:
             continue
         low = bool(below.flat[i] if i is not None else below)
         where = f"below the fitted {k} (min {_num(lo)})" if low else f"beyond the fitted {k} (max {_num(hi)})"
-        out.append(f"{d:.2f} decades ({_num(10 ** d)}x) {where}: law {law_name(law)} is extrapolated far "
+        times = _num(10 ** d) if d < 300 else f"1e{d:.0f}"
+        out.append(f"{d:.2f} decades ({times}x) {where}: law {law_name(law)} is extrapolated far "
                    "outside its data, and the answer (and any interval) assumes its form holds there")
     return out
 

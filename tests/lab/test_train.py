@@ -124,7 +124,7 @@ def test_default_lr_width_rule() -> None:
 
 @pytest.mark.parametrize("overrides, message", [
     ({"tokens": 100}, "less than one step"),
-    ({"tokens": 0}, "tokens must be a positive integer"),
+    ({"tokens": 0}, "tokens must be a whole number >= 1"),
     ({"batch_size": 2.5}, "batch_size"),
     ({"seq_len": 32}, "seq_len=32 exceeds"),
     ({"lr": -1.0}, "lr=-1.0"),

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError, column_name, positive_number
+from scalinglab.errors import ScalingLabError, column_name, finite_result, positive_number
 from scalinglab.io import ALIASES, Runs, column_key, quoted_columns
 from scalinglab.tables import read_table
 
@@ -86,7 +86,8 @@ def read_metric_table(data: str | os.PathLike[str] | pd.DataFrame | Runs, metric
                      f"cell (rows {', '.join(dropped)}{more})")
     keep = ~blank
     rows = np.asarray(df.index[keep])
-    xv, yv = values[x][keep] * float(x_scale), values[metric][keep]
+    with np.errstate(over="ignore"):
+        xv, yv = finite_result(f"{x} x --x-scale", values[x][keep] * float(x_scale)), values[metric][keep]
     _check_range(xv, rows, source, x_col, "must be > 0 (its log is taken)", lambda v: v > 0)
     if bounded:
         _check_range(yv, rows, source, m_col, "is outside [0, 1]: give the metric as a fraction",

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError, positive_number
+from scalinglab.errors import ScalingLabError, finite_number
 
 Array = np.ndarray
+
+
+#: The smallest Huber delta accepted (log-residual units).
+MIN_HUBER_DELTA = 1e-8
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ class Objective:
         if self.kind not in ("huber", "ls"):
             raise ScalingLabError(f"unknown loss '{self.kind}': choose 'huber' or 'ls'")
         if self.kind == "huber":
-            object.__setattr__(self, "delta", positive_number("Huber delta", self.delta))
+            # below ~1e-8 the quadratic zone is lost in floating point and the optimiser stalls
+            object.__setattr__(self, "delta", finite_number("Huber delta", self.delta, low=MIN_HUBER_DELTA))
 
     def terms(self, r: Array) -> Array:
         """Per-point loss rho(r), same shape as r."""

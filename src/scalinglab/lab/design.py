@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import MAX_COUNT, ScalingLabError, finite_number, positive_count
 from scalinglab.lab.spec import PlannedRun
 from scalinglab.lab.train import RunConfig
 from scalinglab.plan.architecture import Architecture
@@ -54,6 +54,8 @@ DEFAULT_ASPECT = 64.0
 DEFAULT_SEQ_LEN = 128
 DEFAULT_BATCH = 16
 DEFAULT_MIN_PARAMS = 1e4
+#: Most model sizes per budget in one IsoFLOP design.
+MAX_PER_BUDGET = 1000
 #: RunConfig fields a design passes through unchanged (the design sets arch, tokens, batch_size, seq_len, seed).
 RUN_OPTIONS = tuple(f.name for f in fields(RunConfig) if f.name not in ("arch", "tokens", "batch_size",
                                                                           "seq_len", "seed"))
@@ -63,18 +65,11 @@ DRY_RUN_COLUMNS = ("label", "budget", "n_layer", "d_model", "n_heads", "params",
 
 def _number(value: Any, field_name: str, *, low: float = 0.0, strict: bool = True) -> float:
     """A finite number above ``low`` (or at least ``low`` when not ``strict``), else a one-line error."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    number = float(value) if ok else math.nan
-    if not (math.isfinite(number) and (number > low if strict else number >= low)):
-        raise ScalingLabError(f"{field_name} must be a finite number {'>' if strict else '>='} {low:g}, "
-                              f"got {value!r}")
-    return number
+    return finite_number(field_name, value, low=low, low_open=strict)
 
 
-def _count(value: Any, field_name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ScalingLabError(f"{field_name} must be a positive integer, got {value!r}")
-    return int(value)
+def _count(value: Any, field_name: str, maximum: int = MAX_COUNT) -> int:
+    return positive_count(field_name, value, maximum=maximum)
 
 
 # ---- shapes --------------------------------------------------------------------------------------------
@@ -195,7 +190,7 @@ def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int
     if isinstance(budgets, (str, bytes)) or not isinstance(budgets, Sequence) or not budgets:
         raise ScalingLabError(f"budgets must be a non-empty list of FLOP counts, got {budgets!r}")
     budgets = [_number(c, "budgets") for c in budgets]
-    per_budget, batch_size = _count(per_budget, "per_budget"), _count(batch_size, "batch_size")
+    per_budget, batch_size = _count(per_budget, "per_budget", MAX_PER_BUDGET), _count(batch_size, "batch_size")
     seq_len = _count(seq_len, "seq_len")
     span = _number(span, "span", low=1.0, strict=False)
     options = _run_options(run_options)

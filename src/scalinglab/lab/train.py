@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, positive_count
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.model import GPT, check_buildable, count_params
 from scalinglab.lab.noise import NoiseScaleMeter, two_half_backward
@@ -171,8 +171,10 @@ class RunConfig:
 
 
 def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ScalingLabError(f"run config: {name} must be a positive integer, got {value!r}")
+    """A whole count >= 1 stored as an int (a float such as 1e6 is refused: configs are exact)."""
+    if not isinstance(value, (int, np.integer)):
+        raise ScalingLabError(f"run config: {name} must be a whole number >= 1, got {value!r}")
+    positive_count(f"run config: {name}", value)
 
 
 def lr_at(step: int, config: RunConfig) -> float:

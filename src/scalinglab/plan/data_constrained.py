@@ -33,7 +33,8 @@ def effective_data(tokens: Any, unique_tokens: Any, r_d_star: float = R_D_STAR) 
     D, U = count_array("tokens", tokens), count_array("unique_tokens", unique_tokens)
     r = _positive("r_d_star", r_d_star)
     seen = np.minimum(U, D)
-    return _decayed(seen, D / seen - 1.0, r)
+    with np.errstate(over="ignore"):  # R / R* -> inf for a tiny R*: exp(-inf) = 0, the limit
+        return _decayed(seen, D / seen - 1.0, r)
 
 
 def effective_params(params: Any, unique_tokens: Any, law: PublishedLaw = MUENNIGHOFF2023) -> Array:

@@ -23,9 +23,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, whole_number
 from scalinglab.io import Runs
-from scalinglab.plan.isoflop import BudgetGroups, LevelOptima, _show, group_budgets
+from scalinglab.plan.isoflop import MAX_BINS, BudgetGroups, LevelOptima, _show, group_budgets
 
 Array = np.ndarray
 DEFAULT_CURVE_LEVELS = 30  # FLOP levels at which training curves are compared
@@ -122,6 +122,7 @@ def _envelope_curves(runs: Runs, ids: Array, n_levels: int, require_bracket: boo
     FLOP counts inside its own range; at each level the curve with the lowest loss wins."""
     if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 2:
         raise ScalingLabError(f"n_bins must be a whole number >= 2 for training curves, got {_show(n_levels)}")
+    whole_number("n_bins", n_levels, minimum=2, maximum=MAX_BINS)
     params, loss = runs.column("params"), runs.column("loss")
     logc, warnings = _curve_log_flops(runs, ids)
     grid = np.linspace(logc.min(), logc.max(), int(n_levels))

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, whole_number
 from scalinglab.errors import plain_repr as _show
 from scalinglab.io import Runs
 
@@ -86,10 +86,14 @@ def group_budgets(flops: Array, budget: Array | pd.Series | None = None, n_bins:
                                "(no budget column and no repeated FLOP counts)")
 
 
+#: The most FLOP levels (bins of log10 C) a table is grouped into.
+MAX_BINS = 10_000
+
+
 def _check_bins(n_bins: int) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
         raise ScalingLabError(f"n_bins must be a whole number >= 1, got {_show(n_bins)}")
-    return int(n_bins)
+    return whole_number("n_bins", n_bins, minimum=1, maximum=MAX_BINS)
 
 
 def _equal_flops(flops: Array, rtol: float) -> Array:

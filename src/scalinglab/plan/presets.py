@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, is_existing_path
 from scalinglab.plan.architecture import Architecture
 
 _GPT2 = "Radford et al. 2019, GPT-2 (Table 2); shapes from the released Hugging Face configs"
@@ -140,7 +140,7 @@ def get_architecture(spec: str | os.PathLike[str] | Architecture) -> Architectur
     lowered = key.lower()
     if lowered in PRESETS or lowered in ALIASES:
         return PRESETS[ALIASES.get(lowered, lowered)]
-    if key.lower().endswith(".json") or Path(key).exists():
+    if key.lower().endswith(".json") or is_existing_path(key):
         return from_hf_config(key)
     close = difflib.get_close_matches(lowered, [*PRESETS, *ALIASES], n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
@@ -238,9 +238,9 @@ def from_hf_config(path: str | os.PathLike[str]) -> Architecture:
     (for Llama 3.1 that is 131,072, not the 8,192 pre-training context: replace it if that matters).
     """
     file = Path(path)
-    if file.is_dir():
+    if is_existing_path(str(file)) and file.is_dir():
         file = file / "config.json"
-    if not file.is_file():
+    if not is_existing_path(str(file), file=True):
         raise ScalingLabError(f"no such Hugging Face config file: {file}")
     try:
         cfg = json.loads(file.read_text(encoding="utf-8"))

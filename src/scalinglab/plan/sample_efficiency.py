@@ -80,7 +80,16 @@ def tokens_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -
 def compute_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -> Array:
     """Training FLOPs 6 N D to reach ``target_loss`` with N parameters (inf where unreachable)."""
     n = count_array("params", params)
-    return 6.0 * n * tokens_to_reach(target_loss, n, law)
+    return _six_nd(n, tokens_to_reach(target_loss, n, law))
+
+
+def _six_nd(n: Array, d: Array) -> Array:
+    """Training FLOPs 6 N D; inf where D is (unreachable), a ScalingLabError where the product overflows."""
+    with np.errstate(over="ignore"):
+        c = 6.0 * n * d
+    if np.any(np.isinf(c) & np.isfinite(d)):
+        raise ScalingLabError("training FLOPs 6 N D overflow the float range at these parameter counts")
+    return c
 
 
 @dataclass
@@ -100,7 +109,7 @@ def sample_efficiency(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY)
     and sec. 4): larger models need fewer tokens."""
     n = np.atleast_1d(count_array("params", params)).ravel()
     d = np.atleast_1d(tokens_to_reach(target_loss, n, law)).ravel()
-    return [SampleEfficiencyRow(float(a), float(b), float(6.0 * a * b)) for a, b in zip(n, d)]
+    return [SampleEfficiencyRow(float(a), float(b), float(c)) for a, b, c in zip(n, d, _six_nd(n, d))]
 
 
 def overfitting_threshold_tokens(params: Any) -> Array:
