@@ -88,6 +88,8 @@ def test_bad_options(kw, message):
 def test_other_runs_or_too_few_levels_are_refused():
     runs = power_floor_runs(6)
     res = sl.fit(runs, "power_floor:flops")
+    with pytest.raises(ScalingLabError, match=r"result must be a FitResult \(from sl\.fit\), got PublishedLaw"):
+        calibrate(sl.published["hoffmann2022"], runs)
     with pytest.raises(ScalingLabError, match="23 runs, but the fit of power_floor.* was made on 24"):
         calibrate(res, runs.iloc[:-1])
     # 3 budgets of 8 runs: only the second budget keeps half the runs with some above it

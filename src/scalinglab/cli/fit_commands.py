@@ -102,7 +102,8 @@ def predict_cmd(
     shown = ", ".join(f"{k} = {float(v):.4g}" for k, v in inputs.items())
     line = f"{law_name(resolved)}: loss at {shown} = {d['loss']:.4f} nats/token"
     if "low" in d:
-        line += f"  ({100 * pred.level:g}% {pred.method} interval {d['low']:.4f} .. {d['high']:.4f})"
+        kind = "" if pred.method == "parameters" else f"{pred.method} "  # the default reads as before
+        line += f"  ({100 * pred.level:g}% {kind}interval {d['low']:.4f} .. {d['high']:.4f})"
     typer.echo(line + "".join(f"\n({n})" for n in derived))
     typer.echo(extrapolation_text(resolved, **query))
     for w in d["warnings"]:
