@@ -107,7 +107,7 @@ def model_bandwidth_utilization(bytes_per_step: float, time_per_token_s: float, 
     peak = positive_count("devices", n_devices) * get_device(device).bandwidth_bytes_per_s
     mbu = moved / seconds / peak
     if mbu > 1:
-        shown = label or f"time_per_token_s={time_per_token_s:g}"
+        shown = label or f"time_per_token_s={seconds:g}"
         raise ScalingLabError(f"{shown} implies MBU {mbu:.3g} > 1 ({moved:.4g} bytes per step at "
                               f"{peak:.4g} B/s): check the measurement, bytes_per_step, device and devices")
     return mbu
@@ -122,6 +122,6 @@ def model_flops_utilization(active_params: float, tokens_per_s: float, device: s
     peak = positive_count("devices", n_devices) * get_device(device).peak(compute_dtype)
     mfu = 2.0 * n_active * rate / peak
     if mfu > 1:
-        raise ScalingLabError(f"{label or f'tokens_per_s={tokens_per_s:g}'} implies MFU {mfu:.3g} > 1: check the "
+        raise ScalingLabError(f"{label or f'tokens_per_s={rate:g}'} implies MFU {mfu:.3g} > 1: check the "
                               "measurement, active_params, device and devices")
     return mfu

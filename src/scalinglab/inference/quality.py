@@ -110,9 +110,9 @@ def pass_at_k(n: object, c: object, k: int, problems: Sequence[str] | None = Non
     names them in errors. Needs 0 <= c <= n and k <= n (Chen et al. report only k <= n).
     Checks: (n=10, c=2, k=5) -> 0.777778; (200, 10, 10) -> 0.408548.
     """
-    scalar = np.ndim(n) == 0 and np.ndim(c) == 0
     n_arr = _int_array(n, "n (samples)", problems, 1)
     c_arr = _int_array(c, "c (correct samples)", problems, 0)
+    scalar = np.ndim(n) == 0 and np.ndim(c) == 0
     if n_arr.shape != c_arr.shape:
         raise ScalingLabError(f"n and c must have the same length, got {n_arr.size} and {c_arr.size}")
     kk = _check_k(k)

@@ -315,7 +315,7 @@ def mfu_from_throughput(tokens_per_s: float, n_params: float, device: str | Devi
     peak_total = _check_devices(n_devices) * dev.peak(dtype)
     mfu = rate * palm_flops_per_token(n_params, n_layer, n_heads, head_dim, seq_len) / peak_total
     if mfu > 1:
-        raise ScalingLabError(f"tokens_per_s={tokens_per_s:g} implies MFU {mfu:.3g} > 1: check n_params, "
+        raise ScalingLabError(f"tokens_per_s={rate:g} implies MFU {mfu:.3g} > 1: check n_params, "
                               f"n_devices, device and dtype")
     return mfu
 
