@@ -35,7 +35,6 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
