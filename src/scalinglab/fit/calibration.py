@@ -28,8 +28,10 @@ That quantile does not exist when the errors' total weight is below level / (1 -
 too few recent errors). Then q is the plain split-conformal quantile (Lei et al. 2018, JASA 113:1094)
 of the errors of the latest origins, taking older origins until there are at least level / (1 - level)
 of them, i.e. the ceil((m + 1) level)-th smallest of their m scores; with fewer errors than that in
-all, q is the largest score. Either way the result says so (``capped``). Units: losses in nats/token; e, s0 and s(d) in natural-log units of the loss
-(0.01 = about 1%); s1 in log-loss per decade; d in decades (factors of 10).
+all, q is the largest score. Either way the result says so (``capped``).
+
+Units: losses in nats/token; e, s0 and s(d) in natural-log units of the loss (0.01 = about 1%); s1
+in log-loss per decade; d in decades (factors of 10).
 
 The dict a FitResult carries (``FitResult.calibration``; JSON-able, stored in the fit file):
 method ("rolling-origin"), version, x, x_max, s0, s1, decay, origins (x of each origin), n_fitted
