@@ -228,7 +228,7 @@ def test_porian2024_calibrated(shared_data):
     bt = sl.analysis.backtest(runs, "chinchilla", holdout_above=5e18, bootstrap=200, seed=0, interval="calibrated")
     assert (bt.n_train, bt.n_test) == (70, 18)
     plain = sl.analysis.backtest(runs, "chinchilla", holdout_above=5e18, bootstrap=200, seed=0)
-    assert plain.coverage == 0.5 and 0.55 <= bt.coverage < 0.8 and bt.median_width < 0.08
+    assert plain.coverage <= 0.6 and plain.coverage < bt.coverage < 0.8 and bt.median_width < 0.08
     c = bt.fit.calibration
     near = np.array(c["distance"]) <= 0.95
     assert np.max(np.abs(np.array(c["error"])[near])) < 0.035
