@@ -1,7 +1,16 @@
-"""Errors scalinglab raises on bad input or impossible requests.
+"""Errors scalinglab raises on bad input or impossible requests, and the one validation layer.
 
 The CLI turns a :class:`ScalingLabError` into one readable line on stderr and exit code 2;
 it never shows a traceback for one.
+
+Every public function checks its arguments at the boundary with the helpers below (numbers, counts,
+fractions, choices, arrays, lists, column names, table paths) and refuses a result that is not finite
+(:func:`finite_result`) rather than return inf or nan as an answer. One wording throughout:
+"<field> must be a finite number > 0, got <value>", "<field> must be a whole number >= 1, got <value>",
+"<field> must be in (0, 1], got <value>", "<field> must be one of a, b, got <value>". Principled limits:
+counts are whole numbers up to :data:`MAX_COUNT`; a parameter, token or FLOP count below 1 is not a
+count (:func:`count_number`, :func:`count_array`); a loss below :data:`MIN_LOSS` nats/token is no
+language model's (:func:`loss_number`).
 """
 
 from __future__ import annotations
