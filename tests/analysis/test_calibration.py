@@ -25,7 +25,7 @@ def power_floor_runs(seed: int, n: int = 24, noise: float = 0.02) -> pd.DataFram
 def test_rolling_origins_weights_and_errors():
     runs = power_floor_runs(3)
     res = sl.fit(runs, "power_floor:flops", bootstrap=20, seed=0)
-    c = calibrate(res, runs).calibration
+    c = calibrate(res, runs, min_fraction=0.5).calibration
     C = runs.flops.to_numpy()
     # 24 levels; each refit keeps >= 12 runs: 12 admissible origins (C[11]..C[22]), 6 taken evenly in rank
     np.testing.assert_allclose(c["origins"], C[[11, 13, 15, 18, 20, 22]])
@@ -173,9 +173,9 @@ def test_calibrated_coverage_on_a_correct_law_fast():
 def test_calibrated_coverage_on_a_correct_law_200_seeds():
     """The issue's check on data from a correct law: calibrated 95% intervals cover at 90-99% over 200
     simulated fits (1,000 predictions), with a median width at most twice that of today's intervals.
-    Measured: pooled 0.979 (today's 0.962), median width 17.8% vs 13.6% (1.3x). They are conservative
+    Measured: pooled 0.988 (today's 0.962), median width 20.3% vs 13.6% (1.45x). They are conservative
     far out: the farthest run of each fit (one decade beyond the data; 200 independent trials) is
-    covered 199/200 times (today's 0.970), so only a floor is asserted there."""
+    covered 200/200 times (today's 0.970), so only a floor is asserted there."""
     pooled, farthest, ratio = [], [], []
     for s in range(200):
         bt = sl.analysis.backtest(power_floor_runs(1000 + s), "power_floor:flops", holdout_above=1e21,
@@ -199,7 +199,7 @@ def _li_runs(path):
 def test_epoch_chinchilla_calibrated(shared_data):
     """Epoch's digitised Chinchilla runs (240 after dropping the 5 highest losses), fit <= 1e21 FLOPs,
     predict the 23 runs above. Plain intervals cover 13/23 (57%, median width 1.9%); calibrated on the
-    217 fitted runs alone they cover 20/23 (87%) at a median width of 3.4%. Bounds: >= 0.8 (the issue's
+    217 fitted runs alone they cover 19/23 (83%) at a median width of 3.3%. Bounds: >= 0.8 (the issue's
     target) and a width below 5%."""
     path = shared_data / "epoch_chinchilla" / "svg_extracted_data.csv"
     if not path.exists():
@@ -215,10 +215,9 @@ def test_porian2024_calibrated(shared_data):
     """Porian et al. 2024, RefinedWeb 'Cosine decay' (88 points), fit budgets <= 5e18 FLOPs (largest
     3.2e18), predict the 18 points of the budgets 6.4e18, 1.28e19 and 2.56e19 (0.3, 0.6 and 0.9 decades
     out). The law over-predicts them by 1-2%, 2-3% and 3.6-4.8%. Plain intervals cover 9/18 (50%, width
-    5.2%); calibrated 11/18 (61%, width 6.2%): short of the issue's 80%, because the misfit grows with
-    scale faster than the fitted runs show. Inside them the law never erred by more than 3.1% at up
-    to 0.9 decades, so no interval learned from them alone reaches the 3.6-4.8% errors at 0.9 decades
-    without being far too wide elsewhere. Asserted: the improvement, the width, and that limit."""
+    5.2%); calibrated with the default min_fraction 0.4, 18/18 (100%, width 11.6%): the earliest refit
+    (40% of the runs) errs as much at 0.9 decades as the law does beyond the fit. With min_fraction 0.5
+    the refits never erred by more than 3.1% at that distance and coverage is 61% (docs/analysis.md)."""
     path = shared_data / "porian2024" / "isoflop_points.csv"
     if not path.exists():
         pytest.skip(f"not present: {path}")
@@ -228,12 +227,8 @@ def test_porian2024_calibrated(shared_data):
     bt = sl.analysis.backtest(runs, "chinchilla", holdout_above=5e18, bootstrap=200, seed=0, interval="calibrated")
     assert (bt.n_train, bt.n_test) == (70, 18)
     plain = sl.analysis.backtest(runs, "chinchilla", holdout_above=5e18, bootstrap=200, seed=0)
-    assert plain.coverage <= 0.6 and plain.coverage < bt.coverage < 0.8 and bt.median_width < 0.08
-    c = bt.fit.calibration
-    near = np.array(c["distance"]) <= 0.95
-    assert np.max(np.abs(np.array(c["error"])[near])) < 0.035
-    far = bt.predictions[bt.predictions.distance > 0.85]
-    assert len(far) == 5 and np.all(np.abs(np.log(far.observed / far.predicted)) > 0.035)
+    assert plain.coverage <= 0.6 and bt.coverage >= 0.8 and bt.median_width < 0.15
+    assert bt.fit.calibration["x_max"] <= 5e18
 
 
 def test_li2025_calibrated(shared_data):

@@ -105,14 +105,17 @@ def test_glance_shows_E_with_its_interval(report, sim_csv):
 
 
 def test_warnings_say_each_thing_once(report):
-    from types import SimpleNamespace
+    import dataclasses
 
     from scalinglab.analysis import fit_identifiability_warnings
     from scalinglab.report.notices import dedupe_warnings, warning_key
 
-    def fit_like(lo_e):  # what fit_identifiability_warnings reads of a FitResult
-        return SimpleNamespace(converged=True, at_bound=["E"], law="chinchilla", bootstrap=200, level=0.95,
-                               params={"E": 1e-9, "A": 5.0}, ci={"E": [lo_e, 1.6], "A": [2.0, 3e7]})
+    base = sl.fit(sl.simulate_isoflop("hoffmann2022", noise=0.01, seed=1))
+
+    def fit_like(lo_e):  # a FitResult with what fit_identifiability_warnings reads set by hand
+        return dataclasses.replace(base, converged=True, at_bound=["E"], bootstrap=200, level=0.95,
+                                   params={"E": 1e-9, "A": 5.0}, ci={"E": [lo_e, 1.6], "A": [2.0, 3e7]},
+                                   unidentified=[], unidentified_why={})
 
     main = fit_identifiability_warnings(fit_like(2.06e-9))
     refit = [f"backtest: {w}" for w in fit_identifiability_warnings(fit_like(1e-8))]

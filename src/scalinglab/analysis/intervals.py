@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import ScalingLabError, level_number
-from scalinglab.fit import calibration as cal
+import scalinglab.fit.calibration as cal
 from scalinglab.fit.predictive import (  # noqa: F401  (the arithmetic lives in the fit layer)
     BISECTION_STEPS, MAD_EFFICIENCY, MAD_TO_SIGMA, residual_scale,
 )

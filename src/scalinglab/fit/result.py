@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from scalinglab.atomic import atomic_write_text
 from scalinglab.errors import ScalingLabError
+from scalinglab.fit.calibration import calibrated_log_bounds, check_calibration, summary_dict
+from scalinglab.fit.objective import Objective
+from scalinglab.fit.predictive import log_prediction_bounds
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
@@ -129,9 +133,6 @@ class FitResult:
 
     def _predictive(self, point: Array, interval: str, X: dict[str, Any]) -> Prediction:
         """The "prediction" or "calibrated" interval of :meth:`predict`."""
-        from scalinglab.fit import calibration as cal
-        from scalinglab.fit.predictive import log_prediction_bounds
-
         if interval == "calibrated" and self.calibration is None:
             raise ScalingLabError(f"this fit of {self.law} carries no calibration: attach one with "
                                   "sl.analysis.calibrate(result, runs) on the runs it was fitted to "
@@ -142,7 +143,7 @@ class FitResult:
         _, lo, hi, _ = log_prediction_bounds(self.family, self.theta, self.draws, self.residuals, flat, self.level)
         if interval == "calibrated":
             lp = np.log(np.broadcast_to(point, shape)).ravel()
-            lo, hi, _, _ = cal.calibrated_log_bounds(self.calibration, lp, lo, hi, flat, self.level,
+            lo, hi, _, _ = calibrated_log_bounds(self.calibration, lp, lo, hi, flat, self.level,
                                                      f"law {self.law}")
         return Prediction(loss=point, low=np.exp(lo).reshape(shape), high=np.exp(hi).reshape(shape),
                           level=self.level, method=interval)
@@ -199,8 +200,6 @@ class FitResult:
                 for name in self.unidentified]
 
     def _objective_text(self) -> str:
-        from scalinglab.fit.objective import Objective
-
         return Objective(self.loss, self.delta).describe()
 
     def __str__(self) -> str:
@@ -224,8 +223,6 @@ class FitResult:
                  unidentified_why=dict(self.unidentified_why))
         d["data_range"] = self.data_range
         if self.calibration is not None:
-            from scalinglab.fit.calibration import summary_dict
-
             d["calibration"] = summary_dict(self.calibration, self.level)
         return d
 
@@ -283,8 +280,6 @@ class FitResult:
                 kw["status"] = "converged" if d.get("converged") else "stalled"
             _check_identification(kw, kw["family"])
             if kw.get("calibration") is not None:  # absent (older files): no calibration
-                from scalinglab.fit.calibration import check_calibration
-
                 kw["calibration"] = check_calibration(kw["calibration"])
             return cls(**kw)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -295,8 +290,6 @@ class FitResult:
     def save(self, path: str | os.PathLike) -> None:
         """Write the result as JSON (exact round trip with :meth:`load`), atomically
         (:mod:`scalinglab.atomic`: a failed write leaves ``path`` as it was)."""
-        from scalinglab.atomic import atomic_write_text
-
         try:
             atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
         except OSError as exc:
