@@ -113,3 +113,10 @@ def test_bad_status_in_file_is_refused():
     d["status"] = "great"
     with pytest.raises(sl.ScalingLabError, match="status"):
         sl.FitResult.from_dict(d)
+
+
+def test_repr_is_one_short_line():
+    res = sl.fit(pd.DataFrame({"params": N15, "tokens": D15, "loss": 2.0 + 300 * N15**-0.3}), loss="ls")
+    text = repr(res)
+    assert "\n" not in text and len(text) < 300
+    assert text.startswith("FitResult(law='chinchilla', status='converged'") and "unidentified=[" in text

@@ -205,6 +205,15 @@ class FitResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        """One line: law, status, points, objective, parameters (4 significant digits), what is
+        unidentified and the bootstrap size; ``summary()`` has the rest."""
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        extra = f", unidentified={self.unidentified}" if self.unidentified else ""
+        boot = f", bootstrap={self.bootstrap}" if self.bootstrap else ""
+        return (f"FitResult(law={self.law!r}, status={self.status!r}, n_points={self.n_points}, "
+                f"objective={self.objective:.4g}, params={{{params}}}{extra}{boot})")
+
     def report_dict(self) -> dict[str, Any]:
         """The compact JSON report printed by ``scalinglab fit --json`` (keys are a contract:
         law, params, ci, n_points, objective, rmse_log, converged; ci only with a bootstrap)."""
