@@ -36,6 +36,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any, Union
 
+from scalinglab.counting import DTYPE_BYTES
 from scalinglab.errors import (ScalingLabError, finite_result, fraction, non_negative_number,  # noqa: F401 (re-exported)
                                plain_repr, positive_count, positive_number)
 from scalinglab.plan.architecture import Architecture
@@ -52,10 +53,10 @@ __all__ = [
 
 ModelLike = Union[Architecture, str, "os.PathLike[str]"]
 
-#: Bytes per stored element for weights and KV cache (before any grouped-scale overhead).
-WEIGHT_DTYPE_BYTES: dict[str, float] = {
-    "fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5,
-}
+#: Bytes per stored element for weights and KV cache (before any grouped-scale overhead): the storage
+#: dtypes of :data:`scalinglab.counting.DTYPE_BYTES` (the one table; tf32 is a compute format, not a
+#: storage one, so it stays out of this list, as before).
+WEIGHT_DTYPE_BYTES: dict[str, float] = {k: DTYPE_BYTES[k] for k in ("fp32", "bf16", "fp16", "fp8", "int8", "int4")}
 #: Weights per fp16 scale in grouped int4 quantisation unless ``group_size`` is given (GPTQ/AWQ's 128).
 DEFAULT_INT4_GROUP_SIZE: int = 128
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from scalinglab.counting import DTYPE_BYTES, FLOPS_PER_PARAM_TOKEN, SECONDS_PER_DAY, SECONDS_PER_HOUR
 from scalinglab.errors import ScalingLabError, finite_number, finite_result, fraction, positive_count, positive_number
 from scalinglab.errors import plain_repr as _show
 
@@ -29,8 +30,8 @@ __all__ = [
 ]
 
 T = 1e12  # tera
-#: Bytes per element of each dtype (for memory and bandwidth estimates).
-DTYPE_BYTES: dict[str, float] = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "int8": 1}
+#: Bytes per element of each dtype (for memory and bandwidth estimates): the one table,
+#: :data:`scalinglab.counting.DTYPE_BYTES`, under its old name.
 
 #: Short tag for figures read in jax-ml/scaling-book (gpus.md, tpus.md) and cli99/llm-analysis device
 #: files, as collected in the project's reference notes (laws.md A6).
@@ -253,7 +254,7 @@ def training_cost(flops: float, device: str | Device, n_devices: int, mfu: float
     dev = get_device(device)
     seconds = training_time(flops, dev, n_devices, mfu, dtype)
     n = _check_devices(n_devices)
-    device_hours = finite_result("device-hours", n * seconds / 3600.0)
+    device_hours = finite_result("device-hours", n * seconds / SECONDS_PER_HOUR)
     price_assumed = price_usd_per_device_hour is None
     if price_assumed:
         price = ASSUMED_PRICE_USD_PER_DEVICE_HOUR.get(dev.key, math.nan)
@@ -276,7 +277,7 @@ def training_cost(flops: float, device: str | Device, n_devices: int, mfu: float
         co2 = co2_tonnes(energy, co2_t_per_mwh)
     return TrainingCost(
         flops=float(flops), device=dev.key, n_devices=n, mfu=float(mfu), dtype=str(dtype).strip().lower(),
-        peak_flops_per_s=dev.peak(dtype), seconds=seconds, days=seconds / 86400.0, device_hours=device_hours,
+        peak_flops_per_s=dev.peak(dtype), seconds=seconds, days=seconds / SECONDS_PER_DAY, device_hours=device_hours,
         price_usd_per_device_hour=price, price_is_assumption=price_assumed, cost_usd=cost,
         power_w=watts, power_note=note, pue=pue_value, pue_is_assumption=pue is None, energy_kwh=energy,
         co2_t_per_mwh=co2_t_per_mwh, co2_tonnes=co2)
@@ -290,7 +291,7 @@ def palm_flops_per_token(n_params: float, n_layer: int | None = None, n_heads: i
     head_dim (Q) and seq_len (T) are given, the dense self-attention term 12 L H Q T. Giving only some
     of the four raises ScalingLabError.
     """
-    per_token = 6.0 * _positive("n_params", n_params)
+    per_token = FLOPS_PER_PARAM_TOKEN * _positive("n_params", n_params)
     shape = {"n_layer": n_layer, "n_heads": n_heads, "head_dim": head_dim, "seq_len": seq_len}
     given = {k: v for k, v in shape.items() if v is not None}
     if given and len(given) < len(shape):
@@ -327,4 +328,4 @@ def implied_mfu(flops: float, device_hours: float, device: str | Device, dtype: 
     """
     c = _positive("flops", flops)
     hours = _positive("device_hours", device_hours)
-    return finite_result("implied MFU", c / (hours * 3600.0 * get_device(device).peak(dtype)))
+    return finite_result("implied MFU", c / (hours * SECONDS_PER_HOUR * get_device(device).peak(dtype)))
