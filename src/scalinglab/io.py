@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.errors import ScalingLabError
 from scalinglab.tables import read_table, short_reason
 
@@ -335,11 +336,11 @@ def _derive(df: pd.DataFrame, name: str, notes: list[str], chosen: Mapping[str, 
     get = {c: df[c].to_numpy(dtype=np.float64) for c in have}
     with np.errstate(over="ignore", under="ignore"):
         if "flops" not in get:
-            col, how, values = "flops", "6 * params * tokens", 6.0 * get["params"] * get["tokens"]
+            col, how, values = "flops", "6 * params * tokens", flops_from(get["params"], get["tokens"])
         elif "tokens" not in get:
-            col, how, values = "tokens", "flops / (6 * params)", get["flops"] / (6.0 * get["params"])
+            col, how, values = "tokens", "flops / (6 * params)", tokens_from(get["params"], get["flops"])
         else:
-            col, how, values = "params", "flops / (6 * tokens)", get["flops"] / (6.0 * get["tokens"])
+            col, how, values = "params", "flops / (6 * tokens)", params_from(get["tokens"], get["flops"])
     bad = np.flatnonzero(~np.isfinite(values) | (values <= 0))
     if bad.size:  # leave the column out: a law that needs it then says it is missing
         notes.append(f"could not derive {col} = {how}: not a finite positive number at row "
@@ -419,7 +420,7 @@ def _loss_units(loss: np.ndarray, chosen: Mapping[str, str]) -> list[str]:
 def _check_six_nd(df: pd.DataFrame, notes: list[str]) -> None:
     """Note when given flops are far from 6 * params * tokens (unit or convention mix-ups)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ratio = df["flops"].to_numpy(float) / (6.0 * df["params"].to_numpy(float) * df["tokens"].to_numpy(float))
+        ratio = df["flops"].to_numpy(float) / flops_from(df["params"].to_numpy(float), df["tokens"].to_numpy(float))
     ratio = ratio[np.isfinite(ratio)]
     if ratio.size and not 0.5 <= float(np.median(ratio)) <= 2.0:
         notes.append(f"flops are {float(np.median(ratio)):.3g} x 6 * params * tokens (median): check the units "

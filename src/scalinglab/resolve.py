@@ -7,6 +7,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from scalinglab.counting import SIX_ND
 from scalinglab.errors import ScalingLabError, is_existing_path
 from scalinglab.fit.result import FitResult, Prediction
 from scalinglab.laws.published import PublishedLaw, get_published
@@ -31,12 +32,8 @@ def law_name(law: AnyLaw) -> str:
     return law.key if isinstance(law, PublishedLaw) else law.law
 
 
-# C = 6ND solved for each of the three: (inputs, formula)
-_SIX_ND = {
-    "flops": (("params", "tokens"), lambda n, d: 6.0 * n * d),
-    "tokens": (("params", "flops"), lambda n, c: c / (6.0 * n)),
-    "params": (("tokens", "flops"), lambda d, c: c / (6.0 * d)),
-}
+# C = 6ND solved for each of the three: (inputs, formula), from scalinglab.counting
+_SIX_ND = SIX_ND
 
 
 def law_inputs(law: AnyLaw, **given: Any) -> tuple[dict[str, Any], list[str]]:
