@@ -183,7 +183,7 @@ def test_unknown_law_suggests(sim_csv, monkeypatch, capsys):
 
 
 def test_predict_data_constrained_published_law(monkeypatch, capsys):
-    # Muennighoff et al. 2023 (laws.md F1): L(6.34e9, 242e9, 25e9) = 2.2256440890
+    # Muennighoff et al. 2023 (references.md F1): L(6.34e9, 242e9, 25e9) = 2.2256440890
     code, stdout, err = run_cli(["predict", "--law", "muennighoff2023", "--params", 6.34e9, "--tokens", 242e9,
                                  "--unique-tokens", 25e9, "--json"], monkeypatch, capsys)
     assert code == 0, err

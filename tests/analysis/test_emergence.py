@@ -27,7 +27,7 @@ def broken_token_p(seed: int, tokens: int = 3000) -> np.ndarray:
 
 # ---- the metrics themselves ---------------------------------------------------------------------------------
 def test_metric_choice_values_match_hand_calculation():
-    # reference checks (laws.md E4): p = 0.9: EM(10) = 0.3487, edit distance(10) = 1.0; p = 0.99: 0.9044, 0.10;
+    # reference checks (references.md E4): p = 0.9: EM(10) = 0.3487, edit distance(10) = 1.0; p = 0.99: 0.9044, 0.10;
     # p = 0.5: EM(10) = 0.000977
     p = np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99])
     mc = metric_choice(pd.DataFrame({"params": np.logspace(8, 11, 7), "p_token": p}), length=10, bootstrap=0)

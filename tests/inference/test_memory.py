@@ -1,4 +1,4 @@
-"""Serving memory: weights, KV cache, prefill workspace, fit checks (laws.md C1-C2) and the memory command."""
+"""Serving memory: weights, KV cache, prefill workspace, fit checks (references.md C1-C2) and the memory command."""
 
 import json
 
@@ -26,10 +26,10 @@ def assert_one_line_error(code, err):
     assert len(err.strip().splitlines()) == 1
 
 
-# ---- KV cache (laws.md C2) -------------------------------------------------------------------------
+# ---- KV cache (references.md C2) -------------------------------------------------------------------------
 
 def test_llama2_70b_kv_cache_matches_databricks_table():
-    # laws.md C2: 80 layers x 8 KV heads x 128, bf16: 327,680 B/token; 1,024 tokens = 0.3125 GiB;
+    # references.md C2: 80 layers x 8 KV heads x 128, bf16: 327,680 B/token; 1,024 tokens = 0.3125 GiB;
     # batch 16/32/64 -> 5/10/20 GiB (Databricks Table 3); int8 halves.
     assert mem.kv_bytes_per_token("llama2-70b") == 327_680
     assert mem.kv_cache_bytes("llama2-70b", 1024) == 335_544_320
@@ -40,23 +40,23 @@ def test_llama2_70b_kv_cache_matches_databricks_table():
 
 
 def test_kv_per_token_other_models():
-    assert mem.kv_bytes_per_token("llama3-8b") == 131_072            # laws.md C2
+    assert mem.kv_bytes_per_token("llama3-8b") == 131_072            # references.md C2
     assert mem.kv_cache_bytes("llama3-8b", 128 * 1024) / GIB == 16   # 128k tokens = 16 GiB
     assert mem.kv_cache_bytes("llama2-13b", 8192) == 6_710_886_400  # scaling book "6.7GB" (C2)
-    assert mem.kv_bytes_per_token("llama3-405b") == 516_096          # laws.md C2
+    assert mem.kv_bytes_per_token("llama3-405b") == 516_096          # references.md C2
     kipply_52b = Architecture(name="kipply-52b", n_layer=64, d_model=8192, n_heads=64, d_ff=32768,
                               vocab_size=50000, seq_len=2048)
-    assert mem.kv_bytes_per_token(kipply_52b) == 2_097_152           # kipply, MHA (laws.md C2)
+    assert mem.kv_bytes_per_token(kipply_52b) == 2_097_152           # kipply, MHA (references.md C2)
     # MQA (PaLM: 1 KV head of 256, 118 layers): 2 x 118 x 256 x 2 bytes
     assert mem.kv_bytes_per_token("palm-540b") == 120_832
     assert mem.kv_bytes_per_token("llama3-8b", "fp8") == 65_536
     assert mem.kv_bytes_per_token("llama3-8b", "int4") == 32_768
 
 
-# ---- weights (laws.md C1) --------------------------------------------------------------------------
+# ---- weights (references.md C1) --------------------------------------------------------------------------
 
 def test_llama2_70b_bf16_weights_about_138_gb():
-    # laws.md C1: ~140 GB for a nominal 70e9; the preset counts 68,976,648,192 parameters -> 137.95 GB
+    # references.md C1: ~140 GB for a nominal 70e9; the preset counts 68,976,648,192 parameters -> 137.95 GB
     w = mem.weights_bytes("llama2-70b", "bf16")
     assert w == 68_976_648_192 * 2
     assert round(w / 1e9) == 138
@@ -85,7 +85,7 @@ def test_moe_memory_holds_all_experts():
 # ---- workspace -------------------------------------------------------------------------------------
 
 def test_activation_and_workspace():
-    # scaling book: LLaMA-13B 8k-token prefill, one activation = 8192 x 5120 x 2 B = 80 MiB (laws.md C1)
+    # scaling book: LLaMA-13B 8k-token prefill, one activation = 8192 x 5120 x 2 B = 80 MiB (references.md C1)
     assert mem.activation_bytes_per_tensor("llama2-13b", 8192) == 83_886_080 == 80 * 2**20
     # Llama-2-7B, 1,000 tokens: (2 x 4096 + 2 x 11008) x 2 bytes per token (gated MLP)
     assert mem.prefill_workspace_bytes("llama2-7b", 1000) == 1000 * (2 * 4096 + 2 * 11008) * 2
@@ -214,7 +214,7 @@ def test_cli_memory_options(monkeypatch, capsys):
     n = 68_976_648_192                                      # llama2-70b parameters
     base = ["--model", "llama2-70b", "--device", "h100", "--devices", "2", "--context", "1024"]
     d = _memory_json([*base, "--kv-dtype", "int8"], monkeypatch, capsys)
-    assert d["kv_bytes_per_token"] == 163_840 and d["kv_dtype"] == "int8"       # int8 halves (laws.md C2)
+    assert d["kv_bytes_per_token"] == 163_840 and d["kv_dtype"] == "int8"       # int8 halves (references.md C2)
     d = _memory_json([*base, "--dtype", "int4", "--group-size", "64"], monkeypatch, capsys)
     assert d["bytes_per_weight"] == 0.5 + 2 / 64 and d["weights_bytes"] == pytest.approx(n * 0.53125)
     d = _memory_json([*base, "--prefill-tokens", "512"], monkeypatch, capsys)

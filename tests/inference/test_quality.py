@@ -1,4 +1,5 @@
-"""Inference quality: pass@k, results tables, coverage law, best temperature, exact match (laws.md E1, E2, E4)."""
+"""Inference quality: pass@k, results tables, coverage law, best temperature, exact match
+(references.md E1, E2, E4)."""
 
 import json
 from fractions import Fraction
@@ -22,7 +23,7 @@ def assert_one_line_error(code, err):
 
 # ---- pass@k -----------------------------------------------------------------------------------------
 
-# laws.md E1 reference checks [R, exact = closed form]
+# references.md E1 reference checks [R, exact = closed form]
 @pytest.mark.parametrize("n, c, k, expected", [(10, 2, 1, 0.2), (10, 2, 5, 0.777778), (200, 10, 1, 0.05),
                                                (200, 10, 10, 0.408548), (200, 10, 100, 0.999229),
                                                (5, 0, 1, 0.0), (5, 5, 3, 1.0), (100, 3, 50, 0.878788)])
@@ -96,7 +97,7 @@ def test_results_table_errors_name_row_and_column(frame, match):
 # ---- coverage (Brown et al. 2024) ---------------------------------------------------------------------
 
 def test_coverage_law_reference_values():
-    # laws.md E2 illustrative check [R]: a = -2, b = -0.3
+    # references.md E2 illustrative check [R]: a = -2, b = -0.3
     got = q.coverage_law(np.array([1, 10, 100, 1000]), -2.0, -0.3)
     np.testing.assert_allclose(got, [0.1353, 0.3670, 0.6051, 0.7774], atol=5e-5)
     # inverse: the samples for c(100) give back 100
@@ -150,7 +151,7 @@ def test_coverage_fit_edge_cases():
 # ---- best temperature ---------------------------------------------------------------------------------
 
 def test_best_temperature_rises_with_k():
-    # laws.md E1 [M, Codex Fig. 5]: T* is low for pass@1, higher for large k. Low T: one easy problem solved
+    # references.md E1 [M, Codex Fig. 5]: T* is low for pass@1, higher for large k. Low T: one easy problem solved
     # often, the hard one never; high T: both solved sometimes -> better coverage at large k.
     df = pd.DataFrame({"temperature": [0.2, 0.2, 0.8, 0.8], "problem": ["easy", "hard"] * 2,
                        "n": [100] * 4, "correct": [60, 0, 30, 5]})
@@ -165,7 +166,7 @@ def test_best_temperature_rises_with_k():
 # ---- exact match vs per-token metrics (Schaeffer et al. 2023) -------------------------------------------
 
 def test_exact_match_and_edit_distance_reference_values():
-    # laws.md E4 [R]: p = 0.9: EM(5) 0.5905, EM(10) 0.3487, EM(30) 0.0424, edit distance(10) 1.0;
+    # references.md E4 [R]: p = 0.9: EM(5) 0.5905, EM(10) 0.3487, EM(30) 0.0424, edit distance(10) 1.0;
     # p = 0.99: 0.9510, 0.9044, 0.7397, 0.10; p = 0.5: EM(5) 0.03125, EM(10) 0.000977
     for p, ems in ((0.9, (0.5905, 0.3487, 0.0424)), (0.99, (0.9510, 0.9044, 0.7397))):
         for length, em in zip((5, 10, 30), ems):
@@ -209,7 +210,7 @@ def test_cli_passk_json(counts_csv, monkeypatch, capsys):
     assert code == 0, err
     d = json.loads(stdout)
     assert set(d["pass_at_k"]) == {"1", "10", "100"} and d["n_problems"] == 3
-    # mean of per-problem values (200, 10, 10) = 0.408548, (200, 0, 10) = 0, (200, 150, 10) ~ 1 (laws.md E1)
+    # mean of per-problem values (200, 10, 10) = 0.408548, (200, 0, 10) = 0, (200, 150, 10) ~ 1 (references.md E1)
     expected = (q.pass_at_k(200, 10, 10) + 0 + q.pass_at_k(200, 150, 10)) / 3
     assert d["pass_at_k"]["10"] == pytest.approx(expected)
     assert q.pass_at_k(200, 10, 10) == pytest.approx(0.408548, abs=5e-7)
@@ -252,7 +253,7 @@ def test_cli_coverage_json(tmp_path, monkeypatch, capsys):
     assert {"a", "b", "samples_for_target", "a_interval", "b_interval", "samples_for_target_interval",
             "coverage"} <= set(d)
     assert d["a"] == pytest.approx(-2.0, rel=0.1) and d["b"] == pytest.approx(-0.3, abs=0.03)
-    assert d["samples_for_target"] == pytest.approx(18_246, rel=0.3)  # true law's answer, laws.md E2 form
+    assert d["samples_for_target"] == pytest.approx(18_246, rel=0.3)  # true law's answer, references.md E2 form
     code, stdout, _ = run_cli(["coverage", path, "--target", "0.5"], monkeypatch, capsys)
     assert code == 0 and "samples per problem" in stdout
 

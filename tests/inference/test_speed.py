@@ -1,4 +1,4 @@
-"""Roofline serving speed, sweeps, MBU/MFU (laws.md A6, C3) and the speed command."""
+"""Roofline serving speed, sweeps, MBU/MFU (references.md A6, C3) and the speed command."""
 
 import json
 import math
@@ -14,7 +14,7 @@ from scalinglab.plan.presets import get_architecture
 
 # The scaling book's pop-quiz TPU v5e figures (8.1e11 B/s, 1.97e14 FLOP/s); the catalogue has 8.19e11.
 V5E_QUIZ = Device("v5e-quiz", "TPU v5e as in the scaling-book quiz", {"bf16": 1.97e14}, 16e9, 8.1e11, None,
-                  "jax-ml/scaling-book inference.md pop quiz (laws.md C3)")
+                  "jax-ml/scaling-book inference.md pop quiz (references.md C3)")
 
 
 def assert_one_line_error(code, err):
@@ -28,10 +28,10 @@ def weights_only(params, bytes_per_param, device, n_devices=1, batch=1, compute_
                           device=device, batch=batch, n_devices=n_devices, compute_dtype=compute_dtype)
 
 
-# ---- decode roofline (laws.md C3) ------------------------------------------------------------------
+# ---- decode roofline (references.md C3) ------------------------------------------------------------------
 
 def test_batch_one_roofline_bounds():
-    # laws.md C3 [R]: 7B fp16 on H100 SXM 4.18 ms -> 239 tok/s; on A100-80G 6.87 ms -> 146 tok/s;
+    # references.md C3 [R]: 7B fp16 on H100 SXM 4.18 ms -> 239 tok/s; on A100-80G 6.87 ms -> 146 tok/s;
     # 70B on 2 x H100 (TP2) 20.9 ms -> 48 tok/s
     h100 = weights_only(7e9, 2, "h100-sxm", compute_dtype="fp16")
     assert h100.time_per_token_s == pytest.approx(4.18e-3, rel=1e-3)
@@ -43,14 +43,14 @@ def test_batch_one_roofline_bounds():
 
 
 def test_llama3_8b_on_h100():
-    # laws.md C3 [R]: Llama-3-8B bf16 on H100 4.79 ms -> 209 tok/s (weights only; 1 token of KV here)
+    # references.md C3 [R]: Llama-3-8B bf16 on H100 4.79 ms -> 209 tok/s (weights only; 1 token of KV here)
     r = sp.serving_speed("llama3-8b", "h100-sxm", context_tokens=1)
     assert r.time_per_token_s == pytest.approx(4.79e-3, rel=1e-3)
     assert round(r.decode_tokens_per_s) == 209
 
 
 def test_scaling_book_quiz():
-    # laws.md C3: 30B dense int8 (30e9 B), 100 kB/token KV x 8192 = 819.2e6 B per sequence, 16 TPU v5e:
+    # references.md C3: 30B dense int8 (30e9 B), 100 kB/token KV x 8192 = 819.2e6 B per sequence, 16 TPU v5e:
     # batch 4 -> 2.57 ms (memory-bound), batch 256 -> 21.1 ms (matmuls compute-bound)
     kw = dict(weights_bytes=30e9, kv_bytes_per_sequence=100e3 * 8192, active_params=30e9, device=V5E_QUIZ,
               n_devices=16)
@@ -71,7 +71,7 @@ def test_scaling_book_quiz():
 
 
 def test_scaling_book_llama2_13b_on_8_v5e():
-    # laws.md C3 [V]: LLaMA-2-13B, 8192 ctx, 8 x TPU v5e: batch 1 -> 4.98 ms (200.6 tok/s),
+    # references.md C3 [V]: LLaMA-2-13B, 8192 ctx, 8 x TPU v5e: batch 1 -> 4.98 ms (200.6 tok/s),
     # batch 240 -> 249.09 ms (963.5 tok/s); with 8 KV heads (5x smaller KV): 4.17 ms and 52.99 ms
     one = sp.serving_speed("llama2-13b", "tpu-v5e", n_devices=8, context_tokens=8192, batch=1)
     big = sp.serving_speed("llama2-13b", "tpu-v5e", n_devices=8, context_tokens=8192, batch=240)
@@ -87,7 +87,7 @@ def test_scaling_book_llama2_13b_on_8_v5e():
 
 
 def test_h100_crossover_is_the_ridge_point():
-    # laws.md A6: H100 SXM bf16 989.4e12 / 3.35e12 = 295 FLOP/byte; bf16 weights cross over there
+    # references.md A6: H100 SXM bf16 989.4e12 / 3.35e12 = 295 FLOP/byte; bf16 weights cross over there
     r = sp.serving_speed("llama2-7b", "h100-sxm")
     assert r.decode.weights_crossover_batch == pytest.approx(295.3, abs=0.1)
     below, above = (weights_only(7e9, 2, "h100", batch=b) for b in (295, 296))
@@ -200,7 +200,7 @@ def test_model_size_sweep():
 # ---- efficiency from a measurement -----------------------------------------------------------------
 
 def test_mbu_databricks_example():
-    # laws.md C3: 7B fp16 (14 GB) at 14 ms per token on a 2 TB/s device (H100 PCIe: 2.0 TB/s) = 50% MBU
+    # references.md C3: 7B fp16 (14 GB) at 14 ms per token on a 2 TB/s device (H100 PCIe: 2.0 TB/s) = 50% MBU
     assert sp.model_bandwidth_utilization(14e9, 14e-3, "h100-pcie") == pytest.approx(0.5)
     assert sp.model_bandwidth_utilization(14e9, 14e-3, "h100-pcie", n_devices=2) == pytest.approx(0.25)
     with pytest.raises(ScalingLabError, match="MBU"):
@@ -303,7 +303,7 @@ def _speed_json(args, monkeypatch, capsys):
 
 
 def test_cli_speed_measured_mbu(monkeypatch, capsys):
-    # laws.md C3: bytes per step / measured time / peak bandwidth; 2 TB/s device (H100 PCIe), 14 ms per token.
+    # references.md C3: bytes per step / measured time / peak bandwidth; 2 TB/s device (H100 PCIe), 14 ms per token.
     # llama2-7b (6.738e9 params, fp16) with one token of KV: 13.48 GB per step -> 48.1% (7e9 exactly: 50%)
     d = _speed_json(["--model", "llama2-7b", "--device", "h100-pcie", "--dtype", "fp16", "--context", "1",
                      "--measured-ms", "14"], monkeypatch, capsys)

@@ -1,4 +1,5 @@
-"""Test-time compute: log-linear vs sigmoid accuracy laws, held-out choice, intervals, clipping (laws.md E3, E5)."""
+"""Test-time compute: log-linear vs sigmoid accuracy laws, held-out choice, intervals, clipping
+(references.md E3, E5)."""
 
 import numpy as np
 import pytest

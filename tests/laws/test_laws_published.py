@@ -1,4 +1,4 @@
-"""Published constants reproduce the reference numbers in shared/reference/laws.md (B2, D3)."""
+"""Published constants reproduce the reference numbers of references.md B2, D3."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from scalinglab.laws.published import REGISTRY, PublishedLaw, get_published, lis
 from scalinglab.laws import Chinchilla
 from scalinglab.units import PF_DAY_FLOPS
 
-CHECKS = [  # key, inputs, value from laws.md
+CHECKS = [  # key, inputs, value from docs/references.md
     ("hoffmann2022", {"params": 70e9, "tokens": 1.4e12}, 1.9366),
     ("besiroglu2024", {"params": 70e9, "tokens": 1.4e12}, 1.9739),
     ("kaplan2020-n", {"params": 1e9}, 2.3756),

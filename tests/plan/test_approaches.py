@@ -1,7 +1,7 @@
 """Hoffmann et al. 2022 approaches 1, 2 and 3 from runs, and the `scalinglab optimal` command.
 
 Truth for the simulated data: the published 'hoffmann2022' law (E 1.69, A 406.4, B 410.7, alpha 0.34,
-beta 0.28; laws.md D3), whose compute-optimal exponents are a = beta/(alpha+beta) = 0.28/0.62 = 0.4516
+beta 0.28; references.md D3), whose compute-optimal exponents are a = beta/(alpha+beta) = 0.28/0.62 = 0.4516
 and b = alpha/(alpha+beta) = 0.5484 (Hoffmann et al. 2022 eq. 4).
 """
 
@@ -151,7 +151,7 @@ def test_approach3_recovers_exponents_within_its_interval(isoflop):
     res = fit_approach(isoflop, 3, bootstrap=50, seed=0)
     assert res.a_ci[0] < A_TRUE < res.a_ci[1]
     assert res.b_ci[0] < B_TRUE < res.b_ci[1]
-    # coefficients are G-based (laws.md D3): N_opt = G (C/6)^a = k_N C^a
+    # coefficients are G-based (references.md D3): N_opt = G (C/6)^a = k_N C^a
     n, d = res.optimal(5.76e23)
     alloc = optimal_allocation(res.fit, 5.76e23)
     assert n[0] == pytest.approx(alloc.params, rel=1e-9) and d[0] == pytest.approx(alloc.tokens, rel=1e-9)
@@ -418,7 +418,7 @@ def test_cli_keep_unbracketed(isoflop, tmp_path, monkeypatch, capsys):
 # published_fits.csv column a_table_bs_median_weighted (their weighted bootstrap median). Their minima come
 # from their own interpolation and their fit is weighted; ours are unweighted polynomial minima.
 # Three configurations sweep N over up to 2.2 decades at the middle budgets (16 sizes; 'Cosine decay'
-# sweeps ~1 decade): a parabola through such wide, asymmetric profiles is biased upwards (laws.md pitfall,
+# sweeps ~1 decade): a parabola through such wide, asymmetric profiles is biased upwards (references.md P1,
 # Open-Athena), and there the cubic (degree=3) agrees and the parabola does not.
 PORIAN_WIDE_SWEEPS = {"Counting last layer FLOPs", "Correcting warmup", "Counting last layer FLOPs [OWT2]"}
 

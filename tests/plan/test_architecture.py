@@ -41,7 +41,7 @@ def test_gpt2_counts_match_released_models():
     ("gpt3-2.7b", 2650e6), ("gpt3-6.7b", 6660e6), ("gpt3-13b", 12850e6), ("gpt3-175b", 174600e6),
 ])
 def test_gpt3_counts_match_table_d1(name, table_d1):
-    # Brown et al. 2020 Table D.1 "Params (M)" (laws.md A1 quotes 174,600M, 12,850M, 2,650M, 125M).
+    # Brown et al. 2020 Table D.1 "Params (M)" (references.md A1 quotes 174,600M, 12,850M, 2,650M, 125M).
     assert abs(get_architecture(name).params() / table_d1 - 1) < 0.005
 
 
@@ -53,15 +53,15 @@ def test_llama_counts():
 
 
 def test_chinchilla_and_gopher_counts():
-    # Hoffmann et al. count every weight matrix, W_R included (laws.md A3): Chinchilla 70B, Gopher 280B.
+    # Hoffmann et al. count every weight matrix, W_R included (references.md A3): Chinchilla 70B, Gopher 280B.
     assert abs(get_architecture("chinchilla-70b").params_weight_matrices() / 70e9 - 1) < 0.002
     assert abs(get_architecture("gopher-280b").params_weight_matrices() / 280e9 - 1) < 0.002
-    # laws.md A3: N = L (4 d kh + 2 d F) + L d kh + V d = 73,728,000 for the 73M shape.
+    # references.md A3: N = L (4 d kh + 2 d F) + L d kh + V d = 73,728,000 for the 73M shape.
     assert get_architecture("chinchilla-a4-73m").params_weight_matrices() == 73_728_000
 
 
 def test_palm_count():
-    # PaLM 540B: N = 540.35e9 incl. the shared embedding (laws.md A4, PaLM App. B).
+    # PaLM 540B: N = 540.35e9 incl. the shared embedding (references.md A4, PaLM App. B).
     assert abs(get_architecture("palm").params_weight_matrices() - 540.35e9) < 0.01e9
 
 

@@ -1,4 +1,4 @@
-"""Batch size: Kaplan critical batch, McCandlish noise scale and trade-off, DeepSeek rules (laws.md B1-B3)."""
+"""Batch size: Kaplan critical batch, McCandlish noise scale and trade-off, DeepSeek rules (references.md B1-B3)."""
 
 import json
 
@@ -22,13 +22,13 @@ def assert_one_line_error(code, err):
 @pytest.mark.parametrize("loss, eq53, fig10", [(2, 7.37e6, 7.54e6), (3, 1.069e6, 1.077e6),
                                                (4, 2.717e5, 2.706e5), (6, 3.94e4, 3.86e4)])
 def test_critical_batch_both_variants(loss, eq53, fig10):
-    # laws.md B2: (2e8, 0.21) and Fig. 10 (2.1e8, L^-4.8)
+    # references.md B2: (2e8, 0.21) and Fig. 10 (2.1e8, L^-4.8)
     assert sb.critical_batch_size(loss) == pytest.approx(eq53, rel=2e-3)
     assert sb.critical_batch_size(loss, *sb.KAPLAN_FIG_10) == pytest.approx(fig10, rel=2e-3)
 
 
 def test_min_steps_and_compute_at_kaplan_batch():
-    # laws.md B2: at B = 2^19 tokens, L = 3: S_min/S = 0.329, C_min/C = 0.671
+    # references.md B2: at B = 2^19 tokens, L = 3: S_min/S = 0.329, C_min/C = 0.671
     b_crit = sb.critical_batch_size(3.0)
     assert sb.min_steps(1e5, 2**19, b_crit) / 1e5 == pytest.approx(0.329, abs=5e-4)
     assert sb.min_compute(1e21, 2**19, b_crit) / 1e21 == pytest.approx(0.671, abs=5e-4)
@@ -44,7 +44,8 @@ def test_kaplan_bad_input(call):
 # ---- McCandlish noise scale -----------------------------------------------------------------------
 
 def _simulated_noise_table(seed=0, d=1000, draws=4000, sizes=(32, 1024)):
-    """laws.md B1 synthetic check: G ~ N(0, 0.05^2) per coordinate, per-example noise variance 1 (tr Sigma = d)."""
+    """references.md B1 synthetic check: G ~ N(0, 0.05^2) per coordinate, per-example noise variance 1
+    (tr Sigma = d)."""
     rng = np.random.default_rng(seed)
     g = rng.normal(0.0, 0.05, d)
     rows = []
@@ -55,7 +56,7 @@ def _simulated_noise_table(seed=0, d=1000, draws=4000, sizes=(32, 1024)):
 
 
 def test_two_batch_estimator_recovers_synthetic_noise_scale():
-    # laws.md B1: d = 1000, |G|^2 ~ 2.39, tr Sigma = 1000, B_simple ~ 418, B 32 / 1024, 4000 draws each
+    # references.md B1: d = 1000, |G|^2 ~ 2.39, tr Sigma = 1000, B_simple ~ 418, B 32 / 1024, 4000 draws each
     table, g2, tr = _simulated_noise_table()
     assert g2 == pytest.approx(2.39, rel=0.05)
     ns = sb.noise_scale_from_table(table)
@@ -101,7 +102,7 @@ def test_noise_table_errors(tmp_path):
 
 @pytest.mark.parametrize("b, steps, examples", [(100, 11_000, 1.1e6), (1000, 2000, 2e6), (10_000, 1100, 1.1e7)])
 def test_tradeoff_table(b, steps, examples):
-    # laws.md B1: S_min = 1000, E_min = 1e6 (B_crit = 1000)
+    # references.md B1: S_min = 1000, E_min = 1e6 (B_crit = 1000)
     t = sb.steps_examples_tradeoff(b, 1000, 1e6)
     assert (t.steps, t.examples, t.critical_batch) == pytest.approx((steps, examples, 1000))
     assert (t.steps / 1000 - 1) * (t.examples / 1e6 - 1) == pytest.approx(1.0)
@@ -112,7 +113,7 @@ def test_tradeoff_table(b, steps, examples):
 @pytest.mark.parametrize("c, lr, batch", [(1e20, 9.86e-4, 1.017e6), (1e23, 4.16e-4, 9.74e6),
                                           (8.456e22, 4.25e-4, 9.22e6)])
 def test_deepseek_rules(c, lr, batch):
-    # laws.md B3 (last row: DeepSeek 7B budget)
+    # references.md B3 (last row: DeepSeek 7B budget)
     assert sb.deepseek_learning_rate(c) == pytest.approx(lr, rel=3e-3)
     assert sb.deepseek_batch_tokens(c) == pytest.approx(batch, rel=3e-3)
 

@@ -16,14 +16,15 @@ from scalinglab.plan.optimal import optimal_allocation
 
 
 def test_readme_losses():
-    # laws.md F1 (datablations README): L(6.34e9, 242e9, 25e9) = 2.2256440890, L(8.67e9, 178e9, 25e9) = 2.2269634075
+    # references.md F1 (datablations README): L(6.34e9, 242e9, 25e9) = 2.2256440890,
+    # L(8.67e9, 178e9, 25e9) = 2.2269634075
     loss = MUENNIGHOFF2023.predict(params=[6.34e9, 8.67e9], tokens=[242e9, 178e9], unique_tokens=25e9)
     assert loss[0] == pytest.approx(2.2256440890, abs=1e-9)
     assert loss[1] == pytest.approx(2.2269634075, abs=1e-9)
 
 
 def test_constants():
-    # laws.md F1: A = 520.82, B = 1487.72, E = 1.8691 from the stored logs
+    # references.md F1: A = 520.82, B = 1487.72, E = 1.8691 from the stored logs
     p = MUENNIGHOFF2023.params
     assert p["A"] == pytest.approx(520.82, abs=0.01) and p["B"] == pytest.approx(1487.72, abs=0.01)
     assert p["E"] == pytest.approx(1.8691, abs=1e-4)
@@ -34,7 +35,7 @@ def test_constants():
 @pytest.mark.parametrize("epochs, ratio", [(1, 1.0000), (2, 1.9682), (4, 3.7257), (5, 4.5224), (10, 7.8141),
                                            (16, 10.5825), (40, 15.1675), (100, 16.3630)])
 def test_effective_data_table(epochs, ratio):
-    # laws.md F1: D'/U_D by epochs
+    # references.md F1: D'/U_D by epochs
     assert float(effective_data(epochs * 25e9, 25e9)) / 25e9 == pytest.approx(ratio, abs=1e-4)
 
 
@@ -54,7 +55,7 @@ def test_effective_params():
 
 
 def test_optimum_with_unique_cap():
-    # laws.md F1: trading N for D at fixed N*D around (8.67e9, 178e9, 25e9): 6.8B params, 227B tokens,
+    # references.md F1: trading N for D at fixed N*D around (8.67e9, 178e9, 25e9): 6.8B params, 227B tokens,
     # 9.1 epochs, loss 2.225269
     a = optimal_with_unique_cap(MUENNIGHOFF2023, 6 * 8.67e9 * 178e9, 25e9)
     assert a.params == pytest.approx(6.813e9, rel=5e-3)

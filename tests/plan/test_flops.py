@@ -1,4 +1,4 @@
-"""FLOP counting conventions against published figures (laws.md A1-A4), and the flops CLI."""
+"""FLOP counting conventions against published figures (references.md A1-A4), and the flops CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from conftest import run_cli  # the shared in-process CLI runner in tests/confte
 
 
 def test_gpt3_175b_on_300b_tokens():
-    # laws.md A1 / GPT-3 Table D.1: 6 x 174.6e9 x 300e9 = 3.14e23 FLOPs = 3,640 PF-days.
+    # references.md A1 / GPT-3 Table D.1: 6 x 174.6e9 x 300e9 = 3.14e23 FLOPs = 3,640 PF-days.
     assert 6 * 174.6e9 * 300e9 == pytest.approx(3.1428e23, rel=1e-4)
     c = training_flops("gpt3-175b", 300e9)
     assert c == pytest.approx(3.14e23, rel=0.01)
@@ -24,12 +24,12 @@ def test_gpt3_175b_on_300b_tokens():
 
 
 def test_llama3_405b_and_chinchilla_70b():
-    # laws.md A1: Llama 3 405B on 15.6T tokens = 3.8e25 (paper), 6ND = 3.79e25; Chinchilla 6ND = 5.88e23.
+    # references.md A1: Llama 3 405B on 15.6T tokens = 3.8e25 (paper), 6ND = 3.79e25; Chinchilla 6ND = 5.88e23.
     assert training_flops("llama3-405b", 15.6e12) == pytest.approx(3.79e25, rel=0.01)
     assert training_flops("chinchilla-70b", 1.4e12) == pytest.approx(5.88e23, rel=0.005)
 
 
-# laws.md A3 [R]: ratio of the no-embedding/no-logit count to 6N, and Hoffmann et al.'s N (millions).
+# references.md A3 [R]: ratio of the no-embedding/no-logit count to 6N, and Hoffmann et al.'s N (millions).
 TABLE_A4 = [("73m", 1.03, 1.0264, 73.7), ("305m", 1.10, 1.1019, 305.4), ("552m", 1.08, 1.0838, 552.1),
             ("1.1b", 1.04, 1.0447, 1142.8), ("1.6b", 1.03, 1.0335, 1592.3), ("6.8b", 0.99, 0.9944, 6794.1)]
 
@@ -44,7 +44,7 @@ def test_chinchilla_convention_reproduces_table_a4(size, printed, exact, n_milli
 
 
 def test_printed_appendix_does_not_reproduce_table_a4():
-    # laws.md A3: the printed Appendix F (with embeddings and logits) gives 1.29-1.68 for the 73M model.
+    # references.md A3: the printed Appendix F (with embeddings and logits) gives 1.29-1.68 for the 73M model.
     ratio = ratio_to_6n("chinchilla-a4-73m", "chinchilla-appendix")
     assert 1.29 <= ratio <= 1.68 and round(ratio, 2) != 1.03
     extra = flops_per_token("chinchilla-a4-73m", "chinchilla-appendix") - flops_per_token("chinchilla-a4-73m",
@@ -53,7 +53,7 @@ def test_printed_appendix_does_not_reproduce_table_a4():
 
 
 def test_kaplan_gpt2_xl():
-    # laws.md A2: n_layer 48, d_model 1600, n_ctx 1024: N = 12 L d^2 = 1.4746e9, C_fwd = 3.1064e9.
+    # references.md A2: n_layer 48, d_model 1600, n_ctx 1024: N = 12 L d^2 = 1.4746e9, C_fwd = 3.1064e9.
     bare = Architecture(name="gpt2-xl-kaplan", n_layer=48, d_model=1600, n_heads=25, d_ff=6400,
                         vocab_size=50257, seq_len=1024, bias=False, norm="none", position="learned")
     assert bare.params_non_embedding() == 12 * 48 * 1600**2
@@ -66,7 +66,7 @@ def test_kaplan_gpt2_xl():
 
 
 def test_palm_mfu():
-    # laws.md A4: PaLM 540B, 238.3K tokens/s on 6144 TPU v4 at 275 TFLOP/s: MFU 46.2% with attention
+    # references.md A4: PaLM 540B, 238.3K tokens/s on 6144 TPU v4 at 275 TFLOP/s: MFU 46.2% with attention
     # (6N + 12 L H Q T), 45.7% with 6N and N = 540e9.
     peak = 275e12 * 6144
     assert 238.3e3 * flops_per_token("palm-540b", "palm") / peak == pytest.approx(0.4623, abs=5e-4)
@@ -162,7 +162,7 @@ def test_cli_bad_input(args, match, monkeypatch, capsys):
 def test_gpu_hours_conversion():
     from scalinglab.plan.flops import gpu_hours
 
-    # laws.md A4: Llama 2 70B, 8.4e23 FLOPs in 1,720,320 A100-80GB hours implies MFU 0.435
+    # references.md A4: Llama 2 70B, 8.4e23 FLOPs in 1,720,320 A100-80GB hours implies MFU 0.435
     assert gpu_hours(8.4e23, "a100-80gb", mfu=0.435) == pytest.approx(1_720_320, rel=0.01)
     # ideal bound on one H100 SXM (989.4 TFLOP/s dense bf16)
     assert gpu_hours(989.4e12 * 3600, "h100-sxm") == pytest.approx(1.0, rel=1e-9)

@@ -1,4 +1,4 @@
-"""Hardware catalogue, training time/cost/energy and MFU: checks against published numbers (laws.md A4-A6)."""
+"""Hardware catalogue, training time/cost/energy and MFU: checks against published numbers (references.md A4-A6)."""
 
 import json
 import math
@@ -27,7 +27,7 @@ def test_catalogue_has_required_devices_with_sources():
 
 
 def test_dense_not_sparse_peaks():
-    # laws.md A6: H100 SXM bf16 dense 989.4 TFLOP/s (the datasheet's 1979 is 2:4 sparse)
+    # references.md A6: H100 SXM bf16 dense 989.4 TFLOP/s (the datasheet's 1979 is 2:4 sparse)
     assert hw.get_device("h100-sxm").peak("bf16") == pytest.approx(989.4e12)
     assert hw.get_device("h100-sxm").peak("fp8") == pytest.approx(1978.9e12)
     assert hw.get_device("a100-80gb").peak("bf16") == pytest.approx(312e12)
@@ -57,7 +57,7 @@ def test_unknown_device_and_dtype():
 @pytest.mark.parametrize("key, ridge", [("a100-80gb", 153), ("h100-sxm", 295), ("h200", 206),
                                          ("b200", 281), ("tpu-v5e", 240), ("tpu-v5p", 166), ("tpu-v4", 229)])
 def test_ridge_points(key, ridge):
-    # laws.md A6: ridge point = peak / bandwidth (FLOP per byte)
+    # references.md A6: ridge point = peak / bandwidth (FLOP per byte)
     assert hw.ridge_point(key) == pytest.approx(ridge, abs=1.0)
 
 
@@ -72,13 +72,13 @@ def test_list_devices_json_ready():
 # ---- time, cost, energy ---------------------------------------------------------------------------
 
 def test_llama3_405b_time():
-    # laws.md A5: 3.79e25 FLOPs on 16,384 H100 at 400 TFLOP/s achieved = 66.9 days
+    # references.md A5: 3.79e25 FLOPs on 16,384 H100 at 400 TFLOP/s achieved = 66.9 days
     seconds = hw.training_time(3.79e25, "h100-sxm", 16384, 400e12 / 989.4e12)
     assert seconds / 86400 == pytest.approx(66.9, abs=0.05)
 
 
 def test_llama2_70b_time():
-    # laws.md A5: 6 * 70e9 * 2e12 FLOPs on 2048 A100 at 40% MFU = 38.0 days
+    # references.md A5: 6 * 70e9 * 2e12 FLOPs on 2048 A100 at 40% MFU = 38.0 days
     assert hw.training_time(6 * 70e9 * 2e12, "a100", 2048, 0.40) / 86400 == pytest.approx(38.0, abs=0.05)
 
 
@@ -95,7 +95,7 @@ def test_training_cost_fields():
 
 
 def test_llama31_405b_cost_at_2_dollars():
-    # laws.md A5: Llama 3.1 405B 30.84M H100-hours at $2/h -> $61.7M. Back out the FLOPs for those hours.
+    # references.md A5: Llama 3.1 405B 30.84M H100-hours at $2/h -> $61.7M. Back out the FLOPs for those hours.
     flops = 30.84e6 * 3600 * 989.4e12 * 0.345
     r = hw.training_cost(flops, "h100-sxm", 16384, 0.345, price_usd_per_device_hour=2.0)
     assert r.device_hours == pytest.approx(30.84e6, rel=1e-9)
@@ -103,7 +103,7 @@ def test_llama31_405b_cost_at_2_dollars():
 
 
 def test_palm_energy_and_co2():
-    # laws.md A5 / PaLM App. B: 8,404,992 chip-hours x 378.5 W x PUE 1.08 = 3,436 MWh; x 0.079 t/MWh = 271.43 t
+    # references.md A5 / PaLM App. B: 8,404,992 chip-hours x 378.5 W x PUE 1.08 = 3,436 MWh; x 0.079 t/MWh = 271.43 t
     chip_hours = 6144 * 1200 + 3072 * 336
     assert chip_hours == 8_404_992
     kwh = hw.energy_kwh(chip_hours, hw.get_device("tpu-v4").power_w, pue=1.08)
@@ -133,7 +133,7 @@ def test_cost_bad_input(kwargs, field):
 # ---- MFU ------------------------------------------------------------------------------------------
 
 def test_palm_mfu_with_and_without_attention():
-    # laws.md A4 / PaLM sec. 4.1, App. B: 238.3K tokens/s on 6144 TPU v4 -> 45.7% (6N), 46.2% (6N + 12LHQT)
+    # references.md A4 / PaLM sec. 4.1, App. B: 238.3K tokens/s on 6144 TPU v4 -> 45.7% (6N), 46.2% (6N + 12LHQT)
     assert hw.mfu_from_throughput(238.3e3, 540e9, "tpu-v4", 6144) == pytest.approx(0.4570, abs=5e-4)
     with_attn = hw.mfu_from_throughput(238.3e3, 540.35e9, "tpu-v4", 6144, n_layer=118, n_heads=48,
                                        head_dim=256, seq_len=2048)
@@ -141,12 +141,12 @@ def test_palm_mfu_with_and_without_attention():
 
 
 def test_mt_nlg_mfu():
-    # laws.md A4: MT-NLG 530B, 65.43K tokens/s on 2240 A100 (312 TFLOP/s) -> 0.2977 (printed 29.7%)
+    # references.md A4: MT-NLG 530B, 65.43K tokens/s on 2240 A100 (312 TFLOP/s) -> 0.2977 (printed 29.7%)
     assert hw.mfu_from_throughput(65.43e3, 530e9, "a100-80gb", 2240) == pytest.approx(0.2977, abs=5e-4)
 
 
 def test_llama2_implied_mfu():
-    # laws.md A4: 8.4e23 FLOPs over 1,720,320 A100-80GB hours -> 0.435
+    # references.md A4: 8.4e23 FLOPs over 1,720,320 A100-80GB hours -> 0.435
     assert hw.implied_mfu(8.4e23, 1_720_320, "a100-80gb") == pytest.approx(0.435, abs=1e-3)
 
 
@@ -183,7 +183,8 @@ def test_cli_cost_energy_values(monkeypatch, capsys):
     assert d["device_hours"] == pytest.approx(1.8697e6, rel=1e-4)
     assert d["energy_kwh"] == pytest.approx(8.2265e5, rel=1e-4)
     assert d["power_w"] == 400 and d["power_note"] == "TDP, assumed draw"
-    # PaLM 540B (laws.md A5): 8,404,992 TPU v4 chip-hours x 378.5 W x PUE 1.08 = 3,436 MWh; x 0.079 t/MWh = 271.4 t
+    # PaLM 540B (references.md A5): 8,404,992 TPU v4 chip-hours x 378.5 W x PUE 1.08 = 3,436 MWh;
+    # x 0.079 t/MWh = 271.4 t
     flops = 8_404_992 * 3600 * 275e12 * 0.5
     code, stdout, err = run_cli(["cost", "--flops", flops, "--device", "tpu-v4", "--devices", 6144, "--mfu", 0.5,
                                  "--pue", 1.08, "--co2", 0.079, "--json"], monkeypatch, capsys)

@@ -12,7 +12,7 @@ from scalinglab.plan.inference_aware import inference_optimal, tokens_for_loss
 from scalinglab.plan.optimal import optimal_allocation
 from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
-# laws.md D1: Sardana's Chinchilla constants (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
+# references.md D1: Sardana's Chinchilla constants (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
 SARDANA = PublishedLaw(key="sardana-chinchilla", family=Chinchilla(),
                        params={"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.336, "beta": 0.283},
                        citation="Sardana et al. 2024 (arXiv:2401.00448), Chinchilla constants", units="nats/token")
@@ -22,12 +22,12 @@ KEYS = ("params", "tokens", "train_flops", "inference_flops", "total_flops", "ch
 
 @pytest.fixture(scope="module")
 def target_13b():
-    """The loss of the 13B compute-optimal model: C = 6 * 13e9 * 576.5e9 = 4.497e22 (laws.md D1)."""
+    """The loss of the 13B compute-optimal model: C = 6 * 13e9 * 576.5e9 = 4.497e22 (references.md D1)."""
     return optimal_allocation(SARDANA, 6 * 13e9 * 576.5e9).loss
 
 
 def test_7b_tokens_for_13b_loss(target_13b):
-    # laws.md D1: a 7B model needs D = 1.239e12 tokens (177 tokens/param) for the 13B's loss 2.0453
+    # references.md D1: a 7B model needs D = 1.239e12 tokens (177 tokens/param) for the 13B's loss 2.0453
     assert target_13b == pytest.approx(2.0453, abs=1e-4)
     d = float(tokens_for_loss(SARDANA, 7e9, target_13b))
     assert d == pytest.approx(1.239e12, rel=1e-3)
@@ -35,7 +35,7 @@ def test_7b_tokens_for_13b_loss(target_13b):
 
 
 def test_sardana_figure_1(target_13b):
-    # laws.md D1: with D_inf = 2e12, 13B total 9.697e22 vs 7B 8.005e22; saving 1.69e22 (17.4%); N* = 6.97e9
+    # references.md D1: with D_inf = 2e12, 13B total 9.697e22 vs 7B 8.005e22; saving 1.69e22 (17.4%); N* = 6.97e9
     r = inference_optimal(SARDANA, target_13b, 2e12)
     assert r.chinchilla_params == pytest.approx(13e9, rel=1e-3)
     assert r.chinchilla_tokens == pytest.approx(576.5e9, rel=1e-3)
@@ -106,12 +106,12 @@ def sardana_fit_json(tmp_path):
     family = Chinchilla()
     path = tmp_path / "sardana.json"
     FitResult(law="chinchilla", family=family, theta=family.from_natural(SARDANA.params), params=dict(SARDANA.params),
-              derived={}, objective=0.0, rmse_log=0.0, n_points=0, converged=True, source="laws.md D1").save(path)
+              derived={}, objective=0.0, rmse_log=0.0, n_points=0, converged=True, source="references.md D1").save(path)
     return path
 
 
 def test_cli_sardana_figure_1(sardana_fit_json, target_13b, monkeypatch, capsys):
-    # laws.md D1 through the CLI: 13B vs the inference-aware 6.97B for 2e12 inference tokens saves 1.69e22 (17.4%)
+    # references.md D1 through the CLI: 13B vs the inference-aware 6.97B for 2e12 inference tokens saves 1.69e22 (17.4%)
     args = ["inference-optimal", "--law", sardana_fit_json, "--loss", repr(target_13b), "--inference-tokens", 2e12]
     code, stdout, err = run_cli([*args, "--json"], monkeypatch, capsys)
     assert code == 0, err

@@ -21,7 +21,7 @@ from scalinglab.plan.optimal import (
 )
 from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
-# Sardana et al. 2024 constants (laws.md D1): (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
+# Sardana et al. 2024 constants (references.md D1): (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
 SARDANA = PublishedLaw(key="sardana-chinchilla", family=Chinchilla(),
                        params={"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.336, "beta": 0.283},
                        citation="Sardana et al. 2024 (arXiv:2401.00448), Chinchilla constants", units="nats/token")
@@ -34,7 +34,7 @@ def boot_fit():
 
 
 def test_sardana_13b_is_compute_optimal():
-    # laws.md D1: 13B is compute-optimal at C = 4.497e22 with D = 576.5B tokens, loss 2.0453
+    # references.md D1: 13B is compute-optimal at C = 4.497e22 with D = 576.5B tokens, loss 2.0453
     a = optimal_allocation(SARDANA, 6 * 13e9 * 576.5e9)
     assert a.method == CLOSED_FORM
     assert a.params == pytest.approx(13e9, rel=1e-3)
@@ -44,7 +44,7 @@ def test_sardana_13b_is_compute_optimal():
 
 
 def test_hoffmann2022_at_gopher_budget():
-    # laws.md D3: N_opt = G (C/6)^a, D_opt = G^-1 (C/6)^b with the eq. 10 constants, evaluated by hand here
+    # references.md D3: N_opt = G (C/6)^a, D_opt = G^-1 (C/6)^b with the eq. 10 constants, evaluated by hand here
     E, A, B, al, be = 1.69, 406.4, 410.7, 0.34, 0.28
     G = (al * A / (be * B)) ** (1 / (al + be))
     c = 5.76e23
@@ -128,7 +128,7 @@ def test_frontier_monotone():
 
 
 def test_frontier_exponent_matches_eq4():
-    # N_opt ∝ C^(beta/(alpha+beta)) = C^0.4516 for hoffmann2022 (laws.md D3)
+    # N_opt ∝ C^(beta/(alpha+beta)) = C^0.4516 for hoffmann2022 (references.md D3)
     rows = optimal_frontier("hoffmann2022", [1e20, 1e24])
     slope = math.log(rows[1].params / rows[0].params) / math.log(1e4)
     assert slope == pytest.approx(0.28 / 0.62, rel=1e-9)

@@ -21,7 +21,7 @@ def test_registry_holds_every_rule_with_a_source():
 
 
 def test_llama3_rounding_changes_the_answer_by_55_percent():
-    # laws.md D3 [R]: at 3.8e25 FLOPs, (0.29, 0.53) -> 1.05e13 tokens; (0.299, 0.537) -> 1.63e13 tokens
+    # references.md D3 [R]: at 3.8e25 FLOPs, (0.29, 0.53) -> 1.05e13 tokens; (0.299, 0.537) -> 1.63e13 tokens
     rounded = get_rule("llama3").optimal(3.8e25)
     unrounded = get_rule("llama3-unrounded").optimal(3.8e25)
     assert rounded.tokens == pytest.approx(1.05e13, rel=0.01)
@@ -32,7 +32,7 @@ def test_llama3_rounding_changes_the_answer_by_55_percent():
 
 
 def test_deepseek_self_consistency():
-    # laws.md B3: 0.1715 * 5.8316 = 1.0001 and 0.5243 + 0.4757 = 1, so M_opt * D_opt = C
+    # references.md B3: 0.1715 * 5.8316 = 1.0001 and 0.5243 + 0.4757 = 1, so M_opt * D_opt = C
     rule = get_rule("deepseek2024")
     (k_m, p_m), (k_d, p_d) = rule.given["flops_per_token"], rule.given["tokens"]
     assert k_m * k_d == pytest.approx(1.0001, abs=5e-5)
@@ -45,7 +45,7 @@ def test_deepseek_self_consistency():
 
 
 def test_hoffmann_approach1_reproduces_table3():
-    # Hoffmann et al. 2022 Table 3 (laws.md D3): 10B at 1.23e22 FLOPs on 205.1B tokens; 1T at 1.27e26 on 21.2T
+    # Hoffmann et al. 2022 Table 3 (references.md D3): 10B at 1.23e22 FLOPs on 205.1B tokens; 1T at 1.27e26 on 21.2T
     rule = get_rule("hoffmann2022-approach1")
     for flops, params, tokens in ((1.23e22, 10e9, 205.1e9), (1.27e26, 1e12, 21.2e12)):
         alloc = rule.optimal(flops)
@@ -97,7 +97,7 @@ def test_cli_rule(monkeypatch, capsys):
     assert code == 0 and "llama3-unrounded" in stdout
     code, stdout, _ = run_cli(["optimal", "--rule", "kaplan2020", "--flops", 1e21], monkeypatch, capsys)
     assert code == 0 and "N_opt" in stdout and "(params)" in stdout
-    # the rounded llama3 rule says how much its rounding matters (laws.md D3: 1.05e13 vs 1.63e13 tokens)
+    # the rounded llama3 rule says how much its rounding matters (references.md D3: 1.05e13 vs 1.63e13 tokens)
     code, stdout, _ = run_cli(["optimal", "--rule", "llama3", "--flops", 3.8e25], monkeypatch, capsys)
     assert code == 0 and "changes the answer by ~55% at 3.8e25" in " ".join(stdout.split())
     assert "llama3-unrounded" in stdout

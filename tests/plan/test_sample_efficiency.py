@@ -23,7 +23,7 @@ ND = get_published("kaplan2020-nd")
 
 
 def test_tokens_to_reach_inverts_the_law():
-    # laws.md B2: Table 2 L(1e9, 1e10) = 2.4197, so a 1e9 model needs 1e10 tokens to reach 2.4197
+    # references.md B2: Table 2 L(1e9, 1e10) = 2.4197, so a 1e9 model needs 1e10 tokens to reach 2.4197
     assert float(ND.predict(params=1e9, tokens=1e10)) == pytest.approx(2.4197, abs=1e-4)
     target = float(ND.predict(params=1e9, tokens=1e10))
     assert float(tokens_to_reach(target, 1e9)) == pytest.approx(1e10, rel=1e-9)
@@ -75,7 +75,7 @@ def test_kaplan_table6_frontier():
     p = kaplan_frontier(8.64e19)
     assert p.c_min_pf_days == pytest.approx(1.0)
     assert (p.params, p.batch_tokens, p.steps, p.tokens) == pytest.approx((1.3e9, 2.0e6, 5.4e3, 2e10))
-    assert p.loss == pytest.approx(2.6581, abs=1e-4)  # laws.md B2
+    assert p.loss == pytest.approx(2.6581, abs=1e-4)  # references.md B2
     q = kaplan_frontier(8.64e19 * 1e3)
     assert q.params / p.params == pytest.approx(1e3**0.73) and q.steps / p.steps == pytest.approx(1e3**0.03)
     assert q.batch_tokens / p.batch_tokens == pytest.approx(1e3**0.24)

@@ -5,7 +5,7 @@ Parameter counts are ALL parameters, embeddings and output head included (:meth:
 because serving holds every weight in memory; for mixture-of-experts models that is every expert (the
 active count, :meth:`Architecture.active_params`, only sets the FLOPs, see :mod:`.speed`).
 
-Formulas (reference notes ``laws.md`` C1-C2):
+Formulas (references.md C1-C2):
 
 * Weights (C1): ``weights_bytes = n_params x bytes_per_weight``; fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5
   bytes. Grouped int4 quantisation (GPTQ/AWQ style) adds one scale of ``scale_bytes`` (default 2: an fp16
@@ -68,7 +68,7 @@ def _model(model: ModelLike) -> Architecture:
 
 # ---- weights ---------------------------------------------------------------------------------------
 def bytes_per_element(dtype: str, field: str = "dtype") -> float:
-    """Bytes of one stored element of ``dtype`` (fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5; laws.md C1)."""
+    """Bytes of one stored element of ``dtype`` (fp32 4, bf16/fp16 2, fp8/int8 1, int4 0.5; references.md C1)."""
     key = str(dtype).strip().lower()
     if key not in WEIGHT_DTYPE_BYTES:
         raise ScalingLabError(f"{field} '{dtype}' is unknown; known: {', '.join(WEIGHT_DTYPE_BYTES)}")
@@ -98,7 +98,7 @@ def weights_bytes(model: ModelLike, dtype: str = "bf16", *, group_size: int | No
                   scale_bytes: float = 2.0, zero_point: bool = False) -> float:
     """Weight memory in bytes = all parameters (embeddings, every expert) x :func:`bytes_per_weight`.
 
-    Llama-2-70B preset (68.98e9 parameters) in bf16: 137.95e9 bytes, about 138 GB (laws.md C1: ~140 GB
+    Llama-2-70B preset (68.98e9 parameters) in bf16: 137.95e9 bytes, about 138 GB (references.md C1: ~140 GB
     for a nominal 70e9).
     """
     per_weight = bytes_per_weight(dtype, group_size=group_size, scale_bytes=scale_bytes, zero_point=zero_point)
@@ -143,7 +143,7 @@ def context_note(model: ModelLike, tokens: int, what: str = "context") -> str:
 
 # ---- KV cache --------------------------------------------------------------------------------------
 def kv_bytes_per_token(model: ModelLike, kv_dtype: str = "bf16") -> float:
-    """KV-cache bytes per token of context = 2 x n_layer x n_kv_heads x head_dim x bytes (laws.md C2).
+    """KV-cache bytes per token of context = 2 x n_layer x n_kv_heads x head_dim x bytes (references.md C2).
 
     Llama-2-70B (80, 8, 128) bf16: 327,680; Llama-3-8B (32, 8, 128): 131,072.
     """
@@ -152,7 +152,7 @@ def kv_bytes_per_token(model: ModelLike, kv_dtype: str = "bf16") -> float:
 
 
 def kv_cache_bytes(model: ModelLike, context_tokens: int, batch: int = 1, kv_dtype: str = "bf16") -> float:
-    """KV-cache bytes for ``batch`` sequences of ``context_tokens`` tokens each (laws.md C2).
+    """KV-cache bytes for ``batch`` sequences of ``context_tokens`` tokens each (references.md C2).
 
     Llama-2-70B bf16, 1,024 tokens: 335,544,320 bytes (0.3125 GiB) per sequence, 5 GiB at batch 16.
     """

@@ -1,13 +1,13 @@
 """Exact match vs per-token metrics: how a smooth per-token law looks like sudden "emergence".
 
 Schaeffer, Miranda, Koyejo 2023, "Are Emergent Abilities of Large Language Models a Mirage?"
-(NeurIPS 2023; laws.md E4): with per-token probability p of the right token, an L-token exact match
+(NeurIPS 2023; references.md E4): with per-token probability p of the right token, an L-token exact match
 has probability p^L (sharp in p), while token edit distance ~ L (1 - p) is linear in the per-token
 error. A per-token loss that falls as a smooth power law in N therefore gives an exact-match curve
 that looks like a jump. Reused by the analysis of emergence.
 
 Serving efficiency from a measurement (used by :mod:`.speed`): MBU and MFU (Databricks/MosaicML 2023,
-laws.md C3).
+references.md C3).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from scalinglab.errors import ScalingLabError, count_array, finite_array, finite
 from scalinglab.inference.memory import positive_count, positive_number as _positive
 from scalinglab.plan.hardware import Device, get_device
 
-# ---- exact match vs per-token metrics (Schaeffer et al. 2023, laws.md E4) ----------------------------
+# ---- exact match vs per-token metrics (Schaeffer et al. 2023, references.md E4) ----------------------------
 
 
 def _probability(p: object) -> np.ndarray:
@@ -33,7 +33,7 @@ def _length(answer_length: object) -> int:
 
 
 def exact_match_curve(per_token_p: float | np.ndarray, answer_length: int) -> float | np.ndarray:
-    """Exact match on an L-token answer, p^L (Schaeffer et al. 2023; laws.md E4), vectorised over p.
+    """Exact match on an L-token answer, p^L (Schaeffer et al. 2023; references.md E4), vectorised over p.
 
     Assumes independent tokens each correct with probability p. Checks: p = 0.9 -> EM(5) 0.5905,
     EM(10) 0.3487, EM(30) 0.0424; p = 0.5 -> EM(5) 0.03125.
@@ -96,11 +96,11 @@ def metric_comparison(n_params: Sequence[float] | np.ndarray,
                             np.asarray(token_edit_distance(p, answer_length)), _length(answer_length))
 
 
-# ---- serving efficiency from a measurement (laws.md C3) ---------------------------------------------
+# ---- serving efficiency from a measurement (references.md C3) ---------------------------------------------
 def model_bandwidth_utilization(bytes_per_step: float, time_per_token_s: float, device: str | Device,
                                 n_devices: int = 1, label: str | None = None) -> float:
     """MBU = bytes moved per step (weights + KV read) / measured time per output token / (K x peak
-    bandwidth) (Databricks/MosaicML 2023; laws.md C3). A value above 1 raises: the measurement or the
+    bandwidth) (Databricks/MosaicML 2023; references.md C3). A value above 1 raises: the measurement or the
     byte count is wrong. ``label`` names the measurement in errors (e.g. the CLI flag)."""
     moved = _positive("bytes_per_step", bytes_per_step)
     seconds = _positive(label or "time_per_token_s", time_per_token_s)

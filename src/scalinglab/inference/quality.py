@@ -3,7 +3,7 @@
 Units: k and n are counts of samples drawn per problem; c (``correct``) is a count of samples that passed;
 pass@k and coverage are fractions of problems in [0, 1]; per-token loss is in nats/token; parameter counts
 N are whatever convention the per-token law was fitted with (this module only passes them through).
-Formulas and checkable numbers: reference notes ``laws.md`` section E (E1 pass@k, E2 coverage, E4 metrics).
+Formulas and checkable numbers: references.md E1, E2, E4 (pass@k, coverage, metrics).
 Test-time compute (accuracy vs reasoning tokens) lives in :mod:`scalinglab.inference.testtime`.
 """
 
@@ -29,7 +29,7 @@ __all__ = [
     "metric_comparison",
 ]
 
-# ---- pass@k (Chen et al. 2021, laws.md E1) ----------------------------------------------------------
+# ---- pass@k (Chen et al. 2021, references.md E1) ----------------------------------------------------------
 
 
 def _int_array(values: object, what: str, problems: Sequence[str] | None, minimum: int) -> np.ndarray:
@@ -100,7 +100,7 @@ def _log_ratio(n: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
 
 
 def pass_at_k(n: object, c: object, k: int, problems: Sequence[str] | None = None) -> float | np.ndarray:
-    """Unbiased pass@k of Chen et al. 2021 (Codex paper, sec. 2.1; laws.md E1), per problem.
+    """Unbiased pass@k of Chen et al. 2021 (Codex paper, sec. 2.1; references.md E1), per problem.
 
     pass@k = 1 - C(n-c, k) / C(n, k) for n samples of which c passed, computed in the numerically
     stable product form 1 - prod_{i=n-c+1..n} (1 - k/i) (1.0 when n - c < k), summed as logs over
@@ -136,7 +136,7 @@ def default_ks(max_k: int) -> list[int]:
     return ks + ([max_k] if ks[-1] != max_k else [])
 
 
-# ---- coverage vs samples (Brown et al. 2024, laws.md E2) --------------------------------------------
+# ---- coverage vs samples (Brown et al. 2024, references.md E2) --------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def coverage_curve(data: ProblemResults | pd.DataFrame | str | Path,
 
 
 def coverage_law(k: float | np.ndarray, a: float, b: float) -> float | np.ndarray:
-    """Exponentiated power law c(k) = exp(a k^b), a < 0, b < 0 (Brown et al. 2024; laws.md E2).
+    """Exponentiated power law c(k) = exp(a k^b), a < 0, b < 0 (Brown et al. 2024; references.md E2).
 
     Check: a = -2, b = -0.3 gives c(1) = 0.1353, c(10) = 0.3670, c(100) = 0.6051, c(1000) = 0.7774.
     """
@@ -281,7 +281,7 @@ def _ceil(x: float) -> int | None:
 
 def fit_coverage(data: ProblemResults | pd.DataFrame | str | Path, ks: Sequence[int] | None = None,
                  bootstrap: int = 0, seed: int = 0, level: float = 0.95) -> CoverageFit:
-    """Fit log c(k) = a k^b (Brown et al. 2024) by least squares of log(-log c) on log k (laws.md E2).
+    """Fit log c(k) = a k^b (Brown et al. 2024) by least squares of log(-log c) on log k (references.md E2).
 
     Points with coverage 0 or 1 carry no information in that space and are left out (noted). With
     ``bootstrap`` > 0 problems are resampled with replacement (seeded) and the fit repeated; a resample
@@ -314,7 +314,7 @@ def fit_coverage(data: ProblemResults | pd.DataFrame | str | Path, ks: Sequence[
     return CoverageFit(a, b, curve, used, level, arr, tuple(notes), unreachable)
 
 
-# ---- best temperature for each k (laws.md E1: T* rises with k) ---------------------------------------
+# ---- best temperature for each k (references.md E1: T* rises with k) ---------------------------------------
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Units: time in seconds, FLOPs a count, FLOP/s a rate (DENSE peak of one device, 
 bytes, bytes/s, tokens, tokens/s. N_active = parameters used per token (embeddings included, active
 experts only); weights in memory count ALL parameters (:mod:`.memory`).
 
-Formulas (reference notes ``laws.md`` C3; JAX scaling book, inference chapter; kipply 2022):
+Formulas (references.md C3; JAX scaling book, inference chapter; kipply 2022):
 
 * Decode step (one new token for each of ``batch`` sequences holding ``context`` tokens of KV):
   ``t = batch x KV_bytes_per_seq / BW  +  max(weights_bytes / BW, 2 x N_active x batch / FLOPS)``.
@@ -20,7 +20,7 @@ Formulas (reference notes ``laws.md`` C3; JAX scaling book, inference chapter; k
 * Crossover batches. ``weights_crossover_batch``: where the weight matmuls' arithmetic intensity
   ``2 N_active batch / weights_bytes`` (FLOP/byte) meets the ridge point ``FLOPS / BW``:
   ``ridge x weights_bytes / (2 N_active)``; bf16 weights: the ridge itself (H100 SXM: 989.4e12 / 3.35e12 =
-  295, laws.md A6); int8 weights with bf16 compute: half of it. ``crossover_batch``: where the whole step
+  295, references.md A6); int8 weights with bf16 compute: half of it. ``crossover_batch``: where the whole step
   turns compute-bound, ``2 N_active B / FLOPS = weights_bytes / BW + B x KV_bytes_per_seq / BW``. The KV
   read grows with the batch as fast as the FLOPs, so the step's intensity levels off at
   ``2 N_active / KV_bytes_per_seq`` (``intensity_limit``); at long context (Llama-2-70B, 32k tokens: 12.8
@@ -34,7 +34,7 @@ Formulas (reference notes ``laws.md`` C3; JAX scaling book, inference chapter; k
   uses the same formula with ``batch x prompt`` tokens. Real routers are skewed: read more than this.
 * Prefill of ``batch`` prompts of P tokens (time to first token when they are prefilled together):
   FLOPs = batch x (2 N_active P + 2 n_layer P^2 n_heads head_dim); the second term is causal attention
-  (QK^T and AV, 4 P^2 d_attn per layer halved by the causal mask; laws.md C3, PaLM's 4 L T d forward
+  (QK^T and AV, 4 P^2 d_attn per layer halved by the causal mask; references.md C3, PaLM's 4 L T d forward
   halved); ``prefill_s = max(FLOPs / FLOPS, (weights_bytes + KV written) / BW)``.
 * FLOPS = n_devices x peak(compute dtype) x compute_efficiency x TP; BW = n_devices x HBM bandwidth x
   bandwidth_efficiency x TP, with TP = tp_efficiency when n_devices > 1 (else 1): ideal tensor
@@ -168,7 +168,7 @@ def decode_step(*, weights_bytes: float, kv_bytes_per_sequence: float, active_pa
     """Roofline time of one decode step from raw sizes (bytes, parameters); see the module doc.
 
     ``n_kv_shards`` (default ``n_devices``) is how many ways the KV cache is split. 7B fp16 weights on one
-    H100 SXM at batch 1, no KV: 14e9 / 3.35e12 = 4.18 ms -> 239 tokens/s (laws.md C3). For MoE,
+    H100 SXM at batch 1, no KV: 14e9 / 3.35e12 = 4.18 ms -> 239 tokens/s (references.md C3). For MoE,
     ``expert_weights_bytes`` (part of ``weights_bytes``) is the bytes of all experts of all layers; a step
     reads the fraction ``experts_touched / n_experts`` of it (``expert_routing``, module doc).
     """

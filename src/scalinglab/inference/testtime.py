@@ -2,10 +2,10 @@
 
 Two laws are fitted by least squares and the one with the smaller held-out error is kept:
 
-* log-linear: acc = p + q log10(x) (OpenAI o1 plots, Snell et al. 2024; laws.md E3 says to trust it
+* log-linear: acc = p + q log10(x) (OpenAI o1 plots, Snell et al. 2024; references.md E3 says to trust it
   only within the measured range);
 * saturating sigmoid in log10 x: acc = low + (high - low) / (1 + exp(-k (log10 x - x0))), as Llama 3
-  (sec. 3.2.1) maps loss to accuracy (laws.md E5), with 0 <= low, high <= 1 and k > 0.
+  (sec. 3.2.1) maps loss to accuracy (references.md E5), with 0 <= low, high <= 1 and k > 0.
 
 Units: x is a count per question (reasoning tokens, samples or steps, named by ``x_name``); accuracy is a
 fraction in [0, 1]. Intervals come from a seeded residual bootstrap of the chosen law; predictions are

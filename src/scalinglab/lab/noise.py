@@ -1,5 +1,5 @@
 """The gradient noise scale measured during training (McCandlish et al. 2018, "An Empirical Model of
-Large-Batch Training", App. A.1; laws.md B1).
+Large-Batch Training", App. A.1; references.md B1).
 
 With ``RunConfig.measure_noise_scale`` every training step computes its batch's gradient as the mean
 of the gradients of its two halves (the same full-batch gradient, as gradient accumulation), and

@@ -2,7 +2,7 @@
 
 Muennighoff, Rush, Barak, Le Scao, Piktus, Tazi, Pyysalo, Wolf, Raffel 2023, "Scaling Data-Constrained
 Language Models" (NeurIPS 2023, arXiv:2305.16264), sec. 3 / eq. 5, constants from the official repository
-README (huggingface/datablations, "Parametric Fit"); laws.md F1:
+README (huggingface/datablations, "Parametric Fit"); references.md F1:
 
 * U_D unique tokens, D total training tokens, R_D = D/U_D - 1 (repetitions after the first epoch);
   effective data D' = U_D + U_D R_D* (1 - exp(-R_D/R_D*));

@@ -17,7 +17,7 @@ A fit giving a < 0 or a > 1 (so b = 1 - a outside [0, 1]: N_opt or D_opt falling
 not a compute-optimal allocation and raises ScalingLabError.
 * Approach 3 (sec. 3.3), the parametric fit L = E + A/N^alpha + B/D^beta (``sl.fit``), whose closed-form
   optimum is N_opt = G (C/6)^a, D_opt = G^-1 (C/6)^b, G = (alpha A / (beta B))^(1/(alpha+beta)),
-  a = beta/(alpha+beta), b = alpha/(alpha+beta) (Hoffmann et al. 2022, eq. 4; laws.md D3).
+  a = beta/(alpha+beta), b = alpha/(alpha+beta) (Hoffmann et al. 2022, eq. 4; references.md D3).
 
 Bootstrap (approaches 1 and 2): runs are resampled with replacement -- rows, or whole training curves,
 for approach 1; whole runs within each budget for approach 2 -- from a seeded generator, and ``a_ci``,

@@ -192,7 +192,7 @@ class Architecture:
 
     def params_weight_matrices(self) -> int:
         """Every weight matrix (embeddings, W_R, attention, MLP, router, output), no norms or biases:
-        the N of Hoffmann et al. 2022 (Table A4/A9 counts, laws.md A3)."""
+        the N of Hoffmann et al. 2022 (Table A4/A9 counts, references.md A3)."""
         b = self.breakdown()
         return (b["embedding"] + b["position"] + b["output"]
                 + self.n_layer * (self.attention_params_per_layer(biases=False)

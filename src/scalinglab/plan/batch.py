@@ -2,7 +2,7 @@
 
 Units: batch sizes in tokens for the Kaplan and DeepSeek laws (B_crit, B_opt), in examples (rows of a
 gradient batch, whatever the user measured) for the noise scale; loss in nats/token; compute in FLOPs
-(a count); steps in optimizer steps. Formulas and checks: reference notes ``laws.md`` section B.
+(a count); steps in optimizer steps. Formulas and checks: references.md B1-B3.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _finish(g2: float, tr: float, method: str, sizes: list[float], n_rows: int) 
 
 def noise_scale_two_batch(b_small: float, grad_sq_small: float | Sequence[float], b_big: float,
                           grad_sq_big: float | Sequence[float]) -> NoiseScale:
-    """Unbiased two-batch estimator (McCandlish et al. 2018, App. A.1; laws.md B1).
+    """Unbiased two-batch estimator (McCandlish et al. 2018, App. A.1; references.md B1).
 
     |G|^2 = (B_big |G_Bbig|^2 - B_small |G_Bsmall|^2) / (B_big - B_small)
     tr(Sigma) = (|G_Bsmall|^2 - |G_Bbig|^2) / (1/B_small - 1/B_big)
@@ -187,7 +187,7 @@ def noise_scale_from_table(data: str | Path | pd.DataFrame, method: str = "two_b
 
 @dataclass(frozen=True)
 class BatchTradeoff:
-    """Steps and examples to reach a fixed loss at one batch size (McCandlish et al. 2018; laws.md B1).
+    """Steps and examples to reach a fixed loss at one batch size (McCandlish et al. 2018; references.md B1).
 
     S = S_min (1 + B_crit/B), E = E_min (1 + B/B_crit), B_crit = E_min/S_min, so (S/S_min - 1)(E/E_min - 1) = 1.
     Units: batch_size and examples in examples (or tokens, consistently), steps in optimizer steps.
@@ -208,7 +208,7 @@ def steps_examples_tradeoff(batch_size: float, s_min: float, e_min: float) -> Ba
 
     See :class:`BatchTradeoff`.
 
-    S_min = 1000, E_min = 1e6: B = 100 -> S = 11,000, E = 1.1e6; B = 1000 -> 2000, 2e6 (laws.md B1).
+    S_min = 1000, E_min = 1e6: B = 100 -> S = 11,000, E = 1.1e6; B = 1000 -> 2000, 2e6 (references.md B1).
     """
     b = _positive("batch_size", batch_size)
     s_min, e_min = _positive("s_min", s_min), _positive("e_min", e_min)
@@ -224,7 +224,7 @@ def deepseek_learning_rate(flops: float) -> float:
     """DeepSeek LLM 2024 (arXiv 2401.02954, sec. 3, Eq. 1): eta_opt = 0.3118 C^-0.1250.
 
     C in FLOPs with DeepSeek's model scale M = non-embedding FLOPs/token incl. attention (C = M D).
-    C = 1e20 -> 9.86e-4 (laws.md B3).
+    C = 1e20 -> 9.86e-4 (references.md B3).
     """
     return 0.3118 * _positive("flops", flops) ** -0.1250
 

@@ -20,7 +20,7 @@ Conventions (``convention=``):
   width, = kh without GQA). This is the convention that REPRODUCES Table A4: divided by 6 N with
   Hoffmann et al.'s N (every weight matrix incl. one V x d embedding and the relative-position W_R;
   :meth:`Architecture.params_weight_matrices`) it gives 1.03, 1.10, 1.08, 1.04, 1.03, 0.99 for the
-  73M .. 6.8B shapes (laws.md A3).
+  73M .. 6.8B shapes (references.md A3).
 * ``"chinchilla-appendix"``: Appendix F as printed, i.e. the above plus embeddings 2 V d and final
   logits 2 d V forward per token. It does NOT reproduce the paper's own Table A4: for the 73M shape
   it gives a ratio to 6N of 1.29 to 1.68 depending on which N is used (1.58 with Hoffmann's N).
@@ -143,8 +143,8 @@ def flops_from_pf_days(days: float) -> float:
 
 def gpu_hours(flops: float, device: Any = "h100-sxm", mfu: float = 1.0, dtype: str = "bf16") -> float:
     """FLOPs (a count) -> device-hours on ``device`` at model FLOPs utilisation ``mfu``:
-    C / (dense peak FLOP/s x MFU) / 3600 (laws.md A5). With the default MFU of 1 this is the
-    ideal lower bound; real runs reach ~0.35-0.45 (laws.md A4). Wall time on K devices is this / K."""
+    C / (dense peak FLOP/s x MFU) / 3600 (references.md A5). With the default MFU of 1 this is the
+    ideal lower bound; real runs reach ~0.35-0.45 (references.md A4). Wall time on K devices is this / K."""
     from scalinglab.plan.hardware import training_time
 
     return training_time(flops, device, 1, mfu, dtype) / 3600.0

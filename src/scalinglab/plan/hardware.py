@@ -4,7 +4,7 @@ Units: peak throughput in FLOP/s (a rate), always the DENSE figure (NVIDIA datas
 2:4-sparse number, twice as large; using it halves any MFU). Memory in bytes (1 GB = 1e9 bytes),
 bandwidth in bytes/s, power in watts, time in seconds, compute in FLOPs (a count), energy in kWh.
 
-Formulas (reference notes ``laws.md`` sections A4-A6):
+Formulas (references.md A4-A6):
 
 * time_s = C / (n_devices x peak x MFU); device_hours = n_devices x time_s / 3600
 * cost_usd = device_hours x price per device-hour
@@ -34,7 +34,7 @@ T = 1e12  # tera
 #: :data:`scalinglab.counting.DTYPE_BYTES`, under its old name.
 
 #: Short tag for figures read in jax-ml/scaling-book (gpus.md, tpus.md) and cli99/llm-analysis device
-#: files, as collected in the project's reference notes (laws.md A6).
+#: files, as collected in references.md A6.
 _DS = "the JAX scaling book and llm-analysis device tables"
 
 
@@ -155,7 +155,7 @@ def list_devices() -> list[dict]:
 
 
 def ridge_point(device: str | Device, dtype: str = "bf16") -> float:
-    """Roofline ridge point in FLOP per byte: peak FLOP/s / HBM bytes/s (H100 SXM bf16 ~ 295, laws.md A6)."""
+    """Roofline ridge point in FLOP per byte: peak FLOP/s / HBM bytes/s (H100 SXM bf16 ~ 295, references.md A6)."""
     dev = get_device(device)
     return dev.peak(dtype) / dev.bandwidth_bytes_per_s
 
@@ -172,7 +172,7 @@ def _check_devices(n_devices: int) -> int:
 
 
 def training_time(flops: float, device: str | Device, n_devices: int, mfu: float, dtype: str = "bf16") -> float:
-    """Wall-clock training time in seconds: C / (n_devices x peak x MFU) (laws.md A5).
+    """Wall-clock training time in seconds: C / (n_devices x peak x MFU) (references.md A5).
 
     ``flops``: training compute C in FLOPs (a count); ``mfu``: fraction of dense peak in (0, 1].
     """
@@ -183,7 +183,7 @@ def training_time(flops: float, device: str | Device, n_devices: int, mfu: float
 
 
 def energy_kwh(device_hours: float, power_w: float, pue: float = DEFAULT_PUE) -> float:
-    """Facility energy in kWh = device_hours x power_W / 1000 x PUE (laws.md A5).
+    """Facility energy in kWh = device_hours x power_W / 1000 x PUE (references.md A5).
 
     PaLM 540B (App. B): 8,404,992 TPU v4 chip-hours x 378.5 W x PUE 1.08 = 3,436 MWh.
     """
@@ -245,7 +245,7 @@ def training_cost(flops: float, device: str | Device, n_devices: int, mfu: float
     """Time, device-hours, cost and energy to spend ``flops`` FLOPs on ``n_devices`` devices at ``mfu``.
 
     seconds = C / (n x peak x MFU); device_hours = n x seconds / 3600; cost_usd = device_hours x price;
-    energy_kwh = device_hours x power_kW x PUE (laws.md A5). Omitted price and PUE take ASSUMED defaults
+    energy_kwh = device_hours x power_kW x PUE (references.md A5). Omitted price and PUE take ASSUMED defaults
     (:data:`ASSUMED_PRICE_USD_PER_DEVICE_HOUR`, PUE 1.1), flagged in the result. Power defaults to the
     catalogue's TDP (None for TPUs other than v4: energy is then None unless ``power_w`` is given); a TDP is
     an upper bound used as the ASSUMED draw, and ``power_note`` says so ("TDP, assumed draw", "given", or
@@ -324,7 +324,7 @@ def mfu_from_throughput(tokens_per_s: float, n_params: float, device: str | Devi
 def implied_mfu(flops: float, device_hours: float, device: str | Device, dtype: str = "bf16") -> float:
     """Average MFU over a whole run = C / (device_hours x 3600 x peak) (downtime included).
 
-    Llama 2 70B: 8.4e23 FLOPs over 1,720,320 A100-80GB hours -> 0.435 (laws.md A4).
+    Llama 2 70B: 8.4e23 FLOPs over 1,720,320 A100-80GB hours -> 0.435 (references.md A4).
     """
     c = _positive("flops", flops)
     hours = _positive("device_hours", device_hours)

@@ -1,4 +1,4 @@
-"""The inference-aware optimum of Sardana et al. 2024, "Beyond Chinchilla-Optimal" (laws.md D1).
+"""The inference-aware optimum of Sardana et al. 2024, "Beyond Chinchilla-Optimal" (references.md D1).
 
 Sardana, Doubov, Frankle 2024, "Beyond Chinchilla-Optimal: Accounting for Inference in Language Model
 Scaling Laws" (ICML 2024, arXiv:2401.00448): for a target loss ell (nats/token) and an expected lifetime

@@ -3,7 +3,7 @@
 With training compute C = 6ND (Kaplan et al. 2020 sec. 2.1; C in FLOPs, a count), the compute-optimal
 model for a law L(N, D) minimises L(N, C/(6N)) over the parameter count N:
 
-* chinchilla family, closed form (Hoffmann et al. 2022 eq. 4; laws.md D3):
+* chinchilla family, closed form (Hoffmann et al. 2022 eq. 4; references.md D3):
   N_opt = G (C/6)^a, D_opt = G^-1 (C/6)^b, G = (alpha A / (beta B))^(1/(alpha+beta)),
   a = beta/(alpha+beta), b = alpha/(alpha+beta); an optimum with N < 1 or D < 1 (a budget of a few
   FLOPs) is an error;

@@ -13,7 +13,7 @@ Presets (names are case-insensitive; each carries its source):
   six shapes of Hoffmann et al. Table A4 (``chinchilla-a4-73m`` .. ``chinchilla-a4-6.8b``): vocabulary
   32,000, context 2,048, d_ff = 4 d_model, RMSNorm, no biases, Transformer-XL relative positions (W_R
   counted, see architecture.py) and one vocabulary matrix (modelled as tied), which reproduces
-  Hoffmann et al.'s parameter counts (laws.md A3).
+  Hoffmann et al.'s parameter counts (references.md A3).
 * Llama 2 7B/13B/70B (Touvron et al. 2023, Table 1; HF configs): vocabulary 32,000, context 4,096,
   SwiGLU, RMSNorm, rotary, no biases, untied; 70B uses GQA with 8 KV heads.
 * Llama 3 8B/70B/405B (Llama Team 2024, "The Llama 3 Herd of Models", Table 3): vocabulary 128,256

@@ -9,13 +9,13 @@ the other is derived, and says so in ``RuleAllocation.derived``:
   little, most for small models with long sequences).
 
 Several papers print only the exponents; those rules need a normalisation, and each entry states
-the one it uses (``normalisation``) and how sure it is (laws.md status tags: [V] read in the paper,
+the one it uses (``normalisation``) and how sure it is (status tags of docs/references.md: [V] read in the paper,
 [R] reproduced, [S] secondary source, [M] from memory, not re-read).
 
 Example::
 
     from scalinglab.plan.rules import get_rule
-    get_rule("llama3").optimal(3.8e25).tokens            # 1.05e13 tokens (laws.md D3)
+    get_rule("llama3").optimal(3.8e25).tokens            # 1.05e13 tokens (references.md D3)
     get_rule("llama3-unrounded").optimal(3.8e25).tokens  # 1.63e13 tokens: the rounding moves it 55%
 """
 

@@ -1,6 +1,6 @@
 """Sample efficiency, overfitting and the compute-efficient frontier of Kaplan et al. 2020.
 
-Kaplan et al. 2020, "Scaling Laws for Neural Language Models" (arXiv:2001.08361); laws.md B2. Units follow
+Kaplan et al. 2020, "Scaling Laws for Neural Language Models" (arXiv:2001.08361); references.md B2. Units follow
 the paper: N counts NON-embedding parameters, D tokens, S optimiser steps (S_min: adjusted to B >> B_crit),
 B tokens per batch, loss in nats/token on WebText2, C_min the compute-efficient training FLOPs
 (a count; the paper's tables use PF-days, 1 PF-day = 8.64e19 FLOPs).
