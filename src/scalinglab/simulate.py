@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, params_from, tokens_from
 from scalinglab.errors import (ScalingLabError, as_list, finite_array, finite_number, finite_result, seed_number,
                                whole_number)
 from scalinglab.resolve import AnyLaw, resolve_law
@@ -29,11 +30,11 @@ def optimal_params(law: AnyLaw, flops: float, n: int = 8001) -> float:
     if set(family.variables) != {"params", "tokens"}:
         raise ScalingLabError(f"law {family.label} is not a law of params and tokens; cannot place an "
                               "IsoFLOP sweep around its optimum")
-    if not flops > 6.0:
+    if not flops > FLOPS_PER_PARAM_TOKEN:
         raise ScalingLabError(f"budget {flops:g} FLOPs is too small for any model (C = 6ND needs C > 6)")
-    N = np.logspace(0.0, np.log10(flops / 6.0), n)
+    N = np.logspace(0.0, np.log10(params_from(1.0, flops)), n)  # 1 <= N <= C/6 (D >= 1 token)
     with np.errstate(over="ignore", invalid="ignore"):
-        loss = family.predict_natural(law.params, params=N, tokens=flops / (6.0 * N))
+        loss = family.predict_natural(law.params, params=N, tokens=tokens_from(N, flops))
     i = int(np.nanargmin(loss))
     if i in (0, n - 1):
         raise ScalingLabError(f"law has no interior compute-optimal size at {flops:g} FLOPs "
@@ -59,11 +60,11 @@ def simulate_isoflop(law: Any = "hoffmann2022", budgets: Sequence[float] = DEFAU
     rows = []
     for c in budgets:
         n_opt = optimal_params(law, c)
-        if n_opt / span < 1.0 or n_opt * span > c / 6.0:
+        if n_opt / span < 1.0 or n_opt * span > params_from(1.0, c):
             raise ScalingLabError(f"span {span:g} is too wide at {c:g} FLOPs: sizes N_opt/span..N_opt*span "
                                   f"around N_opt = {n_opt:.3g} must keep N >= 1 parameter and D >= 1 token")
         for n in np.geomspace(n_opt / span, n_opt * span, per_budget):
-            rows.append((n, c / (6.0 * n), c))
+            rows.append((n, tokens_from(n, c), c))
     df = pd.DataFrame(rows, columns=["params", "tokens", "flops"])
     true = law.family.predict_natural(law.params, params=df["params"].to_numpy(), tokens=df["tokens"].to_numpy())
     with np.errstate(over="ignore"):

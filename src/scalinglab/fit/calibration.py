@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglab.counting import SIX_ND
 from scalinglab.errors import ScalingLabError
 
 Array = np.ndarray
@@ -53,7 +54,7 @@ METHOD = "rolling-origin"
 VERSION = 1
 DISTANCE_VARIABLES = ("flops", "params", "tokens")
 SCALE_FLOOR = 1e-4  # smallest error scale (log-loss): keeps scores finite on noise-free data
-_SIX_ND = {"flops": ("params", "tokens"), "tokens": ("params", "flops"), "params": ("tokens", "flops")}
+_SIX_ND = {name: inputs for name, (inputs, _) in SIX_ND.items()}  # C = 6ND: the two inputs of each
 _LIST_KEYS = ("distance", "error", "weight")
 
 
@@ -67,7 +68,7 @@ def x_values(x: str, inputs: Mapping[str, Any], law: str = "the law") -> Array:
     a, b = _SIX_ND.get(x, ("", ""))
     if a in inputs and b in inputs:
         va, vb = np.asarray(inputs[a], dtype=float), np.asarray(inputs[b], dtype=float)
-        return 6.0 * va * vb if x == "flops" else vb / (6.0 * va)
+        return SIX_ND[x][1](va, vb)
     raise ScalingLabError(f"{law} reads {', '.join(inputs) or 'nothing'}: the extrapolation distance in {x} "
                           f"cannot be had from that (calibrate on one of {', '.join(_reachable(inputs))})")
 

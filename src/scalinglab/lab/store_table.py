@@ -12,6 +12,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from scalinglab.counting import flops_from
 from scalinglab.lab.store import RunStore, is_store_file
 
 __all__ = ["is_store_file", "read_store", "store_params"]
@@ -50,7 +51,7 @@ def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame
         keep &= usable
         fill = keep & df["flops"].isna() & df["params"].notna()
         if fill.any():
-            df.loc[fill, "flops"] = 6.0 * df.loc[fill, "params"] * df.loc[fill, "tokens"]
+            df.loc[fill, "flops"] = flops_from(df.loc[fill, "params"], df.loc[fill, "tokens"])
             notes.append(f"flops of {int(fill.sum())} evaluations derived as 6 * params * tokens (C = 6ND)")
     out = df[keep].reset_index(drop=True)
     out.attrs["notes"] = notes
@@ -74,7 +75,7 @@ def store_params(df: pd.DataFrame, runs: pd.DataFrame, notes: list[str], convert
     flops = pd.to_numeric(df["flops"], errors="coerce").to_numpy(float)
     tokens = pd.to_numeric(df["tokens"], errors="coerce").to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = flops / (6.0 * n * tokens)
+        ratio = flops / flops_from(n, tokens)
     use = np.isfinite(n) & (np.isnan(flops) | (np.abs(ratio - 1.0) <= 1e-6))
     if not use.any():
         return

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from scalinglab.counting import tokens_from
 from scalinglab.errors import ScalingLabError, as_list
 from scalinglab.errors import plain_repr as _show
 from scalinglab.fit.result import FitResult, percentile_interval
@@ -176,7 +177,7 @@ def chinchilla_optimum(natural: Mapping[str, Any], flops: float) -> tuple[Array,
 # ---- numerical minimisation over ln N ---------------------------------------------------------------------
 def _inputs(ln_n: Array, flops: float, fixed: Mapping[str, float]) -> dict[str, Array]:
     n = np.exp(ln_n)
-    X = {"params": n, "tokens": flops / (6.0 * n)}
+    X = {"params": n, "tokens": tokens_from(n, flops)}
     X.update({k: np.full(n.shape, float(v)) for k, v in fixed.items()})
     return X
 
@@ -297,7 +298,7 @@ def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *
             raise ScalingLabError(f"law {name} has no interior compute-optimal size at {flops:g} FLOPs: "
                                   f"its loss is lowest at the edge of 1 <= N <= C/6 parameters")
         n, loss = polish_point(family, point[0], flops, float(n_grid[0]), fixed)
-        d = flops / (6.0 * n)
+        d = tokens_from(n, flops)
     alloc = Allocation(flops=flops, params=n, tokens=d, tokens_per_param=d / n, loss=loss,
                        method=CLOSED_FORM if closed else NUMERICAL, notes=notes,
                        extrapolation=extrapolation(law, params=n, tokens=d, flops=flops),
@@ -315,7 +316,7 @@ def _add_intervals(alloc: Allocation, family: LawFamily, draws: Array, level: fl
         bad = ~np.isfinite(n)
     else:
         n, loss, bad = numerical_optimum(family, draws, alloc.flops, fixed)
-        d = alloc.flops / (6.0 * n)
+        d = tokens_from(n, alloc.flops)
     if bad.any():
         alloc.notes.append(f"{int(bad.sum())} of {len(draws)} bootstrap draws have no interior optimum at "
                            f"{alloc.flops:g} FLOPs; intervals use the other draws")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, params_from, tokens_from
 from scalinglab.errors import ScalingLabError, positive_number
 from scalinglab.units import PF_DAY_FLOPS
 
@@ -82,13 +83,13 @@ class ComputeOptimalRule:
         derived: dict[str, str] = {}
         if "flops_per_token" in q:
             q.setdefault("tokens", c / q["flops_per_token"])
-            q.setdefault("params", q["flops_per_token"] / 6.0)
+            q.setdefault("params", q["flops_per_token"] / FLOPS_PER_PARAM_TOKEN)
             derived["params"] = "flops_per_token / 6 (M = 6N, ignoring the attention term of M)"
         if "params" not in q:
-            q["params"] = c / (6.0 * q["tokens"])
+            q["params"] = params_from(q["tokens"], c)
             derived["params"] = "flops / (6 * tokens) (C = 6ND)"
         if "tokens" not in q:
-            q["tokens"] = c / (6.0 * q["params"])
+            q["tokens"] = tokens_from(q["params"], c)
             derived["tokens"] = "flops / (6 * params) (C = 6ND)"
         if q["params"] < 1.0 or q["tokens"] < 1.0:
             raise ScalingLabError(f"at {c:g} FLOPs rule {self.key} gives N = {q['params']:.3g} parameters, "

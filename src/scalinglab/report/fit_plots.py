@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
+from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.errors import ScalingLabError
 from scalinglab.fit.result import FitResult
 from scalinglab.io import Runs, load_runs
@@ -55,11 +56,11 @@ def six_nd(x_name: str, x: Array, fixed_name: str, fixed: float) -> dict[str, Ar
         raise ScalingLabError(f"cannot vary {x_name} at fixed {fixed_name}: give two of params, tokens, flops")
     d = {x_name: np.asarray(x, dtype=float), fixed_name: np.full(np.shape(x), float(fixed))}
     if "flops" not in d:
-        d["flops"] = 6.0 * d["params"] * d["tokens"]
+        d["flops"] = flops_from(d["params"], d["tokens"])
     elif "params" not in d:
-        d["params"] = d["flops"] / (6.0 * d["tokens"])
+        d["params"] = params_from(d["tokens"], d["flops"])
     else:
-        d["tokens"] = d["flops"] / (6.0 * d["params"])
+        d["tokens"] = tokens_from(d["params"], d["flops"])
     return d
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from scalinglab.counting import tokens_from
 from scalinglab.errors import ScalingLabError
 from scalinglab.report import style
 
@@ -76,7 +77,7 @@ def approach_points(result: Any) -> pd.DataFrame:
     if df.empty or not {"flops", "params"} <= set(df.columns):
         return pd.DataFrame(columns=["flops", "params", "tokens"])
     if "tokens" not in df:
-        df["tokens"] = df["flops"] / (6.0 * df["params"])
+        df["tokens"] = tokens_from(df["params"], df["flops"])
     return df[["flops", "params", "tokens"]]
 
 
