@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
 from scalinglab.errors import ScalingLabError, count_array
 from scalinglab.fit.result import percentile_interval
 from scalinglab.resolve import AnyLaw, resolve_law
@@ -67,7 +68,7 @@ def floor_form(result: AnyLaw, params: dict[str, Any] | None = None) -> tuple[Ar
         s = alpha + beta
         gamma = alpha * beta / s
         ln_g = (np.log(alpha * A) - np.log(beta * B)) / s
-        K = (A * np.exp(-alpha * ln_g) + B * np.exp(beta * ln_g)) * 6.0**gamma
+        K = (A * np.exp(-alpha * ln_g) + B * np.exp(beta * ln_g)) * FLOPS_PER_PARAM_TOKEN**gamma
     bad = ~((alpha > 0) & (beta > 0))
     return E, np.where(bad, np.nan, K), np.where(bad, np.nan, gamma)
 

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, flops_from, params_from
 from scalinglab.errors import MAX_COUNT, ScalingLabError, finite_number, positive_count
 from scalinglab.lab.spec import PlannedRun
 from scalinglab.lab.train import RunConfig
@@ -173,7 +174,7 @@ def _center_params(center: Any, flops: float) -> float:
         except ValueError:
             ratio = None
     if ratio is not None:
-        return math.sqrt(flops / (6.0 * ratio))
+        return math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN * ratio))  # C = 6 N (ratio N)
     from scalinglab.plan.optimal import optimal_allocation
 
     return optimal_allocation(center, flops).params
@@ -201,12 +202,12 @@ def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int
     n_low = _n_counted(smallest, flops_params)
     runs: list[PlannedRun] = []
     for c in budgets:
-        n_high = c / (6.0 * tokens_per_step)  # the largest N that still gets one whole step
+        n_high = params_from(tokens_per_step, c)  # the largest N that still gets one whole step
         if n_high < n_low:
             raise ScalingLabError(f"budget {c:g} FLOPs is too small: the smallest model (N={n_low:,.0f} parameters, "
                                   f"min_params={min_params:g}) would get fewer than one step of tokens "
                                   f"(batch_size x seq_len = {tokens_per_step:,}); it needs at least "
-                                  f"{6 * n_low * tokens_per_step:.3g} FLOPs")
+                                  f"{flops_from(n_low, tokens_per_step):.3g} FLOPs")
         n_star = _center_params(center, c)
         lo, hi = (min(max(v, n_low), n_high) for v in (n_star / span, n_star * span))
         targets = [math.sqrt(lo * hi)] if per_budget == 1 else list(np.geomspace(lo, hi, per_budget))
@@ -217,7 +218,7 @@ def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int
                 continue
             seen.add((arch.n_layer, arch.d_model))
             n = _n_counted(arch, flops_params)
-            steps = max(1, round(c / (6.0 * n * tokens_per_step)))
+            steps = max(1, round(c / flops_from(n, tokens_per_step)))
             config = RunConfig(arch=arch, tokens=steps * tokens_per_step, batch_size=batch_size, seq_len=seq_len,
                                seed=seed, **options)
             runs.append(PlannedRun(config=config, budget=c, label=f"{c:.3g} FLOPs / N {n:.3g}"))

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
 from scalinglab.errors import ScalingLabError, bootstrap_count, count_array, level_number, seed_number
 from scalinglab.fit.api import MIN_BOOTSTRAP
 from scalinglab.fit.result import FitResult, percentile_interval
@@ -104,7 +105,7 @@ class ApproachResult:
             lo, hi = percentile_interval(sims, self.level)
             for j, row in enumerate(rows):
                 row["params_ci"] = [float(lo[j]), float(hi[j])]
-                row["tokens_ci"] = [float(c[j] / (6 * hi[j])), float(c[j] / (6 * lo[j]))]
+                row["tokens_ci"] = [float(tokens_from(hi[j], c[j])), float(tokens_from(lo[j], c[j]))]
         return rows
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,7 +239,7 @@ def _approach3(runs: Runs, bootstrap: int, seed: int, level: float, options: dic
     p = res.params
     a, b = float(res.derived["a"]), float(res.derived["b"])
     g = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1.0 / (p["alpha"] + p["beta"]))
-    coefficients = {"k_N": g * 6.0**-a, "k_D": 6.0**-b / g, "G": g}
+    coefficients = {"k_N": g * FLOPS_PER_PARAM_TOKEN**-a, "k_D": FLOPS_PER_PARAM_TOKEN**-b / g, "G": g}
     warnings = guard + [n for n in res.notes if "bound" in n or "fit status" in n]
     levels = group_budgets(runs.column("flops"), runs.data["budget"] if runs.has("budget") else None)
     if len(levels) < 2:
@@ -269,7 +270,7 @@ def _power_result(approach: int, runs: Runs, est: LevelOptima, bootstrap: int, s
     _check_exponent(approach, float(a), est)
     k_n = math.exp(ln_k)
     out = ApproachResult(approach=approach, a=float(a), b=float(1.0 - a),
-                         coefficients={"k_N": k_n, "k_D": 1.0 / (6.0 * k_n)}, frontier=[], points=est.points,
+                         coefficients={"k_N": k_n, "k_D": 1.0 / (FLOPS_PER_PARAM_TOKEN * k_n)}, frontier=[], points=est.points,
                          level=level, bootstrap=bootstrap, seed=seed, method=est.method, source=runs.source,
                          n_runs=len(runs), warnings=est.warnings, notes=list(runs.notes) + est.notes)
     if bootstrap:

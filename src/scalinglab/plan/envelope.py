@@ -23,6 +23,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from scalinglab.counting import flops_from, tokens_from
 from scalinglab.errors import ScalingLabError, whole_number
 from scalinglab.io import Runs
 from scalinglab.plan.isoflop import MAX_BINS, BudgetGroups, LevelOptima, _show, group_budgets
@@ -94,7 +95,7 @@ def _envelope_runs(runs: Runs, groups: BudgetGroups, require_bracket: bool) -> L
                           member & present_rows[:, None], require_bracket)
 
     win, ok = winners(np.ones(len(runs), dtype=bool))
-    points = [{"flops": float(flops[w]), "params": float(params[w]), "tokens": float(flops[w] / (6 * params[w])),
+    points = [{"flops": float(flops[w]), "params": float(params[w]), "tokens": float(tokens_from(params[w], flops[w])),
                "loss": float(loss[w]), "n_runs": int(member[:, j].sum())} for j, w in enumerate(win) if ok[j]]
 
     def resample(rng: np.random.Generator) -> tuple[Array, Array]:
@@ -142,7 +143,7 @@ def _envelope_curves(runs: Runs, ids: Array, n_levels: int, require_bracket: boo
     present = np.isfinite(table)
     win, ok = _bracketed(table, curve_params, present, require_bracket)
     points = [{"flops": float(math.exp(grid[j])), "params": float(curve_params[w]),
-               "tokens": float(math.exp(grid[j]) / (6 * curve_params[w])), "loss": float(table[w, j]),
+               "tokens": float(tokens_from(curve_params[w], math.exp(grid[j]))), "loss": float(table[w, j]),
                "n_curves": int(present[:, j].sum())} for j, w in enumerate(win) if ok[j]]
 
     def resample(rng: np.random.Generator) -> tuple[Array, Array]:
@@ -172,7 +173,7 @@ def _curve_log_flops(runs: Runs, ids: Array) -> tuple[Array, list[str]]:
     if not flat:
         return np.log(flops), []
     rows = np.isin(ids, flat)
-    flops = np.where(rows, 6.0 * params * tokens, flops)
+    flops = np.where(rows, flops_from(params, tokens), flops)
     return np.log(flops), [(f"flops is constant along {len(flat)} training curve(s) whose tokens vary: used "
                             "C = 6 * params * tokens at each checkpoint instead")]
 

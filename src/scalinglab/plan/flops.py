@@ -37,6 +37,7 @@ import math
 import os
 from typing import Any, Union
 
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
 from scalinglab.errors import ScalingLabError, finite_number, finite_result, non_negative_number
 from scalinglab.errors import plain_repr as _show
 from scalinglab.plan.architecture import Architecture
@@ -128,7 +129,7 @@ def training_flops(arch: ArchLike, tokens: float, convention: str = "6N", *, par
 def ratio_to_6n(arch: ArchLike, convention: str = "chinchilla") -> float:
     """``flops_per_token / (6 N)`` with the convention's own N (:func:`counted_params`): Hoffmann et al.
     2022 Table A4's ratio for ``"chinchilla"`` (1.03 for the 73M shape)."""
-    return flops_per_token(arch, convention) / (6.0 * counted_params(arch, convention))
+    return flops_per_token(arch, convention) / (FLOPS_PER_PARAM_TOKEN * counted_params(arch, convention))
 
 
 def pf_days(flops: float) -> float:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglab.counting import tokens_from
 from scalinglab.errors import ScalingLabError, whole_number
 from scalinglab.errors import plain_repr as _show
 from scalinglab.io import Runs
@@ -208,7 +209,7 @@ def fit_profile(params: Array, loss: Array, flops: float, degree: int = 2) -> Pr
     if abs(x_opt) > 700:  # a nearly flat profile: its "minimum" is meaningless (and exp overflows)
         return None
     n_opt = math.exp(x_opt)
-    return ProfileMinimum(flops=float(flops), params=n_opt, tokens=float(flops) / (6.0 * n_opt),
+    return ProfileMinimum(flops=float(flops), params=n_opt, tokens=tokens_from(n_opt, float(flops)),
                           loss=loss_opt, n_runs=len(logn), n_below=int(np.sum(logn < x_opt)),
                           n_above=int(np.sum(logn > x_opt)),
                           extrapolated=bool(x_opt < logn.min() or x_opt > logn.max()))

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglab.counting import flops_from
 from scalinglab.errors import ScalingLabError, count_array, count_number, loss_number
 from scalinglab.laws.kaplan import KaplanND
 from scalinglab.plan.inference_aware import tokens_for_loss
@@ -86,7 +87,7 @@ def compute_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) 
 def _six_nd(n: Array, d: Array) -> Array:
     """Training FLOPs 6 N D; inf where D is (unreachable), a ScalingLabError where the product overflows."""
     with np.errstate(over="ignore"):
-        c = 6.0 * n * d
+        c = flops_from(n, d)
     if np.any(np.isinf(c) & np.isfinite(d)):
         raise ScalingLabError("training FLOPs 6 N D overflow the float range at these parameter counts")
     return c

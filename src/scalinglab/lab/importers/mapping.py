@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scalinglab.counting import flops_from
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.importers.source import SourceRun
 
@@ -119,7 +120,7 @@ def resolve_run(run: SourceRun, opts: ImportOptions) -> ImportedRun:
         _require(run, flops_name, "flops")
         flops = _series_at(run, flops_name, "flops", steps, notes)
     else:
-        flops = {s: 6.0 * params * tokens[s] for s in steps}
+        flops = {s: flops_from(params, tokens[s]) for s in steps}
     final_step = max(val) if val else max(train)
     if not val:
         notes.append(f"run {run.name!r}: no validation loss; final_val_loss is its last train loss "
