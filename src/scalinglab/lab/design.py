@@ -160,7 +160,7 @@ def _run_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def _n_counted(arch: Architecture, flops_params: str) -> float:
     """The N of C = 6 N D for this run (non-embedding unless ``flops_params="total"``)."""
-    return flops_per_token(arch, "6N", params=flops_params) / 6.0
+    return flops_per_token(arch, "6N", params=flops_params) / FLOPS_PER_PARAM_TOKEN
 
 
 def _center_params(center: Any, flops: float) -> float:

@@ -37,7 +37,7 @@ import math
 import os
 from typing import Any, Union
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR
 from scalinglab.errors import ScalingLabError, finite_number, finite_result, non_negative_number
 from scalinglab.errors import plain_repr as _show
 from scalinglab.plan.architecture import Architecture
@@ -148,7 +148,7 @@ def gpu_hours(flops: float, device: Any = "h100-sxm", mfu: float = 1.0, dtype: s
     ideal lower bound; real runs reach ~0.35-0.45 (references.md A4). Wall time on K devices is this / K."""
     from scalinglab.plan.hardware import training_time
 
-    return training_time(flops, device, 1, mfu, dtype) / 3600.0
+    return training_time(flops, device, 1, mfu, dtype) / SECONDS_PER_HOUR
 
 
 def flops_report(arch: ArchLike, tokens: float, convention: str = "6N", *,

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from scalinglab.counting import tokens_from
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
 from scalinglab.errors import ScalingLabError, as_list
 from scalinglab.errors import plain_repr as _show
 from scalinglab.fit.result import FitResult, percentile_interval
@@ -165,7 +165,7 @@ def chinchilla_optimum(natural: Mapping[str, Any], flops: float) -> tuple[Array,
     with np.errstate(all="ignore"):
         s = alpha + beta
         ln_g = (np.log(alpha * A) - np.log(beta * B)) / s
-        ln_c6 = math.log(flops / 6.0)
+        ln_c6 = math.log(flops / FLOPS_PER_PARAM_TOKEN)
         ln_n = ln_g + (beta / s) * ln_c6
         ln_d = (alpha / s) * ln_c6 - ln_g
         bad = ~((alpha > 0) & (beta > 0))
@@ -220,7 +220,7 @@ def numerical_optimum(family: LawFamily, theta: Array, flops: float,
     at_edge): parameters and nats/token per row (nan where the minimum is on the edge of the range,
     flagged in ``at_edge``)."""
     fixed = dict(fixed or {})
-    ln_hi = math.log(flops / 6.0)
+    ln_hi = math.log(flops / FLOPS_PER_PARAM_TOKEN)
     coarse = np.linspace(0.0, ln_hi, max(64, int(ln_hi * COARSE_POINTS_PER_E_FOLD) + 1))
     f = _grid_log_loss(family, theta, coarse, flops, fixed)
     idx = np.argmin(f, axis=1)
@@ -246,7 +246,7 @@ def polish_point(family: LawFamily, theta_row: Array, flops: float, n_start: flo
     fixed = dict(fixed or {})
     theta_row = np.asarray(theta_row, dtype=float).reshape(1, -1)
     x0 = math.log(n_start)
-    lo, hi = max(0.0, x0 - 0.1), min(math.log(flops / 6.0), x0 + 0.1)
+    lo, hi = max(0.0, x0 - 0.1), min(math.log(flops / FLOPS_PER_PARAM_TOKEN), x0 + 0.1)
 
     def objective(x: float) -> float:
         value = float(_grid_log_loss(family, theta_row, np.array([x]), flops, fixed)[0, 0])
