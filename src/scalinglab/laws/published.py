@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from scalinglab.counting import PF_DAY_FLOPS
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.laws.kaplan import KaplanND, KaplanNS
 from scalinglab.laws.muennighoff import R_D_STAR, R_N_STAR, DataConstrained
 from scalinglab.laws.power import Power
-from scalinglab.units import PF_DAY_FLOPS
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,11 @@ import math
 import os
 from typing import Any, Union
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, SECONDS_PER_HOUR
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, SECONDS_PER_HOUR
 from scalinglab.errors import ScalingLabError, finite_number, finite_result, non_negative_number
 from scalinglab.errors import plain_repr as _show
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.presets import get_architecture, list_architectures
-from scalinglab.units import PF_DAY_FLOPS
 
 
 __all__ = [

@@ -24,9 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, params_from, tokens_from
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, params_from, tokens_from
 from scalinglab.errors import ScalingLabError, positive_number
-from scalinglab.units import PF_DAY_FLOPS
 
 
 _GOPHER_BUDGET = 5.76e23  # FLOPs, the Gopher / Chinchilla budget (Hoffmann et al. 2022, Table 3)

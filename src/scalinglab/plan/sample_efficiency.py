@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.counting import flops_from
+from scalinglab.counting import PF_DAY_FLOPS, flops_from
 from scalinglab.errors import ScalingLabError, count_array, count_number, loss_number
 from scalinglab.laws.kaplan import KaplanND
 from scalinglab.plan.inference_aware import tokens_for_loss
 from scalinglab.resolve import AnyLaw, law_name, resolve_law
-from scalinglab.units import PF_DAY_FLOPS
 
 Array = np.ndarray
 KAPLAN_ND_KEY = "kaplan2020-nd"  # Table 2: N_c 6.4e13, D_c 1.8e13, alpha_N 0.076, alpha_D 0.103
