@@ -272,7 +272,8 @@ def _power_result(approach: int, runs: Runs, est: LevelOptima, bootstrap: int, s
     out = ApproachResult(approach=approach, a=float(a), b=float(1.0 - a),
                          coefficients={"k_N": k_n, "k_D": 1.0 / (FLOPS_PER_PARAM_TOKEN * k_n)}, frontier=[],
                          points=est.points, level=level, bootstrap=bootstrap, seed=seed, method=est.method,
-                         source=runs.source, n_runs=len(runs), warnings=est.warnings, notes=list(runs.notes) + est.notes)
+                         source=runs.source, n_runs=len(runs), warnings=est.warnings,
+                         notes=list(runs.notes) + est.notes)
     if bootstrap:
         out.draws = _bootstrap_draws(est.resample, bootstrap, seed)
         out.bootstrap_valid = len(out.draws)
