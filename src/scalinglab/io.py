@@ -38,6 +38,7 @@ import pandas as pd
 
 from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.errors import ScalingLabError
+from scalinglab.lab.store_table import is_store_file, read_store, store_params
 from scalinglab.tables import read_table, short_reason
 
 __all__ = ["CANONICAL", "OPTIONAL", "ALIASES", "Runs", "column_key", "load_runs", "quoted_columns"]
@@ -152,8 +153,6 @@ def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
 
 
 def _is_store(path: Path) -> bool:
-    from scalinglab.lab.store import is_store_file
-
     return path.is_file() and is_store_file(path)
 
 
@@ -161,8 +160,6 @@ def _read_source(path: Path, name: str, columns: Mapping[str, str] | None, notes
                  curves: bool = False) -> pd.DataFrame:
     """A table file, or the finished runs (``curves``: every evaluation) of a lab run store (SQLite:
     .db/.sqlite or its magic header)."""
-    from scalinglab.lab.store_table import is_store_file, read_store, store_params
-
     if path.is_file() and is_store_file(path):
         df = read_store(path, "metrics" if curves else "runs")
         notes.append(f"read every evaluation of the finished runs of run store {name} (validation loss as loss)"

@@ -61,10 +61,20 @@ from typing import Any
 
 import pandas as pd
 
+from scalinglab.atomic import atomic_write
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab.store_file import (SCHEMA_VERSION, SQLITE_MAGIC, StaleAttemptError, StoreError, migrate,
-                                       open_connection)
+from scalinglab.lab.store_file import (
+    SCHEMA_VERSION,
+    STORE_SUFFIXES,
+    StaleAttemptError,
+    StoreError,
+    is_store_file,
+    migrate,
+    open_connection,
+)
 from scalinglab.lab.store_read import RunRecord, StoreReader, _config_json
+from scalinglab.lab.store_table import read_store as _read_table
+from scalinglab.lab.store_table import store_params
 
 __all__ = ["METRIC_FIELDS", "SCHEMA_VERSION", "STATUSES", "STORE_SUFFIXES", "RunRecord", "RunStore",
            "StaleAttemptError", "StoreError", "is_store_file", "read_store", "timestamp"]
@@ -73,7 +83,6 @@ STATUSES: tuple[str, ...] = ("pending", "running", "finished", "failed")
 #: Columns of one metrics row; ``step`` and ``tokens`` are required, the others may be None.
 METRIC_FIELDS: tuple[str, ...] = ("step", "tokens", "flops", "train_loss", "val_loss", "val_bpb",
                                   "grad_noise_scale")
-STORE_SUFFIXES: tuple[str, ...] = (".db", ".sqlite", ".sqlite3")
 
 
 def timestamp() -> str:
@@ -84,18 +93,6 @@ def timestamp() -> str:
 def _opt(value: Any, kind: type) -> Any:
     """``kind(value)`` (plain int/float for SQLite, also from numpy scalars), None kept."""
     return None if value is None else kind(value)
-
-
-def is_store_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` looks like a run store: a store suffix, or a SQLite file by its magic header."""
-    p = Path(path)
-    if p.suffix.lower() in STORE_SUFFIXES:
-        return True
-    try:
-        with p.open("rb") as fh:
-            return fh.read(16) == SQLITE_MAGIC
-    except OSError:
-        return False
 
 
 class RunStore(StoreReader):
@@ -338,12 +335,8 @@ class RunStore(StoreReader):
         if kind is None:
             raise ScalingLabError(f"{os.fspath(path)}: export needs a .parquet, .pq or .csv file name")
         df = self._frame(what)
-        from scalinglab.lab.store_table import store_params
-
         store_params(df, self.runs_frame() if what == "metrics" else df, [])
-        from scalinglab.atomic import atomic_write  # a fresh temporary file, renamed over ``out``
-
-        try:
+        try:  # atomic_write: a fresh temporary file, renamed over ``out``
             with atomic_write(out, "wb" if kind == "parquet" else "w", newline="" if kind == "csv" else None) as fh:
                 df.to_parquet(fh, index=False) if kind == "parquet" else df.to_csv(fh, index=False)
         except OSError as exc:
@@ -397,6 +390,4 @@ class RunStore(StoreReader):
 
 def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame:
     """The store as a runs table: :func:`scalinglab.lab.store_table.read_store`."""
-    from scalinglab.lab.store_table import read_store as as_table
-
-    return as_table(path, what)
+    return _read_table(path, what)

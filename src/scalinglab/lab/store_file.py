@@ -43,11 +43,12 @@ from pathlib import Path
 
 from scalinglab.errors import ScalingLabError
 
-__all__ = ["SCHEMA_VERSION", "SQLITE_MAGIC", "StaleAttemptError", "StoreError", "check", "create_schema",
-           "migrate", "open_connection", "sqlite_error"]
+__all__ = ["SCHEMA_VERSION", "SQLITE_MAGIC", "STORE_SUFFIXES", "StaleAttemptError", "StoreError", "check",
+           "create_schema", "is_store_file", "migrate", "open_connection", "sqlite_error"]
 
 SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
+STORE_SUFFIXES: tuple[str, ...] = (".db", ".sqlite", ".sqlite3")
 SIDECARS = ("-wal", "-shm", "-journal")
 #: Whether this Python's sqlite3 can query a copy in memory (``Connection.deserialize``, SQLite >= 3.36).
 DESERIALIZE = hasattr(sqlite3.Connection, "deserialize")
@@ -83,6 +84,18 @@ _V1_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 COLUMNS: dict[int, dict[str, tuple[str, ...]]] = {
     1: _V1_COLUMNS, 2: {**_V1_COLUMNS, "runs": (*_V1_COLUMNS["runs"], "attempt", "evals")}}
+
+
+def is_store_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` looks like a run store: a store suffix, or a SQLite file by its magic header."""
+    p = Path(path)
+    if p.suffix.lower() in STORE_SUFFIXES:
+        return True
+    try:
+        with p.open("rb") as fh:
+            return fh.read(16) == SQLITE_MAGIC
+    except OSError:
+        return False
 
 
 class StoreError(ScalingLabError):

@@ -6,18 +6,20 @@ and DataFrames, and the error handling every query shares (a SQLite failure is a
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab.store_file import StoreError, sqlite_error
+from scalinglab.lab.store_file import StoreError, open_connection, sqlite_error
 
-__all__ = ["RunRecord", "StoreReader"]
+__all__ = ["RunRecord", "StoreReader", "open_reader"]
 
 _NUMERIC_COLUMNS = frozenset({"params", "params_non_embedding", "tokens", "flops", "loss", "final_val_loss",
                               "final_val_bpb", "wall_seconds", "train_loss", "val_loss", "val_bpb",
@@ -187,3 +189,12 @@ class StoreReader:
             row = self._conn.execute("SELECT 1 FROM sweeps WHERE id = ?", (sweep_id,)).fetchone()
         if row is None:
             raise ScalingLabError(f"{self.name}: no sweep with id {sweep_id!r}")
+
+
+def open_reader(path: str | os.PathLike[str]) -> StoreReader:
+    """An existing store opened for reading only, as ``RunStore(path, readonly=True)`` opens it (checked
+    first, nothing written): the queries of :class:`StoreReader` without the writer."""
+    reader = StoreReader()
+    reader.name = os.fspath(path)
+    reader._conn, reader.version = open_connection(Path(path), reader.name, write=False)
+    return reader

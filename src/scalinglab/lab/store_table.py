@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import flops_from
-from scalinglab.lab.store import RunStore, is_store_file
+from scalinglab.lab.store_file import is_store_file
+from scalinglab.lab.store_read import open_reader
 
 __all__ = ["is_store_file", "read_store", "store_params"]
 
@@ -28,7 +29,7 @@ def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame
     described in ``df.attrs["notes"]``. A run marked finished whose curve is incomplete (left by an
     older scalinglab; the next write to the store repairs it) is left out as not finished.
     """
-    with RunStore(path, readonly=True) as store:
+    with open_reader(path) as store:
         df = store._frame(what)
         incomplete = store.incomplete_runs()
         budgets = what == "runs" and "budget" not in df.columns and df["config"].str.contains('"budget":').any()
