@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
-from scalinglab.analysis.forecast import (
+from scalinglab.analysis.forecast_core import (
     Forecast,
     _check_options,
     _curve_rows,
