@@ -17,6 +17,7 @@ import pandas as pd
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.errors import plain_repr, table_path
+from scalinglab.inference.passk import _check_k, pass_at_k
 from scalinglab.tables import read_table
 
 __all__ = ["ProblemResults", "load_results", "load_results_by_temperature"]
@@ -43,8 +44,6 @@ class ProblemResults:
 
     def pass_at_k(self, k: int) -> np.ndarray:
         """Per-problem unbiased pass@k (fractions in [0, 1]); errors name the source and problem."""
-        from scalinglab.inference.quality import pass_at_k
-
         try:
             return np.asarray(pass_at_k(self.n, self.correct, k, self.problems))
         except ScalingLabError as exc:
@@ -52,8 +51,6 @@ class ProblemResults:
 
     def mean_pass_at_k(self, ks: Sequence[int]) -> dict[int, float]:
         """pass@k averaged over problems (Chen et al. 2021), for each k in ``ks``."""
-        from scalinglab.inference.quality import _check_k
-
         return {_check_k(k): float(self.pass_at_k(k).mean()) for k in ks}
 
 

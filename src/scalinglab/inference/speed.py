@@ -53,8 +53,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import scalinglab.inference.memory as mem
 from scalinglab.errors import ScalingLabError, as_list, count_number, finite_result
-from scalinglab.inference import memory as mem
 from scalinglab.inference.memory import (EXPERT_ROUTINGS, ModelLike, experts_touched, fraction,  # noqa: F401
                                         positive_count)
 from scalinglab.inference.metrics import model_bandwidth_utilization, model_flops_utilization
