@@ -123,23 +123,29 @@ def bound_hits(family: LawFamily, theta: Array, rtol: float = 1e-6) -> list[str]
     return [n for n, hit in zip(family.param_names, near) if hit]
 
 
-def _distinct_index(theta: Array, value: Array, k: int, tol: float = 1e-3) -> list[int]:
-    """Indices of up to k end points, best first, skipping near-duplicates (max-abs distance <= tol)
-    and non-finite objectives."""
+def distinct_index(theta: Array, k: int, tol: float = 1e-3, value: Array | None = None,
+                   scale: Array | float = 1.0) -> list[int]:
+    """Indices of up to k optima, best first, skipping near-duplicates: rows whose largest
+    ``|difference| / scale`` from a row already kept is at most ``tol``. With ``value``, rows are
+    taken in increasing order of value and a non-finite value ends the list; without, in the given
+    order (already ranked)."""
+    order = range(len(theta)) if value is None else np.argsort(value, kind="stable")
     keep: list[int] = []
-    for i in np.argsort(value, kind="stable"):
-        if not np.isfinite(value[i]):
+    for i in order:
+        if value is not None and not np.isfinite(value[i]):
             break
-        if all(np.abs(theta[i] - theta[j]).max() > tol for j in keep):
+        if all(np.max(np.abs(theta[i] - theta[j]) / scale) > tol for j in keep):
             keep.append(int(i))
         if len(keep) == k:
             break
     return keep
 
 
-def _distinct(theta: Array, value: Array, k: int, tol: float = 1e-3) -> Array:
-    """Up to k end points, best first, skipping near-duplicates (max-abs distance <= tol)."""
-    return theta[_distinct_index(theta, value, k, tol)].reshape(-1, theta.shape[1])
+def distinct_optima(theta: Array, k: int, tol: float = 1e-3, value: Array | None = None,
+                    scale: Array | float = 1.0) -> Array:
+    """The rows :func:`distinct_index` keeps, as a ``(m, P)`` array (m <= k): the distinct optima of a
+    multi-start fit, used as starts for bootstrap refits."""
+    return theta[distinct_index(theta, k, tol, value, scale)].reshape(-1, theta.shape[1])
 
 
 def multistart(family: LawFamily, X: Mapping[str, Array], logy: Array, obj: Objective,
@@ -160,7 +166,7 @@ def multistart(family: LawFamily, X: Mapping[str, Array], logy: Array, obj: Obje
     order = np.argsort(v0, kind="stable")
     chosen = order if refine is None or refine >= len(grid) else order[:refine]
     res = minimize_batched(family, grid[chosen], Xs, ys, obj, weights=w, ftol=1e-10, max_iter=max_iter)
-    ends = _distinct_index(res.theta, res.value, POLISH_STARTS) if sampled else []
+    ends = distinct_index(res.theta, POLISH_STARTS, value=res.value) if sampled else []
     ends = ends or [int(np.argmin(res.value))]
     polish = minimize_batched(family, res.theta[ends], Xs, ys, obj, weights=w, ftol=1e-15, xtol=1e-13,
                               max_iter=polish_iter)
@@ -191,7 +197,7 @@ def multistart(family: LawFamily, X: Mapping[str, Array], logy: Array, obj: Obje
         n_at_best=max(n_at_best, 1) if np.isfinite(best_value) else 0,
         n_iter=int(n_iter[i]),
         at_bound=bound_hits(family, best_theta),
-        candidates=_distinct(pool, pool_rank, k=4),
+        candidates=distinct_optima(pool, 4, value=pool_rank),
         screened_best=grid[order[:4]],
         n_subsample=len(idx),
     )

@@ -67,20 +67,45 @@ def free_mask(theta: Array, g: Array, lo: Array, hi: Array) -> Array:
     return ~(((theta <= lo) & (g > 0)) | ((theta >= hi) & (g < 0)))
 
 
+def decrements(theta: Array, g: Array, H: Array, lo: Array, hi: Array) -> Array:
+    """g_F^T H_FF^+ g_F / 2 for each row of ``theta`` (S, P), gradient ``g`` (S, P) and Gauss-Newton
+    matrix ``H`` (S, P, P): the decrease a projected Gauss-Newton step would still make (+inf where
+    g or H is not finite, 0 where no parameter is free).
+
+    Batched and scaled: H_FF is divided by its largest diagonal entry c (at most its largest
+    eigenvalue, H being positive semi-definite) and g_F by sqrt(c), which leaves the decrement and
+    the relative pseudo-inverse cutoff unchanged; the rows and columns of the parameters held on a
+    bound become those of the identity (zero gradient there), so they add nothing."""
+    S, P = theta.shape
+    out = np.full(S, np.inf)
+    ok = np.all(np.isfinite(g), axis=1) & np.all(np.isfinite(H), axis=(1, 2))
+    if not ok.any():
+        return out
+    th, gs, Hs = theta[ok], g[ok], H[ok]
+    free = free_mask(th, gs, lo, hi)
+    c = np.max(np.where(free, np.abs(np.einsum("spp->sp", Hs)), 0.0), axis=1)
+    c = np.where(c > 0, c, 1.0)
+    gf = np.where(free, gs, 0.0) / np.sqrt(c)[:, None]
+    Hf = np.where(free[:, :, None] & free[:, None, :], Hs / c[:, None, None], 0.0) + \
+        (~free)[:, :, None] * np.eye(P)
+    step = np.einsum("spq,sq->sp", np.linalg.pinv(Hf, rcond=1e-13), gf)
+    out[ok] = np.maximum(np.einsum("sp,sp->s", gf, step), 0.0) / 2.0
+    return out
+
+
+def first_order_ok(decrement: Array, value: Array, n: int) -> Array:
+    """The first-order test: ``decrement <= RTOL * |objective| + n * ATOL_PER_POINT`` (and both finite)."""
+    value = np.asarray(value, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(value) & (decrement <= RTOL * np.abs(value) + n * ATOL_PER_POINT)
+
+
 def newton_decrement(family: LawFamily, theta: Array, X: Mapping[str, Array], logy: Array,
                      obj: Objective) -> float:
     """g_F^T H_FF^+ g_F / 2 at ``theta`` (P,): the decrease a projected Gauss-Newton step would make."""
     g, H = normal_equations(family, theta[None, :], X, logy, obj, None)
-    g, H = g[0], H[0]
-    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
-        return float("inf")
     lo, hi = family.bounds()
-    free = free_mask(theta, g, lo, hi)
-    if not free.any():
-        return 0.0
-    gf, Hf = g[free], H[np.ix_(free, free)]
-    step = np.linalg.lstsq(Hf, gf, rcond=1e-13)[0]
-    return float(max(gf @ step, 0.0) / 2.0)
+    return float(decrements(theta[None, :], g, H, lo, hi)[0])
 
 
 def fit_status(family: LawFamily, theta: Array, value: float, X: Mapping[str, Array], logy: Array,
@@ -92,6 +117,6 @@ def fit_status(family: LawFamily, theta: Array, value: float, X: Mapping[str, Ar
     if not (np.isfinite(value) and np.all(np.isfinite(theta))):
         return FitStatus.FAILED
     decrement = newton_decrement(family, theta, X, logy, obj)
-    if decrement <= RTOL * abs(value) + len(logy) * ATOL_PER_POINT:
+    if first_order_ok(decrement, value, len(logy)):
         return FitStatus.CONVERGED
     return FitStatus.STALLED if optimizer_stopped else FitStatus.MAX_ITERATIONS
