@@ -9,9 +9,10 @@ x is the predictor as given (log10 FLOPs, log10 parameters or a loss in nats/tok
 such as an accuracy (a fraction). Midpoints are per group; the slope is per group or shared;
 floor and ceiling are fixed numbers or one fitted value each.
 
-Many problems (multi-start x bootstrap resamples) are solved at once with a damped Gauss-Newton
-(Levenberg-Marquardt, Marquardt 1963) iteration on weighted residual sums of squares,
-sum_i w_i (y_i - f(x_i))^2, with box bounds enforced by projection.
+Many problems (multi-start x bootstrap resamples) are solved at once by the package's batched,
+bounded Levenberg-Marquardt optimiser (Marquardt 1963; :func:`scalinglab.fit.optimizer.minimize_residuals`)
+on weighted residual sums of squares, sum_i w_i (y_i - f(x_i))^2, with box bounds and floor <
+ceiling enforced by projection.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from scalinglab.fit.optimizer import LEAST_SQUARES, minimize_residuals, normal_equations_of
+from scalinglab.fit.status import decrements, first_order_ok
 
 Array = np.ndarray
 
@@ -145,63 +149,43 @@ class BatchFit:
 
 
 def lm_fit(layout: SigmoidLayout, theta0: Array, x: Array, g: Array, Y: Array, W: Array | None,
-           lo: Array, hi: Array, max_iter: int = 300, tol: float = 1e-10) -> BatchFit:
-    """Minimise sum_i W_ki (Y_ki - f(x_i; theta_k))^2 for every row k at once (Levenberg-Marquardt).
+           lo: Array, hi: Array, max_iter: int = 300, ftol: float = 1e-10) -> BatchFit:
+    """Minimise sum_i W_ki (Y_ki - f(x_i; theta_k))^2 for every row k at once.
 
-    ``Y`` and ``W`` are (K, n) (or (n,), broadcast). Converged: the last accepted step changed the
-    RSS by less than ``tol`` relative, or the gradient vanished."""
-    theta = layout.project(np.array(theta0, dtype=float, copy=True), lo, hi)
-    K, P = theta.shape
-    Y = np.broadcast_to(Y, (K, x.size))
-    W = np.ones_like(Y) if W is None else np.broadcast_to(W, (K, x.size))
-    rss = _rss(layout, theta, x, g, Y, W)
-    lam = np.full(K, 1e-3)
-    done = np.zeros(K, dtype=bool)
-    eye = np.eye(P)
-    for _ in range(max_iter):
-        act = ~done
-        if not act.any():
-            break
-        th, w = theta[act], W[act]
-        r = layout.predict(th, x, g) - Y[act]
-        J = layout.jacobian(th, x, g)
-        grad = np.einsum("kn,knp->kp", w * r, J)
-        H = np.einsum("kn,knp,knq->kpq", w, J, J)
-        # active set: a parameter on a bound whose gradient points out of the box stays put
-        pinned = ((th <= lo + 1e-12) & (grad > 0)) | ((th >= hi - 1e-12) & (grad < 0))
-        free = ~pinned
-        grad = grad * free
-        H = H * free[:, :, None] * free[:, None, :] + pinned[:, :, None] * eye
-        damp = lam[act][:, None, None] * (H * eye + 1e-12 * eye)
-        try:
-            step = -np.linalg.solve(H + damp, grad[:, :, None])[:, :, 0]
-        except np.linalg.LinAlgError:
-            step = -grad / (np.einsum("kpp->kp", H) + 1e-12) * 1e-3
-        new = layout.project(th + step, lo, hi)
-        new_rss = _rss(layout, new, x, g, Y[act], w)
-        better = new_rss < rss[act]
-        idx = np.flatnonzero(act)
-        rel = (rss[act] - new_rss) / np.maximum(rss[act], 1e-300)
-        theta[idx[better]] = new[better]
-        tiny_grad = np.max(np.abs(grad), axis=1) < 1e-14
-        finished = (better & (rel < tol)) | tiny_grad | (~better & (lam[act] > 1e10))
-        rss[idx[better]] = new_rss[better]
-        lam[idx] = np.where(better, lam[act] / 3.0, lam[act] * 4.0)
-        done[idx[finished]] = True
-    converged = done & np.isfinite(rss)
-    return BatchFit(theta=theta, rss=rss, converged=converged)
+    ``Y`` and ``W`` are (K, n) (or (n,), broadcast). The optimiser is the package's batched, bounded
+    Levenberg-Marquardt (:func:`scalinglab.fit.optimizer.minimize_residuals`, least squares; ``ftol``
+    its relative-gain stopping test), with the layout's projection keeping a fitted floor below the
+    ceiling. Converged: the optimiser stopped
+    on its own test and the first-order test of :mod:`scalinglab.fit.status` passes (the projected
+    Gauss-Newton decrement is negligible against the RSS)."""
+    K, n = np.shape(theta0)[0], x.size
+    Y = np.broadcast_to(Y, (K, n))
+    W = None if W is None else np.broadcast_to(W, (K, n))
 
+    def residuals(theta: Array, starts: Array, rows: slice, jac: bool = False):
+        xb, gb = x[rows], g[rows]
+        r = layout.predict(theta, xb, gb) - Y[starts][:, rows]
+        return (r, layout.jacobian(theta, xb, gb).transpose(0, 2, 1)) if jac else r
 
-def _rss(layout: SigmoidLayout, theta: Array, x: Array, g: Array, Y: Array, W: Array) -> Array:
-    r = layout.predict(theta, x, g) - Y
-    out = np.sum(W * r * r, axis=1)
-    return np.where(np.isfinite(out), out, np.inf)
+    def project(theta: Array) -> Array:
+        return layout.project(theta, lo, hi)
+
+    res = minimize_residuals(residuals, theta0, n, lo, hi, LEAST_SQUARES, W, project, max_iter=max_iter,
+                             ftol=ftol)
+    ok = res.converged & np.isfinite(res.value)
+    if ok.any():
+        idx = np.flatnonzero(ok)
+        grad, H = normal_equations_of(residuals, res.theta[idx], idx, n, LEAST_SQUARES,
+                                      None if W is None else W[idx])
+        ok[idx] = first_order_ok(decrements(res.theta[idx], grad, H, lo, hi), res.value[idx], n)
+    return BatchFit(theta=res.theta, rss=2.0 * res.value, converged=ok)
 
 
 def multistart(layout: SigmoidLayout, x: Array, g: Array, Y: Array, W: Array | None,
                starts: Array, lo: Array, hi: Array) -> tuple[BatchFit, Array]:
     """Fit every problem (rows of ``Y``/``W``; B of them) from every start; keep the best per
-    problem. Returns the best fits (B rows) and the start-fit parameters ranked for problem 0."""
+    problem. Returns the best fits (B rows) and the start-fit parameters ranked for problem 0
+    (pick distinct ones with :func:`scalinglab.fit.multistart.distinct_optima`)."""
     Y2 = np.atleast_2d(Y)
     W2 = None if W is None else np.atleast_2d(W)
     B = max(Y2.shape[0], 1 if W2 is None else W2.shape[0])
@@ -215,14 +199,3 @@ def multistart(layout: SigmoidLayout, x: Array, g: Array, Y: Array, W: Array | N
     pick = np.arange(B) * S + best
     ranked = fit.theta.reshape(B, S, -1)[0][np.argsort(rss[0])]
     return BatchFit(theta=fit.theta[pick], rss=fit.rss[pick], converged=fit.converged[pick]), ranked
-
-
-def distinct_rows(theta: Array, k: int, scale: Array) -> Array:
-    """Up to ``k`` rows of ``theta`` (best first) that differ by more than 1% of ``scale``."""
-    keep: list[Array] = []
-    for row in theta:
-        if all(np.max(np.abs(row - other) / scale) > 1e-2 for other in keep):
-            keep.append(row)
-        if len(keep) == k:
-            break
-    return np.array(keep)

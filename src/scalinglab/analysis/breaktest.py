@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.analysis._sigmoid import distinct_rows, multistart
+from scalinglab.analysis._sigmoid import multistart
 from scalinglab.analysis.downstream import check_bootstrap, fit_layout
 from scalinglab.errors import FitError, ScalingLabError, number_array
+from scalinglab.fit.multistart import distinct_optima
 
 __all__ = ["smooth_vs_break", "SMOOTH_MODELS"]
 
@@ -122,7 +123,7 @@ class _SmoothFitter:
         g = np.zeros(t.size, dtype=int)
         best, ranked = multistart(self.layout, t, g, Z, None, self.starts, self.lo, self.hi)
         if Z.shape[0] == 1:  # later (bootstrap) calls start from the best few of this fit
-            self.starts = distinct_rows(ranked, 6, self.hi - self.lo)
+            self.starts = distinct_optima(ranked, 6, tol=1e-2, scale=self.hi - self.lo)
         return self.layout.predict(best.theta, t, g), best.rss
 
 

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.analysis._metric_data import MetricData, read_metric_table
-from scalinglab.analysis._sigmoid import SigmoidLayout, distinct_rows, multistart
+from scalinglab.analysis._sigmoid import SigmoidLayout, multistart
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, finite_number, level_number, seed_number
+from scalinglab.fit.multistart import distinct_optima
 from scalinglab.fit.result import percentile_interval
 
 __all__ = ["MetricPrediction", "SigmoidFit", "TwoStepFit", "fit_sigmoid", "two_step", "sigmoid_curve",
@@ -230,7 +231,7 @@ def fit_sigmoid(data: DataLike, metric: str = "accuracy", x: str = "flops", chan
     _fit_notes(fit, layout, best.theta[0], lo, hi)
     if bootstrap:
         W = case_weights(t.size, bootstrap, np.random.default_rng(seed))
-        boot, _ = multistart(layout, t, g, y, W, distinct_rows(ranked, 4, hi - lo), lo, hi)
+        boot, _ = multistart(layout, t, g, y, W, distinct_optima(ranked, 4, tol=1e-2, scale=hi - lo), lo, hi)
         fit.draws = _keep_converged(_full_params(layout, boot.theta), boot.converged, fit.notes)
         for j, name in enumerate(("midpoint", "slope", "floor", "ceiling")):
             if name in fit.fitted:

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.analysis._metric_data import read_metric_table
-from scalinglab.analysis._sigmoid import SigmoidLayout, distinct_rows, multistart
+from scalinglab.analysis._sigmoid import SigmoidLayout, multistart
 from scalinglab.analysis.downstream import (
     LOG_SCALES, MetricPrediction, case_weights, check_bootstrap, fit_layout, predictor, sigmoid_curve)
 from scalinglab.errors import FitError, ScalingLabError
+from scalinglab.fit.multistart import distinct_optima
 from scalinglab.fit.result import percentile_interval
 
 __all__ = ["FewShotFit", "fit_few_shot"]
@@ -122,12 +123,13 @@ def fit_few_shot(data: str | os.PathLike | pd.DataFrame, metric: str = "accuracy
     if not fit.converged:
         fit.notes.append("a joint fit did NOT converge: the parameters may not be a minimum")
     if bootstrap and fit.test["statistic"] is not None:
-        starts = (distinct_rows(ranked, 3, hi - lo), distinct_rows(ranked2, 3, hi2 - lo2))
+        starts = (distinct_optima(ranked, 3, tol=1e-2, scale=hi - lo),
+                  distinct_optima(ranked2, 3, tol=1e-2, scale=hi2 - lo2))
         _wild_p_value(fit.test, (shared, separate), starts, t, g, y - shared.predict(best.theta, t, g)[0],
                       shared.predict(best.theta, t, g)[0], bootstrap, seed)
     if bootstrap:
         W = case_weights(t.size, bootstrap, np.random.default_rng(seed), groups=g)
-        boot, _ = multistart(shared, t, g, y, W, distinct_rows(ranked, 4, hi - lo), lo, hi)
+        boot, _ = multistart(shared, t, g, y, W, distinct_optima(ranked, 4, tol=1e-2, scale=hi - lo), lo, hi)
         _attach_draws(fit, shared, boot.theta[boot.converged] if boot.converged.any() else boot.theta, x)
     return fit
 
