@@ -1,7 +1,7 @@
 """The ``scalinglab`` command line: a thin layer over the Python API.
 
-The typer ``app`` and the shared helpers live here; the commands live in one module per
-capability (``fit_commands``: fit, predict, laws, simulate, demo; ``optimal_commands``: optimal;
+The typer ``app`` and the shared helpers live in :mod:`scalinglab.cli.common` (re-exported here); the
+commands live in one module per capability (``fit_commands``: fit, predict, laws, simulate, demo; ``optimal_commands``: optimal;
 ``lab_commands``: sweep, runs; ``report_commands``: plot, report; ...), each registering itself on
 ``app`` when imported at the bottom of this file.
 
@@ -11,57 +11,10 @@ line (``error: ...``) on stderr and exits with code 2, never a traceback.
 
 from __future__ import annotations
 
-import json
-import math
 import sys
-from typing import Any
 
-import typer
-from rich.console import Console
-
+from scalinglab.cli.common import _emit_json, _parse_cols, _parse_floats, _strict, app, err, out  # noqa: F401
 from scalinglab.errors import ScalingLabError
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="scalinglab: fit, plan and check language-model scaling laws.")
-# Piped output (a log, `make demo | tee`) is 120 columns wide rather than rich's 80, so tables and
-# summaries are not squeezed; a terminal keeps its own width.
-out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 120)
-
-
-def _strict(obj: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null (strict JSON has no such numbers)."""
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def _emit_json(obj: Any) -> None:
-    typer.echo(json.dumps(_strict(obj), indent=2, allow_nan=False))
-
-
-def _parse_cols(cols: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in cols:
-        name, sep, column = item.partition("=")
-        if not sep or not name.strip() or not column.strip():
-            raise ScalingLabError(f"--col expects name=column (e.g. params=\"Model Size\"), got '{item}'")
-        mapping[name.strip()] = column.strip()
-    return mapping
-
-
-def _parse_floats(text: str, what: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ScalingLabError(f"{what} expects comma-separated numbers, got '{text}'") from None
-    if not values:
-        raise ScalingLabError(f"{what} is empty")
-    return values
 
 
 def main() -> None:

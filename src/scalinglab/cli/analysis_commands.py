@@ -8,7 +8,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from scalinglab.cli import _emit_json, _parse_cols, app, out
+from scalinglab.cli.common import _emit_json, _parse_cols, app, out
 from scalinglab.errors import ScalingLabError
 
 

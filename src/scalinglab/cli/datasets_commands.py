@@ -7,7 +7,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from scalinglab.cli import _emit_json, app
+from scalinglab.cli.common import _emit_json, app
 
 datasets_app = typer.Typer(no_args_is_help=True, help="Public scaling data sets by name (list, path).")
 app.add_typer(datasets_app, name="datasets")

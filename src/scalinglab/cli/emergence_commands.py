@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from scalinglab.cli import _emit_json, _parse_cols, app
+from scalinglab.cli.common import _emit_json, _parse_cols, app
 
 _DATA_HELP = "Table (CSV, Parquet, JSON-lines, JSON) with a metric column and a scale column."
 _COL_HELP = "Column mapping name=column, e.g. flops=\"FLOPs (1E21)\" (with --x-scale 1e21)."

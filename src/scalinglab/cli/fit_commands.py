@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from scalinglab.cli import _emit_json, _parse_cols, _parse_floats, app, out
+from scalinglab.cli.common import _emit_json, _parse_cols, _parse_floats, app, err, out
 
 @app.command("fit")
 def fit_cmd(
@@ -202,7 +202,6 @@ def demo_cmd(
         else:
             recovery_report(report, out)
         return
-    from scalinglab.cli import err
     from scalinglab.lab.demo import describe, print_lab_demo, run_lab_demo
 
     if not as_json:

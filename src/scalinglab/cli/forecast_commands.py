@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from scalinglab.cli import _emit_json, _parse_cols, _parse_floats, app, out
+from scalinglab.cli.common import _emit_json, _parse_cols, _parse_floats, app, out
 from scalinglab.errors import ScalingLabError
 
 

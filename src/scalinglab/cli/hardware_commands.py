@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from scalinglab.cli import _emit_json, app, out
+from scalinglab.cli.common import _emit_json, app, out
 from scalinglab.errors import ScalingLabError
 
 

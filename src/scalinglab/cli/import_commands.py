@@ -16,7 +16,7 @@ import math
 import typer
 from rich.table import Table
 
-from scalinglab.cli import _emit_json, app, out
+from scalinglab.cli.common import _emit_json, app, out
 from scalinglab.errors import ScalingLabError
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from scalinglab.cli import _emit_json, _parse_floats, app, out
+from scalinglab.cli.common import _emit_json, _parse_floats, app, out
 from scalinglab.errors import ScalingLabError
 
 DESIGNS = ("isoflop", "grid")

@@ -28,7 +28,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from scalinglab.cli import _emit_json, _parse_cols, app, out
+from scalinglab.cli.common import _emit_json, _parse_cols, app, out
 from scalinglab.errors import ScalingLabError
 
 

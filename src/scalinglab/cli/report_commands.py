@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 import typer
 
-from scalinglab.cli import _emit_json, _parse_cols, app, err
+from scalinglab.cli.common import _emit_json, _parse_cols, app, err
 from scalinglab.errors import ScalingLabError
 
 
