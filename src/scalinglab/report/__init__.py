@@ -23,6 +23,8 @@ from scalinglab.report.fit_plots import (
     plot_loss,
     plot_residuals,
 )
+from scalinglab.report.html import build_report as _build
+from scalinglab.report.html import write_report as _write
 from scalinglab.report.inference_plots import (
     plot_memory,
     plot_speed_vs_size,
@@ -51,13 +53,9 @@ __all__ = [
 
 def build_report(*args, **kwargs) -> str:
     """The HTML report as text; see :func:`scalinglab.report.html.build_report`."""
-    from scalinglab.report.html import build_report as build
-
-    return build(*args, **kwargs)
+    return _build(*args, **kwargs)
 
 
 def write_report(*args, **kwargs):
     """Write the HTML report; see :func:`scalinglab.report.html.write_report`."""
-    from scalinglab.report.html import write_report as write
-
-    return write(*args, **kwargs)
+    return _write(*args, **kwargs)

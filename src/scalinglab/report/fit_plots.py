@@ -17,11 +17,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
+import scalinglab.report.style as style
 from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.errors import ScalingLabError
 from scalinglab.fit.result import FitResult
 from scalinglab.io import Runs, load_runs
-from scalinglab.report import style
 from scalinglab.resolve import law_name, predict_loss, resolve_law
 
 Array = np.ndarray

@@ -18,8 +18,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+import scalinglab.report.style as style
 from scalinglab.errors import ScalingLabError
-from scalinglab.report import style
 
 GB = 1e9
 #: memory components drawn, bottom to top: (column, label, colour)

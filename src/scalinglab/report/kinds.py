@@ -26,8 +26,12 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+import scalinglab.report.fit_plots as fit_plots
+import scalinglab.report.inference_plots as inference_plots
+import scalinglab.report.plan_plots as plan_plots
+import scalinglab.report.run_plots as run_plots
+import scalinglab.report.style as style
 from scalinglab.errors import ScalingLabError
-from scalinglab.report import fit_plots, inference_plots, plan_plots, run_plots, style
 
 FIT_OPTIONS = {"law": "chinchilla", "bootstrap": 0, "seed": 0, "columns": None}
 

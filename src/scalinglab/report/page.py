@@ -19,7 +19,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from scalinglab.report import style
+import scalinglab.report.style as style
 
 
 def esc(text: Any) -> str:

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+import scalinglab.report.style as style
 from scalinglab.counting import tokens_from
 from scalinglab.errors import ScalingLabError
-from scalinglab.report import style
 
 Array = np.ndarray
 FRONTIER_COLUMNS = ("flops", "params", "tokens", "params_low", "params_high", "tokens_low", "tokens_high")

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+import scalinglab.report.style as style
 from scalinglab.errors import ScalingLabError
-from scalinglab.report import style
 from scalinglab.report.fit_plots import log_loss_axis
 
 Array = np.ndarray

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+import scalinglab.report.fit_plots as fit_plots
+import scalinglab.report.plan_plots as plan_plots
+import scalinglab.report.run_plots as run_plots
 from scalinglab.errors import ScalingLabError
-from scalinglab.report import fit_plots, plan_plots, run_plots
 from scalinglab.report.kinds import default_holdout
 from scalinglab.report.notices import add_warnings as _warn  # appends only what says something new
 from scalinglab.report.notices import frontier_caption
