@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from analysis_data import porian_cosine_runs
 
 import scalinglab as sl
 from scalinglab.analysis.backtest import default_thresholds, size_labels
@@ -191,12 +192,7 @@ def test_li2025_backtest_by_size(shared_data):
 def test_porian2024_backtest(shared_data):
     """Porian et al. 2024, RefinedWeb 'Cosine decay' IsoFLOP points (88), fit budgets <= 5e18 FLOPs,
     predict 1.28e19 and 2.56e19 (18 points). Measured: MARE 2.8%, coverage 0.5. Bound: MARE < 5%."""
-    path = shared_data / "porian2024" / "isoflop_points.csv"
-    if not path.exists():
-        pytest.skip(f"not present: {path}")
-    p = pd.read_csv(path)
-    q = p[p.label == "Cosine decay"]
-    runs = pd.DataFrame({"params": q.n_params, "tokens": q.tokens, "flops": q.flops_budget, "loss": q.loss})
+    runs = porian_cosine_runs(shared_data)
     bt = sl.analysis.backtest(runs, "chinchilla", holdout_above=5e18, bootstrap=200, seed=0)
     assert (bt.n_train, bt.n_test) == (70, 18)
     assert bt.mare < 0.05 and 0.2 <= bt.coverage <= 1.0

@@ -4,16 +4,15 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from analysis_data import write_sim_csv
 
 import scalinglab as sl
+from conftest import run_cli
 
 
 @pytest.fixture
 def sim_csv(tmp_path):
-    path = tmp_path / "runs.csv"
-    sl.simulate_isoflop("hoffmann2022", noise=0.01, seed=1).to_csv(path, index=False)
-    return path
+    return write_sim_csv(tmp_path)
 
 
 def test_json_contract(sim_csv, monkeypatch, capsys):

@@ -4,6 +4,7 @@ backtests that use them (interval="calibrated")."""
 import numpy as np
 import pandas as pd
 import pytest
+from analysis_data import porian_cosine_runs
 
 import scalinglab as sl
 from scalinglab.analysis.calibration import calibrate, scale_fit
@@ -218,12 +219,7 @@ def test_porian2024_calibrated(shared_data):
     5.2%); calibrated with the default min_fraction 0.4, 18/18 (100%, width 11.6%): the earliest refit
     (40% of the runs) errs as much at 0.9 decades as the law does beyond the fit. With min_fraction 0.5
     the refits never erred by more than 3.1% at that distance and coverage is 61% (docs/analysis.md)."""
-    path = shared_data / "porian2024" / "isoflop_points.csv"
-    if not path.exists():
-        pytest.skip(f"not present: {path}")
-    p = pd.read_csv(path)
-    q = p[p.label == "Cosine decay"]
-    runs = pd.DataFrame({"params": q.n_params, "tokens": q.tokens, "flops": q.flops_budget, "loss": q.loss})
+    runs = porian_cosine_runs(shared_data)
     bt = sl.analysis.backtest(runs, "chinchilla", holdout_above=5e18, bootstrap=200, seed=0, interval="calibrated")
     assert (bt.n_train, bt.n_test) == (70, 18)
     plain = sl.analysis.backtest(runs, "chinchilla", holdout_above=5e18, bootstrap=200, seed=0)
