@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser demo lint test bench clean
 
 install: $(STAMP)
 
@@ -20,7 +20,11 @@ $(STAMP): pyproject.toml Makefile
 demo: install
 	$(VENV)/bin/scalinglab demo
 
-test: install browser
+# ruff (pyflakes, import order, pyupgrade; rules in pyproject.toml) before the suite
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks docs/make_figures.py
+
+test: install browser lint
 	$(PY) -m pytest
 
 # Debian's headless Chromium for the report's browser test (tests/report/test_report_browser.py). Best

@@ -25,7 +25,7 @@ BAD_VALUES = (10**400, -(10**400), "abc", "", [], {}, None, float("inf"), -float
 NOT_FUZZED = {"download", "progress"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data() -> dict:
     rng = np.random.default_rng(0)
     runs = sl.simulate_isoflop(budgets=(1e18, 1e19, 1e20, 1e21), per_budget=5, seed=0)
@@ -257,7 +257,7 @@ def _inference(d: dict) -> dict:
     }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cases() -> dict:
     """Every public call with valid arguments: ``{name: (function, kwargs)}``."""
     d = _data()

@@ -17,9 +17,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
 
 import scalinglab as sl
+from conftest import run_cli
 from scalinglab import atomic
 from scalinglab.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from scalinglab.errors import ScalingLabError

@@ -6,8 +6,17 @@ import numpy as np
 import pytest
 
 from scalinglab import counting
-from scalinglab.counting import (DTYPE_BYTES, FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, complete_six_nd, flops_from,
-                                 flops_to_pf_days, params_from, pf_days_to_flops, tokens_from)
+from scalinglab.counting import (
+    DTYPE_BYTES,
+    FLOPS_PER_PARAM_TOKEN,
+    PF_DAY_FLOPS,
+    complete_six_nd,
+    flops_from,
+    flops_to_pf_days,
+    params_from,
+    pf_days_to_flops,
+    tokens_from,
+)
 from scalinglab.errors import ScalingLabError
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
 
 import scalinglab as sl
+from conftest import run_cli
 from scalinglab.datasets import REGISTRY, sha256_of
 from scalinglab.errors import ScalingLabError
 

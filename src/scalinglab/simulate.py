@@ -16,8 +16,15 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, params_from, tokens_from
-from scalinglab.errors import (ScalingLabError, as_list, finite_array, finite_number, finite_result, seed_number,
-                               whole_number)
+from scalinglab.errors import (
+    ScalingLabError,
+    as_list,
+    finite_array,
+    finite_number,
+    finite_result,
+    seed_number,
+    whole_number,
+)
 from scalinglab.resolve import AnyLaw, resolve_law
 
 DEFAULT_BUDGETS = (1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21, 1e22)  # FLOPs

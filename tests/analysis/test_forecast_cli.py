@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from scalinglab.analysis.forecast import forecast_run
 from scalinglab.analysis.forecast_backtest import simulate_learning_curves
 

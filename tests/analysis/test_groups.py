@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
 
 import scalinglab as sl
+from conftest import run_cli
 from scalinglab.analysis import compute_multiplier, fit_groups, gap_trend
 from scalinglab.analysis.group_tests import exponent_names
 from scalinglab.analysis.multiplier import floor_form, interval_allowing_inf, loss_curve

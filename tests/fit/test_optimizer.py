@@ -11,8 +11,14 @@ import pytest
 from scipy.optimize import least_squares
 
 from scalinglab.fit.objective import Objective
-from scalinglab.fit.optimizer import (LAMBDA_DOWN, LAMBDA_STALL, LAMBDA_UP, law_residuals, minimize_batched,
-                                      minimize_residuals)
+from scalinglab.fit.optimizer import (
+    LAMBDA_DOWN,
+    LAMBDA_STALL,
+    LAMBDA_UP,
+    law_residuals,
+    minimize_batched,
+    minimize_residuals,
+)
 from scalinglab.laws import Chinchilla
 
 U = np.linspace(0.0, 3.0, 25)

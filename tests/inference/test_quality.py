@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy.optimize import nnls
 
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 from scalinglab.errors import ScalingLabError
 from scalinglab.inference import quality as q
-from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 
 def assert_one_line_error(code, err):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from scalinglab.lab.importers import import_runs
 from scalinglab.lab.store import RunStore
 

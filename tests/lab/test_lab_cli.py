@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 import pandas as pd
-from conftest import run_cli
 
+from conftest import run_cli
 from scalinglab.lab.store import RunStore
 
 KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss"]

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 from test_lab_cli import GRID
 from test_runner import CORPUS, RUNS
 
+from conftest import run_cli
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.runner import _checkpoint_tag, run_sweep
 from scalinglab.lab.store import RunStore

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_cli
 
 import scalinglab as sl
+from conftest import run_cli
 from scalinglab.lab import store_file
 from scalinglab.lab.runner import config_from_dict, eval_count
 from scalinglab.lab.store import RunStore, StoreError

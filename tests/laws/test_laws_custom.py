@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from lawcases import custom_power_floor
 from scipy.optimize import least_squares
 
-from lawcases import custom_power_floor
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import CustomLaw, PowerFloor
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from lawcases import all_families, data_for, family_ids, fd_jacobian, random_theta
+
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import CustomLaw, get_family
 

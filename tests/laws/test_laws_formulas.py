@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from lawcases import custom_power_floor
+
 from scalinglab.laws import BrokenPowerLaw, Chinchilla, KaplanND, KaplanNS, Power, PowerFloor
 
 N = np.array([1e7, 3e8, 7e10, 1e12])

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws.published import REGISTRY, PublishedLaw, get_published, list_published
 from scalinglab.laws import Chinchilla
+from scalinglab.laws.published import REGISTRY, PublishedLaw, get_published, list_published
 from scalinglab.units import PF_DAY_FLOPS
 
 CHECKS = [  # key, inputs, value from docs/references.md

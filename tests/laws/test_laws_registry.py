@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import pytest
-
 from lawcases import custom_power_floor
+
 from scalinglab.errors import ScalingLabError
-from scalinglab.laws import (FAMILIES, BrokenPowerLaw, Chinchilla, KaplanND, KaplanNS, Power, PowerFloor,
-                             get_family, list_families)
+from scalinglab.laws import (
+    FAMILIES,
+    BrokenPowerLaw,
+    Chinchilla,
+    KaplanND,
+    KaplanNS,
+    Power,
+    PowerFloor,
+    get_family,
+    list_families,
+)
 
 KNOWN = ("chinchilla", "power", "power_floor", "kaplan_nd", "kaplan_ns", "bnsl", "muennighoff")
 

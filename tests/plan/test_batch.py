@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan import batch as sb
-from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 
 def assert_one_line_error(code, err):

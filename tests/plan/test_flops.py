@@ -6,13 +6,20 @@ import json
 
 import pytest
 
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import (
-    CONVENTIONS, counted_params, flops_from_pf_days, flops_per_token, flops_report, forward_flops_per_token,
-    pf_days, ratio_to_6n, training_flops,
+    CONVENTIONS,
+    counted_params,
+    flops_from_pf_days,
+    flops_per_token,
+    flops_report,
+    forward_flops_per_token,
+    pf_days,
+    ratio_to_6n,
+    training_flops,
 )
-from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 
 def test_gpt3_175b_on_300b_tokens():

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import Chinchilla
 from scalinglab.laws.published import PublishedLaw
 from scalinglab.plan.inference_aware import inference_optimal, tokens_for_loss
 from scalinglab.plan.optimal import optimal_allocation
-from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 # references.md D1: Sardana's Chinchilla constants (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
 SARDANA = PublishedLaw(key="sardana-chinchilla", family=Chinchilla(),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import scalinglab as sl
+from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import Chinchilla, CustomLaw
 from scalinglab.laws.published import PublishedLaw
@@ -19,7 +20,6 @@ from scalinglab.plan.optimal import (
     optimal_frontier,
     parse_flops_range,
 )
-from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 
 # Sardana et al. 2024 constants (references.md D1): (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
 SARDANA = PublishedLaw(key="sardana-chinchilla", family=Chinchilla(),

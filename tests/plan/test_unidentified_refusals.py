@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import scalinglab as sl
+from conftest import run_cli
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan.approaches import fit_approach
 from scalinglab.plan.inference_aware import inference_optimal
-from conftest import run_cli
 
 N15 = np.logspace(7, 10, 15)
 D15 = np.logspace(9, 11, 15)[::-1]

@@ -4,9 +4,9 @@ import json
 
 import matplotlib.image as mpimg
 import pytest
-from conftest import run_cli
 from report_data import sweep_csv
 
+from conftest import run_cli
 from scalinglab.report.style import image_size
 
 

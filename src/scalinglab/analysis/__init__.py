@@ -22,31 +22,48 @@ from __future__ import annotations
 
 # extrapolation you can trust: backtests, prediction intervals, law selection, identifiability
 from scalinglab.analysis.backtest import (  # noqa: E402,F401
-    BacktestResult, LeaveOneOutResult, backtest, leave_one_size_out, rolling_backtest,
+    BacktestResult,
+    LeaveOneOutResult,
+    backtest,
+    leave_one_size_out,
+    rolling_backtest,
 )
-from scalinglab.analysis.identifiability import (  # noqa: E402,F401
-    fit_identifiability_warnings, identifiability_warnings,
-)
-from scalinglab.analysis.intervals import PredictionInterval, prediction_interval  # noqa: E402,F401
+from scalinglab.analysis.breaktest import smooth_vs_break  # noqa: E402,F401
 from scalinglab.analysis.calibration import calibrate  # noqa: E402,F401
-from scalinglab.analysis.selection import SelectionResult, regime_change, select_law  # noqa: E402,F401
-from scalinglab.analysis.groups import GroupComparison, fit_groups, optimal_exponents  # noqa: E402,F401
-from scalinglab.analysis.multiplier import (  # noqa: E402,F401
-    ComputeMultiplier, GapTrend, compute_multiplier, gap_trend,
-)
-from scalinglab.analysis.shape import ShapeEffect, shape_effect  # noqa: E402,F401
+
 # emergence and downstream metrics: sigmoid fits, two-step, few-shot, metric choice, break test, thresholds
 from scalinglab.analysis.downstream import (  # noqa: E402,F401
-    MetricPrediction, SigmoidFit, TwoStepFit, fit_sigmoid, two_step,
+    MetricPrediction,
+    SigmoidFit,
+    TwoStepFit,
+    fit_sigmoid,
+    two_step,
 )
-from scalinglab.analysis.fewshot import FewShotFit, fit_few_shot  # noqa: E402,F401
-from scalinglab.analysis.breaktest import smooth_vs_break  # noqa: E402,F401
 from scalinglab.analysis.emergence import MetricChoice, emergence, metric_choice  # noqa: E402,F401
-from scalinglab.analysis.threshold import (  # noqa: E402,F401
-    Threshold, capability_threshold, threshold_widening,
-)
+from scalinglab.analysis.fewshot import FewShotFit, fit_few_shot  # noqa: E402,F401
 from scalinglab.analysis.forecast import Forecast, forecast_run, load_curves  # noqa: E402,F401
 from scalinglab.analysis.forecast_backtest import (  # noqa: E402,F401
-    backtest_summary, forecast_backtest, simulate_learning_curves,
+    backtest_summary,
+    forecast_backtest,
+    simulate_learning_curves,
 )
 from scalinglab.analysis.forecast_shared import forecast_shared  # noqa: E402,F401
+from scalinglab.analysis.groups import GroupComparison, fit_groups, optimal_exponents  # noqa: E402,F401
+from scalinglab.analysis.identifiability import (  # noqa: E402,F401
+    fit_identifiability_warnings,
+    identifiability_warnings,
+)
+from scalinglab.analysis.intervals import PredictionInterval, prediction_interval  # noqa: E402,F401
+from scalinglab.analysis.multiplier import (  # noqa: E402,F401
+    ComputeMultiplier,
+    GapTrend,
+    compute_multiplier,
+    gap_trend,
+)
+from scalinglab.analysis.selection import SelectionResult, regime_change, select_law  # noqa: E402,F401
+from scalinglab.analysis.shape import ShapeEffect, shape_effect  # noqa: E402,F401
+from scalinglab.analysis.threshold import (  # noqa: E402,F401
+    Threshold,
+    capability_threshold,
+    threshold_widening,
+)

@@ -32,7 +32,9 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.analysis.identifiability import (
-    distinct_levels, fit_identifiability_warnings, identifiability_warnings,
+    distinct_levels,
+    fit_identifiability_warnings,
+    identifiability_warnings,
 )
 from scalinglab.analysis.intervals import INTERVAL_KINDS, prediction_interval
 from scalinglab.errors import MIN_LOSS, ScalingLabError, as_list, finite_number, positive_array, positive_number

@@ -29,7 +29,14 @@ import pandas as pd
 from scalinglab.analysis._metric_data import read_metric_table
 from scalinglab.analysis._sigmoid import SigmoidLayout, multistart
 from scalinglab.analysis.downstream import (
-    LOG_SCALES, MetricPrediction, case_weights, check_bootstrap, fit_layout, predictor, sigmoid_curve)
+    LOG_SCALES,
+    MetricPrediction,
+    case_weights,
+    check_bootstrap,
+    fit_layout,
+    predictor,
+    sigmoid_curve,
+)
 from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fit.multistart import distinct_optima
 from scalinglab.fit.result import percentile_interval

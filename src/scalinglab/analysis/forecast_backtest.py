@@ -19,8 +19,17 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.analysis.forecast import FORMS, curve_ids, forecast_run, load_curves
-from scalinglab.errors import (ScalingLabError, as_list, count_array, count_number, finite_array, finite_result,
-                               non_negative_number, seed_number, whole_number)
+from scalinglab.errors import (
+    ScalingLabError,
+    as_list,
+    count_array,
+    count_number,
+    finite_array,
+    finite_result,
+    non_negative_number,
+    seed_number,
+    whole_number,
+)
 from scalinglab.io import Runs
 
 __all__ = ["BACKTEST_COLUMNS", "backtest_summary", "forecast_backtest", "simulate_learning_curves"]

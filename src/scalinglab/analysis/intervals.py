@@ -44,10 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError, level_number
 import scalinglab.fit.calibration as cal
+from scalinglab.errors import ScalingLabError, level_number
 from scalinglab.fit.predictive import (  # noqa: F401  (the arithmetic lives in the fit layer)
-    BISECTION_STEPS, MAD_EFFICIENCY, MAD_TO_SIGMA, residual_scale,
+    BISECTION_STEPS,
+    MAD_EFFICIENCY,
+    MAD_TO_SIGMA,
+    residual_scale,
 )
 from scalinglab.fit.predictive import mixture_quantiles as _mixture_quantiles
 from scalinglab.fit.predictive import weighted_percentile as _weighted_percentile

@@ -41,9 +41,21 @@ def main() -> None:
 
 
 from scalinglab.cli import (  # noqa: E402,F401  (importing registers the commands)
-    analysis_commands, datasets_commands, emergence_commands, fit_commands, flops_commands, forecast_commands,
-    groups_commands, hardware_commands, import_commands, inference_commands, lab_commands, optimal_commands,
-    quality_commands, report_commands, serving_commands,
+    analysis_commands,
+    datasets_commands,
+    emergence_commands,
+    fit_commands,
+    flops_commands,
+    forecast_commands,
+    groups_commands,
+    hardware_commands,
+    import_commands,
+    inference_commands,
+    lab_commands,
+    optimal_commands,
+    quality_commands,
+    report_commands,
+    serving_commands,
 )
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from scalinglab.cli.common import _emit_json, _parse_cols, _parse_floats, app, err, out
 
+
 @app.command("fit")
 def fit_cmd(
     data: str = typer.Argument(..., help="Runs table: CSV, Parquet, JSON-lines or JSON."),

@@ -37,8 +37,15 @@ from dataclasses import asdict, dataclass
 from typing import Any, Union
 
 from scalinglab.counting import DTYPE_BYTES
-from scalinglab.errors import (ScalingLabError, finite_result, fraction, non_negative_number,  # noqa: F401 (re-exported)
-                               plain_repr, positive_count, positive_number)
+from scalinglab.errors import (  # noqa: F401 (re-exported)
+    ScalingLabError,
+    finite_result,
+    fraction,
+    non_negative_number,
+    plain_repr,
+    positive_count,
+    positive_number,
+)
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.hardware import Device, get_device
 from scalinglab.plan.presets import get_architecture

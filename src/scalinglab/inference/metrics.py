@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalinglab.errors import ScalingLabError, count_array, finite_array, finite_number, finite_result
-from scalinglab.inference.memory import positive_count, positive_number as _positive
+from scalinglab.inference.memory import positive_count
+from scalinglab.inference.memory import positive_number as _positive
 from scalinglab.plan.hardware import Device, get_device
 
 # ---- exact match vs per-token metrics (Schaeffer et al. 2023, references.md E4) ----------------------------

@@ -16,8 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import (ScalingLabError, as_list, bootstrap_count, finite_array, finite_number, finite_result,
-                               level_number, positive_count, seed_number)
+from scalinglab.errors import (
+    ScalingLabError,
+    as_list,
+    bootstrap_count,
+    finite_array,
+    finite_number,
+    finite_result,
+    level_number,
+    positive_count,
+    seed_number,
+)
 from scalinglab.inference.passk import EXACT_TERMS, _check_k, _int_array, pass_at_k  # noqa: F401 (re-exported)
 from scalinglab.inference.results import ProblemResults, load_results, load_results_by_temperature
 
@@ -253,5 +262,9 @@ def best_temperature(data: pd.DataFrame | str | Path | dict[float, ProblemResult
 # Exact match vs per-token metrics (Schaeffer et al. 2023) live in scalinglab.inference.metrics;
 # re-exported here for callers of the quality API.
 from scalinglab.inference.metrics import (  # noqa: E402,F401
-    MetricComparison, exact_match_curve, metric_comparison, per_token_loss_power_law, token_edit_distance,
+    MetricComparison,
+    exact_match_curve,
+    metric_comparison,
+    per_token_loss_power_law,
+    token_edit_distance,
 )

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError
-from scalinglab.errors import plain_repr, table_path
+from scalinglab.errors import ScalingLabError, plain_repr, table_path
 from scalinglab.inference.passk import _check_k, pass_at_k
 from scalinglab.tables import read_table
 

@@ -55,8 +55,7 @@ from typing import Any
 
 import scalinglab.inference.memory as mem
 from scalinglab.errors import ScalingLabError, as_list, count_number, finite_result
-from scalinglab.inference.memory import (EXPERT_ROUTINGS, ModelLike, experts_touched, fraction,  # noqa: F401
-                                        positive_count)
+from scalinglab.inference.memory import EXPERT_ROUTINGS, ModelLike, experts_touched, fraction, positive_count  # noqa: F401
 from scalinglab.inference.metrics import model_bandwidth_utilization, model_flops_utilization
 from scalinglab.plan.hardware import Device, get_device
 from scalinglab.plan.presets import get_architecture

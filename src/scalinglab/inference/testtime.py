@@ -20,8 +20,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit
 
-from scalinglab.errors import (ScalingLabError, bootstrap_count, finite_array, finite_number, finite_result,
-                               level_number, positive_array, positive_number, seed_number)
+from scalinglab.errors import (
+    ScalingLabError,
+    bootstrap_count,
+    finite_array,
+    finite_number,
+    finite_result,
+    level_number,
+    positive_array,
+    positive_number,
+    seed_number,
+)
 from scalinglab.fit.optimizer import minimize_residuals
 
 __all__ = ["LOG_LINEAR", "SIGMOID", "log_linear_law", "sigmoid_law", "CurveFit", "AccuracyPrediction",

@@ -126,7 +126,7 @@ class MarkovSource:
         self._set_tables(order, vocab_size, tokens, probs)
 
     @classmethod
-    def from_table(cls, order: int, vocab_size: int, next_tokens: np.ndarray, next_probs: np.ndarray) -> "MarkovSource":
+    def from_table(cls, order: int, vocab_size: int, next_tokens: np.ndarray, next_probs: np.ndarray) -> MarkovSource:
         """A chain given by its tables: row c of ``next_tokens`` / ``next_probs`` (shape V^k x b) lists
         the tokens allowed after context c and their probabilities (rows sum to 1)."""
         tokens = np.asarray(next_tokens, dtype=np.int64)

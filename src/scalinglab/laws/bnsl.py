@@ -28,7 +28,6 @@ from scalinglab.laws.base import Array, LawFamily, grid, logsumexp_terms
 from scalinglab.laws.power import X_SYMBOLS, X_UNITS, check_x
 from scalinglab.laws.starts import clip_to_bounds, log_median, log_quantiles, loss_scale
 
-
 MAX_BREAKS = 5  # each break adds 3 parameters; more than a handful cannot be identified
 
 

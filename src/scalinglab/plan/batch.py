@@ -16,10 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, finite_result, positive_array, table_path
 from scalinglab.errors import plain_repr as _show
 from scalinglab.errors import positive_number as _positive
-from scalinglab.errors import finite_result, positive_array, table_path
 from scalinglab.tables import read_table
 
 __all__ = [

@@ -20,14 +20,21 @@ D tokens, loss in nats/token):
 
 from scalinglab.plan.approaches import ApproachResult, compare_approaches, fit_approach
 from scalinglab.plan.data_constrained import (
-    CappedAllocation, effective_data, effective_params, optimal_with_unique_cap,
+    CappedAllocation,
+    effective_data,
+    effective_params,
+    optimal_with_unique_cap,
 )
 from scalinglab.plan.inference_aware import InferenceOptimum, inference_optimal, tokens_for_loss
 from scalinglab.plan.optimal import Allocation, optimal_allocation, optimal_frontier, parse_flops_range
 from scalinglab.plan.rules import ComputeOptimalRule, RuleAllocation, get_rule, list_rules
 from scalinglab.plan.sample_efficiency import (
-    compute_to_reach, early_stopping_step, kaplan_frontier, overfitting_threshold_tokens,
-    sample_efficiency, tokens_to_reach,
+    compute_to_reach,
+    early_stopping_step,
+    kaplan_frontier,
+    overfitting_threshold_tokens,
+    sample_efficiency,
+    tokens_to_reach,
 )
 
 __all__ = [

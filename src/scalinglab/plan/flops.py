@@ -43,7 +43,6 @@ from scalinglab.errors import plain_repr as _show
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.presets import get_architecture, list_architectures
 
-
 __all__ = [
     "CONVENTIONS", "PARAM_CHOICES", "Architecture", "counted_params", "flops_from_pf_days", "flops_per_token",
     "flops_report", "forward_flops_per_token", "get_architecture", "gpu_hours", "list_architectures", "pf_days",

@@ -22,7 +22,6 @@ from scalinglab.counting import DTYPE_BYTES, FLOPS_PER_PARAM_TOKEN, SECONDS_PER_
 from scalinglab.errors import ScalingLabError, finite_number, finite_result, fraction, positive_count, positive_number
 from scalinglab.errors import plain_repr as _show
 
-
 __all__ = [
     "DTYPE_BYTES", "Device", "CATALOGUE", "ASSUMED_PRICE_USD_PER_DEVICE_HOUR", "DEFAULT_PUE",
     "TrainingCost", "get_device", "list_devices", "ridge_point", "training_time", "training_cost",

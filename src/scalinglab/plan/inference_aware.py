@@ -37,7 +37,6 @@ from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.resolve import AnyLaw, law_name, resolve_law, unidentified_guard
 
-
 Array = np.ndarray
 LN_TOKENS_MAX = math.log(1e30)  # bisection range for D: 1 .. 1e30 tokens
 LN_PARAMS_MAX = math.log(1e20)  # search range for N: 1 .. 1e20 parameters

@@ -34,7 +34,6 @@ from scalinglab.errors import ScalingLabError, whole_number
 from scalinglab.errors import plain_repr as _show
 from scalinglab.io import Runs
 
-
 Array = np.ndarray
 Resampler = Callable[[np.random.Generator], tuple[Array, Array]]  # -> (ln C, ln N_opt) per usable level
 

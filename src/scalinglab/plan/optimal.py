@@ -40,9 +40,14 @@ from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.resolve import (
-    AnyLaw, allocation_params, extrapolation, extrapolation_warnings, law_name, resolve_law, unidentified_guard,
+    AnyLaw,
+    allocation_params,
+    extrapolation,
+    extrapolation_warnings,
+    law_name,
+    resolve_law,
+    unidentified_guard,
 )
-
 
 Array = np.ndarray
 CLOSED_FORM = "closed form (Hoffmann et al. 2022 eq. 4)"

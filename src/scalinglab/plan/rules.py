@@ -27,7 +27,6 @@ from typing import Any
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, params_from, tokens_from
 from scalinglab.errors import ScalingLabError, positive_number
 
-
 _GOPHER_BUDGET = 5.76e23  # FLOPs, the Gopher / Chinchilla budget (Hoffmann et al. 2022, Table 3)
 _HOFFMANN = "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv:2203.15556)"
 _LLAMA3 = "Llama Team, AI @ Meta 2024, The Llama 3 Herd of Models (arXiv:2407.21783), sec. 3.2.1"

@@ -86,9 +86,8 @@ def compare_frontiers(runs: Any, budgets: Sequence[float], bootstrap: int = 0, s
     """Approaches 1, 2 and 3 of Hoffmann et al. 2022 on ``runs``: frontiers at ``budgets``, the per-level
     optima of approaches 1 and 2, and warnings (including why an approach could not run). Approach 3 is
     ``fit`` when given (a chinchilla FitResult: no second fit), else fitted here."""
-    from scalinglab.plan.approaches import APPROACH_NAMES, fit_approach
-
     from scalinglab.io import load_runs
+    from scalinglab.plan.approaches import APPROACH_NAMES, fit_approach
 
     runs = load_runs(runs)  # one table for all three approaches (a store: its finished runs)
     frontiers: dict[str, pd.DataFrame] = {}
