@@ -88,12 +88,12 @@ def predict_cmd(
     resolved = resolve_law(law)
     inputs, derived = law_inputs(resolved, params=params, tokens=tokens, flops=flops, step=step,
                                  unique_tokens=unique_tokens)
-    pred = predict_loss(resolved, allow_unidentified=allow_unidentified, **inputs)
-    if interval != "parameters":
-        pred = _predictive(resolved, interval, inputs)
+    warnings = unidentified_guard(resolved, "the predicted loss", allow=allow_unidentified)  # refuses, or warns
+    pred = (predict_loss(resolved, allow_unidentified=True, **inputs) if interval == "parameters"
+            else _predictive(resolved, interval, inputs))
     d = pred.to_dict()
     d["interval_method"] = pred.method or "none"
-    d["warnings"] = unidentified_guard(resolved, "the predicted loss", allow=allow_unidentified)
+    d["warnings"] = warnings
     query = {"params": params, "tokens": tokens, "flops": flops, **inputs}
     d["extrapolation"] = extrapolation(resolved, **query)
     d.setdefault("warnings", []).extend(extrapolation_warnings(resolved, **query))
