@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import flops_from, params_from, tokens_from
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import MIN_LOSS, ScalingLabError
 from scalinglab.lab.store_table import is_store_file, read_store, store_params
 from scalinglab.tables import read_table, short_reason
 
@@ -407,7 +407,7 @@ def _loss_units(loss: np.ndarray, chosen: Mapping[str, str]) -> list[str]:
         found.append(f"column {label} is named like a loss in bits: scalinglab expects nats per token "
                      "(nats = bits x ln 2 = bits x 0.6931; bits per byte or character also need the bytes or "
                      "characters per token)")
-    if loss.min() < 1e-3:
+    if loss.min() < MIN_LOSS:
         found.append(f"losses below 0.001 nats/token (min {_fmt(loss.min())}): no language model predicts text "
                      "that well; check the units (nats per token, not a fraction, a difference from the "
                      "irreducible loss, or a loss divided by the tokens twice)")

@@ -69,8 +69,8 @@ def predict_loss(law: AnyLaw, *, allow_unidentified: bool = False, **X: Any) -> 
 
     A fitted law whose data leave any parameter undetermined is refused (the loss depends on them all)
     unless ``allow_unidentified``; see :func:`unidentified_guard`, whose warnings the CLI prints."""
+    law = resolve_law(law)  # first: a fit JSON path must be guarded as the fit it names
     unidentified_guard(law, "the predicted loss", allow=allow_unidentified)
-    law = resolve_law(law)
     if isinstance(law, FitResult):
         return law.predict(**X)
     return Prediction(loss=np.asarray(law.family.predict_natural(law.params, **X)))

@@ -102,3 +102,12 @@ def test_report_refuses_its_plan_then_warns(pure_n, tmp_path):
     r = make_report(tmp_path / "pure.csv", bootstrap=0, budgets=(1e21,), allow_unidentified=True)
     assert any("should not be trusted" in w for w in r.warnings)
     assert "B is not identified" in r.html
+
+
+def test_a_fit_named_by_its_path_is_guarded_too(pure_n, tmp_path):
+    _, res = pure_n
+    res.save(tmp_path / "f.json")
+    with pytest.raises(ScalingLabError, match="the predicted loss depends on B, beta"):
+        sl.resolve.predict_loss(str(tmp_path / "f.json"), params=1e9, tokens=1e10)
+    with pytest.raises(ScalingLabError, match="allocation depends on B, beta"):
+        sl.optimal.optimal_allocation(str(tmp_path / "f.json"), 1e22)

@@ -19,6 +19,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.fit.calibration import calibrated_log_bounds, check_calibration, summary_dict
 from scalinglab.fit.objective import Objective
 from scalinglab.fit.predictive import log_prediction_bounds
+from scalinglab.fit.status import FitStatus
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
@@ -319,7 +320,7 @@ class FitResult:
 
 def _check_identification(kw: dict[str, Any], family: LawFamily) -> None:
     """Reject a fit JSON whose status or unidentified parameters do not fit its law."""
-    statuses = ("converged", "stalled", "max_iterations", "failed")
+    statuses = tuple(s.value for s in FitStatus)
     if kw.get("status") not in statuses:
         raise ScalingLabError(f"malformed fit file: 'status' must be one of {', '.join(statuses)}, "
                               f"got {kw.get('status')!r}")

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
 from scalinglab.errors import ScalingLabError, count_array, finite_number, loss_number
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
@@ -42,7 +43,7 @@ LN_TOKENS_MAX = math.log(1e30)  # bisection range for D: 1 .. 1e30 tokens
 LN_PARAMS_MAX = math.log(1e20)  # search range for N: 1 .. 1e20 parameters
 GRID_POINTS = 1201
 BISECTION_STEPS = 64
-TRAIN_FLOPS_PER_PARAM_TOKEN = 6.0  # C = 6ND (Kaplan et al. 2020 sec. 2.1)
+TRAIN_FLOPS_PER_PARAM_TOKEN = FLOPS_PER_PARAM_TOKEN  # C = 6ND, the one definition in scalinglab.counting
 INFERENCE_FLOPS_PER_PARAM_TOKEN = 2.0  # forward pass, 2N per token (Kaplan et al. 2020 sec. 2.1)
 #: typical ranges (tokens per parameter; parameters): outside them the answer is an extrapolation
 TOKENS_PER_PARAM_RANGE = (1.0, 1e5)
