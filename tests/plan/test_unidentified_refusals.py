@@ -111,3 +111,12 @@ def test_a_fit_named_by_its_path_is_guarded_too(pure_n, tmp_path):
         sl.resolve.predict_loss(str(tmp_path / "f.json"), params=1e9, tokens=1e10)
     with pytest.raises(ScalingLabError, match="allocation depends on B, beta"):
         sl.optimal.optimal_allocation(str(tmp_path / "f.json"), 1e22)
+
+
+def test_undetermined_e_is_not_counted_as_extrapolation(no_floor, tmp_path, monkeypatch, capsys):
+    allocs = sl.optimal.optimal_frontier(no_floor, [1e18, 2e18])  # both inside the fitted compute
+    assert all(a.reach <= 1.0 and a.extrapolation_warnings == [] for a in allocs)
+    assert all(any(w.startswith("E is not determined") for w in a.warnings) for a in allocs)
+    no_floor.save(tmp_path / "f.json")
+    code, out, _ = run_cli(["optimal", "--law", tmp_path / "f.json", "--flops", "1e18,2e18"], monkeypatch, capsys)
+    assert code == 0 and "budgets lie more than one decade" not in out and "E is not determined" in out

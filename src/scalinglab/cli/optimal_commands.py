@@ -161,15 +161,12 @@ def _print_extrapolation(law: Any, allocations: list[Any]) -> None:
     """The extrapolation line of one allocation, or of the farthest of several, and its warnings."""
     from scalinglab.resolve import extrapolation_text, law_name
 
-    def reach(a: Any) -> float:
-        return max((v for v in (a.extrapolation or {}).values() if v is not None), default=0.0)
-
-    far = max(allocations, key=reach)
+    far = max(allocations, key=lambda a: a.reach)
     text = extrapolation_text(law, params=far.params, tokens=far.tokens, flops=far.flops)
     several = len(allocations) > 1
     out.print(text.replace("extrapolation:", f"extrapolation at C = {far.flops:.3g} (the farthest):", 1)
-              if several and reach(far) > 0 else text, markup=False)
-    warned = [a for a in allocations if a.warnings]
+              if several and far.reach > 0 else text, markup=False)
+    warned = [a for a in allocations if a.extrapolation_warnings]
     if several and len(warned) > 1:
         out.print(f"warning: {len(warned)} of {len(allocations)} budgets lie more than one decade outside the "
                   f"data of law {law_name(law)}; the farthest, C = {far.flops:.3g}:", markup=False)

@@ -105,7 +105,7 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
     from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
 
     demo.warnings = identifiability_warnings(runs, "chinchilla") + fit_identifiability_warnings(result)
-    demo.warnings += list(dict.fromkeys(w for p in plans for w in p.warnings if "determine" in w))
+    demo.warnings += list(dict.fromkeys(w for p in plans for w in p.warnings if w not in p.extrapolation_warnings))
     failed = [r["id"] for r in rows if r["status"] != "finished"]
     if failed:
         demo.notes.append(f"runs {failed} did not finish (see `scalinglab runs {store}`); the fit used the others")

@@ -77,6 +77,13 @@ class Allocation:
     #: decades outside the law's data: {"params_decades", "tokens_decades", "flops_decades"}, None unknown
     extrapolation: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)  # e.g. more than a decade beyond the data
+    #: the part of ``warnings`` about extrapolation (the rest: parameters the data do not determine)
+    extrapolation_warnings: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def reach(self) -> float:
+        """The largest distance outside the law's data, in decades of N, D or C (0 inside or unknown)."""
+        return max((v for v in (self.extrapolation or {}).values() if v is not None), default=0.0)
 
     def to_dict(self) -> dict[str, Any]:
         """Keys flops, params, tokens, tokens_per_param, loss (+ params_ci, tokens_ci, loss_ci and
@@ -304,10 +311,11 @@ def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *
                                   f"its loss is lowest at the edge of 1 <= N <= C/6 parameters")
         n, loss = polish_point(family, point[0], flops, float(n_grid[0]), fixed)
         d = tokens_from(n, flops)
+    far = extrapolation_warnings(law, params=n, tokens=d, flops=flops)
     alloc = Allocation(flops=flops, params=n, tokens=d, tokens_per_param=d / n, loss=loss,
                        method=CLOSED_FORM if closed else NUMERICAL, notes=notes,
                        extrapolation=extrapolation(law, params=n, tokens=d, flops=flops),
-                       warnings=guard + extrapolation_warnings(law, params=n, tokens=d, flops=flops))
+                       warnings=guard + far, extrapolation_warnings=far)
     if draws is not None:
         _add_intervals(alloc, family, draws, level, fixed, closed)
     return alloc

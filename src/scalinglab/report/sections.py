@@ -339,10 +339,6 @@ def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str])
     return sec, allocs
 
 
-def _reach(a: Any) -> float:
-    return max((v for v in (a.extrapolation or {}).values() if v is not None), default=0.0)
-
-
 def _extrapolation_sentence(allocs: list[Any]) -> str:
     """How far each budget's N*, D* and C lie outside the fitted runs (scalinglab.resolve.extrapolation)."""
     def dec(v: Any) -> str:
@@ -356,13 +352,13 @@ def _extrapolation_sentence(allocs: list[Any]) -> str:
 
 def _extrapolation_warnings(allocs: list[Any]) -> list[str]:
     """The warnings of the budget farthest outside the fitted runs, saying how many budgets warn."""
-    warned = [a for a in allocs if a.warnings]
+    warned = [a for a in allocs if a.extrapolation_warnings]  # plan_guard has said what is undetermined
     if not warned:
         return []
-    far = max(warned, key=_reach)
+    far = max(warned, key=lambda a: a.reach)
     more = (f" (the farthest of {len(warned)} budgets more than a decade outside the fitted runs)"
             if len(warned) > 1 else "")
-    return [f"plan at C = {far.flops:.3g} FLOPs{more}: {w}" for w in far.warnings]
+    return [f"plan at C = {far.flops:.3g} FLOPs{more}: {w}" for w in far.extrapolation_warnings]
 
 
 # ---- backtest ------------------------------------------------------------------------------------
