@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import ScalingLabError, positive_number
+from scalinglab.fit.result import FitResult
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
@@ -100,8 +101,6 @@ def fit_identifiability_warnings(result: Any, max_orders: float = MAX_ORDERS) ->
     interval spans more than ``max_orders`` orders of magnitude (log10(high/low)), parameters on a
     bound of the search box, and a fit that did not converge. A fit without a bootstrap gets one
     sentence saying the interval check could not be made."""
-    from scalinglab.fit.result import FitResult
-
     if not isinstance(result, FitResult):
         raise ScalingLabError(f"result must be a FitResult (from sl.fit), got {type(result).__name__}")
     max_orders = positive_number("max_orders", max_orders)
@@ -115,7 +114,8 @@ def fit_identifiability_warnings(result: Any, max_orders: float = MAX_ORDERS) ->
     if not result.bootstrap:
         out.append(f"the {result.law} fit has no bootstrap: parameter intervals (and so their spread) "
                    "could not be checked; fit with bootstrap=200")
-        return out + _unidentified_sentences(result, out)
+        return out + _unidentified_sentences(result, set(result.at_bound))
+    named = set(result.at_bound)
     pct = f"{100 * result.level:g}%"
     for name in result.params:
         ci = result.ci.get(name)
@@ -127,12 +127,12 @@ def fit_identifiability_warnings(result: Any, max_orders: float = MAX_ORDERS) ->
             if orders > max_orders:
                 out.append(f"{name}'s {pct} interval [{lo:.3g}, {hi:.3g}] spans {orders:.1f} orders of "
                            f"magnitude: the data do not determine {name}")
-    return out + _unidentified_sentences(result, out)
+                named.add(name)
+    return out + _unidentified_sentences(result, named)
 
 
-def _unidentified_sentences(result: Any, said: list[str]) -> list[str]:
-    """The fit's own unidentified parameters (:mod:`scalinglab.fit.identify`) not named above."""
-    why = getattr(result, "unidentified_why", {}) or {}
-    return [f"{name} is not identified: {why.get(name, 'the data do not determine it')}"
-            for name in getattr(result, "unidentified", ())
-            if not any(s.startswith(f"{name}'s ") or f" {name} " in f" {s} " for s in said)]
+def _unidentified_sentences(result: FitResult, named: set[str]) -> list[str]:
+    """The fit's own sentences on the parameters it could not identify (:meth:`FitResult.
+    identification_notes`, :mod:`scalinglab.fit.identify`), for those not ``named`` above."""
+    return [note for name, note in zip(result.unidentified, result.identification_notes(), strict=True)
+            if name not in named]
