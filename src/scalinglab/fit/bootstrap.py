@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalinglab.fit.multistart import distinct_index
 from scalinglab.fit.objective import Objective
 from scalinglab.fit.optimizer import minimize_batched
 from scalinglab.laws.base import LawFamily
@@ -64,15 +65,10 @@ def bootstrap_starts(family: LawFamily, X: Mapping[str, Array], logy: Array, obj
     if len(starts) == 1 or alternatives < 1:
         return starts[:1].copy()
     res = minimize_batched(family, starts[1:], X, logy, obj, ftol=1e-12, max_iter=MAX_ITER)
-    keep = [starts[0]]
-    for i in np.argsort(res.value, kind="stable"):
-        if not (np.isfinite(res.value[i]) and res.converged[i]):
-            continue
-        if all(np.abs(res.theta[i] - t).max() > DISTINCT_TOL for t in keep):
-            keep.append(res.theta[i])
-            if len(keep) == 1 + alternatives:
-                break
-    return np.array(keep)
+    ok = np.isfinite(res.value) & res.converged
+    ranked = np.flatnonzero(ok)[np.argsort(res.value[ok], kind="stable")]
+    candidates = np.vstack([starts[:1], res.theta[ranked]])  # the optimum first, then best first
+    return candidates[distinct_index(candidates, 1 + alternatives, tol=DISTINCT_TOL)]
 
 
 def bootstrap_fit(family: LawFamily, X: Mapping[str, Array], logy: Array, obj: Objective,
