@@ -26,8 +26,11 @@ Array = np.ndarray
 MIN_BOOTSTRAP = 10
 
 
-def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:
-    if not isinstance(bootstrap, (int, np.integer)):  # 200.0 is refused too: a count of resamples
+def check_bootstrap_options(bootstrap: int, seed: int, level: float) -> None:
+    """A bootstrap size (0, or at least MIN_BOOTSTRAP resamples; an int, 200.0 is refused too), a seed
+    (a whole number >= 0) and a confidence level in (0, 1); ScalingLabError otherwise. Shared by every
+    bootstrapped estimate (sl.fit, the approaches)."""
+    if not isinstance(bootstrap, (int, np.integer)):
         raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {plain_repr(bootstrap)}")
     bootstrap = bootstrap_count(bootstrap)
     if 0 < bootstrap < MIN_BOOTSTRAP:
@@ -37,6 +40,10 @@ def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) 
     if not isinstance(seed, (int, np.integer)):
         raise ScalingLabError(f"seed must be a whole number >= 0, got {plain_repr(seed)}")
     seed_number(seed)
+
+
+def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:
+    check_bootstrap_options(bootstrap, seed, level)
     if refine is not None and (isinstance(refine, bool) or not isinstance(refine, (int, np.integer)) or refine < 1):
         raise ScalingLabError(f"refine must be a whole number >= 1 (or None for every start), "
                               f"got {plain_repr(refine)}")

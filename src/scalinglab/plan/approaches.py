@@ -35,8 +35,8 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
-from scalinglab.errors import ScalingLabError, bootstrap_count, count_array, level_number, seed_number
-from scalinglab.fit.api import MIN_BOOTSTRAP
+from scalinglab.errors import ScalingLabError, count_array
+from scalinglab.fit.api import check_bootstrap_options
 from scalinglab.fit.result import FitResult, percentile_interval
 from scalinglab.io import Runs, load_runs
 from scalinglab.plan.envelope import envelope_optima
@@ -172,7 +172,7 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
     if unknown:
         raise ScalingLabError(f"approach {approach} has no option {', '.join(unknown)}; its options are "
                               f"{', '.join(sorted(_OPTIONS[approach]))}")
-    _check_bootstrap(bootstrap, seed, level)
+    check_bootstrap_options(bootstrap, seed, level)
     data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss, curves=approach == 1)
     if approach == 3:
         out = _approach3(data, bootstrap, seed, level, options, allow_unidentified)
@@ -203,7 +203,7 @@ def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: floa
     N_opt (parameters), D_opt (tokens) at ``flops`` (default: the largest FLOP count in the data), and
     the approach's ``warnings``. The options are checked first (ScalingLabError); an approach that
     then cannot run on these data gets its ``error``. ``require_bracket`` applies to approaches 1, 2."""
-    _check_bootstrap(bootstrap, seed, level)
+    check_bootstrap_options(bootstrap, seed, level)
     if not isinstance(require_bracket, (bool, np.bool_)):
         raise ScalingLabError(f"require_bracket must be True or False, got {_show(require_bracket)}")
     data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
@@ -310,19 +310,6 @@ def _bootstrap_draws(resample: Resampler, n: int, seed: int) -> Array:
         if len(np.unique(logc)) >= 2:
             draws.append(np.polyfit(logc, logn, 1))
     return np.array(draws).reshape(-1, 2)
-
-
-def _check_bootstrap(bootstrap: int, seed: int, level: float) -> None:
-    if not isinstance(bootstrap, (int, np.integer)):
-        raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {_show(bootstrap)}")
-    bootstrap = bootstrap_count(bootstrap)
-    if 0 < bootstrap < MIN_BOOTSTRAP:
-        raise ScalingLabError(f"bootstrap={bootstrap} is too few resamples for a percentile interval; use 0 "
-                              f"(none) or at least {MIN_BOOTSTRAP}")
-    if not isinstance(seed, (int, np.integer)):
-        raise ScalingLabError(f"seed must be a whole number >= 0, got {_show(seed)}")
-    seed_number(seed)
-    level_number(level)
 
 
 def _positive_flops(flops: float | Sequence[float]) -> Array:
