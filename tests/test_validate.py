@@ -57,3 +57,13 @@ def test_long_values_are_shortened_in_messages():
     assert e.plain_repr(12345) == "12345"
     assert e.plain_repr("x" * 500).endswith("(502 characters)")
     assert e.plain_repr(np.float64("nan")) == "nan"
+
+
+def test_an_error_is_always_one_line():
+    # a quoted user string with a line break (found by the API fuzz test) stays on one line, escaped
+    from scalinglab.errors import ScalingLabError
+    from scalinglab.laws.published import get_published
+
+    with pytest.raises(ScalingLabError) as err:
+        get_published("hoff\nmann")
+    assert "\n" not in str(err.value) and "hoff\\nmann" in str(err.value)

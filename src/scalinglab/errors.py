@@ -28,8 +28,13 @@ import numpy as np
 class ScalingLabError(ValueError):
     """Bad input (a table, a law name, an option) or a request that cannot be honoured.
 
-    The message names what is wrong and, for tables, the file, row and column.
+    The message names what is wrong and, for tables, the file, row and column. It is always one line:
+    line breaks inside it (from a quoted user string such as a law name) are shown escaped, as \\n.
     """
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        text = str(message).replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(text, *args)
 
 
 class FitError(ScalingLabError):
