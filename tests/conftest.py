@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests explore new random inputs on a developer's machine, but CI (CI=true) replays a fixed
+# sequence, so that a CI run's verdict does not depend on the luck of the draw.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 #: $SCALINGLAB_DATA when set, else ../shared/data beside the repository (present in CI).
 SHARED_DATA = Path(os.environ.get("SCALINGLAB_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
