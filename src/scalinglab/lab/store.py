@@ -64,6 +64,7 @@ import pandas as pd
 from scalinglab.atomic import atomic_write
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.store_file import (
+    INCOMPLETE_FINISHED_RUNS,
     SCHEMA_VERSION,
     STORE_SUFFIXES,
     StaleAttemptError,
@@ -316,9 +317,8 @@ class RunStore(StoreReader):
             return self._repair(c)
 
     def _repair(self, c: sqlite3.Connection) -> list[int]:
-        short = c.execute("SELECT id, evals, (SELECT COUNT(*) FROM metrics m WHERE m.run_id = runs.id) AS have "
-                          "FROM runs WHERE status = 'finished' AND evals IS NOT NULL AND have < evals").fetchall()
-        for run_id, want, have in short:
+        short = c.execute(INCOMPLETE_FINISHED_RUNS).fetchall()
+        for run_id, have, want in short:
             c.execute("UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
                       (f"finished with an incomplete curve ({have} of {want} evaluations); to be trained again",
                        run_id))

@@ -48,6 +48,9 @@ __all__ = ["SCHEMA_VERSION", "SQLITE_MAGIC", "STORE_SUFFIXES", "StaleAttemptErro
 
 SCHEMA_VERSION = 2
 SQLITE_MAGIC = b"SQLite format 3\x00"
+#: finished runs whose curve is shorter than their scheduled evaluations: (id, evaluations stored, due)
+INCOMPLETE_FINISHED_RUNS = ("SELECT id, (SELECT COUNT(*) FROM metrics m WHERE m.run_id = runs.id) AS have, evals "
+                            "FROM runs WHERE status = 'finished' AND evals IS NOT NULL AND have < evals")
 STORE_SUFFIXES: tuple[str, ...] = (".db", ".sqlite", ".sqlite3")
 SIDECARS = ("-wal", "-shm", "-journal")
 #: Whether this Python's sqlite3 can query a copy in memory (``Connection.deserialize``, SQLite >= 3.36).

@@ -17,7 +17,7 @@ from typing import Any, Self
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab.store_file import StoreError, open_connection, sqlite_error
+from scalinglab.lab.store_file import INCOMPLETE_FINISHED_RUNS, StoreError, open_connection, sqlite_error
 
 __all__ = ["RunRecord", "StoreReader", "open_reader"]
 
@@ -92,9 +92,7 @@ class StoreReader:
         if self.version < 2:
             return {}
         with self._guard("read the run store"):
-            rows = self._conn.execute(
-                "SELECT id, (SELECT COUNT(*) FROM metrics m WHERE m.run_id = runs.id) AS have, evals FROM runs "
-                "WHERE status = 'finished' AND evals IS NOT NULL AND have < evals").fetchall()
+            rows = self._conn.execute(INCOMPLETE_FINISHED_RUNS).fetchall()
         return {int(r[0]): (int(r[1]), int(r[2])) for r in rows}
 
     def get_run(self, run_id: int) -> RunRecord:
