@@ -20,7 +20,7 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 import scalinglab as sl
-from scalinglab.fit.objective import Objective
+from scalinglab.fitting.objective import Objective
 from scalinglab.laws import Chinchilla
 
 SHARED = Path(os.environ.get("SCALINGLAB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

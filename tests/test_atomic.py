@@ -254,4 +254,4 @@ def test_cli_outputs_through_planted_links(tmp_path: Path, victim: Path, monkeyp
     assert code == 0, err
     assert _sha(victim) == before
     assert not Path("sim.csv").is_symlink() and len(pd.read_csv("sim.csv")) == 45
-    assert not Path("fit.json").is_symlink() and json.loads(Path("fit.json").read_text())["format"] == "scalinglab.fit"
+    assert not Path("fit.json").is_symlink() and json.loads(Path("fit.json").read_text())["format"] == "scalinglab.fitting"

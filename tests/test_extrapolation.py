@@ -13,9 +13,9 @@ import pytest
 import scalinglab as sl
 from conftest import run_cli
 from scalinglab.errors import ScalingLabError
-from scalinglab.fit.result import FitResult
+from scalinglab.fitting.result import FitResult
 from scalinglab.laws.published import get_published
-from scalinglab.plan.optimal import optimal_allocation
+from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.resolve import extrapolation, extrapolation_text, extrapolation_warnings
 
 KEYS = {"params_decades", "tokens_decades", "flops_decades"}

@@ -110,7 +110,7 @@ def test_named_sites_of_the_fuzz_report(value):
     calls = [
         lambda: sl.published["hoffmann2022"].predict(params=value, tokens=2e10),  # laws/base.py
         lambda: sl.fit(cases()["fit"][1]["runs"], "chinchilla", refine=8).predict(params=1e9, tokens=value),
-        lambda: sl.optimal.optimal_allocation("hoffmann2022", value),  # plan/optimal.py
+        lambda: sl.optimal.optimal_allocation("hoffmann2022", value),  # plan/allocation.py
         lambda: sl.hardware.training_time(value, "h100", 8, 0.4),  # plan/hardware.py
         lambda: sl.analysis.backtest(cases()["fit"][1]["runs"], holdout_above=value, bootstrap=0),
         lambda: quality.pass_at_k(value, 3, 5),  # inference/quality.py

@@ -13,16 +13,14 @@ Typical use::
     sl.hardware.training_cost(1e24, "h100-sxm", n_devices=1024, mfu=0.4)
 """
 
-from __future__ import annotations
 
 from scalinglab import analysis, datasets, inference, laws
 from scalinglab.errors import FitError, ScalingLabError
-from scalinglab.fit import FitResult, Objective, Prediction, fit
+from scalinglab.fitting import FitResult, Objective, Prediction, fit
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws.published import REGISTRY as published
 from scalinglab.laws.published import get_published
-from scalinglab.plan import batch, flops, hardware
-from scalinglab.plan import compute_optimal as optimal
+from scalinglab.plan import batch, flops, hardware, optimal
 from scalinglab.resolve import predict_loss, resolve_law
 from scalinglab.simulate import simulate_isoflop
 
@@ -33,3 +31,8 @@ __all__ = [
     "analysis", "batch", "datasets", "fit", "flops", "hardware", "inference", "optimal", "get_published", "laws", "load_runs", "predict_loss", "published", "resolve_law",
     "simulate_isoflop",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public names only (``__all__``), not every submodule that happens to be imported."""
+    return sorted(__all__)

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from scalinglab.atomic import atomic_write
 from scalinglab.errors import ScalingLabError
-from scalinglab.fit import FitResult, fit
+from scalinglab.fitting import FitResult, fit
 from scalinglab.resolve import resolve_law
 from scalinglab.simulate import DEFAULT_BUDGETS, simulate_isoflop
 

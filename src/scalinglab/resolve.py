@@ -9,7 +9,7 @@ import numpy as np
 
 from scalinglab.counting import SIX_ND
 from scalinglab.errors import ScalingLabError, is_existing_path
-from scalinglab.fit.result import FitResult, Prediction
+from scalinglab.fitting.result import FitResult, Prediction
 from scalinglab.laws.published import PublishedLaw, get_published
 
 AnyLaw = Union[FitResult, PublishedLaw]
@@ -183,7 +183,7 @@ def unidentified_guard(law: AnyLaw, answer: str, depends_on: Any = None, *, allo
     """Refuse an answer that depends on parameters the law's data do not determine; else warnings.
 
     ``depends_on``: the natural parameter names the answer depends on (None: all of them). A fitted law's
-    ``unidentified`` parameters (:mod:`scalinglab.fit.identify`) that the answer depends on raise a
+    ``unidentified`` parameters (:mod:`scalinglab.fitting.identify`) that the answer depends on raise a
     ScalingLabError naming them and the way out, unless ``allow``; then, and for unidentified parameters
     the answer does not depend on (the loss level E of a compute-optimal allocation), the returned
     warnings name them. Published laws carry no such list and give no warnings."""

@@ -10,7 +10,7 @@ import scalinglab as sl
 from scalinglab.analysis.calibration import calibrate, scale_fit
 from scalinglab.analysis.intervals import prediction_interval
 from scalinglab.errors import ScalingLabError
-from scalinglab.fit.calibration import band_quantile
+from scalinglab.fitting.calibration import band_quantile
 
 
 def power_floor_runs(seed: int, n: int = 24, noise: float = 0.02) -> pd.DataFrame:

@@ -17,9 +17,9 @@ from scalinglab.analysis import compute_multiplier, fit_groups, gap_trend
 from scalinglab.analysis.group_tests import exponent_names
 from scalinglab.analysis.multiplier import floor_form, interval_allowing_inf, loss_curve
 from scalinglab.errors import FitError, ScalingLabError
-from scalinglab.fit import FitResult
+from scalinglab.fitting import FitResult
 from scalinglab.laws import get_family
-from scalinglab.plan.optimal import chinchilla_optimum
+from scalinglab.plan.allocation import chinchilla_optimum
 
 TRUTH = {"A": (1.8, 700.0, 0.15), "B": (2.1, 2000.0, 0.20), "C": (1.5, 300.0, 0.12)}
 

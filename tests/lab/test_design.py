@@ -19,7 +19,7 @@ from scalinglab.lab.design import (
     measure_seconds_per_flop,
     shape_for_params,
 )
-from scalinglab.plan.optimal import optimal_allocation
+from scalinglab.plan.allocation import optimal_allocation
 
 
 @pytest.mark.parametrize("target", [1e4, 3e4, 1e5, 3e5, 1e6, 1e7, 1e8])

@@ -16,9 +16,9 @@ import pytest
 import scalinglab as sl
 from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 from scalinglab.errors import ScalingLabError
+from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.plan.approaches import compare_approaches, fit_approach
 from scalinglab.plan.isoflop import group_budgets
-from scalinglab.plan.optimal import optimal_allocation
 
 A_TRUE = 0.28 / 0.62  # 0.4516
 B_TRUE = 0.34 / 0.62  # 0.5484

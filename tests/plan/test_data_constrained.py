@@ -5,6 +5,7 @@ import pytest
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.published import PublishedLaw
+from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.plan.data_constrained import (
     MUENNIGHOFF2023,
     DataConstrained,
@@ -12,7 +13,6 @@ from scalinglab.plan.data_constrained import (
     effective_params,
     optimal_with_unique_cap,
 )
-from scalinglab.plan.optimal import optimal_allocation
 
 
 def test_readme_losses():

@@ -9,8 +9,8 @@ from conftest import run_cli  # the shared in-process CLI runner in tests/confte
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import Chinchilla
 from scalinglab.laws.published import PublishedLaw
+from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.plan.inference_aware import inference_optimal, tokens_for_loss
-from scalinglab.plan.optimal import optimal_allocation
 
 # references.md D1: Sardana's Chinchilla constants (E, A, B, alpha, beta) = (1.69, 406.4, 410.7, 0.336, 0.283)
 SARDANA = PublishedLaw(key="sardana-chinchilla", family=Chinchilla(),
@@ -101,7 +101,7 @@ def test_cli_json(target_13b, monkeypatch, capsys):
 @pytest.fixture
 def sardana_fit_json(tmp_path):
     """Sardana's Chinchilla constants written as a fit JSON, the form --law reads."""
-    from scalinglab.fit.result import FitResult
+    from scalinglab.fitting.result import FitResult
 
     family = Chinchilla()
     path = tmp_path / "sardana.json"

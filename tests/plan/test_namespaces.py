@@ -23,3 +23,18 @@ def test_inference_namespace():
     assert sl.inference.memory.kv_bytes_per_token(arch, "bf16") == 327_680
     # references.md E1: pass@5 with n = 10, c = 2 is 0.777778
     assert sl.inference.quality.pass_at_k(10, 2, 5) == pytest.approx(0.777778, abs=1e-6)
+
+
+def test_public_names_say_what_they_are():
+    """Issue 12 (names): the fitting package is not shadowed by the function sl.fit, each facade name is
+    one module, and dir(sl) lists the public names only."""
+    import importlib
+
+    fitting = importlib.import_module("scalinglab.fitting")
+    assert callable(sl.fit) and sl.fit is fitting.fit
+    assert fitting.__name__ == "scalinglab.fitting" and hasattr(fitting, "FitResult")
+    assert sl.optimal.__name__ == "scalinglab.plan.optimal"
+    assert sl.flops.__name__ == "scalinglab.plan.flops" and sl.batch.__name__ == "scalinglab.plan.batch"
+    names = dir(sl)
+    assert "annotations" not in names and "lab" not in names and "fitting" not in names
+    assert set(names) == set(sl.__all__)

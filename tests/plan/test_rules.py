@@ -7,7 +7,7 @@ import pytest
 
 from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 from scalinglab.errors import ScalingLabError
-from scalinglab.plan.optimal import optimal_allocation
+from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.plan.rules import REGISTRY, get_rule, list_rules
 
 KEYS = ["kaplan2020", "hoffmann2022-approach1", "hoffmann2022-approach2", "hoffmann2022-approach3",

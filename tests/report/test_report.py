@@ -119,7 +119,7 @@ def test_warnings_say_each_thing_once(report):
 
     main = fit_identifiability_warnings(fit_like(2.06e-9))
     refit = [f"backtest: {w}" for w in fit_identifiability_warnings(fit_like(1e-8))]
-    note = "parameter(s) E ended on a bound of the search box"  # the fit's own note (scalinglab.fit.api)
+    note = "parameter(s) E ended on a bound of the search box"  # the fit's own note (scalinglab.fitting.api)
     items = main + [note, "approach 1: x", "approach 1: x"] + refit + ["backtest: the chinchilla fit did not converge"]
     assert dedupe_warnings(items) == main + ["approach 1: x", "backtest: the chinchilla fit did not converge"]
     assert len(main) == 3 and "E of chinchilla ended on a bound" in main[0]

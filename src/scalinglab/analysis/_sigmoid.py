@@ -10,7 +10,7 @@ such as an accuracy (a fraction). Midpoints are per group; the slope is per grou
 floor and ceiling are fixed numbers or one fitted value each.
 
 Many problems (multi-start x bootstrap resamples) are solved at once by the package's batched,
-bounded Levenberg-Marquardt optimiser (Marquardt 1963; :func:`scalinglab.fit.optimizer.minimize_residuals`)
+bounded Levenberg-Marquardt optimiser (Marquardt 1963; :func:`scalinglab.fitting.optimizer.minimize_residuals`)
 on weighted residual sums of squares, sum_i w_i (y_i - f(x_i))^2, with box bounds and floor <
 ceiling enforced by projection.
 """
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.fit.optimizer import LEAST_SQUARES, minimize_residuals, normal_equations_of
-from scalinglab.fit.status import decrements, first_order_ok
+from scalinglab.fitting.optimizer import LEAST_SQUARES, minimize_residuals, normal_equations_of
+from scalinglab.fitting.status import decrements, first_order_ok
 
 Array = np.ndarray
 
@@ -153,10 +153,10 @@ def lm_fit(layout: SigmoidLayout, theta0: Array, x: Array, g: Array, Y: Array, W
     """Minimise sum_i W_ki (Y_ki - f(x_i; theta_k))^2 for every row k at once.
 
     ``Y`` and ``W`` are (K, n) (or (n,), broadcast). The optimiser is the package's batched, bounded
-    Levenberg-Marquardt (:func:`scalinglab.fit.optimizer.minimize_residuals`, least squares; ``ftol``
+    Levenberg-Marquardt (:func:`scalinglab.fitting.optimizer.minimize_residuals`, least squares; ``ftol``
     its relative-gain stopping test), with the layout's projection keeping a fitted floor below the
     ceiling. Converged: the optimiser stopped
-    on its own test and the first-order test of :mod:`scalinglab.fit.status` passes (the projected
+    on its own test and the first-order test of :mod:`scalinglab.fitting.status` passes (the projected
     Gauss-Newton decrement is negligible against the RSS)."""
     K, n = np.shape(theta0)[0], x.size
     Y = np.broadcast_to(Y, (K, n))
@@ -185,7 +185,7 @@ def multistart(layout: SigmoidLayout, x: Array, g: Array, Y: Array, W: Array | N
                starts: Array, lo: Array, hi: Array) -> tuple[BatchFit, Array]:
     """Fit every problem (rows of ``Y``/``W``; B of them) from every start; keep the best per
     problem. Returns the best fits (B rows) and the start-fit parameters ranked for problem 0
-    (pick distinct ones with :func:`scalinglab.fit.multistart.distinct_optima`)."""
+    (pick distinct ones with :func:`scalinglab.fitting.multistart.distinct_optima`)."""
     Y2 = np.atleast_2d(Y)
     W2 = None if W is None else np.atleast_2d(W)
     B = max(Y2.shape[0], 1 if W2 is None else W2.shape[0])

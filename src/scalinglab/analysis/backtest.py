@@ -164,7 +164,7 @@ def _check_interval(interval: str) -> None:
 def _backtest_runs(runs: Runs, family: LawFamily, threshold: float, x: str, bootstrap: int, seed: int,
                    level: float, loss: str, noise: str, interval: str = "prediction") -> BacktestResult:
     from scalinglab.analysis.calibration import calibrate
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
 
     xs = runs.column(x)
     test_mask = xs > threshold
@@ -292,7 +292,7 @@ def leave_one_size_out(data: Runs | pd.DataFrame | str | os.PathLike,
     """Hold out each model size (parameter counts within ``rel_tol`` of each other are one size), fit
     ``law`` on the other sizes and predict the held-out runs with prediction intervals at ``level``.
     Holding out the smallest or largest size is an extrapolation; the others interpolate."""
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
 
     runs, family = _prepare(data, law, "params", columns, drop_highest_loss)
     sizes = runs.column("params")

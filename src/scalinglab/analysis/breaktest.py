@@ -30,7 +30,7 @@ import numpy as np
 from scalinglab.analysis._sigmoid import multistart
 from scalinglab.analysis.downstream import check_bootstrap, fit_layout
 from scalinglab.errors import FitError, ScalingLabError, number_array
-from scalinglab.fit.multistart import distinct_optima
+from scalinglab.fitting.multistart import distinct_optima
 
 __all__ = ["smooth_vs_break", "SMOOTH_MODELS"]
 

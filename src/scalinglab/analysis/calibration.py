@@ -19,7 +19,7 @@ tests of forecasting accuracy", Int. J. Forecasting 16:437):
    at, and on real data the misfit grows with scale.
 4. Scale s(d) = s0 + s1 d (s0 >= 1e-4, s1 >= 0): a weighted least-absolute-deviations fit to |e|
    (smoothed by sqrt(r^2 + 1e-8) so the optimum is unique), i.e. the typical |e| at distance d.
-5. The calibration (:mod:`scalinglab.fit.calibration`) stores s0, s1 and the errors; an interval at
+5. The calibration (:mod:`scalinglab.fitting.calibration`) stores s0, s1 and the errors; an interval at
    level L then takes the weighted conformal quantile q of |e_i| / s(d_i) (Barber et al. 2023) and
    unites the bootstrap + noise interval with ln L_pred -+ q s(d), d measured from the full fit's
    largest x.
@@ -42,8 +42,8 @@ from scipy import optimize
 
 from scalinglab.analysis.identifiability import distinct_levels
 from scalinglab.errors import FitError, ScalingLabError, choice, finite_number, whole_number
-from scalinglab.fit import calibration as cal
-from scalinglab.fit.result import FitResult
+from scalinglab.fitting import calibration as cal
+from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
 
 ORIGINS = 6  # refits at most
@@ -97,7 +97,7 @@ def rolling_origin_errors(result: FitResult, runs: Runs, xs: np.ndarray, *, orig
                           ) -> tuple[pd.DataFrame, list[float], list[int]]:
     """(table, origins used, runs per refit): one row per (origin, later run) with origin, distance
     (decades beyond the refit's largest x) and error (ln L_obs - ln L_pred, log-loss units)."""
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
 
     family = result.family
     n = len(xs)

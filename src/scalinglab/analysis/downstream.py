@@ -32,8 +32,8 @@ import pandas as pd
 from scalinglab.analysis._metric_data import MetricData, read_metric_table
 from scalinglab.analysis._sigmoid import SigmoidLayout, multistart
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, finite_number, level_number, seed_number
-from scalinglab.fit.multistart import distinct_optima
-from scalinglab.fit.result import percentile_interval
+from scalinglab.fitting.multistart import distinct_optima
+from scalinglab.fitting.result import percentile_interval
 
 __all__ = ["MetricPrediction", "SigmoidFit", "TwoStepFit", "fit_sigmoid", "two_step", "sigmoid_curve",
            "fit_layout", "predictor", "check_bootstrap", "case_weights", "LOG_SCALES"]
@@ -61,7 +61,7 @@ def sigmoid_curve(t: Array, midpoint: Array, slope: Array, floor: Array, ceiling
 
 
 def check_bootstrap(bootstrap: int, level: float, seed: int) -> None:
-    """Same rules as :func:`scalinglab.fit`: 0 or >= 10 resamples, 0 < level < 1, seed >= 0."""
+    """Same rules as :func:`scalinglab.fitting`: 0 or >= 10 resamples, 0 < level < 1, seed >= 0."""
     if not isinstance(bootstrap, (int, np.integer)):
         raise ScalingLabError(f"--bootstrap must be a whole number >= 0, got {bootstrap!r}")
     bootstrap = bootstrap_count(bootstrap, "--bootstrap")
@@ -245,7 +245,7 @@ class TwoStepFit:
     downstream error in the same spirit, with Err = epsilon - k exp(-gamma L)):
     step 1 a scaling law x -> loss (nats/token), step 2 a sigmoid loss -> metric.
 
-    ``law`` is a :class:`~scalinglab.fit.FitResult` (with bootstrap draws when fitted here) or a
+    ``law`` is a :class:`~scalinglab.fitting.FitResult` (with bootstrap draws when fitted here) or a
     published law; ``sigmoid`` the step-2 fit (x = loss, slope < 0). Llama 3 used the normalised
     NLL of the correct answer on the benchmark as the intermediate; here it is the table's loss."""
 
@@ -319,7 +319,7 @@ def two_step(data: str | os.PathLike | pd.DataFrame, metric: str = "accuracy", l
 def _step_one(law: Any, md: MetricData, loss: Array, bootstrap: int, seed: int, level: float,
               notes: list[str]) -> Any:
     """A fitted law of x -> loss: fit a family by name, else resolve a given law."""
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
     from scalinglab.laws import get_family
     from scalinglab.resolve import resolve_law
 

@@ -38,8 +38,8 @@ from scalinglab.analysis.downstream import (
     sigmoid_curve,
 )
 from scalinglab.errors import FitError, ScalingLabError
-from scalinglab.fit.multistart import distinct_optima
-from scalinglab.fit.result import percentile_interval
+from scalinglab.fitting.multistart import distinct_optima
+from scalinglab.fitting.result import percentile_interval
 
 __all__ = ["FewShotFit", "fit_few_shot"]
 

@@ -23,7 +23,7 @@ Forms (x is ``tokens`` or ``step``, chosen by ``x=``; L in nats/token):
 Each law's time variable is filled with the chosen x: with ``x="step"`` the ``tokens`` slot (D) of the
 saturating and chinchilla laws holds steps; with ``x="tokens"`` Kaplan's S holds tokens (S_c is then
 in tokens, since tokens = batch x steps at a fixed batch). Fits are made on ln L (robust Huber loss,
-:func:`scalinglab.fit`) with a row bootstrap. The fit window is every point with
+:func:`scalinglab.fitting`) with a row bootstrap. The fit window is every point with
 x <= fraction * the curve's last x; the forecast is at the curve's last x, or at ``final=``.
 
 Interval (``low``, ``high``): a prediction interval for the *observed* final loss, from B bootstrap

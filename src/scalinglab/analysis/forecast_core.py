@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import FitError, ScalingLabError, level_number, positive_number
-from scalinglab.fit import FitResult, fit
+from scalinglab.fitting import FitResult, fit
 from scalinglab.io import Runs, load_runs
 from scalinglab.lab.store import RunStore, is_store_file
 from scalinglab.laws import get_family

@@ -13,9 +13,9 @@ x), then predicts the target at its last x (or ``final``). Laws (L in nats/token
   log grid on [0.01, 3], refined by bounded Brent search. Bootstrap: whole other runs resampled with
   replacement, the target's fitted points resampled, everything refitted.
 * ``"chinchilla"``: L(N, x) = E + A/N^alpha + B/x^beta, every parameter shared (Hoffmann et al. 2022,
-  eq. 2, with D = x seen so far; N = ``params``), fitted with :func:`scalinglab.fit` (row bootstrap).
+  eq. 2, with D = x seen so far; N = ``params``), fitted with :func:`scalinglab.fitting` (row bootstrap).
 * ``"kaplan_ns"``: L(N, S) = (N_c/N)^alpha_N + (S_c/S)^alpha_S shared (Kaplan et al. 2020, eq. 1.6 /
-  5.6, Table 3; S = x), fitted with :func:`scalinglab.fit` (row bootstrap).
+  5.6, Table 3; S = x), fitted with :func:`scalinglab.fitting` (row bootstrap).
 
 Interval: bootstrap predictions ln L_b plus noise s * t_b (see :mod:`scalinglab.analysis.forecast`),
 with s chosen to reflect how far a forecast misses a whole run, not only the curve noise:
@@ -55,8 +55,8 @@ from scalinglab.analysis.forecast_core import (
     load_curves,
 )
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, seed_number
-from scalinglab.fit import FitResult
-from scalinglab.fit.result import percentile_interval
+from scalinglab.fitting import FitResult
+from scalinglab.fitting.result import percentile_interval
 from scalinglab.io import Runs
 from scalinglab.laws import get_family
 

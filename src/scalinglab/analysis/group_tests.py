@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize, stats
 
-from scalinglab.fit.result import FitResult, percentile_interval
-from scalinglab.fit.runtime import single_threaded_blas
+from scalinglab.fitting.result import FitResult, percentile_interval
+from scalinglab.fitting.runtime import single_threaded_blas
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray

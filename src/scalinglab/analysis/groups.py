@@ -38,7 +38,7 @@ from scalinglab.analysis.multiplier import (
     gap_trend,
 )
 from scalinglab.errors import FitError, ScalingLabError
-from scalinglab.fit import FitResult, fit
+from scalinglab.fitting import FitResult, fit
 from scalinglab.io import CANONICAL, Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily

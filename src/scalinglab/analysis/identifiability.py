@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import ScalingLabError, positive_number
-from scalinglab.fit.result import FitResult
+from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
@@ -97,7 +97,7 @@ def _ratio_warning(ratio: np.ndarray) -> list[str]:
 
 
 def fit_identifiability_warnings(result: Any, max_orders: float = MAX_ORDERS) -> list[str]:
-    """Warnings from a fitted :class:`~scalinglab.fit.FitResult`: positive parameters whose bootstrap
+    """Warnings from a fitted :class:`~scalinglab.fitting.FitResult`: positive parameters whose bootstrap
     interval spans more than ``max_orders`` orders of magnitude (log10(high/low)), parameters on a
     bound of the search box, and a fit that did not converge. A fit without a bootstrap gets one
     sentence saying the interval check could not be made."""
@@ -133,6 +133,6 @@ def fit_identifiability_warnings(result: Any, max_orders: float = MAX_ORDERS) ->
 
 def _unidentified_sentences(result: FitResult, named: set[str]) -> list[str]:
     """The fit's own sentences on the parameters it could not identify (:meth:`FitResult.
-    identification_notes`, :mod:`scalinglab.fit.identify`), for those not ``named`` above."""
+    identification_notes`, :mod:`scalinglab.fitting.identify`), for those not ``named`` above."""
     return [note for name, note in zip(result.unidentified, result.identification_notes(), strict=True)
             if name not in named]

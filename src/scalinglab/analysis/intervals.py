@@ -44,17 +44,17 @@ from typing import Any
 
 import numpy as np
 
-import scalinglab.fit.calibration as cal
+import scalinglab.fitting.calibration as cal
 from scalinglab.errors import ScalingLabError, level_number
-from scalinglab.fit.predictive import (  # noqa: F401  (the arithmetic lives in the fit layer)
+from scalinglab.fitting.predictive import (  # noqa: F401  (the arithmetic lives in the fit layer)
     BISECTION_STEPS,
     MAD_EFFICIENCY,
     MAD_TO_SIGMA,
     residual_scale,
 )
-from scalinglab.fit.predictive import mixture_quantiles as _mixture_quantiles
-from scalinglab.fit.predictive import weighted_percentile as _weighted_percentile
-from scalinglab.fit.result import FitResult
+from scalinglab.fitting.predictive import mixture_quantiles as _mixture_quantiles
+from scalinglab.fitting.predictive import weighted_percentile as _weighted_percentile
+from scalinglab.fitting.result import FitResult
 
 Array = np.ndarray
 NOISE_KINDS = ("t", "resample")
@@ -86,7 +86,7 @@ class PredictionInterval:
 
     @property
     def loss(self) -> Array:
-        """Alias of ``point`` (the name :class:`~scalinglab.fit.Prediction` uses)."""
+        """Alias of ``point`` (the name :class:`~scalinglab.fitting.Prediction` uses)."""
         return self.point
 
     def to_dict(self) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def _law_inputs(result: FitResult, X: dict[str, Any]) -> tuple[dict[str, Array],
 def _budget_inputs(result: FitResult, budget: Any, notes: list[str]) -> dict[str, Array]:
     """Inputs at FLOP budget(s): for a law of params and tokens the compute-optimal (N, D) of the point
     estimate (``sl.optimal``, C = 6ND); for a law of flops the budget itself."""
-    from scalinglab.plan.optimal import allocate
+    from scalinglab.plan.allocation import allocate
 
     family = result.family
     budgets = np.atleast_1d(np.asarray(budget, dtype=float))
@@ -157,7 +157,7 @@ def prediction_interval(result: FitResult, level: float = 0.95, *, noise: str = 
     the fit's own residuals, inflated by sqrt(n/(n-p)).
 
     ``interval="calibrated"`` widens that interval by the law's misfit as learned from its own
-    extrapolation errors (the union with ln L_pred -+ q s(d), :mod:`scalinglab.fit.calibration`); the
+    extrapolation errors (the union with ln L_pred -+ q s(d), :mod:`scalinglab.fitting.calibration`); the
     fit must carry a calibration (:func:`scalinglab.analysis.calibrate`)."""
     if not isinstance(result, FitResult):
         raise ScalingLabError(f"result must be a FitResult (from sl.fit), got {type(result).__name__}")

@@ -30,7 +30,7 @@ import numpy as np
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
 from scalinglab.errors import ScalingLabError, count_array
-from scalinglab.fit.result import percentile_interval
+from scalinglab.fitting.result import percentile_interval
 from scalinglab.resolve import AnyLaw, resolve_law
 
 Array = np.ndarray

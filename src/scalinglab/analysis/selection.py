@@ -39,7 +39,7 @@ import pandas as pd
 
 from scalinglab.analysis.backtest import _backtest_runs, _prepare
 from scalinglab.errors import ScalingLabError, as_list, positive_number
-from scalinglab.fit.result import percentile_interval
+from scalinglab.fitting.result import percentile_interval
 from scalinglab.io import Runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
@@ -112,7 +112,7 @@ def select_law(data: Runs | pd.DataFrame | str | os.PathLike, laws: Sequence[str
 
 def _score_law(runs: Runs, law: str | LawFamily, threshold: float, x: str, bootstrap: int, seed: int,
                level: float, loss: str, notes: list[str]) -> dict[str, Any] | None:
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
 
     try:
         family = get_family(law)
@@ -155,7 +155,7 @@ def regime_change(data: Runs | pd.DataFrame | str | os.PathLike, x: str = "flops
     diminishing_returns (bool), local_exponent_small / _large (k at the smallest and largest x),
     exponent_ratio_interval (of k_large / k_small) and reasons (one sentence per criterion, prefixed
     ok: or fails:)."""
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
 
     runs, _ = _prepare(data, f"power:{x}", x, None, 0)
     if holdout_above is not None:

@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 
 from scalinglab.errors import ScalingLabError, column_name
-from scalinglab.fit import FitResult, fit
+from scalinglab.fitting import FitResult, fit
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import Array, LawFamily, grid

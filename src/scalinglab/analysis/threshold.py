@@ -148,14 +148,14 @@ def _fitted(obj, metric, x, law, chance, ceiling, bootstrap, seed, level, column
 
 
 def _is_law(obj: Any) -> bool:
-    from scalinglab.fit.result import FitResult
+    from scalinglab.fitting.result import FitResult
     from scalinglab.laws.published import PublishedLaw
 
     return isinstance(obj, (FitResult, PublishedLaw))
 
 
 def _fit_law(data, x, law, bootstrap, seed, level, columns, x_scale):
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
     from scalinglab.laws import get_family
     from scalinglab.resolve import resolve_law
 

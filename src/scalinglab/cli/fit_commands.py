@@ -33,7 +33,7 @@ def fit_cmd(
     out_path: Optional[str] = typer.Option(None, "--out", help="Save the fit as JSON here."),
 ) -> None:
     """Fit a scaling law to a table of runs (JSON gains 'calibration' with --calibrate)."""
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
 
     result = fit(data, law=law, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level,
                  columns=_parse_cols(col), drop_highest_loss=drop_highest_loss,
@@ -114,7 +114,7 @@ def predict_cmd(
 def _predictive(resolved, interval: str, inputs: dict):
     """A fit's prediction with the "prediction" or "calibrated" interval (published laws have neither)."""
     from scalinglab.errors import ScalingLabError, choice
-    from scalinglab.fit.result import INTERVAL_METHODS, FitResult
+    from scalinglab.fitting.result import INTERVAL_METHODS, FitResult
 
     interval = choice("--interval", interval, INTERVAL_METHODS)
     if not isinstance(resolved, FitResult):

@@ -3,7 +3,7 @@
 Modes (exactly one):
 
 * ``scalinglab optimal --law LAW --flops C [--json]``: N_opt, D_opt, tokens/param and loss of a fitted
-  or published law (:mod:`scalinglab.plan.optimal`); JSON keys ``flops``, ``params``, ``tokens``,
+  or published law (:mod:`scalinglab.plan.allocation`); JSON keys ``flops``, ``params``, ``tokens``,
   ``tokens_per_param``, ``loss`` (+ ``params_ci``, ``tokens_ci`` with bootstrap draws),
   ``extrapolation`` (decades of N, D and C outside the law's data) and ``warnings``. A fit whose data
   leave A, B, alpha or beta undetermined is refused (exit 2) unless ``--allow-unidentified``; then, and
@@ -117,7 +117,7 @@ def _wants_list(text: str) -> bool:
 
 
 def _law_mode(law: str, flops: str, as_json: bool, allow_unidentified: bool = False) -> None:
-    from scalinglab.plan.optimal import optimal_frontier, parse_flops_range
+    from scalinglab.plan.allocation import optimal_frontier, parse_flops_range
     from scalinglab.resolve import law_name, resolve_law
 
     budgets = parse_flops_range(flops)
@@ -175,7 +175,7 @@ def _print_extrapolation(law: Any, allocations: list[Any]) -> None:
 
 
 def _rule_mode(key: str, flops: str, as_json: bool) -> None:
-    from scalinglab.plan.optimal import parse_flops_range
+    from scalinglab.plan.allocation import parse_flops_range
     from scalinglab.plan.rules import get_rule
 
     rule = get_rule(key)
@@ -215,8 +215,8 @@ def _list_rules(as_json: bool) -> None:
 # ---- from runs -----------------------------------------------------------------------------------
 def _approach_mode(data: str, approach: int, flops: str | None, bootstrap: int, seed: int, level: float,
                    load: dict[str, Any], options: dict[str, Any], as_json: bool) -> None:
+    from scalinglab.plan.allocation import parse_flops_range
     from scalinglab.plan.approaches import fit_approach
-    from scalinglab.plan.optimal import parse_flops_range
 
     budgets = parse_flops_range(flops) if flops is not None else None
     result = fit_approach(data, approach, bootstrap=bootstrap, seed=seed, level=level, **load, **options)
@@ -242,8 +242,8 @@ def _approach_mode(data: str, approach: int, flops: str | None, bootstrap: int, 
 
 def _compare_mode(data: str, flops: str | None, bootstrap: int, seed: int, level: float,
                   load: dict[str, Any], require_bracket: bool, as_json: bool) -> None:
+    from scalinglab.plan.allocation import parse_flops_range
     from scalinglab.plan.approaches import compare_approaches
-    from scalinglab.plan.optimal import parse_flops_range
 
     budget = None
     if flops is not None:

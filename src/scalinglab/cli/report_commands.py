@@ -66,7 +66,7 @@ def _plot_options(**given: Any) -> dict[str, Any]:
 
 def _budgets(text: str) -> list[float]:
     """FLOP budgets from ``--budgets`` text (1e21,1e22 or start:stop:count)."""
-    from scalinglab.plan.optimal import parse_flops_range
+    from scalinglab.plan.allocation import parse_flops_range
 
     try:
         return parse_flops_range(text)

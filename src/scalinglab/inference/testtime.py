@@ -31,7 +31,7 @@ from scalinglab.errors import (
     positive_number,
     seed_number,
 )
-from scalinglab.fit.optimizer import minimize_residuals
+from scalinglab.fitting.optimizer import minimize_residuals
 
 __all__ = ["LOG_LINEAR", "SIGMOID", "log_linear_law", "sigmoid_law", "CurveFit", "AccuracyPrediction",
            "AccuracyScalingFit", "fit_test_time"]

@@ -29,9 +29,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from scalinglab.fit import FitResult, fit
+from scalinglab.fitting import FitResult, fit
 from scalinglab.io import load_runs
-from scalinglab.plan.optimal import Allocation, allocate
+from scalinglab.plan.allocation import Allocation, allocate
 
 __all__ = ["DEMO_BUDGETS", "DEMO_PER_BUDGET", "PLAN_BUDGETS", "LabDemo", "print_lab_demo", "run_lab_demo"]
 

@@ -17,7 +17,7 @@ times are seconds.
   step by 16) is d_ff tuned within 2-8 d_model.
 * IsoFLOP (:func:`isoflop_design`, Hoffmann et al. 2022 approach 2): at each budget C, ``per_budget``
   sizes log-spaced from N*/span to N* x span around the centre's compute-optimal N* (a law via
-  :func:`scalinglab.plan.optimal.optimal_allocation`, e.g. ``"hoffmann2022"``, whose N* counts all
+  :func:`scalinglab.plan.allocation.optimal_allocation`, e.g. ``"hoffmann2022"``, whose N* counts all
   parameters and is used here as a non-embedding N, or a tokens-per-parameter ratio r: N* =
   sqrt(C / (6 r))), clipped to the trainable range; each run trains D = C / (6 N) tokens rounded to
   whole steps of ``batch_size x seq_len`` tokens, so 6 N D is within half a step of C.
@@ -175,7 +175,7 @@ def _center_params(center: Any, flops: float) -> float:
             ratio = None
     if ratio is not None:
         return math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN * ratio))  # C = 6 N (ratio N)
-    from scalinglab.plan.optimal import optimal_allocation
+    from scalinglab.plan.allocation import optimal_allocation
 
     return optimal_allocation(center, flops).params
 

@@ -36,8 +36,8 @@ import pandas as pd
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
 from scalinglab.errors import ScalingLabError, count_array
-from scalinglab.fit.api import check_bootstrap_options
-from scalinglab.fit.result import FitResult, percentile_interval
+from scalinglab.fitting.api import check_bootstrap_options
+from scalinglab.fitting.result import FitResult, percentile_interval
 from scalinglab.io import Runs, load_runs
 from scalinglab.plan.envelope import envelope_optima
 from scalinglab.plan.isoflop import (
@@ -92,7 +92,7 @@ class ApproachResult:
         ``tokens_ci`` when bootstrapped; approach 3 also gives the predicted ``loss`` (nats/token)."""
         c = _positive_flops(flops)
         if self.fit is not None:
-            from scalinglab.plan.optimal import optimal_frontier
+            from scalinglab.plan.allocation import optimal_frontier
 
             # the fit was already checked (approach 3 refuses or warns on unidentified parameters)
             return [_frontier_entry(al.to_dict())
@@ -231,7 +231,7 @@ def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: floa
 # ---- approach 3: the parametric fit ----------------------------------------------------------------
 def _approach3(runs: Runs, bootstrap: int, seed: int, level: float, options: dict[str, Any],
                allow_unidentified: bool = False) -> ApproachResult:
-    from scalinglab.fit import fit as fit_law
+    from scalinglab.fitting import fit as fit_law
 
     res = fit_law(runs, "chinchilla", bootstrap=bootstrap, seed=seed, level=level, **options)
     guard = unidentified_guard(res, "approach 3's compute-optimal frontier", allocation_params(res),

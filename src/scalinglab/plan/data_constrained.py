@@ -19,7 +19,7 @@ from scalinglab.errors import ScalingLabError, count_array, count_number
 from scalinglab.laws.base import Array
 from scalinglab.laws.muennighoff import R_D_STAR, DataConstrained, _decayed, _positive  # noqa: F401 (re-exported)
 from scalinglab.laws.published import PublishedLaw, get_published
-from scalinglab.plan.optimal import Allocation, allocate
+from scalinglab.plan.allocation import Allocation, allocate
 from scalinglab.resolve import resolve_law
 
 #: The paper's fit, as registered under ``muennighoff2023`` in :mod:`scalinglab.laws.published`.

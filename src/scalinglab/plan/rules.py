@@ -143,7 +143,7 @@ _ENTRIES = [
                        "unrounded Approach-3 constants (published law 'hoffmann2022-unrounded') [R]; the paper "
                        "quotes 40B"),
         units=_HOFFMANN_UNITS,
-        notes="For the full law (loss, intervals) use scalinglab.plan.optimal with 'hoffmann2022-unrounded'.",
+        notes="For the full law (loss, intervals) use scalinglab.plan.allocation with 'hoffmann2022-unrounded'.",
     ),
     ComputeOptimalRule(
         key="llama3", a=0.47, b=0.53, given={"tokens": (0.29, 0.53)},

@@ -20,7 +20,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullForm
 import scalinglab.report.style as style
 from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.errors import ScalingLabError
-from scalinglab.fit.result import FitResult
+from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
 from scalinglab.resolve import law_name, predict_loss, resolve_law
 
@@ -166,7 +166,7 @@ def _law_curves(ax, law: Any, data: Runs, x: str, colour_by: str, cmap, norm) ->
 
 def _frontier_curve(ax, law: Any, flops: Array) -> None:
     """The compute-optimal loss L*(C) = min over N of L(N, C/(6N)) (Hoffmann et al. 2022 eq. 4)."""
-    from scalinglab.plan.optimal import optimal_frontier
+    from scalinglab.plan.allocation import optimal_frontier
 
     try:
         allocs = optimal_frontier(law, list(flops), allow_unidentified=True)  # a curve, not an answer

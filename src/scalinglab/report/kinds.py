@@ -58,7 +58,7 @@ def runs_of(data: Any, columns: Mapping[str, str] | None = None):
 
 def law_for(runs: Any, law: Any, bootstrap: int = 0, seed: int = 0):
     """A fit JSON or published key as it is; a law family (name or object) fitted to ``runs``."""
-    from scalinglab.fit import FitResult, fit
+    from scalinglab.fitting import FitResult, fit
     from scalinglab.laws.published import PublishedLaw, get_published
 
     if isinstance(law, (FitResult, PublishedLaw)):

@@ -63,7 +63,7 @@ def frontier_table(source: Any, budgets: Sequence[float]) -> pd.DataFrame:
         if source in REGISTRY:
             rule = get_rule(source)
             return _from_rows([rule.optimal(c).to_dict() for c in budgets])
-    from scalinglab.plan.optimal import optimal_frontier
+    from scalinglab.plan.allocation import optimal_frontier
 
     # a drawing of the frontier: the report refuses or warns about unidentified parameters itself
     return _from_rows([a.to_dict() for a in optimal_frontier(source, budgets, allow_unidentified=True)])

@@ -112,7 +112,7 @@ def _attempt(section: Section, warnings: list[str], what: str, build) -> Any:
 # ---- the whole report ----------------------------------------------------------------------------
 def build_sections(inp: ReportInputs) -> BuiltReport:
     """Load the runs, fit the law and build every section in page order."""
-    from scalinglab.fit import fit
+    from scalinglab.fitting import fit
     from scalinglab.io import load_runs
 
     runs = load_runs(inp.data, inp.columns, drop_highest_loss=inp.drop_highest_loss)
@@ -305,7 +305,7 @@ def uncertainty_section(result: Any) -> Section:
 
 # ---- the plan ------------------------------------------------------------------------------------
 def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str]) -> tuple[Section, list[Any]]:
-    from scalinglab.plan.optimal import optimal_frontier
+    from scalinglab.plan.allocation import optimal_frontier
 
     sec = Section("plan", "Compute-optimal plan")
     if set(result.family.variables) != {"params", "tokens"}:

@@ -3,7 +3,7 @@ import pytest
 from scipy.special import huber
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.fit.objective import Objective
+from scalinglab.fitting.objective import Objective
 
 
 def test_huber_matches_scipy_and_is_summed():

@@ -11,7 +11,7 @@ Algorithm (:func:`bootstrap_fit`):
    it fast: a resample's optimum lies close to one of them (about 10-20 iterations instead of
    50-250 for the same end point from a grid start).
 2. *Batches.* All resamples of a chunk, times all their starts, advance together in one batched
-   Levenberg-Marquardt optimisation (:mod:`scalinglab.fit.optimizer`) with the bootstrap counts as
+   Levenberg-Marquardt optimisation (:mod:`scalinglab.fitting.optimizer`) with the bootstrap counts as
    per-point weights. A chunk holds at most ``CHUNK`` resamples, fewer when rows are many, so that
    its (resamples x starts, rows) weights stay within ``CHUNK_BYTES``; the counts are drawn chunk
    by chunk from one seeded generator (the same draws as drawing them all at once).
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.fit.multistart import distinct_index
-from scalinglab.fit.objective import Objective
-from scalinglab.fit.optimizer import minimize_batched
+from scalinglab.fitting.multistart import distinct_index
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.optimizer import minimize_batched
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray

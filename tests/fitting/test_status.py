@@ -1,9 +1,9 @@
-"""The first-order test (scalinglab.fit.status.decrements, first_order_ok), shared by the law fits
+"""The first-order test (scalinglab.fitting.status.decrements, first_order_ok), shared by the law fits
 and the sigmoid fits of scalinglab.analysis._sigmoid."""
 
 import numpy as np
 
-from scalinglab.fit.status import decrements, first_order_ok
+from scalinglab.fitting.status import decrements, first_order_ok
 
 
 def _reference(theta, g, H, lo, hi):

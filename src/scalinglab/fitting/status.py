@@ -2,7 +2,7 @@
 
 The test is the projected gradient measured in the Gauss-Newton metric. At the final internal
 parameters theta, with g the gradient of the objective and H = J^T W J its IRLS Gauss-Newton matrix
-(see :mod:`scalinglab.fit.optimizer`), parameters on a bound whose gradient points out of the box are
+(see :mod:`scalinglab.fitting.optimizer`), parameters on a bound whose gradient points out of the box are
 dropped (the projection), and on the remaining free ones
 
     decrement = g_F^T H_FF^+ g_F / 2
@@ -15,7 +15,7 @@ that is, when the objective cannot fall by more than a relative 1e-8 (the floor 
 is the floating-point resolution of a sum of n squared log-residuals of order 1e-15). Scaling the
 gradient by H^+ makes the test independent of the units of each parameter (an exponent and a
 log-amplitude are compared on the scale of the objective they move). A flat direction (H singular)
-has no gradient component in exact arithmetic and is left to :mod:`scalinglab.fit.identify`.
+has no gradient component in exact arithmetic and is left to :mod:`scalinglab.fitting.identify`.
 
 Otherwise the status says how the optimiser stopped: ``max_iterations`` (it ran out of iterations),
 ``stalled`` (it stopped because no damped step descended, yet the gradient is not small), or
@@ -29,8 +29,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scalinglab.fit.objective import Objective
-from scalinglab.fit.optimizer import normal_equations
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.optimizer import normal_equations
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray

@@ -16,10 +16,10 @@ import numpy as np
 
 from scalinglab.atomic import atomic_write_text
 from scalinglab.errors import ScalingLabError
-from scalinglab.fit.calibration import calibrated_log_bounds, check_calibration, summary_dict
-from scalinglab.fit.objective import Objective
-from scalinglab.fit.predictive import log_prediction_bounds
-from scalinglab.fit.status import FitStatus
+from scalinglab.fitting.calibration import calibrated_log_bounds, check_calibration, summary_dict
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.predictive import log_prediction_bounds
+from scalinglab.fitting.status import FitStatus
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
@@ -97,11 +97,11 @@ class FitResult:
     # the fitted runs' range: {"params": [min, max], "tokens": [...], "flops": [...]} for the quantities the
     # runs hold (flops = 6ND when not given); None when unknown (a fit file written before it was recorded)
     data_range: dict[str, list[float]] | None = None
-    # how the fit ended (scalinglab.fit.status.FitStatus value) and what the data do not determine
+    # how the fit ended (scalinglab.fitting.status.FitStatus value) and what the data do not determine
     status: str = "converged"
     unidentified: list[str] = field(default_factory=list)  # natural parameter names
     unidentified_why: dict[str, str] = field(default_factory=dict)  # name -> reason in words
-    # the law's extrapolation errors measured on its own data (scalinglab.fit.calibration); None: none
+    # the law's extrapolation errors measured on its own data (scalinglab.fitting.calibration); None: none
     calibration: dict[str, Any] | None = None
 
     # ---- prediction ---------------------------------------------------------------------
@@ -113,10 +113,10 @@ class FitResult:
         * ``"parameters"`` (default): with bootstrap draws, the percentile interval of the predicted
           (mean) loss, parameter uncertainty only; no interval without draws.
         * ``"prediction"``: the loss a new run would observe: bootstrap draws plus run-to-run noise
-          (:mod:`scalinglab.fit.predictive`, the same numbers as
+          (:mod:`scalinglab.fitting.predictive`, the same numbers as
           :func:`scalinglab.analysis.prediction_interval` with noise "t").
         * ``"calibrated"``: that, widened by the law's misfit as learned from its own extrapolation
-          errors (:mod:`scalinglab.fit.calibration`); needs a calibration
+          errors (:mod:`scalinglab.fitting.calibration`); needs a calibration
           (``sl.analysis.calibrate(result, runs)``, CLI ``fit --calibrate``)."""
         if interval not in INTERVAL_METHODS:
             raise ScalingLabError(f"interval must be one of {', '.join(INTERVAL_METHODS)}, got {interval!r}")
@@ -240,7 +240,7 @@ class FitResult:
     def to_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild this result; floats keep full precision in JSON."""
         return {
-            "format": "scalinglab.fit", "format_version": FORMAT_VERSION,
+            "format": "scalinglab.fitting", "format_version": FORMAT_VERSION,
             "law": self.law, "family": self.family.spec(), "theta": self.theta.tolist(),
             "params": dict(self.params), "derived": dict(self.derived),
             "objective": self.objective, "rmse_log": self.rmse_log, "n_points": self.n_points,
@@ -266,8 +266,8 @@ class FitResult:
         object passed as ``family`` (a Python function cannot be stored in JSON)."""
         from scalinglab.laws import get_family
 
-        if not isinstance(d, dict) or d.get("format") != "scalinglab.fit":
-            raise ScalingLabError("not a scalinglab fit (JSON without \"format\": \"scalinglab.fit\")")
+        if not isinstance(d, dict) or d.get("format") != "scalinglab.fitting":
+            raise ScalingLabError("not a scalinglab fit (JSON without \"format\": \"scalinglab.fitting\")")
         if d.get("format_version", 0) > FORMAT_VERSION:
             raise ScalingLabError(f"fit file format {d['format_version']} is newer than this scalinglab "
                                   f"understands ({FORMAT_VERSION}); upgrade scalinglab")

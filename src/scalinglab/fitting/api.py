@@ -11,13 +11,13 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, level_number, plain_repr, seed_number
-from scalinglab.fit.bootstrap import bootstrap_fit
-from scalinglab.fit.identify import unidentified_parameters
-from scalinglab.fit.multistart import multistart
-from scalinglab.fit.objective import Objective
-from scalinglab.fit.result import FitResult, percentile_interval
-from scalinglab.fit.runtime import single_threaded_blas
-from scalinglab.fit.status import FitStatus, fit_status
+from scalinglab.fitting.bootstrap import bootstrap_fit
+from scalinglab.fitting.identify import unidentified_parameters
+from scalinglab.fitting.multistart import multistart
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.result import FitResult, percentile_interval
+from scalinglab.fitting.runtime import single_threaded_blas
+from scalinglab.fitting.status import FitStatus, fit_status
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
@@ -66,7 +66,7 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
 
     Objective: sum_i rho(ln f(x_i; theta) - ln y_i), rho = Huber(delta) (Hoffmann et al. 2022, sec. D.2;
     summed, not averaged) or least squares (``loss="ls"``). Multi-start over the family's grid
-    (``starts`` overrides it; see :mod:`scalinglab.fit.multistart` for ``refine``). With
+    (``starts`` overrides it; see :mod:`scalinglab.fitting.multistart` for ``refine``). With
     ``bootstrap=B``, B resamples (rows, or whole groups when a ``group`` column exists) are refitted,
     giving percentile intervals at ``level`` and standard errors for every parameter and derived
     quantity. Same ``seed``, same answer. Loss is in nats/token.
@@ -108,8 +108,8 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
 
 
 def _attach_status(result: FitResult, X, logy, obj, optimizer_stopped: bool, starts) -> None:
-    """Status by the first-order test (fit/status.py) and the parameters the data do not
-    determine (fit/identify.py); ``converged`` is True only for status ``converged``."""
+    """Status by the first-order test (fitting/status.py) and the parameters the data do not
+    determine (fitting/identify.py); ``converged`` is True only for status ``converged``."""
     family = result.family
     status = fit_status(family, result.theta, result.objective, X, logy, obj, optimizer_stopped)
     result.status, result.converged = status.value, status is FitStatus.CONVERGED

@@ -1,4 +1,4 @@
-"""The one batched, bounded Levenberg-Marquardt optimiser (scalinglab.fit.optimizer.minimize_residuals).
+"""The one batched, bounded Levenberg-Marquardt optimiser (scalinglab.fitting.optimizer.minimize_residuals).
 
 Every fit runs on it: the law families through minimize_batched, the sigmoids of
 analysis._sigmoid and the test-time-compute sigmoid of inference.testtime through a residual
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy.optimize import least_squares
 
-from scalinglab.fit.objective import Objective
-from scalinglab.fit.optimizer import (
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.optimizer import (
     LAMBDA_DOWN,
     LAMBDA_STALL,
     LAMBDA_UP,

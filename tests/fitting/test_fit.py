@@ -8,8 +8,8 @@ import pytest
 
 import scalinglab as sl
 from scalinglab.errors import FitError, ScalingLabError
-from scalinglab.fit.multistart import multistart
-from scalinglab.fit.objective import Objective
+from scalinglab.fitting.multistart import multistart
+from scalinglab.fitting.objective import Objective
 from scalinglab.laws import Chinchilla
 
 TRUTH = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}

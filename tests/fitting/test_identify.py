@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import scalinglab as sl
-from scalinglab.fit.identify import unidentified_parameters
-from scalinglab.fit.objective import Objective
-from scalinglab.fit.status import FitStatus, fit_status, newton_decrement
+from scalinglab.fitting.identify import unidentified_parameters
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.status import FitStatus, fit_status, newton_decrement
 from scalinglab.laws import get_family
 
 N15 = np.logspace(7, 10, 15)

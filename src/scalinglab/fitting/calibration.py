@@ -1,6 +1,6 @@
 """Calibrated extrapolation intervals: the calibration a fit carries and the interval arithmetic.
 
-A law's bootstrap + noise interval (:mod:`scalinglab.fit.predictive`) assumes the law's form is right.
+A law's bootstrap + noise interval (:mod:`scalinglab.fitting.predictive`) assumes the law's form is right.
 Every simple law misfits real scaling data somewhat, and the misfit grows with the extrapolation
 distance, so those intervals under-cover far out. A *calibration* records the law's own extrapolation
 errors inside the fitted data (rolling-origin refits made by :func:`scalinglab.analysis.calibrate`:

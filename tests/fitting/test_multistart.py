@@ -1,9 +1,9 @@
-"""The one "distinct optima" helper (scalinglab.fit.multistart.distinct_optima): bootstrap starts of
+"""The one "distinct optima" helper (scalinglab.fitting.multistart.distinct_optima): bootstrap starts of
 the law fits and of the sigmoid fits of scalinglab.analysis."""
 
 import numpy as np
 
-from scalinglab.fit.multistart import distinct_index, distinct_optima
+from scalinglab.fitting.multistart import distinct_index, distinct_optima
 
 
 def test_ranked_by_value_skipping_near_duplicates_and_stopping_at_non_finite():

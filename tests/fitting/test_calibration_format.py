@@ -1,4 +1,4 @@
-"""The calibration a fit carries (scalinglab.fit.calibration): quantile, bounds, format, round trip."""
+"""The calibration a fit carries (scalinglab.fitting.calibration): quantile, bounds, format, round trip."""
 
 import json
 import math
@@ -10,8 +10,8 @@ import pytest
 import scalinglab as sl
 from scalinglab.analysis.intervals import prediction_interval
 from scalinglab.errors import ScalingLabError
-from scalinglab.fit import calibration as cal
-from scalinglab.fit.result import FitResult
+from scalinglab.fitting import calibration as cal
+from scalinglab.fitting.result import FitResult
 
 
 def power_floor_runs(seed: int, n: int = 24, noise: float = 0.02) -> pd.DataFrame:

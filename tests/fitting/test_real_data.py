@@ -5,7 +5,7 @@ import pytest
 from scipy.optimize import minimize
 
 import scalinglab as sl
-from scalinglab.fit.objective import Objective
+from scalinglab.fitting.objective import Objective
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import scalinglab as sl
-from scalinglab.fit import bootstrap as bootstrap_module
-from scalinglab.fit.bootstrap import bootstrap_fit, resample_weights
-from scalinglab.fit.multistart import SUBSAMPLE, multistart, stratified_subsample
-from scalinglab.fit.objective import Objective
-from scalinglab.fit.optimizer import minimize_batched, normal_equations, objective_values, row_blocks
-from scalinglab.fit.result import percentile_interval
-from scalinglab.fit.runtime import single_threaded_blas
+from scalinglab.fitting import bootstrap as bootstrap_module
+from scalinglab.fitting.bootstrap import bootstrap_fit, resample_weights
+from scalinglab.fitting.multistart import SUBSAMPLE, multistart, stratified_subsample
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.optimizer import minimize_batched, normal_equations, objective_values, row_blocks
+from scalinglab.fitting.result import percentile_interval
+from scalinglab.fitting.runtime import single_threaded_blas
 from scalinglab.laws import Chinchilla
 
 TRUTH = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}

@@ -1,4 +1,4 @@
-"""Compute-optimal allocation from a law (scalinglab.plan.optimal)."""
+"""Compute-optimal allocation from a law (scalinglab.plan.allocation)."""
 
 import dataclasses
 import math
@@ -12,7 +12,7 @@ from conftest import run_cli  # the shared in-process CLI runner in tests/confte
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import Chinchilla, CustomLaw
 from scalinglab.laws.published import PublishedLaw
-from scalinglab.plan.optimal import (
+from scalinglab.plan.allocation import (
     CLOSED_FORM,
     NUMERICAL,
     allocate,

@@ -5,7 +5,7 @@ callable (:data:`Residuals`) with a box and an optional projection; the law fami
 through :func:`minimize_batched` (log-residuals of a :class:`~scalinglab.laws.base.LawFamily`), the
 sigmoids of :mod:`scalinglab.analysis._sigmoid` and the test-time-compute sigmoid of
 :mod:`scalinglab.inference.testtime` through their own residuals. One set of damping constants
-(``LAMBDA_*``) and one stopping test serve them all; :mod:`scalinglab.fit.status` has the
+(``LAMBDA_*``) and one stopping test serve them all; :mod:`scalinglab.fitting.status` has the
 first-order test of the end point.
 
 All S starts advance together as ``(S, P)`` arrays: no Python loop per start. Each iteration builds
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.fit.objective import Objective
+from scalinglab.fitting.objective import Objective
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray

@@ -16,7 +16,7 @@ cells are taken whole, dense ones sampled down to a common cap, and every sample
 its cell's count over the rows taken from it, so the subsample's objective estimates the full one).
 Then the best few distinct subsample optima (at most ``POLISH_STARTS``, within ``POLISH_MARGIN`` of
 the best) are polished on **all** rows, whose objective and Levenberg-Marquardt sums are
-accumulated over blocks of rows (:mod:`scalinglab.fit.optimizer`), and the best of them is the
+accumulated over blocks of rows (:mod:`scalinglab.fitting.optimizer`), and the best of them is the
 answer. The cost of the screen and refine is then fixed, and the polish is linear in rows in time
 and constant in memory. A table of at most ``subsample`` rows is its own subsample: the algorithm
 is then exactly steps 1-3 on all rows.
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scalinglab.fit.objective import Objective
-from scalinglab.fit.optimizer import minimize_batched, objective_values
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.optimizer import minimize_batched, objective_values
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
