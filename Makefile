@@ -8,13 +8,18 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-# torch is pinned to 2.13.0, the CPU build this kind of machine carries on disk: a plain `torch`
-# would pull a multi-GB CUDA build. It is installed first so the `lab` extra finds it satisfied.
+# torch is installed first, so that the `lab` extra finds it satisfied. TORCH (default torch==2.13.0, the
+# CPU build this kind of machine carries on disk) and TORCH_PIP_ARGS (default none) choose another build
+# elsewhere, e.g. pip's index options for the CPU wheels: the README's "Install" says how.
+TORCH          ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+EXTRAS         ?= test,lab,ray,trackers,notebook
+
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,lab,trackers]'
+	$(PY) -m pip install --quiet $(TORCH_PIP_ARGS) '$(TORCH)'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 demo: install
