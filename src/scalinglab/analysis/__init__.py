@@ -16,6 +16,8 @@ Modules (one concept each):
 - ``threshold``: the compute at which a loss or metric crosses a target, with its interval.
 - ``groups``, ``group_tests``, ``multiplier``, ``shape``: per-group laws, exponent tests,
   compute-equivalent multipliers and gap trends, depth/width shape effects.
+- ``capabilities``, ``observational``: observational scaling laws (Ruan et al. 2024): principal
+  capability measures of public models' benchmark scores and held-out predictions from them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from scalinglab.analysis.backtest import (  # noqa: E402,F401
 )
 from scalinglab.analysis.breaktest import smooth_vs_break  # noqa: E402,F401
 from scalinglab.analysis.calibration import calibrate  # noqa: E402,F401
+from scalinglab.analysis.capabilities import CapabilityPCA, capability_pca  # noqa: E402,F401
 
 # emergence and downstream metrics: sigmoid fits, two-step, few-shot, metric choice, break test, thresholds
 from scalinglab.analysis.downstream import (  # noqa: E402,F401
@@ -60,6 +63,7 @@ from scalinglab.analysis.multiplier import (  # noqa: E402,F401
     compute_multiplier,
     gap_trend,
 )
+from scalinglab.analysis.observational import ObservationalResult, observational  # noqa: E402,F401
 from scalinglab.analysis.selection import SelectionResult, regime_change, select_law  # noqa: E402,F401
 from scalinglab.analysis.shape import ShapeEffect, shape_effect  # noqa: E402,F401
 from scalinglab.analysis.threshold import (  # noqa: E402,F401

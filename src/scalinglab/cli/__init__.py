@@ -52,6 +52,7 @@ from scalinglab.cli import (  # noqa: E402,F401  (importing registers the comman
     import_commands,
     inference_commands,
     lab_commands,
+    observe_commands,
     optimal_commands,
     quality_commands,
     report_commands,

@@ -1,0 +1,241 @@
+"""Observational scaling laws (Ruan et al. 2024, arXiv:2405.10938; references.md E6): predict a
+downstream capability of larger models from public models' standard benchmark scores.
+
+Procedure (the authors' defaults, ``utils/constants.py`` and ``utils/data.py`` of ``ryoungj/ObsScaling``):
+
+1. principal capability measures of the benchmark table (:mod:`scalinglab.analysis.capabilities`:
+   rank-1 PCA imputation, 5-component PCA of unstandardised scores);
+2. split the models with a target score at a training-compute cutoff: models with C <= ``cutoff_flops``
+   (default 8.4e22 FLOPs, Llama-2-7B's budget) train the law; the rest, and models whose compute is
+   unknown (the authors' split puts them there too), are held out;
+3. fit the "parametric sigmoid with fixed height" of the first ``n_pcs`` (default 3) components,
+
+       y = h + (1 - h) sigmoid(w0 + sum_k w_k PC-k),   0 <= h <= 0.2,
+
+   by least squares (h is the floor from random guessing; the ceiling is 1), with the package's one
+   optimiser (:func:`scalinglab.fitting.optimizer.minimize_residuals`) from several starts;
+4. the same sigmoid of log10(C / FLOPs) alone is the compute-based baseline; both are scored on
+   the held-out models (mean squared error, in squared score units).
+
+``y`` is a score in [0, 1] (accuracy or exact match as a fraction); C in FLOPs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.analysis.capabilities import (
+    CapabilityPCA,
+    FamilyLine,
+    capability_pca,
+    equivalent_flops,
+    family_lines,
+)
+from scalinglab.errors import ScalingLabError, column_name, positive_number, whole_number
+from scalinglab.fitting.optimizer import LEAST_SQUARES, minimize_residuals
+
+Array = np.ndarray
+
+#: Llama-2-7B's training compute, 84 x 1e21 FLOPs: the authors' default cutoff (README, ``cutoff_threshold``).
+DEFAULT_CUTOFF_FLOPS = 8.4e22
+#: Largest floor h of the parametric sigmoid (the authors' ``sigmoid_param_range_width``).
+MAX_FLOOR = 0.2
+FLOPS_COLUMNS = {"flops": 1.0, "FLOPs (1E21)": 1e21}
+FAMILY_COLUMNS = ("family", "Model Family")
+MODEL_COLUMNS = ("model", "Model")
+
+
+@dataclass
+class ParametricSigmoid:
+    """y = h + (1 - h) sigmoid(w0 + x . w); ``weights`` = (w0, w_1..w_k), ``floor`` = h."""
+
+    weights: Array
+    floor: float
+    rss: float
+
+    def predict(self, x: Array) -> Array:
+        z = self.weights[0] + np.atleast_2d(x) @ self.weights[1:]
+        return self.floor + (1.0 - self.floor) / (1.0 + np.exp(-np.clip(z, -500, 500)))
+
+
+def fit_parametric_sigmoid(x: Array, y: Array) -> ParametricSigmoid:
+    """Least-squares fit of y = h + (1 - h) sigmoid(w0 + x . w) with 0 <= h <= 0.2 (module docstring,
+    step 3). Starts: the authors' (w0 = 0, w = 0.01, h = 0) and a linear fit of logit(y) on x."""
+    x, y = np.atleast_2d(np.asarray(x, float)), np.asarray(y, float)
+    x = x.T if x.shape[0] != y.size else x
+    n, k = x.shape
+    if n <= k + 2:
+        raise ScalingLabError(f"{n} training models cannot fit a sigmoid of {k} predictors; give more models "
+                              "below the cutoff or fewer components")
+    design = np.column_stack([np.ones(n), x])
+    logit = np.log(np.clip(y, 0.01, 0.99) / (1 - np.clip(y, 0.01, 0.99)))
+    ls = np.linalg.lstsq(design, logit, rcond=None)[0]
+    starts = np.array([np.r_[0.0, np.full(k, 0.01), 0.0], np.r_[ls, 0.0], np.r_[ls, 0.1], np.r_[0.5 * ls, 0.05]])
+    big = 1e3 * (1.0 + np.abs(ls).max())
+    lo, hi = np.r_[np.full(k + 1, -big), 0.0], np.r_[np.full(k + 1, big), MAX_FLOOR]
+
+    def residuals(theta: Array, starts_idx: Array, rows: slice, jac: bool = False):
+        d, w, h = design[rows], theta[:, :-1], theta[:, -1:]
+        sig = 1.0 / (1.0 + np.exp(-np.clip(w @ d.T, -500, 500)))
+        r = h + (1.0 - h) * sig - y[rows]
+        if not jac:
+            return r
+        dz = ((1.0 - h) * sig * (1.0 - sig))[:, None, :] * d.T[None]
+        return r, np.concatenate([dz, (1.0 - sig)[:, None, :]], axis=1)
+
+    res = minimize_residuals(residuals, starts, n, lo, hi, LEAST_SQUARES, max_iter=500)
+    best = int(np.argmin(np.where(np.isfinite(res.value), res.value, np.inf)))
+    return ParametricSigmoid(weights=res.theta[best, :-1], floor=float(res.theta[best, -1]), rss=2.0 * float(res.value[best]))
+
+
+@dataclass(repr=False)
+class ObservationalResult:
+    """An observational scaling law for one target and its held-out check (module docstring)."""
+
+    target: str
+    pca: CapabilityPCA
+    n_pcs: int
+    cutoff_flops: float
+    reference_family: str
+    pc_fit: ParametricSigmoid
+    flops_fit: ParametricSigmoid | None
+    family_lines: list[FamilyLine]
+    predictions: pd.DataFrame  # model, family, flops, equivalent_flops, observed, predicted, flops_predicted, split
+    warnings: list[str] = field(default_factory=list)
+
+    def _mse(self, column: str) -> float:
+        test = self.predictions[self.predictions["split"] == "test"].dropna(subset=[column])
+        return float(np.mean((test[column] - test["observed"]) ** 2)) if len(test) else float("nan")
+
+    @property
+    def test_mse(self) -> float:
+        """Mean squared error of the capability-based prediction on the held-out models."""
+        return self._mse("predicted")
+
+    @property
+    def flops_test_mse(self) -> float:
+        """The same for the compute-only baseline (held-out models of known compute)."""
+        return self._mse("flops_predicted")
+
+    def to_dict(self) -> dict:
+        """JSON form; keys documented in docs/analysis.md (observational scaling laws)."""
+        split = self.predictions["split"]
+        return {
+            "target": self.target, "benchmarks": self.pca.benchmarks, "n_pcs": self.n_pcs,
+            "explained_variance_ratio": [float(v) for v in self.pca.explained_variance_ratio],
+            "loadings": {f"PC-{i + 1}": dict(zip(self.pca.benchmarks, map(float, row)))
+                         for i, row in enumerate(self.pca.components)},
+            "cutoff_flops": self.cutoff_flops, "reference_family": self.reference_family,
+            "n_train": int((split == "train").sum()), "n_test": int((split == "test").sum()),
+            "weights": [float(w) for w in self.pc_fit.weights], "floor": self.pc_fit.floor,
+            "test_mse": self.test_mse, "flops_test_mse": self.flops_test_mse,
+            "family_lines": [line.to_dict() for line in self.family_lines],
+            "predictions": self.predictions.replace({np.nan: None}).to_dict(orient="records"),
+            "warnings": list(self.warnings),
+        }
+
+    def summary(self) -> str:
+        ev = self.pca.explained_variance_ratio
+        lines = [f"observational scaling law for {self.target} (Ruan et al. 2024)",
+                 f"capability PCA: {len(self.pca.scores)} models x {len(self.pca.benchmarks)} benchmarks, "
+                 f"{self.pca.missing_fraction:.1%} imputed; PC-1 {ev[0]:.1%}, PC-1..3 {self.pca.cumulative(3):.1%} "
+                 "of the variance",
+                 f"train: models with C <= {self.cutoff_flops:.3g} FLOPs; held out: the rest",
+                 f"held-out mean squared error: {self.test_mse:.4g} from {self.n_pcs} PCs, "
+                 f"{self.flops_test_mse:.4g} from log10 FLOPs alone"]
+        return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
+
+    def __repr__(self) -> str:
+        return (f"ObservationalResult({self.target}: held-out MSE {self.test_mse:.3g} from {self.n_pcs} PCs vs "
+                f"{self.flops_test_mse:.3g} from FLOPs; {len(self.predictions)} models)")
+
+
+def _pick(table: pd.DataFrame, names: tuple[str, ...], what: str, given: str | None) -> str:
+    if given is not None:
+        name = column_name(what, given)
+        if name not in table.columns:
+            raise ScalingLabError(f"{what} {name!r} is not a column; columns: {list(table.columns)}")
+        return name
+    for name in names:
+        if name in table.columns:
+            return name
+    raise ScalingLabError(f"no {what} (looked for {', '.join(names)}); columns: {list(table.columns)}")
+
+
+def table_flops(table: pd.DataFrame, column: str | None = None) -> Array:
+    """Training compute in FLOPs per row: a ``flops`` column (FLOPs) or the authors' ``FLOPs (1E21)``."""
+    name = _pick(table, tuple(FLOPS_COLUMNS), "compute column", column)
+    return pd.to_numeric(table[name], errors="coerce").to_numpy(float) * FLOPS_COLUMNS.get(name, 1.0)
+
+
+def _extrapolation_warnings(fit: ParametricSigmoid, pcs: Array, train: Array, has_y: Array, target: str) -> list[str]:
+    """Say when held-out models lie beyond the training range of the fitted capability combination
+    w0 + PC . w (their predictions extrapolate the sigmoid) and when the training scores never rise
+    past the floor region (the transition itself is unobserved)."""
+    z = fit.weights[0] + pcs @ fit.weights[1:]
+    top = float(np.max(z[train]))
+    beyond = int(np.sum(has_y & ~train & (z > top)))
+    out = []
+    if beyond:
+        out.append(f"{beyond} held-out model(s) lie beyond the training models' capability range; their {target} "
+                   "predictions extrapolate the sigmoid")
+    y_hat_top = fit.predict(pcs[train]).max()
+    if y_hat_top < fit.floor + 0.5 * (1.0 - fit.floor) and beyond:
+        out.append(f"the training models never reach the sigmoid's midpoint (best fitted {y_hat_top:.3f}); "
+                   "where and how fast it rises is extrapolated")
+    return out
+
+
+def observational(table: pd.DataFrame, target: str, *, targets: pd.DataFrame | None = None,
+                  benchmarks: list[str] | None = None, families: list[str] | None = None, n_pcs: int = 3,
+                  cutoff_flops: float = DEFAULT_CUTOFF_FLOPS, reference_family: str = "Llama-2",
+                  flops_column: str | None = None) -> ObservationalResult:
+    """Fit an observational scaling law for ``target`` (a column of ``table`` or of ``targets``,
+    joined on the model column) and check it on the models above ``cutoff_flops`` (module docstring)."""
+    model_col = _pick(table, MODEL_COLUMNS, "model column", None)
+    family_col = _pick(table, FAMILY_COLUMNS, "family column", None)
+    if families is not None:
+        table = table[table[family_col].isin(families)]
+    if targets is not None:
+        table = table.merge(targets[[_pick(targets, MODEL_COLUMNS, "model column", None), target]]
+                            .rename(columns={_pick(targets, MODEL_COLUMNS, "model column", None): model_col}),
+                            on=model_col, how="left", suffixes=("", "_target"))
+    if target not in table.columns:
+        raise ScalingLabError(f"target {target!r} is not a column of the table or of the targets table")
+    table = table.reset_index(drop=True)
+    pca = capability_pca(table, benchmarks, model_column=model_col)
+    k = whole_number("n_pcs", n_pcs, minimum=1, maximum=pca.components.shape[0])
+    cutoff = positive_number("cutoff_flops", cutoff_flops)
+    flops, y = table_flops(table, flops_column), pd.to_numeric(table[target], errors="coerce").to_numpy(float)
+    if np.nanmin(y, initial=0.0) < 0 or np.nanmax(y, initial=0.0) > 1:
+        raise ScalingLabError(f"target {target!r} must be a score between 0 and 1")
+    has_y = np.isfinite(y)
+    train = has_y & np.isfinite(flops) & (flops <= cutoff)
+    pcs = pca.scores.to_numpy()[:, :k]
+    pc_fit = fit_parametric_sigmoid(pcs[train], y[train])
+    lines = family_lines(pca.scores["PC-1"].to_numpy(), flops, table[family_col].to_numpy())
+    ref = next((line for line in lines if line.family == reference_family), None)
+    if ref is None:
+        raise ScalingLabError(f"reference family {reference_family!r} has fewer than two models of known compute; "
+                              f"families with a compute line: {[line.family for line in lines]}")
+    flops_fit, warnings = None, []
+    logc = np.log10(np.where(np.isfinite(flops) & (flops > 0), flops, np.nan))
+    try:
+        flops_fit = fit_parametric_sigmoid(logc[train][:, None], y[train])
+    except ScalingLabError as exc:
+        warnings.append(f"no compute-only baseline: {exc}")
+    if not (has_y & ~train).any():
+        warnings.append(f"no model with a {target} score lies above the cutoff: nothing is held out")
+    warnings += _extrapolation_warnings(pc_fit, pcs, train, has_y, target)
+    predictions = pd.DataFrame({
+        "model": table[model_col].astype(str), "family": table[family_col].astype(str), "flops": flops,
+        "equivalent_flops": equivalent_flops(pca.scores["PC-1"].to_numpy(), ref), "observed": y,
+        "predicted": pc_fit.predict(pcs),
+        "flops_predicted": flops_fit.predict(logc[:, None]) if flops_fit else np.nan,
+        "split": np.where(train, "train", np.where(has_y, "test", "none"))})
+    return ObservationalResult(target=target, pca=pca, n_pcs=k, cutoff_flops=cutoff,
+                               reference_family=reference_family, pc_fit=pc_fit, flops_fit=flops_fit,
+                               family_lines=lines, predictions=predictions, warnings=warnings)
