@@ -48,6 +48,22 @@ def test_kaplan_compute_constant_uses_pf_days():
     assert float(law.predict(flops=3.1e8 * PF_DAY_FLOPS)) == pytest.approx(1.0, rel=1e-12)
 
 
+def test_kaplan_naive_compute_law():
+    # Kaplan et al. 2020 eq. 3.3 and Table 5 (references.md B2): the naive fit to the fixed-batch runs,
+    # L(C) = (C_c / C)^alpha_C with alpha_C = 0.057, C_c = 1.6e7 PF-days (1 PF-day = 8.64e19 FLOPs).
+    naive, c_min_law = get_published("kaplan2020-c-naive"), get_published("kaplan2020-c")
+    assert naive.params["alpha"] == 0.057
+    assert float(naive.predict(flops=8.64e19)) == pytest.approx((1.6e7 / 1.0) ** 0.057, rel=1e-12)  # 2.574156
+    assert float(naive.predict(flops=8.64e19)) == pytest.approx(2.574156, abs=1e-6)
+    assert float(naive.predict(flops=1e21)) == pytest.approx((1.6e7 * 8.64e19 / 1e21) ** 0.057, rel=1e-12)  # 2.2388
+    # at the same number the two laws differ (eq. 1.3: L(C_min = 1 PF-day) = 2.6581)
+    assert float(c_min_law.predict(flops=8.64e19)) - float(naive.predict(flops=8.64e19)) == pytest.approx(0.0839,
+                                                                                                          abs=1e-4)
+    # its data range: no run above 6 N B S = 6 * 1.5e9 * 2^19 * 2.5e5 FLOPs (sec. 2.2 and 3)
+    assert naive.data_range["flops"] == (None, pytest.approx(1.179648e21, rel=1e-12))
+    assert "2.5e5" in naive.data_range_source and "eq. 3.3" in naive.citation
+
+
 def test_kaplan_amplitudes_are_critical_scales():
     assert get_published("kaplan2020-n").params["A"] == pytest.approx(8.8e13**0.076, rel=1e-12)
     assert float(get_published("kaplan2020-d").predict(tokens=5.4e13)) == pytest.approx(1.0, rel=1e-12)
@@ -56,7 +72,8 @@ def test_kaplan_amplitudes_are_critical_scales():
 def test_alias_and_registry():
     assert get_published("kaplan2020") is get_published("kaplan2020-nd")
     assert set(REGISTRY) == {"hoffmann2022", "hoffmann2022-unrounded", "besiroglu2024", "kaplan2020-n",
-                             "kaplan2020-d", "kaplan2020-c", "kaplan2020-nd", "kaplan2020-ns", "kaplan2020",
+                             "kaplan2020-d", "kaplan2020-c", "kaplan2020-c-naive", "kaplan2020-nd", "kaplan2020-ns",
+                             "kaplan2020",
                              "muennighoff2023"}
     for key, law in REGISTRY.items():
         assert set(law.params) == set(law.family.param_names)
@@ -71,7 +88,7 @@ def test_unknown_key_lists_known_keys():
 
 def test_list_and_describe():
     rows = list_published()
-    assert len(rows) == 9
+    assert len(rows) == 10
     nd = next(r for r in rows if r["key"] == "kaplan2020-nd")
     assert nd["aliases"] == ["kaplan2020"] and nd["family"] == "kaplan_nd"
     assert nd["spec"] == {"family": "kaplan_nd"}

@@ -9,6 +9,7 @@ from conftest import run_cli  # the shared in-process CLI runner in tests/confte
 from scalinglab.errors import ScalingLabError
 from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.plan.rules import REGISTRY, get_rule, list_rules
+from scalinglab.plan.sample_efficiency import kaplan_frontier
 
 KEYS = ["kaplan2020", "hoffmann2022-approach1", "hoffmann2022-approach2", "hoffmann2022-approach3",
         "llama3", "llama3-unrounded", "deepseek2024"]
@@ -58,11 +59,67 @@ def test_hoffmann_approach3_matches_the_unrounded_law():
     assert get_rule("hoffmann2022-approach3").optimal(5.76e23).params == pytest.approx(law.params, rel=1e-3)
 
 
-def test_kaplan_normalisation():
+PF_DAY = 8.64e19  # FLOPs (Kaplan et al. 2020 sec. 1.3)
+
+
+def test_kaplan_rule_against_table6():
+    # Kaplan et al. 2020 (references.md B2): eq. 5.5 C_min = C / (1 + B/B_crit), so a run at the critical batch
+    # spends C = 2 C_min (sec. 5.1, sec. 6.3); Table 6 at C_min in PF-days: N_opt = 1.3e9 C_min^0.73,
+    # B_crit = 2.0e6 C_min^0.24, S_min = 5.4e3 C_min^0.03, D_opt = 2e10 C_min^0.27 (one epoch at B_crit);
+    # Table 5 / eq. 1.3: L(C_min) = (3.1e8 / C_min)^0.050.
+    c = 1e23  # training FLOPs
+    c_min_pf = c / 2 / PF_DAY  # 578.70 PF-days
+    a = get_rule("kaplan2020").optimal(c)
+    assert a.flops == c and a.kaplan["budget"] == "C"
+    assert a.kaplan["c_min_flops"] == pytest.approx(5e22, rel=1e-12)
+    assert a.kaplan["c_min_pf_days"] == pytest.approx(c_min_pf, rel=1e-12)
+    assert a.params == pytest.approx(1.3e9 * c_min_pf**0.73, rel=1e-12)  # 1.3506e11
+    assert a.tokens == pytest.approx(2e10 * c_min_pf**0.27, rel=1e-12)  # 1.1140e11
+    assert a.kaplan["critical_batch_tokens"] == pytest.approx(2.0e6 * c_min_pf**0.24, rel=1e-12)  # 9.205e6
+    assert a.kaplan["batch_tokens"] == a.kaplan["critical_batch_tokens"]
+    assert a.kaplan["min_steps"] == pytest.approx(5.4e3 * c_min_pf**0.03, rel=1e-12)  # 6535
+    assert a.kaplan["steps"] == pytest.approx(2 * a.kaplan["min_steps"], rel=1e-12)  # eq. 5.4 at B = B_crit
+    assert a.kaplan["loss"] == pytest.approx((3.1e8 / c_min_pf) ** 0.050, rel=1e-12)  # 1.9340
+    assert (a.params, a.tokens) == (pytest.approx(1.3506e11, rel=1e-4), pytest.approx(1.1140e11, rel=1e-4))
+    # the old reading (C taken as C_min, tokens = C / 6N) gave N = 2.24e11 and D = 7.44e10
+    assert a.params < 0.61 * 1.3e9 * (c / PF_DAY) ** 0.73
+    # Table 6's rounded prefactors: 6 N D = 6 * 1.3e9 * 2e10 / 8.64e19 = 1.806 C_min, against C = 2 C_min
+    assert 6 * a.params * a.tokens / c == pytest.approx(1.3e9 * 2e10 * 6 / PF_DAY / 2, rel=1e-12)
+
+
+def test_kaplan_rule_is_the_projects_table6_frontier():
+    c_min = 3e21
+    a = get_rule("kaplan2020").optimal(c_min, c_min=True)
+    p = kaplan_frontier(c_min)
+    assert (a.params, a.tokens, a.kaplan["critical_batch_tokens"], a.kaplan["min_steps"], a.kaplan["loss"]) == (
+        p.params, p.tokens, p.batch_tokens, p.steps, p.loss)
+    assert a.flops == pytest.approx(2 * c_min, rel=1e-12) and a.kaplan["budget"] == "C_min"
+
+
+@pytest.mark.parametrize("r", [0.25, 1.0, 4.0])
+def test_kaplan_c_and_c_min(r):
+    # eq. 5.5: C = C_min (1 + B/B_crit); eq. 5.4: S = S_min (1 + B_crit/B); eq. 5.1: E = E_min (1 + B/B_crit),
+    # with Table 6's one-epoch D_opt = 2 E_min at B = B_crit
+    rule, c_min = get_rule("kaplan2020"), 8.64e21  # 100 PF-days
+    a = rule.optimal(c_min, c_min=True, batch_over_critical=r)
+    assert a.flops == pytest.approx(c_min * (1 + r), rel=1e-12)
+    assert a.kaplan["c_min_flops"] == c_min and a.kaplan["batch_over_critical"] == r
+    assert a.params == pytest.approx(1.3e9 * 100**0.73, rel=1e-12)  # N depends on C_min only
+    assert a.tokens == pytest.approx(2e10 * 100**0.27 * (1 + r) / 2, rel=1e-12)
+    assert a.kaplan["steps"] == pytest.approx(5.4e3 * 100**0.03 * (1 + 1 / r), rel=1e-12)
+    assert a.kaplan["batch_tokens"] == pytest.approx(r * 2.0e6 * 100**0.24, rel=1e-12)
+    b = rule.optimal(a.flops, batch_over_critical=r)  # the same run entered by its training compute
+    assert b.kaplan["c_min_flops"] == pytest.approx(c_min, rel=1e-12)
+    assert (b.params, b.tokens) == (pytest.approx(a.params, rel=1e-12), pytest.approx(a.tokens, rel=1e-12))
+
+
+def test_kaplan_rule_bad_input():
     rule = get_rule("kaplan2020")
-    assert rule.optimal(8.64e19).params == pytest.approx(1.3e9)  # 1 PF-day -> 1.3e9 non-embedding params
-    alloc = rule.optimal(1e22)
-    assert alloc.tokens == pytest.approx(1e22 / (6 * alloc.params))
+    for bad in (0, -1.0, float("nan"), "x"):
+        with pytest.raises(ScalingLabError, match="batch_over_critical"):
+            rule.optimal(1e21, batch_over_critical=bad)
+    with pytest.raises(ScalingLabError, match="below 1 parameter or 1 token"):
+        rule.optimal(1e7)  # C_min = 5e6 FLOPs: N = 1.3e9 (5e6 / 8.64e19)^0.73 = 0.28 parameters
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -109,7 +166,29 @@ def test_rule_below_one_parameter_or_token_is_an_error():
         get_rule("llama3").optimal(7)
 
 
+def test_cli_kaplan_rule_json(monkeypatch, capsys):
+    code, stdout, err = run_cli(["optimal", "--rule", "kaplan2020", "--flops", 1e23, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    d = json.loads(stdout)
+    keys = {"rule", "flops", "params", "tokens", "tokens_per_param", "derived", "budget", "c_min_flops",
+            "c_min_pf_days", "batch_over_critical", "critical_batch_tokens", "batch_tokens", "min_steps", "steps",
+            "loss"}
+    assert keys <= set(d) and d["budget"] == "C" and d["flops"] == 1e23
+    assert d["c_min_flops"] == pytest.approx(5e22) and d["params"] == pytest.approx(1.3e9 * (5e22 / PF_DAY) ** 0.73)
+    code, stdout, err = run_cli(["optimal", "--rule", "kaplan2020", "--flops", 5e22, "--c-min",
+                                 "--batch-over-critical", 0.5, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    e = json.loads(stdout)
+    assert e["budget"] == "C_min" and e["flops"] == pytest.approx(7.5e22) and e["params"] == pytest.approx(d["params"])
+    code, stdout, _ = run_cli(["optimal", "--rule", "kaplan2020", "--flops", 1e23], monkeypatch, capsys)
+    assert code == 0 and "C_min" in stdout and "eq. 5.5" in " ".join(stdout.split())
+
+
 @pytest.mark.parametrize("args, fragment", [
+    (["optimal", "--rule", "llama3", "--flops", 1e21, "--c-min"], "--c-min applies to --rule kaplan2020"),
+    (["optimal", "--law", "hoffmann2022", "--flops", 1e21, "--batch-over-critical", 2],
+     "--batch-over-critical applies to --rule kaplan2020"),
+    (["optimal", "--rule", "kaplan2020", "--flops", 1e21, "--batch-over-critical", 0], "batch_over_critical"),
     (["optimal", "--rule", "nope", "--flops", 1e21], "unknown compute-optimal rule"),
     (["optimal", "--rule", "llama3"], "needs --flops"),
     (["optimal", "--rule", "llama3", "--law", "hoffmann2022", "--flops", 1e21], "exactly one of"),

@@ -12,6 +12,8 @@ from scalinglab.plan.sample_efficiency import (
     converged_loss,
     early_stopping_step,
     kaplan_allocation_exponents,
+    kaplan_c_min,
+    kaplan_compute,
     kaplan_frontier,
     overfitting_penalty,
     overfitting_threshold_tokens,
@@ -88,6 +90,24 @@ def test_table6_prefactors_are_consistent():
     assert 6 * p.params * p.batch_tokens * p.steps == pytest.approx(8.64e19, rel=0.05)
     ex = kaplan_allocation_exponents()
     assert ex["p_params"] == 0.73 and ex["alpha_c_min_theory"] == pytest.approx(0.0525, abs=5e-4)
+
+
+def test_c_min_and_training_compute():
+    # Kaplan eq. 5.5: C_min = C / (1 + B/B_crit). At the critical batch C = 2 C_min (sec. 5.1: "2 S_min training
+    # steps and ... E = 2 E_min data examples"; sec. 6.3: "C = 2 C_min").
+    assert kaplan_c_min(2e21) == pytest.approx(1e21, rel=1e-15)
+    assert kaplan_compute(1e21) == pytest.approx(2e21, rel=1e-15)
+    # references.md B2 [R]: Kaplan's runs at B = 2^19 tokens reach L = 3 where B_crit = 1.069e6: C_min/C = 0.671
+    assert kaplan_c_min(1e21, 2**19 / 1.069e6) / 1e21 == pytest.approx(0.671, abs=5e-4)
+    for r in (0.1, 1.0, 10.0):
+        assert kaplan_compute(kaplan_c_min(3e22, r), r) == pytest.approx(3e22, rel=1e-14)
+    # Table 6's one-epoch D_opt is the data of a run at B_crit: 2 C_min / (6 N_opt) (eq. 6.7's formula) =
+    # 2 * 8.64e19 / (6 * 1.3e9) = 2.2e10 tokens at 1 PF-day, Table 6's 2e10 to its one digit (eq. 6.7 prints 4e10)
+    p = kaplan_frontier(8.64e19)
+    assert 2 * p.c_min_flops / (6 * p.params) == pytest.approx(p.tokens, rel=0.11)
+    for bad in (lambda: kaplan_c_min(1e21, 0), lambda: kaplan_compute(0), lambda: kaplan_c_min(-1.0)):
+        with pytest.raises(ScalingLabError):
+            bad()
 
 
 def test_bad_inputs():

@@ -10,7 +10,11 @@ Modes (exactly one):
   for an undetermined E (which moves the loss, not the allocation), ``warnings`` names them. A range
   ``--flops 1e20:1e26:7`` (or a comma list) gives a JSON list of such objects.
 * ``scalinglab optimal --rule RULE --flops C [--json]``: a published compute-optimal rule
-  (:mod:`scalinglab.plan.rules`; ``--rule list`` lists them).
+  (:mod:`scalinglab.plan.rules`; ``--rule list`` lists them). ``--rule kaplan2020`` takes the training
+  compute C and converts it to Kaplan's C_min = C / (1 + B/B_crit) (eq. 5.5; B = B_crit unless
+  ``--batch-over-critical R``); ``--c-min`` gives C_min instead. Its JSON adds ``budget`` ("C" or
+  "C_min"), ``c_min_flops``, ``c_min_pf_days``, ``batch_over_critical``, ``critical_batch_tokens``,
+  ``batch_tokens``, ``min_steps``, ``steps`` and ``loss`` (L(C_min), nats/token); ``flops`` is always C.
 * ``scalinglab optimal DATA --approach 1|2|3 [--bootstrap N] [--seed S] [--json]``: Hoffmann et al.
   2022's approaches on a runs table (:mod:`scalinglab.plan.approaches`); JSON keys ``approach``, ``a``,
   ``b``, ``a_ci``, ``b_ci`` (with --bootstrap), ``frontier`` (list of {flops, params, tokens}).
@@ -54,6 +58,11 @@ def optimal_cmd(
     allow_unidentified: bool = typer.Option(False, "--allow-unidentified",
                                             help="Answer even when the fit's data leave a parameter undetermined "
                                                  "(JSON 'warnings' then names it)."),
+    c_min: bool = typer.Option(False, "--c-min", help="--rule kaplan2020: --flops is Kaplan's C_min (compute at a "
+                               "batch far below B_crit), not the training compute C."),
+    batch_over_critical: Optional[float] = typer.Option(None, "--batch-over-critical",
+                                                        help="--rule kaplan2020: B/B_crit of the run (default 1: "
+                                                             "the critical batch, C = 2 C_min)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Compute-optimal model size and tokens: from a law (--law), a published rule (--rule), or runs
@@ -77,7 +86,12 @@ def optimal_cmd(
             raise ScalingLabError(f"{modes[0]} needs --flops C (a budget in FLOPs, or start:stop:count)")
         if law is None and allow_unidentified:
             raise ScalingLabError("--allow-unidentified applies to a fitted law (--law) or a DATA table, not to --rule")
-        return _law_mode(law, flops, as_json, allow_unidentified) if law is not None else _rule_mode(rule, flops, as_json)
+        kaplan = {"c_min": c_min, **({} if batch_over_critical is None else {"batch_over_critical": batch_over_critical})}
+        if law is not None:
+            _kaplan_options(kaplan, None)
+            return _law_mode(law, flops, as_json, allow_unidentified)
+        return _rule_mode(rule, flops, as_json, kaplan)
+    _kaplan_options({"c_min": c_min, "batch_over_critical": batch_over_critical}, None)
     if (approach is None) == (not compare):
         raise ScalingLabError("with a DATA table give either --approach 1|2|3 or --compare")
     load = {"columns": _parse_cols(col) or None, "drop_highest_loss": drop_highest_loss}
@@ -174,20 +188,38 @@ def _print_extrapolation(law: Any, allocations: list[Any]) -> None:
         out.print(f"warning: {w}", markup=False)
 
 
-def _rule_mode(key: str, flops: str, as_json: bool) -> None:
+def _kaplan_options(options: dict[str, Any], rule: Any) -> dict[str, Any]:
+    """The --c-min / --batch-over-critical options, refused unless the rule is Kaplan's (KaplanRule)."""
+    from scalinglab.plan.rules import KaplanRule
+
+    given = [name for name, on in (("--c-min", options.get("c_min")),
+                                   ("--batch-over-critical", options.get("batch_over_critical") is not None)) if on]
+    if given and not isinstance(rule, KaplanRule):
+        what = f"rule {rule.key}" if rule is not None else "a law or a DATA table"
+        raise ScalingLabError(f"{given[0]} applies to --rule kaplan2020 (Kaplan's C_min convention), not to {what}")
+    return options if isinstance(rule, KaplanRule) else {}
+
+
+def _rule_mode(key: str, flops: str, as_json: bool, kaplan: dict[str, Any] | None = None) -> None:
     from scalinglab.plan.allocation import parse_flops_range
     from scalinglab.plan.rules import get_rule
 
     rule = get_rule(key)
-    allocations = [rule.optimal(c) for c in parse_flops_range(flops)]
+    options = _kaplan_options(kaplan or {}, rule)
+    allocations = [rule.optimal(c, **options) for c in parse_flops_range(flops)]
     if as_json:
         dicts = [a.to_dict() for a in allocations]
         _emit_json(dicts if _wants_list(flops) else dicts[0])
         return
-    t = _numeric_table(f"Compute-optimal rule {rule.key}: N_opt ∝ C^{rule.a:g}, D_opt ∝ C^{rule.b:g}",
-                       _FRONTIER_HEADERS)
+    var = rule.budget_variable
+    t = _numeric_table(f"Compute-optimal rule {rule.key}: N_opt ∝ {var}^{rule.a:g}, D_opt ∝ {var}^{rule.b:g}",
+                       _FRONTIER_HEADERS + (_KAPLAN_HEADERS if options else ()))
     for a in allocations:
-        t.add_row(f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}")
+        row = [f"{a.flops:.3g}", f"{a.params:.4g}", f"{a.tokens:.4g}", f"{a.tokens_per_param:.3g}"]
+        if a.kaplan is not None:
+            k = a.kaplan
+            row += [f"{k['c_min_flops']:.3g}", f"{k['batch_tokens']:.3g}", f"{k['steps']:.3g}", f"{k['loss']:.4f}"]
+        t.add_row(*row)
     out.print(t)
     for what, how in allocations[0].derived.items():
         out.print(f"{what} derived: {how}", markup=False)
@@ -282,6 +314,7 @@ def _compare_mode(data: str, flops: str | None, bootstrap: int, seed: int, level
 
 #: Frontier headers: units on a second line, so that the columns stay narrow enough for 80 columns.
 _FRONTIER_HEADERS = ("C\n(FLOPs)", "N_opt\n(params)", "D_opt\n(tokens)", "D/N\n(tokens/param)")
+_KAPLAN_HEADERS = ("C_min\n(FLOPs)", "B\n(tokens)", "S\n(steps)", "L(C_min)\n(nats/token)")
 
 
 def _numeric_table(title: str, headers: tuple[str, ...]) -> Table:

@@ -6,8 +6,11 @@ Each entry can predict directly::
     get_published("hoffmann2022").predict(params=70e9, tokens=1.4e12)   # 1.9366 nats/token
 
 Keys: ``hoffmann2022``, ``hoffmann2022-unrounded``, ``besiroglu2024``, ``kaplan2020-n``,
-``kaplan2020-d``, ``kaplan2020-c``, ``kaplan2020-nd``, ``kaplan2020-ns``, ``muennighoff2023``;
-``kaplan2020`` is an alias of ``kaplan2020-nd`` (Kaplan's joint L(N, D) law, Table 2).
+``kaplan2020-d``, ``kaplan2020-c``, ``kaplan2020-c-naive``, ``kaplan2020-nd``, ``kaplan2020-ns``,
+``muennighoff2023``; ``kaplan2020`` is an alias of ``kaplan2020-nd`` (Kaplan's joint L(N, D) law, Table 2).
+Kaplan's two compute laws differ in what C is: ``kaplan2020-c`` is L(C_min) (eq. 1.3, the compute at a
+batch far below the critical batch), ``kaplan2020-c-naive`` the "naive" L(C) of Table 5 (eq. 3.3, the
+training compute of the runs at their fixed batch of 2^19 tokens); C_min = C / (1 + B/B_crit) (eq. 5.5).
 
 Losses are not comparable across papers: each is a loss on its own data set and tokenizer, and the
 parameter count conventions differ (Kaplan counts non-embedding parameters, Hoffmann all parameters).
@@ -106,6 +109,15 @@ _BESIROGLU_RANGE_SOURCE = ("the 240 points Besiroglu et al. 2024 fit (Hoffmann e
 KAPLAN_RANGE: dict[str, tuple[float | None, float | None]] = {"params": (768.0, 1.5e9), "tokens": (2.2e7, 2.3e10)}
 _KAPLAN_RANGE_SOURCE = ("Kaplan et al. 2020 sec. 3 (768 to 1.5B non-embedding parameters, 22M to 23B tokens); "
                         "no FLOP range printed")
+#: Kaplan's naive L(C) (sec. 3.3) is fitted to the runs at the fixed batch B = 2^19 tokens and 2.5e5 steps
+#: (sec. 2.2, "unless otherwise noted") of 768 to 1.5e9 non-embedding parameters (sec. 3): no run spent more
+#: than C = 6 N B S = 6 x 1.5e9 x 2^19 x 2.5e5 = 1.18e21 FLOPs (13.7 PF-days), computed here, not printed.
+#: The low end is not stated in the text (Figure 1's axis reaches about 1e-9 PF-days; not used).
+KAPLAN_NAIVE_C_RANGE: dict[str, tuple[float | None, float | None]] = {
+    **KAPLAN_RANGE, "flops": (None, 6.0 * 1.5e9 * 2.0**19 * 2.5e5)}
+_KAPLAN_NAIVE_C_RANGE_SOURCE = ("Kaplan et al. 2020 sec. 2.2 (fixed 2.5e5 steps of 512 x 1024 tokens) and sec. 3 "
+                                "(768 to 1.5B non-embedding parameters): at most 6 N B S = 1.18e21 FLOPs per "
+                                "run (computed); no lower end printed")
 #: Muennighoff et al. 2023, abstract: experiments "ranging up to 900 billion training tokens and 9 billion
 #: parameter models"; the smallest sizes are not stated as a range there, so only the upper ends are known.
 MUENNIGHOFF_RANGE: dict[str, tuple[float | None, float | None]] = {"params": (None, 9e9), "tokens": (None, 9e11)}
@@ -172,11 +184,26 @@ _ENTRIES = [
         key="kaplan2020-c",
         family=Power("flops"),
         params=_kaplan_power(0.050, 3.1e8 * PF_DAY_FLOPS),
-        citation=f"{_KAPLAN}, eq. 1.3: L(C_min) = (C_c/C_min)^alpha_C_min",
-        units=_KAPLAN_UNITS + "; C = C_min, the compute-efficient training FLOPs (a count)",
+        citation=f"{_KAPLAN}, eq. 1.3 and Table 5: L(C_min) = (C_c/C_min)^alpha_C_min",
+        units=(_KAPLAN_UNITS + "; C = C_min, the compute at a batch far below the critical batch (a count of "
+               "FLOPs); a run at B = B_crit spends C = 2 C_min (eq. 5.5)"),
         notes=("alpha_C_min = 0.050, C_c = 3.1e8 PF-days, converted to FLOPs with 1 PF-day = 8.64e19 "
                "(C_c = 2.6784e28 FLOPs); A = C_c^alpha. Pass flops in FLOPs, not PF-days."),
         data_range=KAPLAN_RANGE, data_range_source=_KAPLAN_RANGE_SOURCE,
+    ),
+    PublishedLaw(
+        key="kaplan2020-c-naive",
+        family=Power("flops"),
+        params=_kaplan_power(0.057, 1.6e7 * PF_DAY_FLOPS),
+        citation=(f"{_KAPLAN}, sec. 3.3, eq. 3.3: L(C) = (C_c/C)^alpha_C, the 'naive' fit of Tables 4 and 5 "
+                  "(fixed batch size; alpha_C = 0.057, C_c = 1.6e7 PF-days)"),
+        units=(_KAPLAN_UNITS + "; C = the training compute 6NBS of runs at the fixed batch B = 2^19 tokens "
+               "(a count of FLOPs), not C_min"),
+        notes=("Fit to the best run at each compute of the fixed-batch runs (sec. 3.3: 'the batch size B remains "
+               "fixed for all models, which means that these empirical results are not truly optimal'); Kaplan's "
+               "footnote to eq. 1.3: 'it is the trend with C_min that should be used to make predictions' "
+               "(kaplan2020-c). C_c = 1.6e7 PF-days = 1.3824e27 FLOPs; A = C_c^alpha. Pass flops in FLOPs."),
+        data_range=KAPLAN_NAIVE_C_RANGE, data_range_source=_KAPLAN_NAIVE_C_RANGE_SOURCE,
     ),
     PublishedLaw(
         key="kaplan2020-nd",

@@ -4,6 +4,11 @@ A rule gives one or two quantities as Q = k (C / unit)^p, C the training compute
 the other is derived, and says so in ``RuleAllocation.derived``:
 
 * through C = 6ND (Kaplan et al. 2020 sec. 2.1): ``tokens = C / (6 params)`` or ``params = C / (6 tokens)``;
+* Kaplan et al. 2020 (rule ``kaplan2020``, :class:`KaplanRule`) states its allocation in C_min, the compute
+  at a batch far below the critical batch (sec. 1.3), not in the compute a run spends: C is converted with
+  eq. 5.5, C_min = C / (1 + B/B_crit) (C = 2 C_min at the critical batch, the default), and every quantity
+  comes from Table 6 at that C_min (:func:`scalinglab.plan.sample_efficiency.kaplan_frontier`), tokens
+  included (D_opt = 2e10 C_min^0.27, one epoch at B_crit, eq. 6.7); ``c_min=True`` takes C_min directly;
 * through C = M D (DeepSeek-AI 2024 sec. 3): M is the non-embedding training FLOPs per token including
   attention; the rule's ``params`` is M / 6, which ignores the attention term (so it overstates N a
   little, most for small models with long sequences).
@@ -26,6 +31,7 @@ from typing import Any
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, params_from, tokens_from
 from scalinglab.errors import ScalingLabError, positive_number
+from scalinglab.plan.sample_efficiency import KAPLAN_TABLE6, kaplan_c_min, kaplan_compute, kaplan_frontier
 
 _GOPHER_BUDGET = 5.76e23  # FLOPs, the Gopher / Chinchilla budget (Hoffmann et al. 2022, Table 3)
 _HOFFMANN = "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv:2203.15556)"
@@ -39,11 +45,14 @@ class RuleAllocation:
     non-embedding training FLOPs per token; ``derived`` lists the quantities not given by the rule itself."""
 
     key: str
-    flops: float
+    flops: float  # training FLOPs C (a count)
     params: float
     tokens: float
     flops_per_token: float | None = None
     derived: dict[str, str] = field(default_factory=dict)  # quantity -> how it was derived
+    #: Kaplan's rule only (:class:`KaplanRule`): what the budget given was ("C" or "C_min"), C_min in FLOPs
+    #: and PF-days, B/B_crit, the batch and critical batch (tokens), steps S and S_min, loss L(C_min) (nats/token)
+    kaplan: dict[str, Any] | None = None
 
     @property
     def tokens_per_param(self) -> float:
@@ -54,6 +63,8 @@ class RuleAllocation:
                              "tokens_per_param": self.tokens_per_param}
         if self.flops_per_token is not None:
             d["flops_per_token"] = self.flops_per_token
+        if self.kaplan is not None:
+            d.update(self.kaplan)
         d["derived"] = dict(self.derived)
         return d
 
@@ -72,6 +83,7 @@ class ComputeOptimalRule:
     units: str
     flops_unit: float = 1.0  # FLOPs per unit of C in the formula (PF-day for Kaplan)
     notes: str = ""
+    budget_variable: str = "C"  # the compute the formulas are written in ("C_min" for Kaplan)
 
     def optimal(self, flops: float) -> RuleAllocation:
         """Parameters and tokens the rule prescribes at ``flops`` FLOPs (see the module docstring for
@@ -98,10 +110,55 @@ class ComputeOptimalRule:
 
     def describe(self) -> dict[str, Any]:
         """Key, exponents, formulas, citation, normalisation, units and notes, for listings."""
-        unit = "C" if self.flops_unit == 1.0 else f"(C / {self.flops_unit:g} FLOPs)"
+        c = self.budget_variable
+        unit = c if self.flops_unit == 1.0 else f"({c} / {self.flops_unit:g} FLOPs)"
         formulas = {name: f"{k:g} * {unit}^{p:g}" for name, (k, p) in self.given.items()}
         return {"key": self.key, "a": self.a, "b": self.b, "formulas": formulas, "citation": self.citation,
                 "normalisation": self.normalisation, "units": self.units, "notes": self.notes}
+
+
+@dataclass(frozen=True)
+class KaplanRule(ComputeOptimalRule):
+    """Kaplan et al. 2020's compute-efficient frontier (Table 6), entered with the compute a run spends.
+
+    ``optimal(C)`` takes C = 6 N B S training FLOPs at batch B = ``batch_over_critical`` x B_crit (1: the
+    critical batch, Kaplan's "roughly optimal compromise between time and compute efficiency", sec. 1.3)
+    and converts it to C_min = C / (1 + B/B_crit) (eq. 5.5); ``c_min=True`` takes C_min instead, and the
+    training FLOPs are then C = C_min (1 + B/B_crit). At that C_min, Table 6 (C_min in PF-days) gives
+    N_opt = 1.3e9 C_min^0.73 non-embedding parameters, B_crit = 2.0e6 C_min^0.24 tokens, S_min = 5.4e3
+    C_min^0.03 steps and D_opt = 2e10 C_min^0.27 tokens (one epoch at B_crit: E = 2 E_min, eq. 6.7);
+    at batch B the run takes S = S_min (1 + B_crit/B) steps (eq. 5.4) and processes D = D_opt (1 + B/B_crit)/2
+    tokens (E = E_min (1 + B/B_crit), eq. 5.1). Loss L(C_min) = (3.1e8 PF-days / C_min)^0.050 (Table 5,
+    eq. 1.3). Table 6's prefactors are rounded: 6 N D = 1.81 C_min at B_crit against C = 2 C_min
+    (references.md B2)."""
+
+    def optimal(self, flops: float, *, c_min: bool = False, batch_over_critical: float = 1.0) -> RuleAllocation:
+        """Kaplan's allocation for ``flops`` FLOPs: the training compute C (default) or, with
+        ``c_min=True``, C_min; ``batch_over_critical`` = B / B_crit of the run (1 = the critical batch)."""
+        value = positive_number("flops", flops)  # FLOPs
+        r = positive_number("batch_over_critical", batch_over_critical)
+        c_min_flops = value if c_min else kaplan_c_min(value, r)
+        c = kaplan_compute(c_min_flops, r)  # training FLOPs at B = r B_crit (eq. 5.5)
+        p = kaplan_frontier(c_min_flops)  # Table 6 and Table 5 at C_min
+        ratio = f"1 + B/B_crit = {1.0 + r:g}"
+        derived = {
+            "c_min_flops": (f"given (--c-min); flops = C_min ({ratio}), eq. 5.5" if c_min else
+                            f"C_min = C / ({ratio}), Kaplan eq. 5.5"),
+            "tokens": (f"Table 6 D_opt = 2e10 C_min^0.27 (one epoch at B = B_crit) x ({ratio})/2 "
+                       "(E = E_min (1 + B/B_crit), eq. 5.1)"),
+            "steps": "S = S_min (1 + B_crit/B), eq. 5.4, with Table 6 S_min = 5.4e3 C_min^0.03",
+        }
+        extra = {"budget": "C_min" if c_min else "C", "c_min_flops": c_min_flops,
+                 "c_min_pf_days": p.c_min_pf_days, "batch_over_critical": r,
+                 "critical_batch_tokens": p.batch_tokens, "batch_tokens": r * p.batch_tokens,
+                 "min_steps": p.steps, "steps": p.steps * (1.0 + 1.0 / r), "loss": p.loss}
+        alloc = RuleAllocation(key=self.key, flops=c, params=p.params, tokens=p.tokens * (1.0 + r) / 2.0,
+                               derived=derived, kaplan=extra)
+        if alloc.params < 1.0 or alloc.tokens < 1.0:
+            raise ScalingLabError(f"at C_min = {c_min_flops:g} FLOPs rule {self.key} gives N = {alloc.params:.3g} "
+                                  f"parameters, D = {alloc.tokens:.3g} tokens: below 1 parameter or 1 token, so the "
+                                  "budget is too small for this rule (N >= 1 and D >= 1 are required)")
+        return alloc
 
 
 def _anchored(a: float, params: float, flops: float = _GOPHER_BUDGET) -> tuple[float, float]:
@@ -112,15 +169,22 @@ def _anchored(a: float, params: float, flops: float = _GOPHER_BUDGET) -> tuple[f
 _HOFFMANN_UNITS = "N all parameters incl. embeddings; D tokens; C = 6ND training FLOPs (MassiveText)"
 
 _ENTRIES = [
-    ComputeOptimalRule(
-        key="kaplan2020", a=0.73, b=0.27, given={"params": (1.3e9, 0.73)}, flops_unit=PF_DAY_FLOPS,
-        citation=("Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv:2001.08361), sec. 6.1, "
-                  "Figure 14: N = 1.3e9 * C_min^0.73, C_min in PF-days"),
-        normalisation=("Kaplan's own: N_opt = 1.3e9 non-embedding parameters at C_min = 1 PF-day (8.64e19 FLOPs) "
-                       "[exponent V, eq. 5.5; coefficient S, quoted from Figure 14 by secondary sources]"),
-        units="N non-embedding parameters; C = C_min, compute at the critical batch size (Kaplan sec. 5.1), in FLOPs",
-        notes=("tokens are derived with C = 6ND; Kaplan's own D ∝ C^0.27 is a different normalisation. Hoffmann et "
-               "al. 2022 attribute much of the gap to their 0.50 to Kaplan's fixed schedule and small models."),
+    KaplanRule(
+        key="kaplan2020", a=KAPLAN_TABLE6["params"][1], b=KAPLAN_TABLE6["tokens"][1],
+        given={"params": KAPLAN_TABLE6["params"], "tokens": KAPLAN_TABLE6["tokens"]}, flops_unit=PF_DAY_FLOPS,
+        budget_variable="C_min",
+        citation=("Kaplan et al. 2020, Scaling Laws for Neural Language Models (arXiv:2001.08361), Appendix A "
+                  "Table 6: N_opt = 1.3e9 C_min^0.73, D_opt = 2e10 C_min^0.27 (C_min in PF-days); eq. 5.5 "
+                  "C_min = C / (1 + B/B_crit); sec. 6.3 / eq. 6.7, at the critical batch C = 2 C_min"),
+        normalisation=("Kaplan's own: Table 6's prefactors at C_min = 1 PF-day (8.64e19 FLOPs), i.e. C = 2 PF-days "
+                       "of training at the critical batch [V: Table 6, eqs. 5.5 and 6.7; references.md B2]"),
+        units=("N non-embedding parameters; D tokens; flops = C, the training FLOPs 6NBS at batch B (default "
+               "B = B_crit, C = 2 C_min); C_min = compute at a batch far below B_crit (Kaplan sec. 1.3, eq. 5.5)"),
+        notes=("Give C (the compute a run spends, default) or C_min (--c-min); B/B_crit (--batch-over-critical, "
+               "default 1) sets the conversion. Table 6's rounded prefactors give 6ND = 1.81 C_min at B_crit, "
+               "not 2 C_min; eq. 6.7 prints 4e10 C_min^0.26 tokens, but its own formula 2 C_min / (6 N_opt) gives "
+               "2.2e10 C_min^0.27, Table 6's value. Hoffmann et al. 2022 attribute much of the gap to their "
+               "0.50 to Kaplan's fixed schedule and small models."),
     ),
     ComputeOptimalRule(
         key="hoffmann2022-approach1", a=0.50, b=0.50, given={"params": _anchored(0.50, 67e9)},

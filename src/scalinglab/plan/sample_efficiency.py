@@ -17,6 +17,10 @@ B tokens per batch, loss in nats/token on WebText2, C_min the compute-efficient 
   D_opt = 2e10 C_min^0.27 tokens (one epoch; training at B = B_crit, so C = 2 C_min, eq. 6.7); the loss
   on the frontier is L(C_min) = (3.1e8 PF-days / C_min)^0.050 (Table 5). The prefactors are published:
   Table 6 is read here, not derived; they agree with C_min = 6 N B S and B_crit(L(C_min)) to a few percent.
+* C and C_min (sec. 5.1, eq. 5.5): C_min(C) = C / (1 + B/B_crit(L)) is the compute at a batch far BELOW
+  the critical batch (sec. 1.3); a run at batch B spends C = C_min (1 + B/B_crit) = 6 N B S, so at
+  B = B_crit it spends C = 2 C_min ("requiring 2 S_min training steps and processing E = 2 E_min data
+  examples", sec. 5.1). :func:`kaplan_c_min` and :func:`kaplan_compute` convert (references.md B2).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.counting import PF_DAY_FLOPS, flops_from
-from scalinglab.errors import ScalingLabError, count_array, count_number, loss_number
+from scalinglab.errors import ScalingLabError, count_array, count_number, loss_number, positive_number
 from scalinglab.laws.kaplan import KaplanND
 from scalinglab.plan.inference_aware import tokens_for_loss
 from scalinglab.resolve import AnyLaw, law_name, resolve_law
@@ -169,6 +173,22 @@ def kaplan_frontier(c_min_flops: float) -> KaplanFrontierPoint:
     return KaplanFrontierPoint(c_min_flops=c, c_min_pf_days=pf, loss=loss, **value)
 
 
+def kaplan_c_min(flops: float, batch_over_critical: float = 1.0) -> float:
+    """C_min = C / (1 + B/B_crit) FLOPs (Kaplan et al. 2020 eq. 5.5): the compute a run of ``flops``
+    training FLOPs (C = 6 N B S, a count) at batch B = ``batch_over_critical`` x B_crit would have needed
+    at a batch far below the critical one; at the critical batch (the default) C_min = C / 2."""
+    c = count_number("flops", flops)
+    return c / (1.0 + positive_number("batch_over_critical", batch_over_critical))
+
+
+def kaplan_compute(c_min_flops: float, batch_over_critical: float = 1.0) -> float:
+    """Training FLOPs C = C_min (1 + B/B_crit) (Kaplan et al. 2020 eq. 5.5 solved for C) of a run at
+    batch B = ``batch_over_critical`` x B_crit that reaches the loss of ``c_min_flops`` minimum FLOPs;
+    C = 2 C_min at the critical batch (sec. 5.1 and sec. 6.3, "C = 2 C_min")."""
+    c_min = count_number("c_min_flops", c_min_flops)
+    return c_min * (1.0 + positive_number("batch_over_critical", batch_over_critical))
+
+
 def kaplan_allocation_exponents() -> dict[str, float]:
     """Table 6 exponents (p_params 0.73, p_batch_tokens 0.24, p_steps 0.03, p_tokens 0.27) and the theory
     of eq. 1.8 / 6.4-6.5: alpha_C^min = 1/(1/alpha_S + 1/alpha_B + 1/alpha_N), N ∝ C_min^(alpha_C^min/alpha_N),
@@ -183,6 +203,7 @@ def kaplan_allocation_exponents() -> dict[str, float]:
 
 __all__ = [
     "KAPLAN_TABLE6", "KaplanFrontierPoint", "SampleEfficiencyRow", "compute_to_reach", "converged_loss",
-    "early_stopping_step", "kaplan_allocation_exponents", "kaplan_frontier", "overfitting_penalty",
+    "early_stopping_step", "kaplan_allocation_exponents", "kaplan_c_min", "kaplan_compute", "kaplan_frontier",
+    "overfitting_penalty",
     "overfitting_threshold_tokens", "sample_efficiency", "tokens_to_reach",
 ]
