@@ -140,11 +140,11 @@ class KaplanRule(ComputeOptimalRule):
         c_min_flops = value if c_min else kaplan_c_min(value, r)
         c = kaplan_compute(c_min_flops, r)  # training FLOPs at B = r B_crit (eq. 5.5)
         p = kaplan_frontier(c_min_flops)  # Table 6 and Table 5 at C_min
-        ratio = f"1 + B/B_crit = {1.0 + r:g}"
+        k = f"{1.0 + r:g}"  # 1 + B/B_crit
         derived = {
-            "c_min_flops": (f"given (--c-min); flops = C_min ({ratio}), eq. 5.5" if c_min else
-                            f"C_min = C / ({ratio}), Kaplan eq. 5.5"),
-            "tokens": (f"Table 6 D_opt = 2e10 C_min^0.27 (one epoch at B = B_crit) x ({ratio})/2 "
+            "c_min_flops": (f"given (c_min=True, --c-min); flops = C = C_min (1 + B/B_crit) = {k} C_min, Kaplan eq. 5.5"
+                            if c_min else f"C_min = C / (1 + B/B_crit) = C / {k}, Kaplan eq. 5.5"),
+            "tokens": (f"Table 6 D_opt = 2e10 C_min^0.27 (one epoch at B = B_crit) x (1 + B/B_crit)/2 = x {(1.0 + r) / 2:g} "
                        "(E = E_min (1 + B/B_crit), eq. 5.1)"),
             "steps": "S = S_min (1 + B_crit/B), eq. 5.4, with Table 6 S_min = 5.4e3 C_min^0.03",
         }
