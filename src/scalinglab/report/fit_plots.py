@@ -10,10 +10,11 @@ only, :meth:`scalinglab.FitResult.predict`).
 
 from __future__ import annotations
 
+import os
 import textwrap
-from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
@@ -22,9 +23,15 @@ from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
-from scalinglab.resolve import law_name, predict_loss, resolve_law
+from scalinglab.plan.allocation import optimal_frontier
+from scalinglab.plan.isoflop import ProfileMinimum, fit_profile, group_budgets
+from scalinglab.resolve import AnyLaw, law_name, predict_loss, resolve_law
 
 Array = np.ndarray
+#: ``runs``: anything :func:`scalinglab.load_runs` reads
+RunsSource = Runs | pd.DataFrame | str | os.PathLike
+#: ``law``: anything :func:`scalinglab.resolve_law` reads (a FitResult or PublishedLaw, a fit JSON, a published key)
+LawLike = AnyLaw | str | os.PathLike
 XS = ("params", "tokens", "flops")
 #: default colouring of a loss plot: the variable that, with x, fixes a run (C for N and D, N for C)
 DEFAULT_COLOUR = {"params": "flops", "tokens": "flops", "flops": "params"}
@@ -64,7 +71,7 @@ def six_nd(x_name: str, x: Array, fixed_name: str, fixed: float) -> dict[str, Ar
     return d
 
 
-def law_curve(law: Any, inputs: dict[str, Array]) -> tuple[Array, Array | None, Array | None]:
+def law_curve(law: AnyLaw, inputs: dict[str, Array]) -> tuple[Array, Array | None, Array | None]:
     """(loss, low, high) of a resolved law at ``inputs`` (low/high None without bootstrap draws)."""
     family = law.family
     pred = predict_loss(law, allow_unidentified=True, **{v: inputs[v] for v in family.variables})  # a drawing
@@ -82,7 +89,7 @@ def draw_band(ax, x: Array, loss: Array, low: Array | None, high: Array | None, 
         ax.fill_between(x, low, high, color=colour, alpha=0.18, linewidth=0)
 
 
-def _plottable(law: Any) -> bool:
+def _plottable(law: AnyLaw) -> bool:
     return set(law.family.variables) <= set(XS)
 
 
@@ -90,8 +97,6 @@ def _colour_levels(runs: Runs, colour_by: str) -> tuple[Array, list[Array]]:
     """Values of ``colour_by`` at which to draw the law (the FLOP budgets of a sweep, else five
     quantiles) and the rows nearest each (whose x range the level's curve spans)."""
     if colour_by == "flops":
-        from scalinglab.plan.isoflop import group_budgets
-
         groups = group_budgets(runs.column("flops"), runs.data["budget"] if runs.has("budget") else None)
         members = [groups.members(j) for j in range(len(groups))]
         keep = [j for j, m in enumerate(members) if len(m) >= 2] or list(range(len(groups)))
@@ -112,7 +117,7 @@ def _spread(items: list[int], k: int) -> list[int]:
 
 
 # ---- loss against one variable -------------------------------------------------------------------
-def plot_loss(runs: Any, law: Any = None, x: str = "params", colour_by: str | None = None) -> Figure:
+def plot_loss(runs: RunsSource, law: LawLike | None = None, x: str = "params", colour_by: str | None = None) -> Figure:
     """Loss against ``x`` (params, tokens or flops; log-log), points coloured by ``colour_by`` (default:
     C for N and D, N for C) on a log colour scale, and -- with a ``law`` -- its curves at levels of the
     colouring variable (each FLOP budget of an IsoFLOP sweep; else five quantiles) with their bands.
@@ -145,7 +150,7 @@ def plot_loss(runs: Any, law: Any = None, x: str = "params", colour_by: str | No
     return fig
 
 
-def _law_curves(ax, law: Any, data: Runs, x: str, colour_by: str, cmap, norm) -> None:
+def _law_curves(ax, law: AnyLaw, data: Runs, x: str, colour_by: str, cmap, norm) -> None:
     name = "fitted law" if isinstance(law, FitResult) else f"law {law_name(law)}"
     xs = data.column(x)
     lo, hi = xs.min() / 1.5, xs.max() * 1.5
@@ -164,10 +169,8 @@ def _law_curves(ax, law: Any, data: Runs, x: str, colour_by: str, cmap, norm) ->
         _frontier_curve(ax, law, np.geomspace(lo, hi, 40))
 
 
-def _frontier_curve(ax, law: Any, flops: Array) -> None:
+def _frontier_curve(ax, law: AnyLaw, flops: Array) -> None:
     """The compute-optimal loss L*(C) = min over N of L(N, C/(6N)) (Hoffmann et al. 2022 eq. 4)."""
-    from scalinglab.plan.allocation import optimal_frontier
-
     try:
         allocs = optimal_frontier(law, list(flops), allow_unidentified=True)  # a curve, not an answer
     except ScalingLabError:
@@ -187,22 +190,20 @@ def _frontier_curve(ax, law: Any, flops: Array) -> None:
 MINIMUM_REACH = 2.0
 
 
-def minimum_drawable(m: Any, sampled_min: float, sampled_max: float, reach: float = MINIMUM_REACH) -> bool:
+def minimum_drawable(m: ProfileMinimum, sampled_min: float, sampled_max: float, reach: float = MINIMUM_REACH) -> bool:
     """Whether a profile minimum ``m`` (a :class:`scalinglab.plan.isoflop.ProfileMinimum`) is drawn: finite,
     with a positive loss, at an N within a factor ``reach`` of the sampled sizes [sampled_min, sampled_max]."""
     return bool(np.isfinite(m.params) and np.isfinite(m.loss) and m.loss > 0 and m.params > 0
                 and sampled_min / reach <= m.params <= sampled_max * reach)
 
 
-def plot_isoflop(runs: Any, degree: int = 2, law: Any = None) -> Figure:
+def plot_isoflop(runs: RunsSource, degree: int = 2, law: LawLike | None = None) -> Figure:
     """IsoFLOP profiles (Hoffmann et al. 2022 approach 2, sec. 3.2): loss against N at each FLOP
     budget, the degree-``degree`` polynomial in ln N fitted to each, and its minimum (a star; hollow
     when it lies outside the sampled sizes, not drawn but named in the legend when it lies more than
     :data:`MINIMUM_REACH` times beyond them or at a loss <= 0). The drawn minima are joined (the
     frontier, dashed). The axes span the runs (and the minima drawn). With a ``law``, its own loss along
     each budget is drawn dotted."""
-    from scalinglab.plan.isoflop import fit_profile, group_budgets
-
     data = load_runs(runs)
     data.require(["params", "flops", "loss"], why="IsoFLOP profiles")
     params, loss = data.column("params"), data.column("loss")
@@ -245,7 +246,7 @@ def plot_isoflop(runs: Any, degree: int = 2, law: Any = None) -> Figure:
     return fig
 
 
-def _draw_minima(ax, minima: list[tuple[Any, float, float]]) -> list:
+def _draw_minima(ax, minima: list[tuple[ProfileMinimum, float, float]]) -> list:
     """Stars at the drawable minima (filled inside the sampled sizes, hollow outside), joined by a dashed
     line; one legend entry naming the budgets whose minimum is not drawn. Returns the minima drawn."""
     if not minima:
@@ -273,7 +274,7 @@ def _draw_minima(ax, minima: list[tuple[Any, float, float]]) -> list:
 
 
 # ---- residuals -----------------------------------------------------------------------------------
-def plot_residuals(law: Any, runs: Any) -> Figure:
+def plot_residuals(law: LawLike, runs: RunsSource) -> Figure:
     """Residuals ln(predicted) - ln(observed) (the quantity the fit minimises) against N, D and C
     (whichever the runs have; log x), with zero and +-rmse lines."""
     resolved = resolve_law(law)
@@ -308,13 +309,13 @@ def exponent_names(fit: FitResult) -> list[str]:
     return names + [d for d in fit.derived if d not in names]
 
 
-def _draws(fit: Any) -> dict[str, Array]:
+def _draws(fit: AnyLaw) -> dict[str, Array]:
     if not isinstance(fit, FitResult) or fit.draws is None or len(fit.draws) < 2:
         raise ScalingLabError("this plot needs a fit with bootstrap draws (fit with bootstrap >= 10)")
     return {k: np.asarray(v, dtype=float) for k, v in fit.draw_params().items()}
 
 
-def plot_bootstrap(fit: Any) -> Figure:
+def plot_bootstrap(fit: LawLike) -> Figure:
     """Histogram of each exponent over the bootstrap draws, with the point estimate (solid) and the
     percentile interval at the fit's level (dashed). Exponents are dimensionless."""
     fit = resolve_law(fit)
@@ -336,7 +337,7 @@ def plot_bootstrap(fit: Any) -> Figure:
     return fig
 
 
-def correlation_table(fit: Any) -> tuple[list[str], Array]:
+def correlation_table(fit: LawLike) -> tuple[list[str], Array]:
     """Names and Pearson correlation matrix of the parameters over the bootstrap draws; amplitudes
     (positive parameters that are not exponents) are taken on a log scale (named ``ln X``)."""
     fit = resolve_law(fit)
@@ -355,7 +356,7 @@ def correlation_table(fit: Any) -> tuple[list[str], Array]:
     return names, np.atleast_2d(corr)
 
 
-def plot_correlations(fit: Any) -> Figure:
+def plot_correlations(fit: LawLike) -> Figure:
     """Correlations between the fitted parameters over the bootstrap draws (-1 .. 1, PuOr: colour-blind
     safe). Strong correlations (|r| near 1) mean the data trade one parameter for another."""
     names, corr = correlation_table(fit)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from typing import Any
 
 from scalinglab.atomic import atomic_write_text
 from scalinglab.errors import ScalingLabError
+from scalinglab.report.fit_plots import RunsSource
 from scalinglab.report.page import EmbeddedFigure, esc, page
 from scalinglab.report.sections import ReportInputs, build_sections
 
@@ -42,13 +44,13 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
 
-def _source_name(data: Any) -> str:
+def _source_name(data: RunsSource) -> str:
     if isinstance(data, (str, os.PathLike)):
         return os.fspath(data)
     return getattr(data, "source", None) or "<DataFrame>"
 
 
-def _sha256(data: Any) -> str | None:
+def _sha256(data: RunsSource) -> str | None:
     if not isinstance(data, (str, os.PathLike)) or not Path(data).is_file():
         return None
     h = hashlib.sha256()
@@ -61,8 +63,6 @@ def _sha256(data: Any) -> str | None:
 def default_command(source: str, law: str, bootstrap: int, budgets: Sequence[float], seed: int,
                     holdout_above: float | None) -> str:
     """The ``scalinglab report`` command line that rebuilds a report made through the Python API."""
-    import shlex
-
     parts = ["scalinglab", "report", source, "--law", law, "--bootstrap", str(bootstrap), "--budgets",
              ",".join(f"{b:g}" for b in budgets), "--seed", str(seed)]
     if holdout_above is not None:
@@ -70,7 +70,7 @@ def default_command(source: str, law: str, bootstrap: int, budgets: Sequence[flo
     return shlex.join(parts + ["--out", "report.html"])
 
 
-def make_report(data: Any, law: str = "chinchilla", bootstrap: int = 200,
+def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
                 budgets: Sequence[float] = DEFAULT_BUDGETS, seed: int = 0, holdout_above: float | None = None,
                 command: str | None = None, *, columns: Mapping[str, str] | None = None,
                 references: Sequence[str] = (), level: float = 0.95, drop_highest_loss: int = 0,
@@ -103,14 +103,14 @@ def make_report(data: Any, law: str = "chinchilla", bootstrap: int = 200,
                   warnings=list(built.warnings))
 
 
-def build_report(data: Any, law: str = "chinchilla", bootstrap: int = 200,
+def build_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
                  budgets: Sequence[float] = DEFAULT_BUDGETS, seed: int = 0, holdout_above: float | None = None,
                  command: str | None = None, **options: Any) -> str:
     """The report on ``data`` as one HTML document (text); arguments as :func:`make_report`."""
     return make_report(data, law, bootstrap, budgets, seed, holdout_above, command, **options).html
 
 
-def write_report(data: Any, out: str | os.PathLike, law: str = "chinchilla", bootstrap: int = 200,
+def write_report(data: RunsSource, out: str | os.PathLike, law: str = "chinchilla", bootstrap: int = 200,
                  budgets: Sequence[float] = DEFAULT_BUDGETS, seed: int = 0, holdout_above: float | None = None,
                  command: str | None = None, **options: Any) -> Path:
     """Build the report on ``data`` and write it to ``out`` (UTF-8); returns the path."""

@@ -10,7 +10,7 @@ architectures, e.g. ``llama3-8b``) so that the CLI can plot by name.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,14 +20,18 @@ from matplotlib.ticker import FuncFormatter
 
 import scalinglab.report.style as style
 from scalinglab.errors import ScalingLabError
+from scalinglab.inference.memory import MemoryReport, ModelLike, memory_report
+from scalinglab.inference.speed import SpeedReport, batch_sweep, model_size_sweep
 
 GB = 1e9
+#: the reports a figure reads: the inference reports themselves, their ``to_dict()`` rows, or a DataFrame of them
+Reports = pd.DataFrame | Sequence[MemoryReport | SpeedReport | Mapping[str, Any]]
 #: memory components drawn, bottom to top: (column, label, colour)
 MEMORY_PARTS = (("weights_bytes", "weights", style.BLUE), ("kv_cache_bytes", "KV cache", style.ORANGE),
                 ("prefill_workspace_bytes", "prefill workspace", style.GREEN))
 
 
-def _table(reports: Any, what: str) -> pd.DataFrame:
+def _table(reports: Reports, what: str) -> pd.DataFrame:
     if isinstance(reports, pd.DataFrame):
         df = reports.copy()
     else:
@@ -45,31 +49,25 @@ def _need(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 # ---- tables by name ------------------------------------------------------------------------------
-def memory_table(model: Any, batches: Sequence[int] = (1, 8, 32, 128), context_tokens: int = 4096,
+def memory_table(model: ModelLike, batches: Sequence[int] = (1, 8, 32, 128), context_tokens: int = 4096,
                  device: str | None = None, **options: Any) -> pd.DataFrame:
     """``memory_report`` of ``model`` at each batch size (``options``: dtype, kv_dtype, n_devices, ...)."""
-    from scalinglab.inference.memory import memory_report
-
     return pd.DataFrame([memory_report(model, batch=b, context_tokens=context_tokens, device=device,
                                        **options).to_dict() for b in batches])
 
 
-def speed_table(model: Any, device: str, batches: Sequence[int] | None = None, **options: Any) -> pd.DataFrame:
+def speed_table(model: ModelLike, device: str, batches: Sequence[int] | None = None, **options: Any) -> pd.DataFrame:
     """``batch_sweep`` of ``model`` on ``device`` (default batches 1..512), one row per batch."""
-    from scalinglab.inference.speed import batch_sweep
-
     return pd.DataFrame([r.to_dict() for r in batch_sweep(model, device, batches, **options)])
 
 
-def size_table(models: Sequence[Any], device: str, **options: Any) -> pd.DataFrame:
+def size_table(models: Sequence[ModelLike], device: str, **options: Any) -> pd.DataFrame:
     """``model_size_sweep`` of ``models`` on ``device``: one row per model, by total parameters."""
-    from scalinglab.inference.speed import model_size_sweep
-
     return pd.DataFrame([r.to_dict() for r in model_size_sweep(list(models), device, **options)])
 
 
 # ---- memory --------------------------------------------------------------------------------------
-def plot_memory(reports: Any) -> Figure:
+def plot_memory(reports: Reports) -> Figure:
     """Serving memory by component (weights, KV cache, prefill workspace; GB) as stacked horizontal bars,
     one per configuration (labelled by batch and context), with the usable memory of the device(s)
     (dashed) when the reports name one."""
@@ -101,7 +99,7 @@ def plot_memory(reports: Any) -> Figure:
 
 
 # ---- throughput against batch --------------------------------------------------------------------
-def plot_throughput(reports: Any, max_batch: int | None = None) -> Figure:
+def plot_throughput(reports: Reports, max_batch: int | None = None) -> Figure:
     """Decode throughput (all sequences, tokens/s) against batch, log-log, with the roofline: the
     weight-read line B x BW / weights_bytes (memory-bound), the compute roof FLOPS / (2 N_active) and the
     KV roof (attention reads, BW / KV bytes per sequence); the crossover batches (dotted); and, with
@@ -165,7 +163,7 @@ def _crossovers(ax, row: pd.Series) -> None:
 
 
 # ---- tokens/s against model size -----------------------------------------------------------------
-def plot_speed_vs_size(reports: Any) -> Figure:
+def plot_speed_vs_size(reports: Reports) -> Figure:
     """Decode speed of one sequence (tokens/s) against total parameters (log-log), each model labelled,
     with a 1/N guide through the smallest (memory-bound decoding reads every weight once per token)."""
     df = _table(reports, "speed report").sort_values("params_total")

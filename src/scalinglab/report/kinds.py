@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 import scalinglab.report.fit_plots as fit_plots
@@ -31,8 +32,20 @@ import scalinglab.report.inference_plots as inference_plots
 import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
 import scalinglab.report.style as style
+from scalinglab.analysis.backtest import backtest
+from scalinglab.analysis.forecast import forecast_run, load_curves
 from scalinglab.errors import ScalingLabError
+from scalinglab.fitting.api import fit
+from scalinglab.fitting.result import FitResult
+from scalinglab.inference.memory import ModelLike, memory_report
+from scalinglab.io import Runs, load_runs
+from scalinglab.laws.base import LawFamily
+from scalinglab.laws.published import PublishedLaw, get_published
+from scalinglab.report.fit_plots import LawLike, RunsSource
+from scalinglab.resolve import AnyLaw
 
+#: ``law`` of a runs kind: a fitted or published law, a fit JSON, a published key, or a family to fit
+LawSpec = LawLike | LawFamily | None
 FIT_OPTIONS = {"law": "chinchilla", "bootstrap": 0, "seed": 0, "columns": None}
 
 
@@ -49,18 +62,13 @@ class PlotKind:
 
 
 # ---- helpers -------------------------------------------------------------------------------------
-def runs_of(data: Any, columns: Mapping[str, str] | None = None):
+def runs_of(data: RunsSource, columns: Mapping[str, str] | None = None) -> Runs:
     """The runs of DATA (a table, a run store, a DataFrame or Runs)."""
-    from scalinglab.io import load_runs
-
     return load_runs(data, columns)
 
 
-def law_for(runs: Any, law: Any, bootstrap: int = 0, seed: int = 0):
+def law_for(runs: Runs, law: LawSpec, bootstrap: int = 0, seed: int = 0) -> AnyLaw:
     """A fit JSON or published key as it is; a law family (name or object) fitted to ``runs``."""
-    from scalinglab.fitting import FitResult, fit
-    from scalinglab.laws.published import PublishedLaw, get_published
-
     if isinstance(law, (FitResult, PublishedLaw)):
         return law
     if isinstance(law, (str, os.PathLike)):
@@ -98,35 +106,35 @@ def default_holdout(values: np.ndarray, share: float = 0.2) -> float:
 
 # ---- builders ------------------------------------------------------------------------------------
 def _loss(x: str) -> Callable[..., Figure]:
-    def build(data: Any, law: Any, bootstrap: int, seed: int, columns, colour_by: str | None) -> Figure:
+    def build(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns, colour_by: str | None) -> Figure:
         runs = runs_of(data, columns)
         return fit_plots.plot_loss(runs, law_for(runs, law, bootstrap, seed) if law else None, x=x,
                                    colour_by=colour_by)
     return build
 
 
-def _isoflop(data: Any, law: Any, bootstrap: int, seed: int, columns, degree: int) -> Figure:
+def _isoflop(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns, degree: int) -> Figure:
     runs = runs_of(data, columns)
     return fit_plots.plot_isoflop(runs, degree=int(degree),
                                   law=law_for(runs, law, bootstrap, seed) if law else None)
 
 
-def _residuals(data: Any, law: Any, bootstrap: int, seed: int, columns) -> Figure:
+def _residuals(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns) -> Figure:
     runs = runs_of(data, columns)
     return fit_plots.plot_residuals(law_for(runs, law, bootstrap, seed), runs)
 
 
-def _bootstrap(data: Any, law: Any, bootstrap: int, seed: int, columns) -> Figure:
+def _bootstrap(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns) -> Figure:
     runs = runs_of(data, columns)
     return fit_plots.plot_bootstrap(law_for(runs, law, bootstrap, seed))
 
 
-def _correlations(data: Any, law: Any, bootstrap: int, seed: int, columns) -> Figure:
+def _correlations(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns) -> Figure:
     runs = runs_of(data, columns)
     return fit_plots.plot_correlations(law_for(runs, law, bootstrap, seed))
 
 
-def _frontier(data: Any, bootstrap: int, seed: int, columns, budgets: Sequence[float] | None,
+def _frontier(data: RunsSource, bootstrap: int, seed: int, columns, budgets: Sequence[float] | None,
               references: Sequence[str]) -> Figure:
     runs = runs_of(data, columns)
     budgets = list(budgets) if budgets else default_budgets(runs.column("flops"))
@@ -140,10 +148,8 @@ def _frontier(data: Any, bootstrap: int, seed: int, columns, budgets: Sequence[f
                                     notes=[f"approach {k} could not run: {why}" for k, why in sorted(failed.items())])
 
 
-def _backtest(data: Any, law: Any, bootstrap: int, seed: int, columns, holdout_above: float | None,
+def _backtest(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns, holdout_above: float | None,
               x: str) -> Figure:
-    from scalinglab.analysis import backtest
-
     runs = runs_of(data, columns)
     threshold = default_holdout(runs.column(x)) if holdout_above is None else float(holdout_above)
     result = backtest(runs, law, holdout_above=threshold, x=x, bootstrap=int(bootstrap), seed=int(seed))
@@ -151,26 +157,24 @@ def _backtest(data: Any, law: Any, bootstrap: int, seed: int, columns, holdout_a
     return run_plots.plot_backtest(result.predictions, x=x, fitted=fitted, level=result.level)
 
 
-def metrics_of(data: Any):
+def metrics_of(data: RunsSource) -> pd.DataFrame:
     """The evaluations of a run store (``read_store(path, "metrics")``) or a metrics table."""
-    from scalinglab.lab.store import is_store_file, read_store
+    from scalinglab.stores.table import is_store_file, read_store
 
     if isinstance(data, (str, os.PathLike)) and Path(data).is_file() and is_store_file(Path(data)):
         return read_store(data, "metrics")
     return runs_of(data).data
 
 
-def _curves(data: Any, x: str, show_train: bool) -> Figure:
+def _curves(data: RunsSource, x: str, show_train: bool) -> Figure:
     return run_plots.plot_training_curves(metrics_of(data), x=x, show_train=bool(show_train))
 
 
-def _forecast(data: Any, run: str | None, fraction: float, form: str, x: str, bootstrap: int, seed: int,
+def _forecast(data: RunsSource, run: str | None, fraction: float, form: str, x: str, bootstrap: int, seed: int,
               columns: Mapping[str, str] | None) -> Figure:
     """One run's learning-curve forecast (:func:`scalinglab.analysis.forecast.forecast_run`) against its
     observed curve: the fitted law along the curve up to the forecast point, and the final loss's
     prediction interval as an error bar."""
-    from scalinglab.analysis.forecast import forecast_run, load_curves
-
     if run is None:
         raise ScalingLabError("plot kind 'forecast' needs the run to forecast (run=..., CLI --run)")
     curves = load_curves(data, columns)
@@ -191,15 +195,13 @@ def _serving(options: Mapping[str, Any]) -> dict[str, Any]:
     return {k: options[k] for k in keep if options.get(k) is not None}
 
 
-def _memory(data: Any, device: str | None, context: int, batches: Sequence[int], **serving: Any) -> Figure:
+def _memory(data: ModelLike, device: str | None, context: int, batches: Sequence[int], **serving: Any) -> Figure:
     table = inference_plots.memory_table(data, batches=list(batches), context_tokens=int(context), device=device,
                                          **_serving(serving))
     return inference_plots.plot_memory(table)
 
 
-def _throughput(data: Any, device: str, context: int, batches: Sequence[int] | None, **serving: Any) -> Figure:
-    from scalinglab.inference.memory import memory_report
-
+def _throughput(data: ModelLike, device: str, context: int, batches: Sequence[int] | None, **serving: Any) -> Figure:
     opts = _serving(serving)
     table = inference_plots.speed_table(data, device, batches, context_tokens=int(context), **opts)
     fit_dtypes = {k: v for k, v in opts.items() if k != "n_devices"}
@@ -208,7 +210,7 @@ def _throughput(data: Any, device: str, context: int, batches: Sequence[int] | N
     return inference_plots.plot_throughput(table, max_batch=largest)
 
 
-def _speed_size(data: Any, device: str, context: int, batch: int, **serving: Any) -> Figure:
+def _speed_size(data: str | Sequence[ModelLike], device: str, context: int, batch: int, **serving: Any) -> Figure:
     models = [m.strip() for m in str(data).split(",") if m.strip()] if isinstance(data, str) else list(data)
     table = inference_plots.size_table(models, device, context_tokens=int(context), batch=int(batch),
                                        **_serving(serving))

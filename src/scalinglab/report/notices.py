@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+import pandas as pd
 
 from scalinglab.report.plan_plots import approach_failures
 
@@ -60,7 +61,7 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def frontier_caption(frontiers: Mapping[str, Any], points: Mapping[str, Any], notes: Sequence[str],
+def frontier_caption(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd.DataFrame], notes: Sequence[str],
                      level: float, references: Sequence[str] = ()) -> str:
     """The caption of the frontier figure: the approaches of Hoffmann et al. 2022 drawn, bands and points
     only where there are some, the references, and each approach that could not run with its reason."""
@@ -85,6 +86,6 @@ def frontier_caption(frontiers: Mapping[str, Any], points: Mapping[str, Any], no
     return "; ".join(parts) + "."
 
 
-def _has_band(df: Any) -> bool:
-    low = df.get("params_low") if hasattr(df, "get") else None
+def _has_band(df: pd.DataFrame) -> bool:
+    low = df.get("params_low")
     return low is not None and bool(low.notna().any())

@@ -23,6 +23,12 @@ from matplotlib.figure import Figure
 import scalinglab.report.style as style
 from scalinglab.counting import tokens_from
 from scalinglab.errors import ScalingLabError
+from scalinglab.fitting.result import FitResult
+from scalinglab.io import load_runs
+from scalinglab.plan.allocation import optimal_frontier
+from scalinglab.plan.approaches import APPROACH_NAMES, ApproachResult, fit_approach
+from scalinglab.plan.rules import REGISTRY, get_rule
+from scalinglab.report.fit_plots import LawLike, RunsSource
 
 Array = np.ndarray
 FRONTIER_COLUMNS = ("flops", "params", "tokens", "params_low", "params_high", "tokens_low", "tokens_high")
@@ -46,30 +52,23 @@ def _from_rows(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(FRONTIER_COLUMNS))
 
 
-def frontier_table(source: Any, budgets: Sequence[float]) -> pd.DataFrame:
+def frontier_table(source: ApproachResult | LawLike, budgets: Sequence[float]) -> pd.DataFrame:
     """The frontier of ``source`` at ``budgets`` (FLOPs): an ApproachResult, a FitResult / published
     law of params and tokens (``sl.optimal.optimal_frontier``, intervals from its bootstrap draws), or
     the key of a published rule (``sl.optimal.get_rule``) or law."""
-    from scalinglab.plan.approaches import ApproachResult
-
     budgets = [float(c) for c in budgets]
     if not budgets:
         raise ScalingLabError("give at least one FLOP budget for a frontier")
     if isinstance(source, ApproachResult):
         return _from_rows(source.frontier_at(budgets))
-    if isinstance(source, str):
-        from scalinglab.plan.rules import REGISTRY, get_rule
-
-        if source in REGISTRY:
-            rule = get_rule(source)
-            return _from_rows([rule.optimal(c).to_dict() for c in budgets])
-    from scalinglab.plan.allocation import optimal_frontier
-
+    if isinstance(source, str) and source in REGISTRY:
+        rule = get_rule(source)
+        return _from_rows([rule.optimal(c).to_dict() for c in budgets])
     # a drawing of the frontier: the report refuses or warns about unidentified parameters itself
     return _from_rows([a.to_dict() for a in optimal_frontier(source, budgets, allow_unidentified=True)])
 
 
-def approach_points(result: Any) -> pd.DataFrame:
+def approach_points(result: ApproachResult) -> pd.DataFrame:
     """The per-level optima an approach fitted its power law to (flops, params, tokens); empty for
     approach 3, which fits the whole law at once."""
     points = getattr(result, "points", None) or []
@@ -81,14 +80,11 @@ def approach_points(result: Any) -> pd.DataFrame:
     return df[["flops", "params", "tokens"]]
 
 
-def compare_frontiers(runs: Any, budgets: Sequence[float], bootstrap: int = 0, seed: int = 0,
-                      fit: Any = None) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[str]]:
+def compare_frontiers(runs: RunsSource, budgets: Sequence[float], bootstrap: int = 0, seed: int = 0,
+                      fit: FitResult | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[str]]:
     """Approaches 1, 2 and 3 of Hoffmann et al. 2022 on ``runs``: frontiers at ``budgets``, the per-level
     optima of approaches 1 and 2, and warnings (including why an approach could not run). Approach 3 is
     ``fit`` when given (a chinchilla FitResult: no second fit), else fitted here."""
-    from scalinglab.io import load_runs
-    from scalinglab.plan.approaches import APPROACH_NAMES, fit_approach
-
     runs = load_runs(runs)  # one table for all three approaches (a store: its finished runs)
     frontiers: dict[str, pd.DataFrame] = {}
     points: dict[str, pd.DataFrame] = {}

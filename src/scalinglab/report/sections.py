@@ -6,19 +6,34 @@ a backtest with too few runs) says why in its place and in the warnings; nothing
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
+import matplotlib
+import numpy
 import numpy as np
+import pandas
+import scipy
+from matplotlib.figure import Figure
 
+import scalinglab
 import scalinglab.report.fit_plots as fit_plots
 import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
+from scalinglab.analysis.backtest import BacktestResult, backtest
+from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
 from scalinglab.errors import ScalingLabError
+from scalinglab.fitting.api import fit
+from scalinglab.fitting.result import FitResult
+from scalinglab.io import Runs, load_runs
+from scalinglab.laws.base import LawFamily
+from scalinglab.plan.allocation import Allocation, optimal_frontier
+from scalinglab.report.fit_plots import RunsSource
 from scalinglab.report.kinds import default_holdout
 from scalinglab.report.notices import add_warnings as _warn  # appends only what says something new
 from scalinglab.report.notices import frontier_caption
@@ -32,16 +47,18 @@ from scalinglab.report.page import (
     table,
     with_interval,
 )
+from scalinglab.resolve import allocation_params, unidentified_guard
 
 LOSS_UNIT = "nats/token"
 SYMBOLS = {"params": "N", "tokens": "D", "flops": "C", "step": "S"}
+T = TypeVar("T")
 
 
 @dataclass
 class ReportInputs:
     """What the user asked for (see :func:`scalinglab.report.html.make_report`)."""
 
-    data: Any
+    data: RunsSource
     source: str
     law: str
     bootstrap: int
@@ -71,7 +88,7 @@ class Section:
         attr = f' class="{cls}"' if cls else ""
         self.parts.append(f"<p{attr}>{esc(text)}</p>")
 
-    def figure(self, fig: Any, key: str, title: str, caption: str) -> None:
+    def figure(self, fig: Figure, key: str, title: str, caption: str) -> None:
         emb = embed(fig, key, title, caption)
         self.figs.append(emb)
         self.parts.append(emb.html())
@@ -98,7 +115,7 @@ class BuiltReport:
         self.sections.append(reproduce_section(command, sha256, date, self.seed, self.bootstrap))
 
 
-def _attempt(section: Section, warnings: list[str], what: str, build) -> Any:
+def _attempt(section: Section, warnings: list[str], what: str, build: Callable[[], T]) -> T | None:
     """Run ``build()``; a ScalingLabError becomes a visible note in ``section`` and a warning."""
     try:
         return build()
@@ -112,9 +129,6 @@ def _attempt(section: Section, warnings: list[str], what: str, build) -> Any:
 # ---- the whole report ----------------------------------------------------------------------------
 def build_sections(inp: ReportInputs) -> BuiltReport:
     """Load the runs, fit the law and build every section in page order."""
-    from scalinglab.fitting import fit
-    from scalinglab.io import load_runs
-
     runs = load_runs(inp.data, inp.columns, drop_highest_loss=inp.drop_highest_loss)
     result = fit(runs, law=inp.law, bootstrap=inp.bootstrap, seed=inp.seed, level=inp.level)
     warnings: list[str] = []  # the fit's own first: a later repeat of one (e.g. the backtest's refit) is dropped
@@ -137,41 +151,33 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
     return BuiltReport(sections, warnings, result.law, len(runs), inp.seed, inp.bootstrap)
 
 
-def plan_guard(result: Any, inp: ReportInputs) -> list[str]:
+def plan_guard(result: FitResult, inp: ReportInputs) -> list[str]:
     """The report's plan is an answer from the fitted law: refused (ScalingLabError, so no report) when
     the data leave a parameter of the allocation undetermined, unless ``inp.allow_unidentified``;
     warnings otherwise (:func:`scalinglab.resolve.unidentified_guard`)."""
-    from scalinglab.resolve import allocation_params, unidentified_guard
-
     if set(result.family.variables) != {"params", "tokens"}:
         return []
     return unidentified_guard(result, "the report's compute-optimal plan", allocation_params(result),
                               allow=inp.allow_unidentified)
 
 
-def store_path(data: Any) -> Path | None:
+def store_path(data: RunsSource) -> Path | None:
     """``data`` as a path when it is a lab run store (SQLite), else None."""
-    import os
-
     if not isinstance(data, (str, os.PathLike)) or not Path(data).is_file():
         return None
-    from scalinglab.lab.store import is_store_file
+    from scalinglab.stores.table import is_store_file
 
     return Path(data) if is_store_file(Path(data)) else None
 
 
-def identifiability(runs: Any, result: Any, law: str) -> list[str]:
+def identifiability(runs: Runs, result: FitResult, law: str) -> list[str]:
     """Design and fit warnings of :mod:`scalinglab.analysis.identifiability`."""
-    from scalinglab.analysis import (
-        fit_identifiability_warnings,
-        identifiability_warnings,
-    )
-
     return identifiability_warnings(runs, law) + fit_identifiability_warnings(result)
 
 
 # ---- at a glance ---------------------------------------------------------------------------------
-def fill_glance(sec: Section, runs: Any, result: Any, plan_rows: list[Any], bt: Any) -> None:
+def fill_glance(sec: Section, runs: Runs, result: FitResult, plan_rows: list[Allocation],
+                bt: BacktestResult | None) -> None:
     cells = [(str(len(runs)), "runs fitted"), (num(result.rmse_log, 3), "rmse of ln(loss) residuals")]
     names = (["E"] if "E" in result.params else []) + fit_plots.exponent_names(result)[:4]
     for name in names:
@@ -191,7 +197,7 @@ def fill_glance(sec: Section, runs: Any, result: Any, plan_rows: list[Any], bt: 
 
 
 # ---- data ----------------------------------------------------------------------------------------
-def data_section(runs: Any, result: Any) -> Section:
+def data_section(runs: Runs, result: FitResult) -> Section:
     sec = Section("data", "Data")
     rows = []
     for name, unit in (("params", "parameters (as counted by the data)"), ("tokens", "tokens"),
@@ -214,7 +220,7 @@ def data_section(runs: Any, result: Any) -> Section:
 
 
 # ---- the fitted law ------------------------------------------------------------------------------
-def param_unit(family: Any, name: str) -> str:
+def param_unit(family: LawFamily, name: str) -> str:
     """The unit of a law parameter, for the parameter table."""
     sym = SYMBOLS.get(family.variables[0], "x") if family.variables else "x"
     if name.startswith(("alpha", "beta")) or (family.name == "chinchilla" and name in ("a", "b")):
@@ -236,7 +242,7 @@ def param_unit(family: Any, name: str) -> str:
     return "see the formula"
 
 
-def law_section(result: Any) -> Section:
+def law_section(result: FitResult) -> Section:
     sec = Section("law", "Fitted law")
     fam = result.family
     sec.add(f"<p><b>{esc(result.law)}</b>: <code>{esc(fam.formula)}</code><br><span class=\"muted\">"
@@ -268,7 +274,7 @@ def law_section(result: Any) -> Section:
 
 
 # ---- goodness of fit -----------------------------------------------------------------------------
-def goodness_section(runs: Any, result: Any, warnings: list[str]) -> Section:
+def goodness_section(runs: Runs, result: FitResult, warnings: list[str]) -> Section:
     sec = Section("fit", "Goodness of fit")
     sec.add(table(["measure", "value"], [
         ["rmse of ln(predicted) − ln(observed)", num(result.rmse_log, 4)],
@@ -292,7 +298,7 @@ def goodness_section(runs: Any, result: Any, warnings: list[str]) -> Section:
     return sec
 
 
-def uncertainty_section(result: Any) -> Section:
+def uncertainty_section(result: FitResult) -> Section:
     sec = Section("uncertainty", "Uncertainty")
     sec.figure(fit_plots.plot_bootstrap(result), "bootstrap", "Bootstrap distributions of the exponents",
                "Histogram of each exponent over the bootstrap resamples; solid: the fit, dashed: the "
@@ -304,9 +310,8 @@ def uncertainty_section(result: Any) -> Section:
 
 
 # ---- the plan ------------------------------------------------------------------------------------
-def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str]) -> tuple[Section, list[Any]]:
-    from scalinglab.plan.allocation import optimal_frontier
-
+def plan_section(runs: Runs, result: FitResult, inp: ReportInputs,
+                 warnings: list[str]) -> tuple[Section, list[Allocation]]:
     sec = Section("plan", "Compute-optimal plan")
     if set(result.family.variables) != {"params", "tokens"}:
         sec.text(f"Law {result.law} reads {', '.join(result.family.variables)}, not N and D: it does not "
@@ -339,9 +344,9 @@ def plan_section(runs: Any, result: Any, inp: ReportInputs, warnings: list[str])
     return sec, allocs
 
 
-def _extrapolation_sentence(allocs: list[Any]) -> str:
+def _extrapolation_sentence(allocs: list[Allocation]) -> str:
     """How far each budget's N*, D* and C lie outside the fitted runs (scalinglab.resolve.extrapolation)."""
-    def dec(v: Any) -> str:
+    def dec(v: float | None) -> str:
         return "?" if v is None else ("0" if v <= 0 else f"{v:.2f}")
 
     cells = [f"{a.flops:.3g} FLOPs {' / '.join(dec(v) for v in (a.extrapolation or {}).values()) or '?'}"
@@ -350,7 +355,7 @@ def _extrapolation_sentence(allocs: list[Any]) -> str:
             f"one decade): {'; '.join(cells)}.")
 
 
-def _extrapolation_warnings(allocs: list[Any]) -> list[str]:
+def _extrapolation_warnings(allocs: list[Allocation]) -> list[str]:
     """The warnings of the budget farthest outside the fitted runs, saying how many budgets warn."""
     warned = [a for a in allocs if a.extrapolation_warnings]  # plan_guard has said what is undetermined
     if not warned:
@@ -362,12 +367,11 @@ def _extrapolation_warnings(allocs: list[Any]) -> list[str]:
 
 
 # ---- backtest ------------------------------------------------------------------------------------
-def backtest_section(runs: Any, inp: ReportInputs, warnings: list[str]) -> tuple[Section, Any]:
-    from scalinglab.analysis import backtest
-
+def backtest_section(runs: Runs, inp: ReportInputs,
+                     warnings: list[str]) -> tuple[Section, BacktestResult | None]:
     sec = Section("backtest", "Backtest")
 
-    def run() -> Any:
+    def run() -> BacktestResult:
         threshold = default_holdout(runs.column("flops")) if inp.holdout_above is None else inp.holdout_above
         return backtest(runs, inp.law, holdout_above=threshold, x="flops", bootstrap=inp.bootstrap,
                         seed=inp.seed, level=inp.level)
@@ -400,7 +404,7 @@ def backtest_section(runs: Any, inp: ReportInputs, warnings: list[str]) -> tuple
 
 # ---- training curves -----------------------------------------------------------------------------
 def curves_section(store: Path, warnings: list[str]) -> Section:
-    from scalinglab.lab.store import read_store
+    from scalinglab.stores.table import read_store
 
     sec = Section("curves", "Training curves")
     metrics = read_store(store, "metrics")
@@ -428,13 +432,6 @@ def warnings_section(warnings: list[str]) -> Section:
 
 def versions() -> list[tuple[str, str]]:
     """(package, version) of Python and the libraries that shaped the numbers (torch when loaded)."""
-    import matplotlib
-    import numpy
-    import pandas
-    import scipy
-
-    import scalinglab
-
     out = [("scalinglab", scalinglab.__version__), ("python", platform.python_version()),
            ("numpy", numpy.__version__), ("scipy", scipy.__version__), ("pandas", pandas.__version__),
            ("matplotlib", matplotlib.__version__)]
