@@ -18,7 +18,8 @@ from scalinglab.laws import (
     list_families,
 )
 
-KNOWN = ("chinchilla", "power", "power_floor", "kaplan_nd", "kaplan_ns", "bnsl", "muennighoff")
+KNOWN = ("chinchilla", "power", "power_floor", "kaplan_nd", "kaplan_ns", "bnsl", "muennighoff", "overtrain",
+         "downstream_error")
 
 
 def test_registry_names_match_classes():

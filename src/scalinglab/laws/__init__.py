@@ -1,7 +1,8 @@
 """Scaling-law families and the registry that finds them by name.
 
 Built-in families (``FAMILIES``): ``chinchilla``, ``power``, ``power_floor``, ``kaplan_nd``,
-``kaplan_ns``, ``bnsl``, ``muennighoff``. Your own form: :class:`CustomLaw` (see :mod:`scalinglab.laws.custom`).
+``kaplan_ns``, ``bnsl``, ``muennighoff``, ``overtrain``, ``downstream_error``.
+Your own form: :class:`CustomLaw` (see :mod:`scalinglab.laws.custom`).
 
 :func:`get_family` accepts
 
@@ -24,8 +25,10 @@ from scalinglab.laws.base import LawFamily
 from scalinglab.laws.bnsl import BrokenPowerLaw
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.laws.custom import CustomLaw
+from scalinglab.laws.downstream_error import DownstreamError
 from scalinglab.laws.kaplan import KaplanND, KaplanNS
 from scalinglab.laws.muennighoff import DataConstrained
+from scalinglab.laws.overtrain import Overtrain
 from scalinglab.laws.power import Power, PowerFloor
 
 FAMILIES: dict[str, type[LawFamily]] = {
@@ -36,12 +39,14 @@ FAMILIES: dict[str, type[LawFamily]] = {
     "kaplan_ns": KaplanNS,
     "bnsl": BrokenPowerLaw,
     "muennighoff": DataConstrained,
+    "overtrain": Overtrain,
+    "downstream_error": DownstreamError,
 }
 
 __all__ = [
     "FAMILIES", "LawFamily", "get_family", "list_families",
     "Chinchilla", "Power", "PowerFloor", "KaplanND", "KaplanNS", "BrokenPowerLaw", "CustomLaw",
-    "DataConstrained",
+    "DataConstrained", "Overtrain", "DownstreamError",
 ]
 
 

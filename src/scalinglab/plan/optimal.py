@@ -12,6 +12,9 @@ D tokens, loss in nats/token):
   :func:`list_rules` -- :mod:`scalinglab.plan.rules`;
 * inference-aware optimum (Sardana et al. 2023): :func:`inference_optimal` --
   :mod:`scalinglab.plan.inference_aware`;
+* the token multiplier M = D/N minimising training + inference FLOPs at a target loss, with an
+  ``overtrain`` law (Gadre et al. 2024) or a Chinchilla one: :func:`optimal_multiplier` --
+  :mod:`scalinglab.plan.overtraining`;
 * data-constrained optimum (Muennighoff et al. 2023): :func:`optimal_with_unique_cap`,
   :func:`effective_data`, :func:`effective_params` -- :mod:`scalinglab.plan.data_constrained`;
 * Kaplan et al. 2020 sample efficiency, overfitting and the compute-efficient frontier --
@@ -27,6 +30,7 @@ from scalinglab.plan.data_constrained import (
     optimal_with_unique_cap,
 )
 from scalinglab.plan.inference_aware import InferenceOptimum, inference_optimal, tokens_for_loss
+from scalinglab.plan.overtraining import MultiplierOptimum, optimal_multiplier
 from scalinglab.plan.rules import ComputeOptimalRule, RuleAllocation, get_rule, list_rules
 from scalinglab.plan.sample_efficiency import (
     compute_to_reach,
@@ -39,6 +43,7 @@ from scalinglab.plan.sample_efficiency import (
 
 __all__ = [
     "Allocation", "ApproachResult", "CappedAllocation", "ComputeOptimalRule", "InferenceOptimum",
+    "MultiplierOptimum", "optimal_multiplier",
     "RuleAllocation", "compare_approaches", "compute_to_reach", "early_stopping_step", "effective_data",
     "effective_params", "fit_approach", "get_rule", "inference_optimal", "kaplan_frontier", "list_rules",
     "optimal_allocation", "optimal_frontier", "optimal_with_unique_cap", "overfitting_threshold_tokens",
