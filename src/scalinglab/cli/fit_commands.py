@@ -29,15 +29,26 @@ def fit_cmd(
     calibrate_x: Optional[str] = typer.Option(None, "--calibrate-x",
                                               help="Distance variable of --calibrate: flops, params or tokens "
                                                    "(default flops when the law's inputs give C)."),
+    fix: list[str] = typer.Option([], "--fix", help="Hold a parameter at a value, NAME=VALUE on the natural "
+                                  "scale (e.g. E=1.69); repeatable. It gets no interval."),
+    tie: list[str] = typer.Option([], "--tie", help="Fit parameters as one value, NAME=NAME (e.g. alpha=beta); "
+                                  "repeatable."),
+    base: Optional[str] = typer.Option(None, "--base", help="A fit JSON whose parameters of the same name are held "
+                                       "fixed (a staged fit, e.g. --law muennighoff --base chinchilla_fit.json); "
+                                       "--fix overrides it."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     out_path: Optional[str] = typer.Option(None, "--out", help="Save the fit as JSON here."),
 ) -> None:
-    """Fit a scaling law to a table of runs (JSON gains 'calibration' with --calibrate)."""
+    """Fit a scaling law to a table of runs (JSON gains 'calibration' with --calibrate; 'fixed' and 'tied'
+    name the parameters held by --fix/--base and tied by --tie)."""
     from scalinglab.fitting import fit
 
+    fixed, base_note = _fixed_options(fix, base, law)
     result = fit(data, law=law, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level,
                  columns=_parse_cols(col), drop_highest_loss=drop_highest_loss,
-                 refine=None if refine == 0 else refine, progress=not as_json and sys.stderr.isatty())
+                 refine=None if refine == 0 else refine, progress=not as_json and sys.stderr.isatty(),
+                 fixed=fixed, tied=tie)
+    result.notes += base_note
     if calibrate or calibrate_x is not None:
         from scalinglab.analysis.calibration import calibrate as calibrate_fit
 
@@ -51,6 +62,32 @@ def fit_cmd(
         typer.echo(result.summary())
         if out_path:
             typer.echo(f"\nsaved to {out_path}")
+
+
+def _fixed_options(fix: list[str], base: str | None, law: str) -> tuple[dict[str, float], list[str]]:
+    """--fix NAME=VALUE items and the shared parameters of a --base fit as one ``fixed`` mapping (--fix
+    wins), with a note naming the base fit."""
+    from scalinglab.errors import ScalingLabError
+    from scalinglab.fitting.constraints import fixed_from_base
+    from scalinglab.fitting.result import FitResult
+    from scalinglab.laws import get_family
+
+    fixed: dict[str, float] = {}
+    notes: list[str] = []
+    if base is not None:
+        b = FitResult.load(base)
+        fixed = fixed_from_base(b.params, get_family(law), base)
+        notes.append(f"{', '.join(fixed)} held at the values of base fit {base} (law {b.law}, {b.n_points} runs)"
+                     + (f"; that fit leaves {', '.join(b.unidentified)} unidentified" if b.unidentified else ""))
+    for item in fix:
+        name, sep, value = item.partition("=")
+        try:
+            fixed[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ScalingLabError(f"--fix expects NAME=VALUE (e.g. E=1.69), got '{item}'")
+    return fixed, notes
 
 
 @app.command("predict")

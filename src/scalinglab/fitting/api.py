@@ -12,8 +12,9 @@ import pandas as pd
 
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, level_number, plain_repr, seed_number
 from scalinglab.fitting.bootstrap import bootstrap_fit
+from scalinglab.fitting.constraints import ConstrainedLaw, Constraints, Tied
 from scalinglab.fitting.identify import unidentified_parameters
-from scalinglab.fitting.multistart import multistart
+from scalinglab.fitting.multistart import MultiStartResult, bound_hits, multistart
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.result import FitResult, percentile_interval
 from scalinglab.fitting.runtime import single_threaded_blas
@@ -61,7 +62,8 @@ def _progress(total: int, enabled: bool):
 def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Mapping[str, Any] = "chinchilla",
         loss: str = "huber", delta: float = 1e-3, bootstrap: int = 0, seed: int = 0, level: float = 0.95,
         *, columns: Mapping[str, str] | None = None, drop_highest_loss: int = 0,
-        starts: Array | None = None, refine: int | None = 64, progress: bool = False) -> FitResult:
+        starts: Array | None = None, refine: int | None = 64, progress: bool = False,
+        fixed: Mapping[str, float] | None = None, tied: Tied | None = None) -> FitResult:
     """Fit ``law`` to ``runs`` by minimising a robust loss on log-residuals.
 
     Objective: sum_i rho(ln f(x_i; theta) - ln y_i), rho = Huber(delta) (Hoffmann et al. 2022, sec. D.2;
@@ -70,14 +72,23 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
     ``bootstrap=B``, B resamples (rows, or whole groups when a ``group`` column exists) are refitted,
     giving percentile intervals at ``level`` and standard errors for every parameter and derived
     quantity. Same ``seed``, same answer. Loss is in nats/token.
+
+    ``fixed`` (natural name -> value, e.g. ``{"E": 1.69}``) holds parameters at given values and
+    ``tied`` (pairs such as ``[("alpha", "beta")]``) makes parameters share one value
+    (:mod:`scalinglab.fitting.constraints`): the grid, the optimiser and every bootstrap refit work on
+    the remaining free parameters, a fixed parameter gets no interval, tied ones one shared interval,
+    and the result holds every natural parameter. ``starts`` are full internal vectors either way.
     """
     _check_options(bootstrap, level, seed, refine)
     runs = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
     family = get_family(law)
+    cons = Constraints(family, fixed, tied)
+    fam = ConstrainedLaw(family, cons) if cons.active else family  # what the optimiser sees
+    starts = _reduced_starts(family, cons, starts)
     runs.require(list(family.variables) + ["loss"], why=f"law {family.label}")
-    if len(runs) < family.n_params:
-        raise FitError(f"{runs.source}: {len(runs)} rows, but law {family.label} has {family.n_params} "
-                       f"free parameters ({', '.join(family.param_names)}); need at least that many rows")
+    if len(runs) < fam.n_params:
+        raise FitError(f"{runs.source}: {len(runs)} rows, but law {family.label} has {fam.n_params} "
+                       f"free parameters ({', '.join(fam.param_names)}); need at least that many rows")
     X = {v: runs.column(v) for v in family.variables}
     for v, values in X.items():
         if np.any(values <= 0):
@@ -91,7 +102,7 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
         raise ScalingLabError(f"{runs.source}: the bootstrap resamples whole groups, but column 'group' "
                               "has a single value; drop the column or give at least 2 groups")
     with single_threaded_blas():
-        ms = multistart(family, X, logy, obj, starts=starts, refine=refine)
+        ms = multistart(fam, X, logy, obj, starts=starts, refine=refine)
         if not np.isfinite(ms.value):
             raise FitError(f"{runs.source}: no start gave a finite objective for law {family.label}")
         draws = None
@@ -99,19 +110,46 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
             starts_b = np.vstack([ms.candidates, ms.screened_best])
             with _progress(bootstrap, progress) as bar:
                 task = bar.add_task("bootstrap", total=bootstrap) if bar is not None else None
-                draws = bootstrap_fit(family, X, logy, obj, starts_b, bootstrap, seed, groups,
+                draws = bootstrap_fit(fam, X, logy, obj, starts_b, bootstrap, seed, groups,
                                       on_chunk=(lambda k: bar.advance(task, k)) if bar is not None else None)
+        z = ms.theta
+        if cons.active:  # the result holds the full internal vectors
+            ms = _expanded(family, cons, ms)
+            if draws is not None:
+                draws.theta = cons.expand(draws.theta)
         resid = family.log_predict(ms.theta[None, :], X)[0] - logy
-        result = _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups)
-        _attach_status(result, X, logy, obj, ms.converged, starts)
+        result = _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups, cons)
+        _attach_status(result, fam, z, X, logy, obj, ms.converged, starts, cons)
     return result
 
 
-def _attach_status(result: FitResult, X, logy, obj, optimizer_stopped: bool, starts) -> None:
+def _reduced_starts(family: LawFamily, cons: Constraints, starts: Array | None) -> Array | None:
+    """User starts (full internal vectors, (K, P)) on the free parameters."""
+    if starts is None or not cons.active:
+        return starts
+    s = np.atleast_2d(np.asarray(starts, dtype=float))
+    if s.ndim != 2 or s.shape[1] != family.n_params:
+        raise ScalingLabError(f"starts must be internal vectors of law {family.label}'s {family.n_params} "
+                              f"parameters ({', '.join(family.theta_names)}), got shape {s.shape}")
+    return cons.reduce(s)
+
+
+def _expanded(family: LawFamily, cons: Constraints, ms: MultiStartResult) -> MultiStartResult:
+    """The multi-start result on the full internal vector; a fixed parameter is never 'at a bound'."""
+    theta = cons.expand(ms.theta)
+    at_bound = [n for n in bound_hits(family, theta) if n not in cons.fixed]
+    return MultiStartResult(theta=theta, value=ms.value, converged=ms.converged, n_starts=ms.n_starts,
+                            n_refined=ms.n_refined, n_at_best=ms.n_at_best, n_iter=ms.n_iter, at_bound=at_bound,
+                            n_subsample=ms.n_subsample)
+
+
+def _attach_status(result: FitResult, family: LawFamily, z, X, logy, obj, optimizer_stopped: bool, starts,
+                   cons: Constraints) -> None:
     """Status by the first-order test (fitting/status.py) and the parameters the data do not
-    determine (fitting/identify.py); ``converged`` is True only for status ``converged``."""
-    family = result.family
-    status = fit_status(family, result.theta, result.objective, X, logy, obj, optimizer_stopped)
+    determine (fitting/identify.py), both on the free parameters ``z`` of ``family`` (a fixed parameter
+    is never unidentified; a tied group's verdict is each member's); ``converged`` is True only for
+    status ``converged``."""
+    status = fit_status(family, z, result.objective, X, logy, obj, optimizer_stopped)
     result.status, result.converged = status.value, status is FitStatus.CONVERGED
     if status is not FitStatus.CONVERGED:
         result.notes.append(f"fit status {status.describe()}; check the data or try another law")
@@ -119,11 +157,13 @@ def _attach_status(result: FitResult, X, logy, obj, optimizer_stopped: bool, sta
         return
     grid = family.init_grid(X, np.exp(logy)) if starts is None else np.atleast_2d(np.asarray(starts, float))
     ci = {k: v for k, v in result.ci.items() if k in result.params} if result.bootstrap else None
-    why = unidentified_parameters(family, result.theta, X, logy, result.level, ci, grid)
+    why = unidentified_parameters(family, z, X, logy, result.level, ci, grid)
+    why = {n: reason for rep_name, reason in why.items() for n in cons.members(rep_name)}
+    why = {n: why[n] for n in result.family.param_names if n in why}  # the family's order
     result.unidentified, result.unidentified_why = list(why), why
 
 
-def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups) -> FitResult:
+def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups, cons) -> FitResult:
     params = {k: float(v) for k, v in family.to_natural(ms.theta).items()}
     derived = {k: float(v) for k, v in family.derived(params).items()}
     notes = list(runs.notes)
@@ -143,6 +183,7 @@ def _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, g
         converged=ms.converged, loss=obj.kind, delta=obj.delta, n_starts=ms.n_starts,
         n_refined=ms.n_refined, n_at_best=ms.n_at_best, at_bound=ms.at_bound, residuals=resid,
         level=float(level), seed=int(seed), source=runs.source, notes=notes, data_range=runs.data_range(),
+        fixed=dict(cons.fixed), tied=[list(m) for m in cons.tied],
     )
     if draws is not None:
         _attach_bootstrap(result, draws, bootstrap, groups)
@@ -165,6 +206,8 @@ def _attach_bootstrap(result: FitResult, draws, bootstrap: int, groups) -> None:
         result.notes.append(f"bootstrap resampled whole groups ({len(np.unique(groups))} groups)")
     flat = []
     for name, values in result.draw_params().items():
+        if name in result.fixed:  # held, not fitted: no interval
+            continue
         v = np.asarray(values, dtype=float)
         v = v[np.isfinite(v)]
         if v.size == 0:

@@ -17,6 +17,7 @@ import numpy as np
 from scalinglab.atomic import atomic_write_text
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.calibration import calibrated_log_bounds, check_calibration, summary_dict
+from scalinglab.fitting.constraints import check_saved_constraints, constraint_lines
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.predictive import log_prediction_bounds
 from scalinglab.fitting.status import FitStatus
@@ -103,6 +104,10 @@ class FitResult:
     unidentified_why: dict[str, str] = field(default_factory=dict)  # name -> reason in words
     # the law's extrapolation errors measured on its own data (scalinglab.fitting.calibration); None: none
     calibration: dict[str, Any] | None = None
+    # parameters held at a value (natural name -> value; no interval) and groups fitted as one value
+    # (scalinglab.fitting.constraints); empty for a free fit
+    fixed: dict[str, float] = field(default_factory=dict)
+    tied: list[list[str]] = field(default_factory=list)
 
     # ---- prediction ---------------------------------------------------------------------
     def predict(self, *, interval: str = "parameters", **X: Any) -> Prediction:
@@ -177,6 +182,7 @@ class FitResult:
                          f"(seed {self.seed}), {self.bootstrap_converged:,} converged; "
                          f"{100 * self.level:g}% percentile intervals")
         lines.append(f"  data range      {_range_text(self.data_range)}")
+        lines += constraint_lines(self.fixed, self.tied)
         if self.calibration is not None:
             c = self.calibration
             lines.append(f"  calibration     {c['method']} on {c['x']}: misfit scale {c['s0']:.3g} + {c['s1']:.3g} "
@@ -186,6 +192,9 @@ class FitResult:
         for name, value in {**self.params, **self.derived}.items():
             if name == next(iter(self.derived), None):
                 lines.append("  derived")
+            if name in self.fixed:
+                lines.append(f"  {name:<12}{value:>14.6g}{'fixed':>14}   none: held at this value, not fitted")
+                continue
             se = self.stderr.get(name)
             ci = self.ci.get(name)
             lines.append(f"  {name:<12}{value:>14.6g}{(f'{se:.4g}' if se is not None else '-'):>14}   "
@@ -232,6 +241,7 @@ class FitResult:
                  status=self.status, unidentified=list(self.unidentified),
                  unidentified_why=dict(self.unidentified_why))
         d["data_range"] = self.data_range
+        d.update(fixed=dict(self.fixed), tied=[list(g) for g in self.tied])
         if self.calibration is not None:
             d["calibration"] = summary_dict(self.calibration, self.level)
         return d
@@ -258,6 +268,8 @@ class FitResult:
             "unidentified_why": dict(self.unidentified_why),
             # written only when present, so a file without one reads in older scalinglab versions
             **({} if self.calibration is None else {"calibration": dict(self.calibration)}),
+            **({"fixed": dict(self.fixed)} if self.fixed else {}),
+            **({"tied": [list(g) for g in self.tied]} if self.tied else {}),
         }
 
     @classmethod
@@ -289,6 +301,7 @@ class FitResult:
             if "status" not in d:  # written before statuses existed (format 1 without the key)
                 kw["status"] = "converged" if d.get("converged") else "stalled"
             _check_identification(kw, kw["family"])
+            kw["fixed"], kw["tied"] = check_saved_constraints(d, kw["family"])  # absent (older files): none
             if kw.get("calibration") is not None:  # absent (older files): no calibration
                 kw["calibration"] = check_calibration(kw["calibration"])
             return cls(**kw)
