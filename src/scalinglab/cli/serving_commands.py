@@ -102,9 +102,10 @@ def memory_cmd(
     if r.device is None:
         out.print("no --device given: no fit check")
         return
+    longest = "unbounded (sliding window)" if r.max_context is None else f"{r.max_context:,} tokens"
     out.print(f"fits on {r.n_devices} x {r.device}: {'yes' if r.fits else 'NO'}; largest batch at "
               f"{r.context_tokens:,} tokens: {r.max_batch:,}; longest context at batch {r.batch}: "
-              f"{r.max_context:,} tokens (memory limit only)")
+              f"{longest} (memory limit only)")
     out.print(f"assumptions: usable_memory_fraction {r.usable_memory_fraction:g}; weights and workspace split "
               f"{r.n_devices} ways, KV {r.kv_shards} ways (min(devices, KV heads)); prefill_tokens "
               f"{r.prefill_tokens:,}")
@@ -161,10 +162,13 @@ def speed_cmd(
     batch: str = typer.Option("1", help="Batch size B, a sweep LOW:HIGH (powers of two between) or B1,B2,..."),
     context: int = typer.Option(4096, help="Tokens of KV cache per sequence at the decode step."),
     prompt: Optional[int] = typer.Option(None, help="Prompt tokens prefilled per sequence (default: the context)."),
-    dtype: str = typer.Option("bf16", help="Weight dtype: fp32, bf16, fp16, fp8, int8, int4."),
+    dtype: str = typer.Option("bf16", help="Weight dtype: fp32, bf16, fp16, fp8 (implies fp8 matmuls unless "
+                                           "--compute-dtype), int8, int4."),
     kv_dtype: str = typer.Option("bf16", "--kv-dtype", help="KV-cache dtype."),
     compute_dtype: Optional[str] = typer.Option(None, "--compute-dtype",
-                                                help="Matmul dtype for the peak (default bf16; fp32/fp16: same)."),
+                                                help="Matmul dtype for the peak (default: fp8 for --dtype fp8 on "
+                                                     "devices with an fp8 peak, fp32/fp16 as --dtype, else bf16; "
+                                                     "--compute-dtype bf16 keeps fp8 weights W8A16)."),
     compute_efficiency: float = typer.Option(1.0, "--compute-efficiency",
                                              help="Fraction of dense peak FLOP/s, (0, 1]."),
     bandwidth_efficiency: float = typer.Option(1.0, "--bandwidth-efficiency",

@@ -17,15 +17,23 @@ Formulas (references.md C1-C2):
   all follow from ``n_kv_heads``. Per sequence x context tokens, per batch x batch. KV quantisation is a
   ``kv_dtype`` (fp8/int8 1 byte, int4 0.5 byte; their scales are not counted). Llama-2-70B bf16: 327,680
   bytes per token, 0.3125 GiB per 1,024-token sequence.
+* Bounded KV (C4): a sliding-window layer keeps only its last ``sliding_window`` tokens, so
+  ``kv_bytes_per_sequence = elements per layer-token x bytes x ((n_layer - n_local) T + n_local min(T, W))``
+  (Mistral-7B, W = 4,096 on all 32 layers: at 32,768 tokens 0.5 GiB instead of 4 GiB; Gemma-2: half the
+  layers). Multi-head latent attention (DeepSeek-V2/V3) caches the compressed latent and the decoupled
+  rotary key, ``kv_lora_rank + rope_head_dim`` elements per token per layer (DeepSeek-V2 paper
+  arXiv:2405.04434 sec. 2.1, Table 1: (d_c + d_h^R) l); DeepSeek-V3 bf16: 61 x 576 x 2 = 70,272 bytes per
+  token. ``kv_bytes_per_token`` is the cost of a token held by every layer (context within the window).
 * Prefill workspace (named estimate, not a measurement): inference frees each layer's activations before
   the next, and FlashAttention-style kernels never hold the T x T scores, so the live set while one layer
   runs over ``prefill_tokens`` tokens is about ``prefill_tokens x (2 d_model + m x n_active_experts x
-  d_ff) x activation_bytes``: the residual stream and one normalised copy (2 d_model) plus the MLP hidden
+  d_ff_expert (+ d_ff_shared)) x activation_bytes``: the residual stream and one normalised copy (2 d_model) plus the MLP hidden
   (m = 2 for a gated MLP, whose gate and up outputs coexist, else 1). One such tensor of width d_model is
   the scaling book's "per-activation" size (LLaMA-13B, 8,192 tokens: 8192 x 5120 x 2 bytes = 80 MiB).
   Logits are assumed computed for the last position only, as serving engines do.
 * Tensor parallelism over K devices (Megatron-style): weights and workspace split K ways; the KV cache
-  splits over ``min(K, n_kv_heads)`` shards (with fewer KV heads than devices the heads are replicated).
+  splits over ``min(K, n_kv_heads)`` shards (with fewer KV heads than devices the heads are replicated;
+  an MLA latent is shared by all heads, so it is replicated: 1 shard).
   A configuration fits when every device's share <= ``usable_memory_fraction`` x its memory.
 """
 
@@ -53,7 +61,7 @@ from scalinglab.plan.presets import get_architecture
 __all__ = [
     "WEIGHT_DTYPE_BYTES", "DEFAULT_INT4_GROUP_SIZE", "ModelLike", "MemoryReport", "plain_repr", "positive_count",
     "fraction", "bytes_per_element", "bytes_per_weight", "weights_bytes", "kv_bytes_per_token",
-    "kv_cache_bytes", "expert_weights_bytes", "EXPERT_ROUTINGS", "experts_touched",
+    "kv_bytes_per_sequence", "kv_cache_bytes", "kv_window_note", "expert_weights_bytes", "EXPERT_ROUTINGS", "experts_touched",
     "non_negative_number", "positive_number", "context_note", "activation_bytes_per_tensor",
     "prefill_workspace_bytes", "kv_shards", "memory_report", "max_batch", "max_context", "fits",
 ]
@@ -113,12 +121,13 @@ def weights_bytes(model: ModelLike, dtype: str = "bf16", *, group_size: int | No
 
 
 def expert_weights_bytes(model: ModelLike, dtype: str = "bf16", **quantisation: Any) -> float:
-    """Bytes of every expert MLP of every layer (0 for a dense model): the part of :func:`weights_bytes` a
-    mixture-of-experts decode step reads only partly (:mod:`.speed`); the router is not an expert."""
+    """Bytes of every routed expert of every MoE layer (0 for a dense model): the part of
+    :func:`weights_bytes` a mixture-of-experts decode step reads only partly (:mod:`.speed`); routers,
+    shared experts and dense first layers are read in full and are not counted here."""
     arch = _model(model)
     if arch.n_experts <= 1:
         return 0.0
-    return arch.n_layer * arch.n_experts * arch.expert_params() * bytes_per_weight(dtype, **quantisation)
+    return arch.n_moe_layers * arch.n_experts * arch.expert_params() * bytes_per_weight(dtype, **quantisation)
 
 
 EXPERT_ROUTINGS = ("independent", "all")
@@ -150,26 +159,50 @@ def context_note(model: ModelLike, tokens: int, what: str = "context") -> str:
 
 # ---- KV cache --------------------------------------------------------------------------------------
 def kv_bytes_per_token(model: ModelLike, kv_dtype: str = "bf16") -> float:
-    """KV-cache bytes per token of context = 2 x n_layer x n_kv_heads x head_dim x bytes (references.md C2).
+    """KV-cache bytes per token held by every layer = n_layer x elements per layer-token x bytes:
+    2 x n_kv_heads x head_dim elements (references.md C2), or kv_lora_rank + rope_head_dim under MLA
+    (references.md C4). Past a sliding window the cost per token of context falls (:func:`kv_bytes_per_sequence`).
 
-    Llama-2-70B (80, 8, 128) bf16: 327,680; Llama-3-8B (32, 8, 128): 131,072.
+    Llama-2-70B (80, 8, 128) bf16: 327,680; Llama-3-8B (32, 8, 128): 131,072; DeepSeek-V3: 70,272.
     """
     arch = _model(model)
-    return 2.0 * arch.n_layer * arch.kv_width * bytes_per_element(kv_dtype, "kv_dtype")
+    return float(arch.n_layer * arch.kv_elements_per_layer_token) * bytes_per_element(kv_dtype, "kv_dtype")
+
+
+def kv_bytes_per_sequence(model: ModelLike, context_tokens: int, kv_dtype: str = "bf16") -> float:
+    """KV-cache bytes of one sequence of ``context_tokens`` tokens = elements per layer-token x bytes x
+    :meth:`Architecture.kv_cached_layer_tokens` (sliding-window layers hold at most the window;
+    references.md C2, C4). Without a window: kv_bytes_per_token x context."""
+    arch = _model(model)
+    layer_tokens = arch.kv_cached_layer_tokens(positive_count("context", context_tokens))
+    return float(arch.kv_elements_per_layer_token * layer_tokens) * bytes_per_element(kv_dtype, "kv_dtype")
 
 
 def kv_cache_bytes(model: ModelLike, context_tokens: int, batch: int = 1, kv_dtype: str = "bf16") -> float:
-    """KV-cache bytes for ``batch`` sequences of ``context_tokens`` tokens each (references.md C2).
+    """KV-cache bytes for ``batch`` sequences of ``context_tokens`` tokens each (references.md C2, C4).
 
     Llama-2-70B bf16, 1,024 tokens: 335,544,320 bytes (0.3125 GiB) per sequence, 5 GiB at batch 16.
+    Mistral-7B bf16, 32,768 tokens: 536,870,912 bytes (4,096-token window; 8x below the unbounded 4 GiB).
     """
-    tokens = positive_count("context", context_tokens)
-    return kv_bytes_per_token(model, kv_dtype) * tokens * positive_count("batch", batch)
+    return kv_bytes_per_sequence(model, context_tokens, kv_dtype) * positive_count("batch", batch)
+
+
+def kv_window_note(model: ModelLike, context_tokens: int) -> str:
+    """A note when a sliding window bounds the KV cache at ``context_tokens``, else ""."""
+    arch = _model(model)
+    t = positive_count("context", context_tokens)
+    if arch.sliding_window is None or t <= arch.sliding_window or not arch.n_local_layers:
+        return ""
+    bounded = arch.kv_cached_layer_tokens(t) / (arch.n_layer * t)
+    return (f"KV cache bounded by the {arch.sliding_window:,}-token sliding window on {arch.n_local_layers} of "
+            f"{arch.n_layer} layers: {bounded:.3g} of the unbounded cache at {t:,} tokens")
 
 
 def kv_shards(model: ModelLike, n_devices: int) -> int:
-    """Ways the KV cache splits under tensor parallelism: ``min(n_devices, n_kv_heads)``."""
-    return min(positive_count("devices", n_devices), _model(model).n_kv_heads)  # type: ignore[type-var]
+    """Ways the KV cache splits under tensor parallelism: ``min(n_devices, n_kv_heads)``; 1 under MLA (the
+    latent is shared by every head, so each device keeps all of it)."""
+    arch, k = _model(model), positive_count("devices", n_devices)
+    return 1 if arch.is_latent_attention else min(k, arch.n_kv_heads)  # type: ignore[type-var]
 
 
 # ---- prefill workspace -----------------------------------------------------------------------------
@@ -182,9 +215,10 @@ def activation_bytes_per_tensor(model: ModelLike, tokens: int, activation_dtype:
 
 def prefill_workspace_bytes(model: ModelLike, prefill_tokens: int, activation_dtype: str = "bf16") -> float:
     """Peak live activations while prefilling ``prefill_tokens`` tokens (see module doc):
-    ``prefill_tokens x (2 d_model + m x n_active_experts x d_ff) x activation_bytes``, m = 2 if gated."""
+    ``prefill_tokens x (2 d_model + m x active MLP width) x activation_bytes``, m = 2 if gated; the active
+    width is d_ff, or n_active_experts x d_ff_expert + d_ff_shared (:meth:`Architecture.active_mlp_width`)."""
     arch = _model(model)
-    width = 2 * arch.d_model + (2 if arch.gated_mlp else 1) * arch.n_active_experts * arch.d_ff
+    width = 2 * arch.d_model + (2 if arch.gated_mlp else 1) * arch.active_mlp_width()
     tokens = positive_count("prefill_tokens", prefill_tokens)
     return tokens * width * bytes_per_element(activation_dtype, "activation_dtype")
 
@@ -196,14 +230,16 @@ class MemoryReport:
 
     ``params_total`` / ``params_active``: parameter counts (embeddings included; all experts vs the
     active ones). ``weights_bytes``: all parameters x ``bytes_per_weight``. ``kv_bytes_per_token``,
-    ``kv_bytes_per_sequence`` (x ``context_tokens``), ``kv_cache_bytes`` (x ``batch``).
+    ``kv_bytes_per_sequence`` (x ``context_tokens``, or less past a sliding window: references.md C4),
+    ``kv_cache_bytes`` (x ``batch``).
     ``prefill_workspace_bytes``: activations while prefilling ``prefill_tokens`` tokens. ``total_bytes``
     = weights + KV cache + workspace. With a device: ``n_devices`` x ``device_memory_bytes`` x
     ``usable_memory_fraction`` = ``capacity_bytes``; ``bytes_per_device`` is the largest per-device share
     under tensor parallelism (weights and workspace / K, KV / ``kv_shards``); ``fits``, ``max_batch``
-    (at this context) and ``max_context`` (tokens, at this batch; may exceed the model's trained context)
+    (at this context) and ``max_context`` (tokens, at this batch; may exceed the model's trained context;
+    also None when a sliding window on every layer and a fixed ``prefill_tokens`` leave it unbounded)
     are None without a device. ``trained_context_tokens`` is the model's ``seq_len``; ``notes`` warns when
-    ``context_tokens`` exceeds it (a warning, not an error).
+    ``context_tokens`` exceeds it (a warning, not an error) and says when a sliding window bounds the KV cache.
     """
 
     model: str
@@ -272,7 +308,7 @@ def memory_report(model: ModelLike, *, dtype: str = "bf16", kv_dtype: str = "bf1
     per_weight = bytes_per_weight(dtype, group_size=group_size, scale_bytes=scale_bytes, zero_point=zero_point)
     weights = arch.params() * per_weight
     per_token = kv_bytes_per_token(arch, kv_dtype)
-    per_sequence = per_token * context
+    per_sequence = kv_bytes_per_sequence(arch, context, kv_dtype)
     kv = per_sequence * n_batch
     workspace = prefill_workspace_bytes(arch, chunk, activation_dtype)
     shards = kv_shards(arch, k)
@@ -286,7 +322,7 @@ def memory_report(model: ModelLike, *, dtype: str = "bf16", kv_dtype: str = "bf1
         per_device_cap = device_memory * usable
         fits_flag = _per_device_bytes(weights, kv, workspace, k, shards) <= per_device_cap
         largest_batch = _largest_whole(per_device_cap - (weights + workspace) / k, per_sequence / shards)
-        longest_context = _longest_context(arch, weights, per_token, n_batch, k, shards, per_device_cap,
+        longest_context = _longest_context(arch, weights, kv_dtype, n_batch, k, shards, per_device_cap,
                                            activation_dtype, prefill_tokens)
     return MemoryReport(
         model=arch.name, dtype=str(dtype).lower(), kv_dtype=str(kv_dtype).lower(),
@@ -298,21 +334,38 @@ def memory_report(model: ModelLike, *, dtype: str = "bf16", kv_dtype: str = "bf1
         kv_shards=shards, usable_memory_fraction=usable, device_memory_bytes=device_memory,
         capacity_bytes=capacity, bytes_per_device=_per_device_bytes(weights, kv, workspace, k, shards),
         fits=fits_flag, max_batch=largest_batch, max_context=longest_context, trained_context_tokens=arch.seq_len,
-        notes=tuple(n for n in (context_note(arch, context, "context"),) if n))
+        notes=tuple(n for n in (context_note(arch, context, "context"), kv_window_note(arch, context),
+                                _unbounded_note(dev, longest_context)) if n))
 
 
-def _longest_context(arch: Architecture, weights: float, kv_per_token: float, batch: int, k: int, shards: int,
-                     per_device_cap: float, activation_dtype: str, prefill_tokens: int | None) -> int:
+def _unbounded_note(dev: Device | None, longest_context: int | None) -> str:
+    if dev is None or longest_context is not None:
+        return ""
+    return ("max_context is null: every layer's KV cache is bounded by the sliding window and the prefill "
+            "chunk is fixed, so memory does not limit the context")
+
+
+def _longest_context(arch: Architecture, weights: float, kv_dtype: str, batch: int, k: int, shards: int,
+                     per_device_cap: float, activation_dtype: str, prefill_tokens: int | None) -> int | None:
     """Largest context T (tokens) at ``batch`` whose per-device share fits; the workspace grows with T
-    when ``prefill_tokens`` follows the context (None), else it is fixed."""
+    when ``prefill_tokens`` follows the context (None), else it is fixed. With a sliding window the KV
+    cost per token falls past the window (two linear pieces); None when nothing grows past it."""
     workspace_per_token = prefill_workspace_bytes(arch, 1, activation_dtype)
+    kv_token = kv_bytes_per_token(arch, kv_dtype)  # bytes of a token held by every layer
     if prefill_tokens is None:
         free = per_device_cap - weights / k
-        per_token = batch * kv_per_token / shards + workspace_per_token / k
+        growth = workspace_per_token / k
     else:
         free = per_device_cap - (weights + workspace_per_token * prefill_tokens) / k
-        per_token = batch * kv_per_token / shards
-    return _largest_whole(free, per_token)
+        growth = 0.0
+    per_token = batch * kv_token / shards + growth
+    window, local = arch.sliding_window, arch.n_local_layers or 0
+    if window is None or not local or free < window * per_token:
+        return _largest_whole(free, per_token)
+    past_window = batch * kv_token * (arch.n_layer - local) / arch.n_layer / shards + growth
+    if past_window == 0:
+        return None
+    return window + _largest_whole(free - window * per_token, past_window)
 
 
 def max_batch(model: ModelLike, device: str | Device, *, context_tokens: int = 4096, n_devices: int = 1,
@@ -324,11 +377,12 @@ def max_batch(model: ModelLike, device: str | Device, *, context_tokens: int = 4
 
 
 def max_context(model: ModelLike, device: str | Device, *, batch: int = 1, n_devices: int = 1,
-                **options: Any) -> int:
+                **options: Any) -> float:
     """Longest context in tokens for ``batch`` sequences on ``n_devices`` (memory limit only: compare with
-    the model's trained context yourself); ``options`` as :func:`memory_report`."""
+    the model's trained context yourself); ``options`` as :func:`memory_report`. A whole number, or inf
+    when sliding windows on every layer and a fixed ``prefill_tokens`` make memory no limit."""
     report = memory_report(model, batch=batch, device=device, n_devices=n_devices, **options)
-    return int(report.max_context or 0)
+    return math.inf if report.max_context is None else int(report.max_context)
 
 
 def fits(model: ModelLike, device: str | Device, *, n_devices: int = 1, **options: Any) -> bool:

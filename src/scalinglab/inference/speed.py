@@ -35,8 +35,11 @@ Formulas (references.md C3; JAX scaling book, inference chapter; kipply 2022):
 * Prefill of ``batch`` prompts of P tokens (time to first token when they are prefilled together):
   FLOPs = batch x (2 N_active P + 2 n_layer P^2 n_heads head_dim); the second term is causal attention
   (QK^T and AV, 4 P^2 d_attn per layer halved by the causal mask; references.md C3, PaLM's 4 L T d forward
-  halved); ``prefill_s = max(FLOPs / FLOPS, (weights_bytes + KV written) / BW)``.
-* FLOPS = n_devices x peak(compute dtype) x compute_efficiency x TP; BW = n_devices x HBM bandwidth x
+  halved; a sliding window W bounds a local layer's keys, and MLA's AV uses v_head_dim: references.md
+  C4); ``prefill_s = max(FLOPs / FLOPS, (weights_bytes + KV written) / BW)``, the KV written being the
+  cache kept (:func:`.memory.kv_bytes_per_sequence`, bounded by any window).
+* FLOPS = n_devices x peak(compute dtype) x compute_efficiency x TP (compute dtype: bf16, or fp8 for fp8
+  weights on a device with an fp8 peak, unless given; :func:`default_compute_dtype`); BW = n_devices x HBM bandwidth x
   bandwidth_efficiency x TP, with TP = tp_efficiency when n_devices > 1 (else 1): ideal tensor
   parallelism scaled by a named factor. The KV term divides by ``kv_shards`` (min(K, n_kv_heads))
   instead of K: KV heads are replicated beyond that. Defaults 1.0 give the roofline lower bound on time;
@@ -76,12 +79,16 @@ def _tp_factor(n_devices: int, tp_efficiency: float) -> float:
 
 
 def default_compute_dtype(weight_dtype: str, device: str | Device) -> str:
-    """Matmul dtype assumed for ``weight_dtype``: fp32 -> fp32, fp16 -> fp16, anything else -> bf16
-    (fp8/int8/int4 weights are assumed dequantised to bf16, the scaling book's int8-weights case); fp16
-    on devices without a bf16 peak (V100). Pass ``compute_dtype`` to override (e.g. fp8 on H100)."""
+    """Matmul dtype assumed for ``weight_dtype``: fp32 -> fp32, fp16 -> fp16, fp8 -> fp8 (FP8 weights
+    imply FP8 matmuls, W8A8, on devices with an fp8 peak; bf16 elsewhere), anything else -> bf16
+    (int8/int4 weights are assumed dequantised to bf16, the scaling book's int8-weights case, W8A16); fp16
+    on devices without a bf16 peak (V100). Pass ``compute_dtype`` to override (``"bf16"`` keeps fp8
+    weights with bf16 matmuls, W8A16)."""
     key = str(weight_dtype).strip().lower()
-    wanted = key if key in ("fp32", "fp16") else "bf16"
     peaks = get_device(device).peak_flops_per_s
+    if key == "fp8" and "fp8" in peaks:
+        return "fp8"
+    wanted = key if key in ("fp32", "fp16") else "bf16"
     return "fp16" if wanted == "bf16" and "bf16" not in peaks and "fp16" in peaks else wanted
 
 
@@ -270,13 +277,13 @@ def prefill_step(model: ModelLike, device: str | Device, *, prompt_tokens: int, 
     k = positive_count("devices", n_devices)
     tp = _tp_factor(k, fraction("tp_efficiency", tp_efficiency))
     dtype_c = compute_dtype or default_compute_dtype(dtype, dev)
-    attention = n_batch * 2.0 * arch.n_layer * prompt ** 2 * arch.attention_width
+    attention = n_batch * prompt * arch.attention_score_flops_per_token(prompt, causal=True)
     flops = n_batch * 2.0 * arch.active_params() * prompt + attention
     compute_s = flops / (tp * dev.peak(dtype_c) * fraction("compute_efficiency", compute_efficiency))
     e_bytes = mem.expert_weights_bytes(arch, dtype)
     share = experts_touched(arch.n_experts, arch.n_active_experts, n_batch * prompt, expert_routing) / arch.n_experts
     weights_read = mem.weights_bytes(arch, dtype) - e_bytes * (1.0 - share)
-    moved = weights_read + n_batch * prompt * mem.kv_bytes_per_token(arch, kv_dtype)
+    moved = weights_read + n_batch * mem.kv_bytes_per_sequence(arch, prompt, kv_dtype)
     memory_s = moved / (tp * dev.bandwidth_bytes_per_s * fraction("bandwidth_efficiency", bandwidth_efficiency))
     finite_result("prefill time", max(compute_s, memory_s), "the efficiencies given are out of any physical range")
     return PrefillStep(prompt_tokens=prompt, prefill_flops=flops, prefill_attention_flops=attention,
@@ -356,14 +363,14 @@ def serving_speed(model: ModelLike, device: str | Device, *, n_devices: int = 1,
     efficiencies = dict(compute_efficiency=compute_efficiency, bandwidth_efficiency=bandwidth_efficiency,
                         tp_efficiency=tp_efficiency)
     decode = decode_step(weights_bytes=mem.weights_bytes(arch, dtype),
-                         kv_bytes_per_sequence=mem.kv_bytes_per_token(arch, kv_dtype) * context,
+                         kv_bytes_per_sequence=mem.kv_bytes_per_sequence(arch, context, kv_dtype),
                          active_params=arch.active_params(), device=dev, batch=batch, n_devices=n_devices,
                          compute_dtype=dtype_c, n_kv_shards=mem.kv_shards(arch, n_devices),
                          expert_weights_bytes=mem.expert_weights_bytes(arch, dtype), n_experts=arch.n_experts,
                          n_active_experts=arch.n_active_experts, expert_routing=expert_routing, **efficiencies)
     prefill = prefill_step(arch, dev, prompt_tokens=prompt, batch=batch, n_devices=n_devices, dtype=dtype,
                            kv_dtype=kv_dtype, compute_dtype=dtype_c, expert_routing=expert_routing, **efficiencies)
-    notes = [mem.context_note(arch, context, "context")]
+    notes = [mem.context_note(arch, context, "context"), mem.kv_window_note(arch, context)]
     if prompt != context:
         notes.append(mem.context_note(arch, prompt, "prompt"))
     return SpeedReport(model=arch.name, dtype=str(dtype).lower(), kv_dtype=str(kv_dtype).lower(),

@@ -54,6 +54,10 @@ def check_buildable(arch: Architecture) -> None:
     if arch.n_experts != 1:
         raise ScalingLabError(f"{where}: n_experts={arch.n_experts}: mixture-of-experts is not implemented "
                               "by the lab model")
+    unsupported = [f for f in ("qkv_bias", "sliding_window", "kv_lora_rank") if getattr(arch, f)]
+    if unsupported:
+        raise ScalingLabError(f"{where}: {unsupported[0]}={getattr(arch, unsupported[0])!r} is not implemented by "
+                              "the lab model")
     if arch.norms_per_layer not in (1, 2):
         raise ScalingLabError(f"{where}: norms_per_layer={arch.norms_per_layer} is not supported "
                               "(2: pre-norm blocks, 1: parallel blocks)")

@@ -27,8 +27,19 @@ Conventions (``convention=``):
 * ``"palm"`` (Chowdhery et al. 2022, App. B): 6 N + 12 L H Q T per token, N total parameters
   (540.35e9 for PaLM 540B, shared embedding included); full, un-discounted attention.
 
-Mixture-of-experts shapes count only the active experts in every convention (C = 6 N_active D).
-Biases and norms enter only through N (6N, kaplan, palm); their own FLOPs are sub-leading.
+Mixture-of-experts shapes count only the active experts in every convention (C = 6 N_active D):
+routed experts chosen per token, shared experts and dense first layers (DeepSeek's
+``first_k_dense_replace``) in full. Biases and norms enter only through N (6N, kaplan, palm); their own
+FLOPs are sub-leading.
+
+2024-2025 shapes (references.md C4). The context-dependent attention term is
+``2 (kh + kv_out) x attended keys`` per token (kv_out = n_heads x v_head_dim, = kh except under MLA;
+:meth:`Architecture.attention_score_flops_per_token`): kaplan counts T/2 keys per query and layer (the
+causal average), palm and chinchilla T; a sliding-window layer (Mistral, Gemma-2's local layers) counts
+at most W keys (causal average W - W^2/(2T) when W < T). Multi-head latent attention (DeepSeek-V2/V3)
+enters through its parameters: the chinchilla projection term is 2 x every attention matrix, i.e. the
+query and KV down- and up-projections as well as the output (the training-time, non-absorbed form), and
+its logits use the query/key head width (non-rotary + rotary) while its AV uses v_head_dim.
 """
 
 from __future__ import annotations
@@ -80,17 +91,21 @@ def counted_params(arch: ArchLike, convention: str = "6N", *, params: str | None
     a, conv = get_architecture(arch), _convention(convention)
     choice = _params_choice(conv, params)
     if conv in ("chinchilla", "chinchilla-appendix"):
-        inactive = a.n_layer * (a.n_experts - a.n_active_experts) * a.expert_params(biases=False)
-        return a.params_weight_matrices() - inactive
+        return a.params_weight_matrices() - a.inactive_params(biases=False)
     return a.active_params(embeddings=conv != "kaplan" and choice == "total")
 
 
 def _chinchilla_core(a: Architecture) -> float:
-    """Hoffmann et al. 2022 App. F forward FLOPs per token, attention + MLP of all layers."""
-    d, s, kh, kv, h = a.d_model, a.seq_len, a.attention_width, a.kv_width, a.n_heads
-    attention = 2 * d * (kh + 2 * kv) + 2 * s * kh + 3 * h * s + 2 * s * kh + 2 * kh * d
-    dense = 2 * (3 if a.gated_mlp else 2) * d * a.d_ff * a.n_active_experts
-    return float(a.n_layer * (attention + dense))
+    """Hoffmann et al. 2022 App. F forward FLOPs per token, attention + MLP of all layers:
+    projections 2 x (Q, K, V, output matrices; W_R excluded; all MLA projections), per attended key
+    2 kh (logits) + 3 H (softmax) + 2 kv_out (AV) summed over layers (T keys, or the window), and 2 x
+    the active MLP matrices (the router excluded)."""
+    projections = a.attention_params_per_layer(biases=False)
+    if a.position == "relative-xl":
+        projections -= a.d_model * a.attention_width
+    per_key = 2 * a.attention_width + 3 * a.n_heads + 2 * a.value_width
+    keys = a.attended_keys(a.seq_len, causal=False)
+    return float(2 * a.n_layer * projections + per_key * keys + 2 * a.active_mlp_weights())
 
 
 def forward_flops_per_token(arch: ArchLike, convention: str = "6N", *, params: str | None = None) -> float:
@@ -99,10 +114,10 @@ def forward_flops_per_token(arch: ArchLike, convention: str = "6N", *, params: s
     n = counted_params(a, conv, params=params)
     if conv == "6N":
         return 2.0 * n
-    if conv == "kaplan":
-        return 2.0 * n + 2.0 * a.n_layer * a.seq_len * a.attention_width
-    if conv == "palm":
-        return 2.0 * n + 4.0 * a.n_layer * a.n_heads * a.head_dim * a.seq_len  # type: ignore[operator]
+    if conv == "kaplan":  # 2 L T kh for a plain causal transformer
+        return 2.0 * n + a.attention_score_flops_per_token(a.seq_len, causal=True)
+    if conv == "palm":  # 4 L H Q T: full, un-discounted attention
+        return 2.0 * n + a.attention_score_flops_per_token(a.seq_len, causal=False)
     core = _chinchilla_core(a)
     if conv == "chinchilla-appendix":
         core += 4.0 * a.vocab_size * a.d_model  # embeddings 2 V d + final logits 2 d V

@@ -23,19 +23,26 @@ Presets (names are case-insensitive; each carries its source):
   untied, biases, LayerNorm.
 * PaLM 540B (Chowdhery et al. 2022, Table 1): multi-query attention, SwiGLU, vocabulary 256,000
   shared with the output, no biases, parallel blocks (one bias-free LayerNorm per layer).
+* Mistral-7B, Mixtral-8x7B, Qwen2.5-7B/72B, Gemma-2-9B/27B and DeepSeek-V3 (``mistral-7b`` ..
+  ``deepseek-v3``): from their Hugging Face config.json files, with sliding windows, multi-head latent
+  attention and shared experts; counts and sources in :mod:`scalinglab.plan.presets_recent`.
+
+Reading a local Hugging Face ``config.json`` is :func:`scalinglab.plan.hf_config.from_hf_config`
+(re-exported here).
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from scalinglab.errors import ScalingLabError, is_existing_path
 from scalinglab.plan.architecture import Architecture
+from scalinglab.plan.hf_config import SUPPORTED_MODEL_TYPES, from_hf_config
+from scalinglab.plan.presets_recent import recent_presets
+
+__all__ = ["ALIASES", "PRESETS", "SUPPORTED_MODEL_TYPES", "from_hf_config", "get_architecture",
+           "list_architectures"]
 
 _GPT2 = "Radford et al. 2019, GPT-2 (Table 2); shapes from the released Hugging Face configs"
 _GPT3 = "Brown et al. 2020, Language Models are Few-Shot Learners (arXiv:2005.14165), Table 2.1"
@@ -114,6 +121,7 @@ def _catalogue() -> list[Architecture]:
         Architecture(name="palm-540b", n_layer=118, d_model=18432, n_heads=48, n_kv_heads=1, head_dim=256,
                      d_ff=73728, vocab_size=256000, seq_len=2048, tied_embeddings=True, gated_mlp=True,
                      bias=False, position="rotary", norm="rmsnorm", norms_per_layer=1, source=_PALM),
+        *recent_presets(),
     ]
 
 
@@ -121,6 +129,8 @@ PRESETS: dict[str, Architecture] = {a.name: a for a in _catalogue()}
 ALIASES: dict[str, str] = {
     "gpt2-small": "gpt2", "gpt3-125m": "gpt3-small", "gpt3-350m": "gpt3-medium", "gpt3-760m": "gpt3-large",
     "gpt3-1.3b": "gpt3-xl", "chinchilla": "chinchilla-70b", "gopher": "gopher-280b", "palm": "palm-540b",
+    "mistral-7b-v0.1": "mistral-7b", "mixtral-8x7b-v0.1": "mixtral-8x7b", "gemma-2-9b": "gemma2-9b",
+    "gemma-2-27b": "gemma2-27b",
 }
 
 
@@ -146,112 +156,3 @@ def get_architecture(spec: str | os.PathLike[str] | Architecture) -> Architectur
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise ScalingLabError(f"unknown architecture '{key}'{hint}; known: {', '.join(PRESETS)}; "
                           "or give a path to a Hugging Face config.json")
-
-
-# ---- Hugging Face config.json --------------------------------------------------------------------
-_LLAMA_TYPES = ("llama", "mistral", "mixtral")
-SUPPORTED_MODEL_TYPES = ("gpt2", "gpt_neox", *_LLAMA_TYPES)
-
-
-def _required(cfg: dict[str, Any], path: Path, *keys: str) -> Any:
-    for key in keys:
-        if cfg.get(key) is not None:
-            return cfg[key]
-    raise ScalingLabError(f"{path}: required field '{keys[0]}' is missing from the Hugging Face config")
-
-
-def _name(cfg: dict[str, Any], path: Path) -> str:
-    named = cfg.get("_name_or_path")
-    if isinstance(named, str) and named.strip():
-        return named.strip()
-    return path.parent.name if path.name == "config.json" and path.parent.name else path.stem
-
-
-def _from_gpt2(cfg: dict[str, Any], path: Path) -> Architecture:
-    d_model = _required(cfg, path, "n_embd")
-    return Architecture(
-        name=_name(cfg, path), n_layer=_required(cfg, path, "n_layer"), d_model=d_model,
-        n_heads=_required(cfg, path, "n_head"), d_ff=cfg.get("n_inner") or 4 * d_model,
-        vocab_size=_required(cfg, path, "vocab_size"), seq_len=_required(cfg, path, "n_positions", "n_ctx"),
-        tied_embeddings=bool(cfg.get("tie_word_embeddings", True)), gated_mlp=False, bias=True,
-        position="learned", norm="layernorm", source=f"Hugging Face config {path} (GPT-2 keys)")
-
-
-def _from_neox(cfg: dict[str, Any], path: Path) -> Architecture:
-    return Architecture(
-        name=_name(cfg, path), n_layer=_required(cfg, path, "num_hidden_layers"),
-        d_model=_required(cfg, path, "hidden_size"), n_heads=_required(cfg, path, "num_attention_heads"),
-        d_ff=_required(cfg, path, "intermediate_size"), vocab_size=_required(cfg, path, "vocab_size"),
-        seq_len=_required(cfg, path, "max_position_embeddings"),
-        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)), gated_mlp=False,
-        bias=bool(cfg.get("attention_bias", True)), position="rotary", norm="layernorm",
-        source=f"Hugging Face config {path} (GPT-NeoX keys)")
-
-
-def _from_llama(cfg: dict[str, Any], path: Path) -> Architecture:
-    attention_bias, mlp_bias = bool(cfg.get("attention_bias", False)), bool(cfg.get("mlp_bias", False))
-    if attention_bias != mlp_bias:
-        raise ScalingLabError(f"{path}: attention_bias={attention_bias} with mlp_bias={mlp_bias} is not "
-                              "supported (biases are counted on all linear layers or none)")
-    n_experts = cfg.get("num_local_experts") or 1
-    is_moe = isinstance(n_experts, int) and not isinstance(n_experts, bool) and n_experts > 1
-    n_active = 1
-    if is_moe:  # a mixture of experts must say how many experts each token uses: no silent default
-        n_active = _required(cfg, path, "num_experts_per_tok")
-        if isinstance(n_active, bool) or not isinstance(n_active, int) or not 1 <= n_active <= n_experts:
-            raise ScalingLabError(f"{path}: field 'num_experts_per_tok' must be a whole number from 1 to "
-                                  f"num_local_experts={n_experts}, got {n_active!r}")
-    return Architecture(
-        name=_name(cfg, path), n_layer=_required(cfg, path, "num_hidden_layers"),
-        d_model=_required(cfg, path, "hidden_size"), n_heads=_required(cfg, path, "num_attention_heads"),
-        n_kv_heads=cfg.get("num_key_value_heads"), head_dim=cfg.get("head_dim"),
-        d_ff=_required(cfg, path, "intermediate_size"), vocab_size=_required(cfg, path, "vocab_size"),
-        seq_len=_required(cfg, path, "max_position_embeddings"),
-        tied_embeddings=bool(cfg.get("tie_word_embeddings", False)), gated_mlp=True, bias=attention_bias,
-        position="rotary", norm="rmsnorm", n_experts=n_experts,
-        n_active_experts=n_active,
-        source=f"Hugging Face config {path} (Llama-style keys)")
-
-
-def _reader(cfg: dict[str, Any], path: Path) -> Callable[[dict[str, Any], Path], Architecture]:
-    model_type = cfg.get("model_type")
-    if model_type is None:  # hand-written config: infer from the keys
-        model_type = "gpt2" if "n_embd" in cfg else "gpt_neox" if "rotary_pct" in cfg else "llama"
-    if model_type == "gpt2":
-        return _from_gpt2
-    if model_type == "gpt_neox":
-        return _from_neox
-    if model_type in _LLAMA_TYPES:
-        return _from_llama
-    raise ScalingLabError(f"{path}: model_type '{model_type}' is not supported "
-                          f"(supported: {', '.join(SUPPORTED_MODEL_TYPES)})")
-
-
-def from_hf_config(path: str | os.PathLike[str]) -> Architecture:
-    """Read a local Hugging Face ``config.json`` (never downloads) into an :class:`Architecture`.
-
-    Llama/Mistral/Mixtral keys: num_hidden_layers, hidden_size, num_attention_heads, num_key_value_heads,
-    head_dim, intermediate_size, vocab_size, max_position_embeddings, tie_word_embeddings (default false),
-    attention_bias/mlp_bias, num_local_experts/num_experts_per_tok. GPT-2 keys: n_layer, n_embd, n_head,
-    n_positions (or n_ctx), n_inner (default 4 n_embd), vocab_size (tied by default). GPT-NeoX keys as
-    Llama's, with LayerNorm, biases and plain (ungated) MLPs. ``seq_len`` is ``max_position_embeddings``
-    (for Llama 3.1 that is 131,072, not the 8,192 pre-training context: replace it if that matters).
-    """
-    file = Path(path)
-    if is_existing_path(str(file)) and file.is_dir():
-        file = file / "config.json"
-    if not is_existing_path(str(file), file=True):
-        raise ScalingLabError(f"no such Hugging Face config file: {file}")
-    try:
-        cfg = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ScalingLabError(f"cannot read {file} as JSON: {exc}") from None
-    if not isinstance(cfg, dict):
-        raise ScalingLabError(f"{file}: a Hugging Face config must be a JSON object")
-    reader = _reader(cfg, file)
-    try:
-        return reader(cfg, file)
-    except ScalingLabError as exc:
-        if str(exc).startswith(str(file)):
-            raise
-        raise ScalingLabError(f"{file}: {exc}") from None
