@@ -4,6 +4,7 @@ paper's headline extrapolation on the shared data (skipped when ../shared/data i
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from lawcases import fd_jacobian
 
 import scalinglab as sl
+from conftest import run_cli
 from scalinglab.analysis.overtraining import PAPER_RELATIVE_ERRORS, reproduce_gadre2024
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import Chinchilla, DownstreamError, Overtrain, get_family
@@ -144,3 +146,15 @@ def test_reproduction_of_another_training_set_has_no_paper_numbers(gadre_tables)
     assert any("no open_lm_1b run at M = 640" in n for n in r.notes)
     with pytest.raises(ScalingLabError, match="split must be one of"):
         reproduce_gadre2024(*gadre_tables, split="avg_all")
+
+
+def test_cli_reproduce_prints_the_papers_numbers_beside_ours(gadre_tables, monkeypatch, capsys):
+    root = gadre_tables[0].parents[1]
+    code, out, _ = run_cli(["overtrain", "reproduce", str(root), "--json"], monkeypatch, capsys)
+    assert code == 0
+    d = json.loads(out)
+    assert set(d) == {"train_dataset", "val_set", "split", "loss_law", "error_law", "rows", "compute_ratio", "notes"}
+    assert [row["loss_relative_error_paper"] for row in d["rows"]] == [0.007103, 0.00732]
+    assert all(row["loss_relative_error"] < 0.01 for row in d["rows"])
+    code, out, _ = run_cli(["overtrain", "reproduce", str(root)], monkeypatch, capsys)
+    assert code == 0 and "0.71%" in out and "3.64%" in out

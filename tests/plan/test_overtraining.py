@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 import scalinglab as sl
+from conftest import run_cli
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws import get_family
 from scalinglab.laws.published import PublishedLaw
@@ -68,3 +70,15 @@ def test_refusals(law):
         optimal_multiplier("kaplan2020-n", 2.5, 1e12)
     with pytest.raises(ScalingLabError, match="inference tokens"):
         optimal_multiplier(law, 2.4, -1.0)
+
+
+def test_cli_multiplier_json_keys_and_values(monkeypatch, capsys):
+    code, out, _ = run_cli(["overtrain", "multiplier", "--law", "hoffmann2022", "--loss", "2.1",
+                            "--inference-tokens", "2e12", "--json"], monkeypatch, capsys)
+    assert code == 0
+    d = json.loads(out)
+    r = optimal_multiplier("hoffmann2022", 2.1, 2e12)
+    assert set(d) == set(r.to_dict())
+    assert d["multiplier"] == pytest.approx(r.multiplier) and d["savings_fraction"] == pytest.approx(r.savings_fraction)
+    code, _, err = run_cli(["overtrain", "multiplier", "--law", "hoffmann2022", "--loss", "1.0"], monkeypatch, capsys)
+    assert code == 2 and "irreducible loss" in err

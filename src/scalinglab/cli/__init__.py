@@ -54,6 +54,7 @@ from scalinglab.cli import (  # noqa: E402,F401  (importing registers the comman
     lab_commands,
     observe_commands,
     optimal_commands,
+    overtrain_commands,
     quality_commands,
     report_commands,
     serving_commands,
