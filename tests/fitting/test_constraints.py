@@ -210,3 +210,9 @@ def test_muennighoff_two_stage_recipe_on_datablations(shared_data, tmp_path, mon
     for other in ((15.387756, 5.309743), (rd * 1.2, rn), (rd, rn * 1.2), (rd / 1.2, rn), (rd, rn / 1.2)):
         assert d["objective"] <= objective(*other)
     assert 1 < rd < 1e3 and 1 < rn < 1e3
+    # the same in Python: base= takes the FitResult; fixed= overrides a shared parameter
+    py = sl.fit(repeated, "muennighoff", base=b)
+    assert py.params == pytest.approx(d["params"], rel=1e-9) and py.fixed == b.params
+    assert sl.fit(repeated, "muennighoff", base=b, fixed={"E": 2.0}).params["E"] == 2.0
+    with pytest.raises(ScalingLabError, match="shares no parameter"):
+        sl.fit(repeated, "kaplan_nd", base=b)

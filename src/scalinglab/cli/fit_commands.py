@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from scalinglab.cli.common import _emit_json, _parse_cols, _parse_floats, app, err, out
+from scalinglab.errors import ScalingLabError, choice
 
 
 @app.command("fit")
@@ -43,12 +44,10 @@ def fit_cmd(
     name the parameters held by --fix/--base and tied by --tie)."""
     from scalinglab.fitting import fit
 
-    fixed, base_note = _fixed_options(fix, base, law)
     result = fit(data, law=law, loss=loss, delta=delta, bootstrap=bootstrap, seed=seed, level=level,
                  columns=_parse_cols(col), drop_highest_loss=drop_highest_loss,
                  refine=None if refine == 0 else refine, progress=not as_json and sys.stderr.isatty(),
-                 fixed=fixed, tied=tie)
-    result.notes += base_note
+                 fixed=_parse_fix(fix), tied=tie, base=base)
     if calibrate or calibrate_x is not None:
         from scalinglab.analysis.calibration import calibrate as calibrate_fit
 
@@ -64,22 +63,10 @@ def fit_cmd(
             typer.echo(f"\nsaved to {out_path}")
 
 
-def _fixed_options(fix: list[str], base: str | None, law: str) -> tuple[dict[str, float], list[str]]:
-    """--fix NAME=VALUE items and the shared parameters of a --base fit as one ``fixed`` mapping (--fix
-    wins), with a note naming the base fit."""
-    from scalinglab.errors import ScalingLabError
-    from scalinglab.fitting.constraints import fixed_from_base
-    from scalinglab.fitting.result import FitResult
-    from scalinglab.laws import get_family
-
+def _parse_fix(items: list[str]) -> dict[str, float]:
+    """--fix NAME=VALUE items as a mapping of natural parameter names to values."""
     fixed: dict[str, float] = {}
-    notes: list[str] = []
-    if base is not None:
-        b = FitResult.load(base)
-        fixed = fixed_from_base(b.params, get_family(law), base)
-        notes.append(f"{', '.join(fixed)} held at the values of base fit {base} (law {b.law}, {b.n_points} runs)"
-                     + (f"; that fit leaves {', '.join(b.unidentified)} unidentified" if b.unidentified else ""))
-    for item in fix:
+    for item in items:
         name, sep, value = item.partition("=")
         try:
             fixed[name.strip()] = float(value)
@@ -87,7 +74,7 @@ def _fixed_options(fix: list[str], base: str | None, law: str) -> tuple[dict[str
             sep = ""
         if not sep or not name.strip():
             raise ScalingLabError(f"--fix expects NAME=VALUE (e.g. E=1.69), got '{item}'")
-    return fixed, notes
+    return fixed
 
 
 @app.command("predict")
@@ -150,7 +137,6 @@ def predict_cmd(
 
 def _predictive(resolved, interval: str, inputs: dict):
     """A fit's prediction with the "prediction" or "calibrated" interval (published laws have neither)."""
-    from scalinglab.errors import ScalingLabError, choice
     from scalinglab.fitting.result import INTERVAL_METHODS, FitResult
 
     interval = choice("--interval", interval, INTERVAL_METHODS)

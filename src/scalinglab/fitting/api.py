@@ -12,7 +12,7 @@ import pandas as pd
 
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, level_number, plain_repr, seed_number
 from scalinglab.fitting.bootstrap import bootstrap_fit
-from scalinglab.fitting.constraints import ConstrainedLaw, Constraints, Tied
+from scalinglab.fitting.constraints import ConstrainedLaw, Constraints, Tied, fixed_from_base
 from scalinglab.fitting.identify import unidentified_parameters
 from scalinglab.fitting.multistart import MultiStartResult, bound_hits, multistart
 from scalinglab.fitting.objective import Objective
@@ -63,7 +63,8 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
         loss: str = "huber", delta: float = 1e-3, bootstrap: int = 0, seed: int = 0, level: float = 0.95,
         *, columns: Mapping[str, str] | None = None, drop_highest_loss: int = 0,
         starts: Array | None = None, refine: int | None = 64, progress: bool = False,
-        fixed: Mapping[str, float] | None = None, tied: Tied | None = None) -> FitResult:
+        fixed: Mapping[str, float] | None = None, tied: Tied | None = None,
+        base: FitResult | str | os.PathLike | None = None) -> FitResult:
     """Fit ``law`` to ``runs`` by minimising a robust loss on log-residuals.
 
     Objective: sum_i rho(ln f(x_i; theta) - ln y_i), rho = Huber(delta) (Hoffmann et al. 2022, sec. D.2;
@@ -78,10 +79,13 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
     (:mod:`scalinglab.fitting.constraints`): the grid, the optimiser and every bootstrap refit work on
     the remaining free parameters, a fixed parameter gets no interval, tied ones one shared interval,
     and the result holds every natural parameter. ``starts`` are full internal vectors either way.
+    ``base`` (a FitResult or a fit JSON path) holds every parameter it shares with ``law`` at its value
+    (a staged fit: Muennighoff et al. 2023's second stage, references.md F1); ``fixed`` overrides it.
     """
     _check_options(bootstrap, level, seed, refine)
     runs = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
     family = get_family(law)
+    fixed, base_note = _with_base(family, fixed, base)
     cons = Constraints(family, fixed, tied)
     fam = ConstrainedLaw(family, cons) if cons.active else family  # what the optimiser sees
     starts = _reduced_starts(family, cons, starts)
@@ -120,7 +124,22 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
         resid = family.log_predict(ms.theta[None, :], X)[0] - logy
         result = _build_result(family, runs, ms, draws, resid, obj, bootstrap, seed, level, groups, cons)
         _attach_status(result, fam, z, X, logy, obj, ms.converged, starts, cons)
+    result.notes += base_note
     return result
+
+
+def _with_base(family: LawFamily, fixed: Mapping[str, float] | None,
+               base: FitResult | str | os.PathLike | None) -> tuple[Mapping[str, float] | None, list[str]]:
+    """``fixed`` with the parameters ``family`` shares with the base fit added (``fixed`` wins), and a
+    note naming the base fit."""
+    if base is None:
+        return fixed, []
+    b = base if isinstance(base, FitResult) else FitResult.load(base)
+    where = b.source if isinstance(base, FitResult) else str(base)
+    shared = fixed_from_base(b.params, family, where)
+    note = (f"{', '.join(shared)} held at the values of base fit {where} (law {b.law}, {b.n_points} runs)"
+            + (f"; that fit leaves {', '.join(b.unidentified)} unidentified" if b.unidentified else ""))
+    return {**shared, **(fixed or {})}, [note]
 
 
 def _reduced_starts(family: LawFamily, cons: Constraints, starts: Array | None) -> Array | None:
