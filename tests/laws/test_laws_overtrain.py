@@ -158,3 +158,13 @@ def test_cli_reproduce_prints_the_papers_numbers_beside_ours(gadre_tables, monke
     assert all(row["loss_relative_error"] < 0.01 for row in d["rows"])
     code, out, _ = run_cli(["overtrain", "reproduce", str(root)], monkeypatch, capsys)
     assert code == 0 and "0.71%" in out and "3.64%" in out
+
+
+def test_backtest_holding_out_the_largest_models(gadre_tables):
+    L = pd.read_csv(gadre_tables[0])
+    L = L[(L["val_set"] == "c4_val") & (L["train_dataset"] == "rpj")]
+    runs = pd.DataFrame({"params": L["params"].astype(float), "tokens": L["train_tokens"].astype(float),
+                         "loss": L["val_loss"].astype(float)})
+    r = sl.analysis.backtest(runs, law="overtrain", holdout_above=1e9, x="params", bootstrap=10)
+    assert len(r.predictions) == 3  # the 1.4B (M = 20, 640) and 6.9B (M = 20) runs
+    assert r.predictions["rel_error"].abs().max() < 0.01  # fitted on all 32 smaller runs, every M
