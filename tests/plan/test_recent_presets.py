@@ -182,16 +182,16 @@ def test_qwen2_moe_shared_expert(tmp_path):
 # ---- sliding windows read from the config --------------------------------------------------------------------
 def test_sliding_window_layers_by_model_type(tmp_path):
     mistral = from_hf_config(_write(tmp_path, MISTRAL_7B, "m.json"))
-    assert (mistral.sliding_window, mistral.n_local_layers) == (4096, 32)  # every layer
+    assert (mistral.sliding_window, mistral.n_windowed_layers) == (4096, 32)  # every layer
     gemma = from_hf_config(_write(tmp_path, GEMMA2_9B, "g.json"))
-    assert (gemma.sliding_window, gemma.n_local_layers, gemma.tied_embeddings) == (4096, 21, True)  # alternating
+    assert (gemma.sliding_window, gemma.n_windowed_layers, gemma.tied_embeddings) == (4096, 21, True)  # alternating
     qwen = from_hf_config(_write(tmp_path, QWEN25_7B, "q.json"))
-    assert (qwen.sliding_window, qwen.n_local_layers) == (None, 0)  # use_sliding_window false
+    assert (qwen.sliding_window, qwen.n_windowed_layers) == (None, 0)  # use_sliding_window false
     on = from_hf_config(_write(tmp_path, {**QWEN25_7B, "use_sliding_window": True, "sliding_window": 4096,
                                           "max_window_layers": 20}, "q2.json"))
-    assert (on.sliding_window, on.n_local_layers) == (4096, 8)  # layers 20..27 slide
+    assert (on.sliding_window, on.n_windowed_layers) == (4096, 8)  # layers 20..27 slide
     typed = {**MISTRAL_7B, "layer_types": ["sliding_attention", "full_attention"] * 16}
-    assert from_hf_config(_write(tmp_path, typed, "t.json")).n_local_layers == 16
+    assert from_hf_config(_write(tmp_path, typed, "t.json")).n_windowed_layers == 16
     llama = from_hf_config(_write(tmp_path, {**MISTRAL_7B, "model_type": "llama"}, "l.json"))
     assert llama.sliding_window is None
 
@@ -223,3 +223,13 @@ def test_architecture_validates_new_fields(fields, match):
     base = dict(name="t", n_layer=8, d_model=64, n_heads=4, d_ff=128, vocab_size=100, seq_len=64)
     with pytest.raises(ScalingLabError, match=match):
         Architecture(**{**base, **fields})
+
+
+def test_replace_keeps_derived_fields_consistent():
+    # Defaults that follow other fields (window on every layer, expert width = d_ff) are not frozen at creation.
+    import dataclasses
+
+    plain = dataclasses.replace(get_architecture("mistral-7b"), sliding_window=None)
+    assert plain.n_windowed_layers == 0 and plain.kv_cached_layer_tokens(32_768) == 32 * 32_768
+    wider = dataclasses.replace(get_architecture("mixtral-8x7b"), d_ff=16384)
+    assert wider.expert_params() == 3 * 4096 * 16384

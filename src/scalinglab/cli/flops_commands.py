@@ -32,10 +32,11 @@ def _print_architectures(as_json: bool) -> None:
         _emit_json(rows)
         return
     t = Table(title="Architecture presets (parameters; sources in --json)")
-    for c in ("name", "params", "non-emb", "L", "d_model", "heads (kv)", "ctx"):
+    for c in ("name", "params", "active", "non-emb", "L", "d_model", "heads (kv)", "ctx"):
         t.add_column(c, no_wrap=True, justify="left" if c == "name" else "right")
     for r in rows:
-        t.add_row(r["name"], _human(r["params"]), _human(r["params_non_embedding"]), str(r["n_layer"]),
+        t.add_row(r["name"], _human(r["params"]), _human(r["active_params"]), _human(r["params_non_embedding"]),
+                  str(r["n_layer"]),
                   str(r["d_model"]), f"{r['n_heads']} ({r['n_kv_heads']})", f"{r['seq_len']:,}")
     out.print(t)
 

@@ -26,9 +26,10 @@ Formulas (references.md C1-C2):
   token. ``kv_bytes_per_token`` is the cost of a token held by every layer (context within the window).
 * Prefill workspace (named estimate, not a measurement): inference frees each layer's activations before
   the next, and FlashAttention-style kernels never hold the T x T scores, so the live set while one layer
-  runs over ``prefill_tokens`` tokens is about ``prefill_tokens x (2 d_model + m x n_active_experts x
-  d_ff_expert (+ d_ff_shared)) x activation_bytes``: the residual stream and one normalised copy (2 d_model) plus the MLP hidden
-  (m = 2 for a gated MLP, whose gate and up outputs coexist, else 1). One such tensor of width d_model is
+  runs over ``prefill_tokens`` tokens is about ``prefill_tokens x (2 d_model + m x active MLP width) x
+  activation_bytes``: the residual stream and one normalised copy (2 d_model) plus the MLP hidden (m = 2
+  for a gated MLP, whose gate and up outputs coexist, else 1; the active width is d_ff, or
+  n_active_experts x d_ff_expert + d_ff_shared for MoE). One such tensor of width d_model is
   the scaling book's "per-activation" size (LLaMA-13B, 8,192 tokens: 8192 x 5120 x 2 bytes = 80 MiB).
   Logits are assumed computed for the last position only, as serving engines do.
 * Tensor parallelism over K devices (Megatron-style): weights and workspace split K ways; the KV cache
@@ -191,10 +192,10 @@ def kv_window_note(model: ModelLike, context_tokens: int) -> str:
     """A note when a sliding window bounds the KV cache at ``context_tokens``, else ""."""
     arch = _model(model)
     t = positive_count("context", context_tokens)
-    if arch.sliding_window is None or t <= arch.sliding_window or not arch.n_local_layers:
+    if arch.sliding_window is None or t <= arch.sliding_window or not arch.n_windowed_layers:
         return ""
     bounded = arch.kv_cached_layer_tokens(t) / (arch.n_layer * t)
-    return (f"KV cache bounded by the {arch.sliding_window:,}-token sliding window on {arch.n_local_layers} of "
+    return (f"KV cache bounded by the {arch.sliding_window:,}-token sliding window on {arch.n_windowed_layers} of "
             f"{arch.n_layer} layers: {bounded:.3g} of the unbounded cache at {t:,} tokens")
 
 
@@ -359,7 +360,7 @@ def _longest_context(arch: Architecture, weights: float, kv_dtype: str, batch: i
         free = per_device_cap - (weights + workspace_per_token * prefill_tokens) / k
         growth = 0.0
     per_token = batch * kv_token / shards + growth
-    window, local = arch.sliding_window, arch.n_local_layers or 0
+    window, local = arch.sliding_window, arch.n_windowed_layers
     if window is None or not local or free < window * per_token:
         return _largest_whole(free, per_token)
     past_window = batch * kv_token * (arch.n_layer - local) / arch.n_layer / shards + growth

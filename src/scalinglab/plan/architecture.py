@@ -44,7 +44,7 @@ non-embedding counts exclude both the input embedding and the untied output matr
 (:meth:`active_params`) drop the routed experts a token does not use (n_experts - n_active_experts per
 MoE layer); shared experts, routers and dense layers are always active.
 
-Attention span (references.md C4): ``sliding_window`` W makes ``n_local_layers`` layers (default all;
+Attention span (references.md C4): ``sliding_window`` W makes ``n_local_layers`` layers (None: all;
 Gemma-2 alternates, so half) attend to the last W tokens only, which bounds their KV cache at W tokens
 and their attention FLOPs at W keys per query (:meth:`kv_cached_layer_tokens`, :meth:`attended_keys`).
 """
@@ -171,14 +171,12 @@ class Architecture:
         name = self.name
         window = _optional_positive(name, "sliding_window", self.sliding_window)
         object.__setattr__(self, "sliding_window", window)
-        if self.n_local_layers is None:
-            local = self.n_layer if window is not None else 0
-        else:
+        if self.n_local_layers is not None:  # None: every layer when a window is given
             local = whole_number(f"architecture '{name}': n_local_layers", self.n_local_layers,
                                  maximum=self.n_layer)
             if local and window is None:
                 raise ScalingLabError(f"architecture '{name}': n_local_layers={local} needs a sliding_window")
-        object.__setattr__(self, "n_local_layers", local)
+            object.__setattr__(self, "n_local_layers", local)
 
     def _check_latent(self) -> None:
         name = self.name
@@ -197,13 +195,12 @@ class Architecture:
         if self.bias or self.qkv_bias:
             raise ScalingLabError(f"architecture '{name}': biases are not supported with multi-head latent "
                                   "attention (DeepSeek-V2/V3 have none)")
-        if self.v_head_dim is None:
-            object.__setattr__(self, "v_head_dim", self.head_dim)
 
     def _check_experts(self) -> None:
         name = self.name
-        expert = self.d_ff if self.d_ff_expert is None else _as_positive_int(name, "d_ff_expert", self.d_ff_expert)
-        object.__setattr__(self, "d_ff_expert", expert)
+        if self.d_ff_expert is not None:  # None: d_ff
+            object.__setattr__(self, "d_ff_expert", _as_positive_int(name, "d_ff_expert", self.d_ff_expert))
+        expert = self.expert_width
         shared = whole_number(f"architecture '{name}': d_ff_shared", self.d_ff_shared)
         dense = whole_number(f"architecture '{name}': n_dense_layers", self.n_dense_layers, maximum=self.n_layer)
         object.__setattr__(self, "d_ff_shared", shared)
@@ -221,10 +218,28 @@ class Architecture:
         return self.n_heads * self.head_dim  # type: ignore[operator]
 
     @property
+    def expert_width(self) -> int:
+        """Hidden width of one routed expert: ``d_ff_expert``, or d_ff when not given."""
+        return self.d_ff if self.d_ff_expert is None else self.d_ff_expert
+
+    @property
+    def value_head_dim(self) -> int:
+        """Width of one value head: ``v_head_dim``, or head_dim when not given."""
+        return self.head_dim if self.v_head_dim is None else self.v_head_dim  # type: ignore[return-value]
+
+    @property
+    def n_windowed_layers(self) -> int:
+        """Layers attending within ``sliding_window``: ``n_local_layers``, all layers when that is None and a
+        window is given, 0 without a window."""
+        if self.sliding_window is None:
+            return 0
+        return self.n_layer if self.n_local_layers is None else self.n_local_layers
+
+    @property
     def value_width(self) -> int:
         """Width of the values (and the attention output): ``n_heads * v_head_dim`` (= attention_width
         unless MLA gives its own v_head_dim)."""
-        return self.n_heads * (self.v_head_dim or self.head_dim)  # type: ignore[operator]
+        return self.n_heads * self.value_head_dim
 
     @property
     def kv_width(self) -> int:
@@ -255,7 +270,7 @@ class Architecture:
         """Sum over layers of the tokens whose K/V (or latent) a layer keeps at ``context_tokens`` of
         context: ``(n_layer - n_local_layers) T + n_local_layers min(T, sliding_window)`` (layer-tokens)."""
         t = positive_count("context", context_tokens)
-        local = self.n_local_layers or 0
+        local = self.n_windowed_layers
         window = t if self.sliding_window is None else min(t, self.sliding_window)
         return (self.n_layer - local) * t + local * window
 
@@ -264,7 +279,7 @@ class Architecture:
         ``T/2`` per global layer with a causal mask (Kaplan's convention, references.md A2), ``T`` without
         (Hoffmann's and PaLM's); a sliding-window layer is bounded by the window (:func:`_window_keys`)."""
         t = positive_count("tokens", tokens)
-        local = self.n_local_layers or 0
+        local = self.n_windowed_layers
         full = t / 2 if causal else float(t)
         window = _window_keys(t, self.sliding_window, causal) if local else 0.0  # type: ignore[arg-type]
         return (self.n_layer - local) * full + local * window
@@ -283,7 +298,7 @@ class Architecture:
         if self.is_latent_attention:
             rank, rope, h = self.kv_lora_rank, self.rope_head_dim, self.n_heads
             query = d * q if self.q_lora_rank is None else d * self.q_lora_rank + self.q_lora_rank * q
-            keys_values = d * (rank + rope) + rank * h * (self.head_dim - rope + self.v_head_dim)  # type: ignore
+            keys_values = d * (rank + rope) + rank * h * (self.head_dim - rope + self.value_head_dim)  # type: ignore
             return query + keys_values + self.value_width * d  # type: ignore[operator]
         count = d * q + 2 * d * kv + q * d
         if self.position == "relative-xl":
@@ -303,7 +318,7 @@ class Architecture:
 
     def expert_params(self, *, biases: bool = True) -> int:
         """One routed expert (or the one MLP of a dense shape): an MLP of width ``d_ff_expert``."""
-        return self._mlp(self.d_ff_expert, biases)  # type: ignore[arg-type]
+        return self._mlp(self.expert_width, biases)
 
     def shared_params_per_layer(self, *, biases: bool = True) -> int:
         """The always-active shared expert of one MoE layer (width ``d_ff_shared``) and its gate."""
@@ -344,7 +359,7 @@ class Architecture:
         ``n_active_experts x d_ff_expert + d_ff_shared`` (MoE layers)."""
         if self.n_experts == 1:
             return self.d_ff
-        moe = self.n_active_experts * self.d_ff_expert + self.d_ff_shared  # type: ignore[operator]
+        moe = self.n_active_experts * self.expert_width + self.d_ff_shared
         return max(moe, self.d_ff) if self.n_dense_layers else moe
 
     def norm_params(self) -> int:
