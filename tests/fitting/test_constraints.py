@@ -216,3 +216,22 @@ def test_muennighoff_two_stage_recipe_on_datablations(shared_data, tmp_path, mon
     assert sl.fit(repeated, "muennighoff", base=b, fixed={"E": 2.0}).params["E"] == 2.0
     with pytest.raises(ScalingLabError, match="shares no parameter"):
         sl.fit(repeated, "kaplan_nd", base=b)
+
+
+def test_calibration_refits_keep_the_constraints(monkeypatch):
+    import scalinglab.analysis.calibration as analysis_calibration
+    import scalinglab.fitting as fitting
+
+    calls, real = [], fitting.fit
+
+    def spy(*args, **kwargs):
+        calls.append((kwargs.get("fixed"), kwargs.get("tied")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fitting, "fit", spy)
+    monkeypatch.setattr(analysis_calibration, "fit", spy, raising=False)  # imported at module top or not
+    runs = sweep(TIED_TRUTH, noise=0.01, seed=7)
+    res = sl.fit(runs, fixed={"E": 1.69}, tied=[("alpha", "beta")])
+    cal = sl.analysis.calibrate(res, runs)
+    assert len(calls) >= 2 and all(c == ({"E": 1.69}, [["alpha", "beta"]]) for c in calls)
+    assert cal.fixed == {"E": 1.69} and cal.calibration is not None

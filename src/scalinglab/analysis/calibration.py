@@ -112,7 +112,8 @@ def rolling_origin_errors(result: FitResult, runs: Runs, xs: np.ndarray, *, orig
         inside = xs <= t
         try:
             sub = Runs(data=runs.data[inside].copy(), source=runs.source, notes=[])
-            r = fit(sub, family, loss=result.loss, delta=result.delta, refine=refine)
+            r = fit(sub, family, loss=result.loss, delta=result.delta, refine=refine, fixed=result.fixed,
+                    tied=result.tied)  # the refits keep the fit's fixed and tied parameters
         except FitError:
             continue
         X = {v: runs.column(v)[~inside] for v in family.variables}
