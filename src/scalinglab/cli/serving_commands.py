@@ -107,7 +107,7 @@ def memory_cmd(
               f"{r.context_tokens:,} tokens: {r.max_batch:,}; longest context at batch {r.batch}: "
               f"{longest} (memory limit only)")
     out.print(f"assumptions: usable_memory_fraction {r.usable_memory_fraction:g}; weights and workspace split "
-              f"{r.n_devices} ways, KV {r.kv_shards} ways (min(devices, KV heads)); prefill_tokens "
+              f"{r.n_devices} ways, KV {r.kv_shards} ways (min(devices, KV heads); 1 for a latent KV); prefill_tokens "
               f"{r.prefill_tokens:,}")
 
 
