@@ -83,6 +83,10 @@ def _data_for(kind, tmp_path):
         return "pythia-1b,llama3-8b"
     if need == "store":
         return sweep_store(tmp_path, per_budget=3)
+    if kind == "error-loss":  # validation loss as upstream_loss, the downstream error as loss
+        path, L = tmp_path / "errors.csv", np.linspace(2.4, 6.0, 12)
+        pd.DataFrame({"upstream_loss": L, "loss": 0.85 - 2.3 * np.exp(-0.75 * L)}).to_csv(path, index=False)
+        return path
     return sweep_csv(tmp_path)
 
 

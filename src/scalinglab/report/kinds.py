@@ -4,7 +4,8 @@ A kind turns DATA into a figure:
 
 * runs kinds (DATA: a runs table or a lab run store, anything ``sl.load_runs`` reads): ``loss-params``,
   ``loss-tokens``, ``loss-flops``, ``isoflop``, ``residuals``, ``bootstrap``, ``correlations``,
-  ``frontier``, ``backtest``; ``curves`` (DATA: a run store, or a metrics table with run, tokens, loss,
+  ``frontier``, ``backtest``, ``loss-multiplier``, ``error-loss`` (DATA: upstream_loss
+  and loss = error columns); ``curves`` (DATA: a run store, or a metrics table with run, tokens, loss,
   params). A law named by ``law`` is fitted to the runs when it is a law family (``chinchilla``,
   ``power_floor:flops``, ...), or used as it is when it is a fit JSON or a published key
   (``hoffmann2022``).
@@ -29,6 +30,7 @@ from matplotlib.figure import Figure
 
 import scalinglab.report.fit_plots as fit_plots
 import scalinglab.report.inference_plots as inference_plots
+import scalinglab.report.overtrain_plots as overtrain_plots
 import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
 import scalinglab.report.style as style
@@ -157,6 +159,16 @@ def _backtest(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns
     return run_plots.plot_backtest(result.predictions, x=x, fitted=fitted, level=result.level)
 
 
+def _loss_multiplier(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns) -> Figure:
+    runs = runs_of(data, columns)
+    return overtrain_plots.plot_loss_by_multiplier(runs, law_for(runs, law, bootstrap, seed) if law else None)
+
+
+def _error_loss(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns) -> Figure:
+    runs = runs_of(data, columns)
+    return overtrain_plots.plot_error_vs_loss(runs, law_for(runs, law, bootstrap, seed) if law else None)
+
+
 def metrics_of(data: RunsSource) -> pd.DataFrame:
     """The evaluations of a run store (``read_store(path, "metrics")``) or a metrics table."""
     from scalinglab.stores.table import is_store_file, read_store
@@ -237,6 +249,10 @@ KINDS: dict[str, PlotKind] = {k.name: k for k in (
              _frontier, {"bootstrap": 200, "seed": 0, "columns": None, "budgets": None, "references": ()}),
     PlotKind("backtest", "runs", "fit below a threshold, predict the runs above it (default: top ~20%)",
              _backtest, {**FIT_OPTIONS, "bootstrap": 200, "holdout_above": None, "x": "flops"}),
+    PlotKind("loss-multiplier", "runs", "loss against compute per token multiplier M = D/N, with the overtrain "
+             "law's line for each M (Gadre et al. 2024)", _loss_multiplier, {**FIT_OPTIONS, "law": "overtrain"}),
+    PlotKind("error-loss", "runs", "downstream error (column loss) against validation loss (column "
+             "upstream_loss) with Err(L)", _error_loss, {**FIT_OPTIONS, "law": "downstream_error"}),
     PlotKind("curves", "store", "training curves (validation loss) of every run of a store",
              _curves, {"x": "tokens", "show_train": False}),
     PlotKind("forecast", "store", "one run's learning-curve forecast from its first part against what happened",
