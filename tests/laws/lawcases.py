@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalinglab.laws import BrokenPowerLaw, Chinchilla, CustomLaw, KaplanND, KaplanNS, Power, PowerFloor
+from scalinglab.laws import BrokenPowerLaw, Chinchilla, CustomLaw, KaplanND, KaplanNS, Overtrain, Power, PowerFloor
 
 
 def custom_power_floor() -> CustomLaw:
@@ -24,7 +24,7 @@ def all_families() -> list:
         Chinchilla(),
         Power("params"), Power("tokens"), Power("flops"),
         PowerFloor("params"), PowerFloor("tokens"), PowerFloor("flops"),
-        KaplanND(), KaplanNS(),
+        KaplanND(), KaplanNS(), Overtrain(),
         BrokenPowerLaw("params", 1), BrokenPowerLaw("flops", 2), BrokenPowerLaw("tokens", 3),
         custom_power_floor(),
     ]
