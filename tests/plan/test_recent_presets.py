@@ -233,3 +233,18 @@ def test_replace_keeps_derived_fields_consistent():
     assert plain.n_windowed_layers == 0 and plain.kv_cached_layer_tokens(32_768) == 32 * 32_768
     wider = dataclasses.replace(get_architecture("mixtral-8x7b"), d_ff=16384)
     assert wider.expert_params() == 3 * 4096 * 16384
+
+
+@pytest.mark.parametrize("name, field", [("qwen2.5-7b", "qkv_bias"), ("mistral-7b", "sliding_window"),
+                                         ("deepseek-v3", "n_experts")])
+def test_lab_model_refuses_what_it_cannot_build(name, field):
+    # The lab's PyTorch model builds plain blocks only; a shape it would count wrongly is refused, naming the field.
+    pytest.importorskip("torch")
+    from scalinglab.lab.model import check_buildable
+
+    with pytest.raises(ScalingLabError, match=field):
+        check_buildable(get_architecture(name))
+    plain = Architecture(name="p", n_layer=2, d_model=32, n_heads=4, d_ff=64, vocab_size=50, seq_len=16,
+                         kv_lora_rank=8, rope_head_dim=4)
+    with pytest.raises(ScalingLabError, match="kv_lora_rank"):
+        check_buildable(plain)
