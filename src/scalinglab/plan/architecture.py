@@ -414,4 +414,4 @@ class Architecture:
         """The shape fields plus the counts (parameters), for listings and JSON."""
         return {**asdict(self), "params": self.params(), "params_non_embedding": self.params_non_embedding(),
                 "params_embedding": self.params_embedding(), "active_params": self.active_params(),
-                "breakdown": self.breakdown()}
+                "n_windowed_layers": self.n_windowed_layers, "breakdown": self.breakdown()}
