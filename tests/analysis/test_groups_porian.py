@@ -39,12 +39,15 @@ def porian(shared_data):
 def test_compute_optimal_exponent_ordering(porian):
     folder, published = porian
     points = pd.read_csv(folder / "isoflop_points.csv")
-    table = optimal_exponents(points, by="label", approach=2, degree=3, columns=POINT_COLUMNS).set_index("group")
+    # approach 2's default on these exact budgets is Akima, Porian et al.'s own procedure (references.md D5)
+    table = optimal_exponents(points, by="label", approach=2, columns=POINT_COLUMNS).set_index("group")
     assert len(table) == 15 and (table["error"] == "").all()
     ours, theirs = table["a"], published["a_table_bs_median_weighted"].reindex(table.index)
-    assert stats.spearmanr(ours, theirs).statistic >= 0.95  # measured 0.986
-    assert stats.kendalltau(ours, theirs).statistic >= 0.85  # measured 0.924
-    assert (ours - theirs).abs().max() < 0.04  # measured 0.038 (Optimizer tuning, attention FLOPs)
+    low, high = (published[c].reindex(table.index) for c in ("a_ci95_low", "a_ci95_high"))
+    assert ((ours >= low) & (ours <= high)).all()  # every setting inside the authors' 95% interval
+    assert stats.spearmanr(ours, theirs).statistic >= 0.95  # measured 0.968 (the OWT2 values lie close together)
+    assert stats.kendalltau(ours, theirs).statistic >= 0.85  # measured 0.886
+    assert (ours - theirs).abs().max() < 0.025  # measured 0.020 (Counting last layer FLOPs [OWT2])
     for sequence in NARRATIVES:
         a = list(ours[sequence])
         assert all(x > y for x, y in itertools.pairwise(a)), (sequence, a)

@@ -12,7 +12,7 @@ bootstrap intervals on every parameter, then
 
 :func:`optimal_exponents` estimates the compute-optimal exponent a (N_opt ∝ C^a) per group with one of
 Hoffmann et al.'s approaches (reusing :func:`scalinglab.plan.approaches.fit_approach`), as Porian et al.
-2024 report it per experimental setting.
+2024 report it per experimental setting (approach 2 by their Akima procedure by default, references.md D5).
 
 Each group is fitted on its own rows with the grouping column removed, so its bootstrap resamples rows
 (``sl.fit`` would otherwise resample whole groups). Group g's bootstrap seed is derived from ``seed`` and
@@ -251,7 +251,10 @@ def optimal_exponents(data: Any, *, by: str = "group", approach: int = 2, bootst
                       level: float = 0.95, columns: dict[str, str] | None = None, **options: Any) -> pd.DataFrame:
     """The compute-optimal exponents a (N_opt ∝ C^a, parameters vs FLOPs) and b = D_opt's, per group, from
     Hoffmann et al. 2022's approach ``approach`` (1, 2 or 3; ``options`` as
-    :func:`scalinglab.plan.approaches.fit_approach`, e.g. ``degree=3`` for cubic IsoFLOP profiles).
+    :func:`scalinglab.plan.approaches.fit_approach`, the same path as ``scalinglab optimal --approach``:
+    for approach 2 ``method`` chooses the profile method -- by default Akima, Porian et al. 2024's
+    procedure, on exact budgets with 5 or more sizes each, else the cubic (references.md D5) -- and
+    ``loss_noise`` the seed-to-seed loss noise, nats/token, of its noise bootstrap).
 
     One row per group (order of first appearance): group, a, a_low, a_high, b, b_low, b_high (intervals
     with a bootstrap, else NaN), n_levels, n_runs, warnings. A group whose approach fails gets its error

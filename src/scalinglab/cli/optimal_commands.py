@@ -17,7 +17,11 @@ Modes (exactly one):
   ``batch_tokens``, ``min_steps``, ``steps`` and ``loss`` (L(C_min), nats/token); ``flops`` is always C.
 * ``scalinglab optimal DATA --approach 1|2|3 [--bootstrap N] [--seed S] [--json]``: Hoffmann et al.
   2022's approaches on a runs table (:mod:`scalinglab.plan.approaches`); JSON keys ``approach``, ``a``,
-  ``b``, ``a_ci``, ``b_ci`` (with --bootstrap), ``frontier`` (list of {flops, params, tokens}).
+  ``b``, ``a_ci``, ``b_ci`` (with --bootstrap), ``frontier`` (list of {flops, params, tokens}); approach
+  2 adds ``profile_method``, ``loss_noise`` (nats/token) and ``loss_noise_source``. Approach 2's
+  ``--profile akima|cubic|parabola|local`` chooses how each IsoFLOP profile's minimum is read (default:
+  Akima, Porian et al. 2024's procedure, references.md D5, on exact budgets with 5 or more sizes
+  each, else the cubic) and ``--loss-noise`` the seed-to-seed loss noise of its noise bootstrap.
 * ``scalinglab optimal DATA --compare``: the three approaches side by side (JSON: one object per
   approach with ``a``, ``b``, ``a_ci``, ``b_ci``, ``params``, ``tokens``, ``warnings``, ``error``).
 
@@ -48,7 +52,13 @@ def optimal_cmd(
     bootstrap: int = typer.Option(0, help="Bootstrap resamples for intervals on a and b (0 = none)."),
     seed: int = typer.Option(0, help="Seed for the bootstrap."),
     level: float = typer.Option(0.95, help="Confidence level of the intervals."),
-    degree: Optional[int] = typer.Option(None, help="Approach 2: profile polynomial, 2 (parabola, default) or 3."),
+    degree: Optional[int] = typer.Option(None, help="Approach 2: profile polynomial, 2 (parabola) or 3 (cubic); "
+                                         "the older spelling of --profile parabola|cubic."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Approach 2: profile method akima|cubic|parabola|local "
+                                          "(default: akima on exact budgets with >= 5 sizes each, else cubic)."),
+    loss_noise: Optional[float] = typer.Option(None, "--loss-noise",
+                                               help="Approach 2: loss noise sigma between seeds (nats/token) for the "
+                                                    "noise bootstrap (default: from repeated seeds in DATA)."),
     bins: Optional[int] = typer.Option(None, "--bins", help="Approaches 1 and 2: number of log-spaced FLOP levels."),
     keep_unbracketed: bool = typer.Option(False, "--keep-unbracketed",
                                           help="Approaches 1 and 2: keep FLOP levels whose optimum lies outside "
@@ -75,7 +85,8 @@ def optimal_cmd(
     data_opts = {"--approach": approach is not None, "--compare": compare, "--bootstrap": bootstrap != 0,
                  "--degree": degree is not None, "--bins": bins is not None, "--col": bool(col),
                  "--keep-unbracketed": keep_unbracketed, "--seed": seed != 0, "--level": level != 0.95,
-                 "--drop-highest-loss": drop_highest_loss != 0}
+                 "--drop-highest-loss": drop_highest_loss != 0, "--profile": profile is not None,
+                 "--loss-noise": loss_noise is not None}
     if data is None:
         used = [name for name, on in data_opts.items() if on]
         if used:
@@ -95,11 +106,12 @@ def optimal_cmd(
     if (approach is None) == (not compare):
         raise ScalingLabError("with a DATA table give either --approach 1|2|3 or --compare")
     load = {"columns": _parse_cols(col) or None, "drop_highest_loss": drop_highest_loss}
+    profile_opts = {k: v for k, v in (("method", profile), ("loss_noise", loss_noise)) if v is not None}
     if compare:
         if degree is not None or bins is not None:
             raise ScalingLabError("--degree and --bins apply to --approach, not to --compare")
-        return _compare_mode(data, flops, bootstrap, seed, level, load, not keep_unbracketed, as_json)
-    options = _approach_options(approach, degree, bins, keep_unbracketed)
+        return _compare_mode(data, flops, bootstrap, seed, level, load, not keep_unbracketed, as_json, profile_opts)
+    options = _approach_options(approach, degree, bins, keep_unbracketed, profile_opts)
     if allow_unidentified:
         if approach != 3:
             raise ScalingLabError(f"--allow-unidentified applies to approach 3 (a fitted law), not approach {approach}")
@@ -108,8 +120,11 @@ def optimal_cmd(
 
 
 def _approach_options(approach: int, degree: int | None, bins: int | None,
-                      keep_unbracketed: bool) -> dict[str, Any]:
-    options: dict[str, Any] = {}
+                      keep_unbracketed: bool, profile_opts: dict[str, Any]) -> dict[str, Any]:
+    options: dict[str, Any] = dict(profile_opts)
+    if profile_opts and approach != 2:
+        flag = "--profile" if "method" in profile_opts else "--loss-noise"
+        raise ScalingLabError(f"{flag} applies to approach 2 (IsoFLOP profiles), not approach {approach}")
     if keep_unbracketed:
         if approach not in (1, 2):
             raise ScalingLabError(f"--keep-unbracketed applies to approaches 1 and 2, not approach {approach}")
@@ -273,7 +288,8 @@ def _approach_mode(data: str, approach: int, flops: str | None, bootstrap: int, 
 
 
 def _compare_mode(data: str, flops: str | None, bootstrap: int, seed: int, level: float,
-                  load: dict[str, Any], require_bracket: bool, as_json: bool) -> None:
+                  load: dict[str, Any], require_bracket: bool, as_json: bool,
+                  profile_opts: dict[str, Any] | None = None) -> None:
     from scalinglab.plan.allocation import parse_flops_range
     from scalinglab.plan.approaches import compare_approaches
 
@@ -284,7 +300,8 @@ def _compare_mode(data: str, flops: str | None, bootstrap: int, seed: int, level
             raise ScalingLabError(f"--compare takes a single --flops budget, got {len(budgets)}")
         budget = budgets[0]
     table = compare_approaches(data, bootstrap=bootstrap, seed=seed, flops=budget, level=level,
-                               require_bracket=require_bracket, **load)
+                               require_bracket=require_bracket, **load, profile=(profile_opts or {}).get("method"),
+                               loss_noise=(profile_opts or {}).get("loss_noise"))
     records = table.to_dict(orient="records")
     if all(r["error"] for r in records):
         errors = list(dict.fromkeys(r["error"] for r in records))

@@ -35,24 +35,26 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
-from scalinglab.errors import ScalingLabError, count_array
+from scalinglab.errors import ScalingLabError, choice, count_array, finite_number
 from scalinglab.fitting.api import check_bootstrap_options
 from scalinglab.fitting.result import FitResult, percentile_interval
 from scalinglab.io import Runs, load_runs
+from scalinglab.plan.approach2 import isoflop_optima
 from scalinglab.plan.envelope import envelope_optima
 from scalinglab.plan.isoflop import (
     LevelOptima,
     Resampler,
     _show,
     group_budgets,
-    isoflop_optima,
 )
+from scalinglab.plan.profile import PROFILE_METHODS
+from scalinglab.plan.profile_noise import weighted_line
 from scalinglab.resolve import allocation_params, unidentified_guard
 
 Array = np.ndarray
 
 APPROACH_NAMES = {1: "envelope of the lowest losses", 2: "IsoFLOP profiles", 3: "parametric fit (chinchilla)"}
-_OPTIONS = {1: {"n_bins", "curves", "require_bracket"}, 2: {"n_bins", "degree", "rtol", "require_bracket"},
+_OPTIONS = {1: {"n_bins", "curves", "require_bracket"}, 2: {"n_bins", "degree", "rtol", "require_bracket", "method", "loss_noise"},
             3: {"loss", "delta", "refine"}}
 
 
@@ -81,6 +83,9 @@ class ApproachResult:
     notes: list[str] = field(default_factory=list)
     fit: FitResult | None = field(default=None, repr=False)  # approach 3's fitted law
     draws: Array | None = field(default=None, repr=False)  # (B, 2) bootstrap (a, ln k_N), approaches 1-2
+    profile_method: str | None = None  # approach 2: akima, cubic, parabola or local
+    loss_noise: float | None = None  # approach 2: sigma of the noise bootstrap (nats/token), None if unknown
+    loss_noise_source: str = ""
 
     def optimal(self, flops: float | Sequence[float]) -> tuple[Array, Array]:
         """N_opt (parameters) and D_opt (tokens) at ``flops`` (FLOPs) from the fitted power laws."""
@@ -117,6 +122,9 @@ class ApproachResult:
         d.update(coefficients=self.coefficients, frontier=self.frontier, points=self.points,
                  method=self.method, source=self.source, n_runs=self.n_runs,
                  warnings=list(self.warnings), notes=list(self.notes))
+        if self.approach == 2:
+            d.update(profile_method=self.profile_method, loss_noise=self.loss_noise,
+                     loss_noise_source=self.loss_noise_source)
         return d
 
     def header_lines(self) -> list[str]:
@@ -128,6 +136,10 @@ class ApproachResult:
         return [f"Hoffmann et al. 2022 approach {self.approach}: {APPROACH_NAMES[self.approach]}",
                 f"  source   {self.source or '-'} ({self.n_runs} rows)",
                 f"  method   {self.method}",
+                *([f"  profile  {self.profile_method}" + (f"; loss noise sigma {self.loss_noise:.3g} nats/token "
+                                                          f"({self.loss_noise_source})" if self.bootstrap and
+                                                          self.loss_noise else "")]
+                  if self.profile_method else []),
                 f"  a        {self.a:.4f}{ci(self.a_ci)}   (N_opt ∝ C^a)",
                 f"  b        {self.b:.4f}{ci(self.b_ci)}   (D_opt ∝ C^b)",
                 f"  N_opt = {k['k_N']:.4g} * C^{self.a:.4f} parameters (C in FLOPs)",
@@ -159,9 +171,14 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
     loss of each; for training curves, 30 log-spaced FLOP counts at which every curve is interpolated),
     ``curves`` (None: curves when a ``run`` or ``step`` column exists), ``require_bracket`` (True: drop
     levels whose winner is the smallest or largest model present, whose optimum is not bracketed).
-    Approach 2: ``degree`` (2 parabola, 3 cubic), ``n_bins``, ``rtol`` (see
+    Approach 2 (:func:`scalinglab.plan.approach2.isoflop_optima`): ``method`` (``akima``, ``cubic``,
+    ``parabola``, ``local``; None: Akima on exact budgets with 5 or more sizes per profile, else the
+    cubic; ``degree`` 2/3 is the older spelling of parabola/cubic), ``loss_noise`` (the loss noise
+    sigma between seeds, nats/token, for the noise bootstrap of Porian et al. 2024, references.md D5;
+    default from repeated seeds in the table), ``n_bins``, ``rtol`` (see
     :func:`scalinglab.plan.isoflop.group_budgets`), ``require_bracket`` (True: leave out profiles whose
-    minimum lies outside their sampled sizes). Approach 3: ``loss``, ``delta``, ``refine`` of ``sl.fit``.
+    lowest observed loss is at an end of their sizes, or whose minimum lies outside them); its
+    ``bootstrap`` is the number of noise draws. Approach 3: ``loss``, ``delta``, ``refine`` of ``sl.fit``.
     A ``group`` column with several values is pooled, with a warning. ScalingLabError when the fit
     gives a outside [0, 1]. Approach 3 refuses a fit whose data leave A, B, alpha or beta undetermined
     (:func:`scalinglab.resolve.unidentified_guard`) unless ``allow_unidentified``.
@@ -178,7 +195,8 @@ def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, le
         out = _approach3(data, bootstrap, seed, level, options, allow_unidentified)
     else:
         data.require(["params", "flops", "loss"], why=f"approach {approach}")
-        est = envelope_optima(data, **options) if approach == 1 else isoflop_optima(data, **options)
+        est = (envelope_optima(data, **options) if approach == 1 else
+               isoflop_optima(data, **options, bootstrap=bootstrap, seed=seed))
         out = _power_result(approach, data, est, bootstrap, seed, level)
     out.warnings[:0] = _pooled_groups_warning(data, approach)
     return out
@@ -197,22 +215,30 @@ def _pooled_groups_warning(runs: Runs, approach: int) -> list[str]:
 
 def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: float | None = None,
                        level: float = 0.95, *, columns: Mapping[str, str] | None = None,
-                       drop_highest_loss: int = 0, require_bracket: bool = True) -> pd.DataFrame:
+                       drop_highest_loss: int = 0, require_bracket: bool = True, profile: str | None = None,
+                       loss_noise: float | None = None) -> pd.DataFrame:
     """Approaches 1, 2 and 3 side by side on the same runs: one row each with a, b, their intervals
     ``a_ci``, ``b_ci`` ([low, high] as in :meth:`ApproachResult.to_dict`; None without a bootstrap),
     N_opt (parameters), D_opt (tokens) at ``flops`` (default: the largest FLOP count in the data), and
     the approach's ``warnings``. The options are checked first (ScalingLabError); an approach that
-    then cannot run on these data gets its ``error``. ``require_bracket`` applies to approaches 1, 2."""
+    then cannot run on these data gets its ``error``. ``require_bracket`` applies to approaches 1, 2;
+    ``profile`` (the profile method) and ``loss_noise`` to approach 2 (see :func:`fit_approach`)."""
     check_bootstrap_options(bootstrap, seed, level)
     if not isinstance(require_bracket, (bool, np.bool_)):
         raise ScalingLabError(f"require_bracket must be True or False, got {_show(require_bracket)}")
+    if profile is not None:
+        profile = choice("profile method", profile, PROFILE_METHODS)
+    if loss_noise is not None:
+        finite_number("loss_noise (nats/token)", loss_noise, low=0.0, low_open=True)
     data = load_runs(runs, columns, drop_highest_loss=drop_highest_loss)
     data.require(["flops"], why="compare_approaches")
     budget = float(data.column("flops").max()) if flops is None else float(_positive_flops(flops)[0])
     rows = []
     for k in (1, 2, 3):
         row: dict[str, Any] = {"approach": k, "name": APPROACH_NAMES[k]}
-        options = {"require_bracket": bool(require_bracket)} if k in (1, 2) else {}
+        options: dict[str, Any] = {"require_bracket": bool(require_bracket)} if k in (1, 2) else {}
+        if k == 2:
+            options.update(method=profile, loss_noise=loss_noise)
         try:
             res = fit_approach(data, k, bootstrap=bootstrap, seed=seed, level=level, **options)
         except ScalingLabError as exc:
@@ -266,16 +292,17 @@ def _power_result(approach: int, runs: Runs, est: LevelOptima, bootstrap: int, s
                 if any("left out" in w for w in est.warnings) else "")
         raise ScalingLabError(f"approach {approach} needs at least 2 FLOP levels; found {len(np.unique(logc))} "
                               f"({est.method}){hint}")
-    a, ln_k = np.polyfit(logc, logn, 1)
+    a, ln_k = weighted_line(logc, logn, est.weights)  # ordinary least squares without weights
     _check_exponent(approach, float(a), est)
     k_n = math.exp(ln_k)
     out = ApproachResult(approach=approach, a=float(a), b=float(1.0 - a),
                          coefficients={"k_N": k_n, "k_D": 1.0 / (FLOPS_PER_PARAM_TOKEN * k_n)}, frontier=[],
                          points=est.points, level=level, bootstrap=bootstrap, seed=seed, method=est.method,
                          source=runs.source, n_runs=len(runs), warnings=est.warnings,
-                         notes=list(runs.notes) + est.notes)
+                         notes=list(runs.notes) + est.notes, profile_method=est.profile_method,
+                         loss_noise=est.loss_noise, loss_noise_source=est.loss_noise_source)
     if bootstrap:
-        out.draws = _bootstrap_draws(est.resample, bootstrap, seed)
+        out.draws = est.draws if est.draws is not None else _bootstrap_draws(est.resample, bootstrap, seed)
         out.bootstrap_valid = len(out.draws)
         if out.bootstrap_valid < bootstrap / 2:
             out.warnings.append(f"only {out.bootstrap_valid} of {bootstrap} resamples kept 2 FLOP levels: "
@@ -283,8 +310,18 @@ def _power_result(approach: int, runs: Runs, est: LevelOptima, bootstrap: int, s
         if out.bootstrap_valid:
             lo, hi = percentile_interval(out.draws[:, 0], level)
             out.a_ci, out.b_ci = [float(lo), float(hi)], [float(1.0 - hi), float(1.0 - lo)]
+            out.warnings += _methods_disagree(est.method_exponents, float(hi - lo) / 2)
     out.frontier = out.frontier_at(est.level_flops)
     return out
+
+
+def _methods_disagree(exponents: dict[str, float], half_width: float) -> list[str]:
+    """Approach 2: a warning when the Akima and cubic exponents differ by more than the interval's half-width."""
+    if {"akima", "cubic"} <= set(exponents) and abs(exponents["akima"] - exponents["cubic"]) > half_width:
+        return [(f"the profile methods disagree: a = {exponents['akima']:.4f} by Akima and {exponents['cubic']:.4f} "
+                 f"by the cubic (unperturbed minima), more than the interval's half-width {half_width:.4f}; the "
+                 "exponent depends on how the profiles are read")]
+    return []
 
 
 def _check_exponent(approach: int, a: float, est: LevelOptima) -> None:

@@ -5,18 +5,16 @@ token count, ``flops`` C a training-FLOP count (not a rate), loss in nats/token.
 (Kaplan et al. 2020, sec. 2.1) links them: the compute-optimal tokens at a budget are
 D_opt = C / (6 N_opt).
 
-An IsoFLOP profile is the set of runs trained with one budget C at different sizes N. Approach 2 fits
-a parabola (or a cubic) of the final loss against ln N to each profile and takes its minimum as
-N_opt(C). Parabolas are biased when the sweep is wide or off-centre, or when the law's exponents
-differ (alpha != beta), because the true profile is not symmetric in ln N (field notes, point 3:
-Open-Athena's scaling-law analysis). Mitigations: centre and narrow the sweep, use the cubic
-(``degree=3``), and read the ``extrapolated`` / ``lopsided`` warnings this module raises.
+An IsoFLOP profile is the set of runs trained with one budget C at different sizes N. This module
+groups runs into budgets (:func:`group_budgets`) and fits a parabola or cubic of the final loss
+against ln N to a profile (:func:`fit_profile`, used by the report's IsoFLOP plot). Approach 2 itself
+-- the profile methods (Akima, cubic, parabola, local), the bracketing rule and Porian et al.'s noise
+bootstrap (references.md D5) -- is :mod:`scalinglab.plan.approach2`.
 
-A minimum outside the sampled sizes (``extrapolated``) rests on the polynomial's shape, not on data;
-approach 2 leaves such profiles out by default (``require_bracket=True``), the analogue of approach
-1's bracketing rule. On Porian et al. 2024's IsoFLOP sweeps (arXiv:2406.19146) keeping them turns the
-"Reproducing Kaplan et al." exponent a = 0.835 into a parabola fit of 1.21 (b < 0); leaving them out
-gives 0.865 (parabola) and 0.867 (cubic).
+Parabolas are biased when the sweep is wide or off-centre, or when the law's exponents differ
+(alpha != beta), because the true profile is not symmetric in ln N (field notes, point 3:
+Open-Athena's scaling-law analysis); :func:`isoflop_minima` raises ``extrapolated`` / ``lopsided``
+warnings.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ import pandas as pd
 from scalinglab.counting import tokens_from
 from scalinglab.errors import ScalingLabError, whole_number
 from scalinglab.errors import plain_repr as _show
-from scalinglab.io import Runs
 
 Array = np.ndarray
 Resampler = Callable[[np.random.Generator], tuple[Array, Array]]  # -> (ln C, ln N_opt) per usable level
@@ -137,14 +134,23 @@ def _geometric_mean(values: Array) -> float:
 class LevelOptima:
     """Optima found at FLOP levels before the power-law fit (approaches 1 and 2): one dict per usable
     level (flops, params, tokens, loss, ...), the FLOPs of the data's levels (for the frontier), how
-    they were found, a seeded resampler for the bootstrap, warnings and notes."""
+    they were found, a seeded resampler (approach 1) or precomputed draws and weights (approach 2's
+    noise bootstrap, :mod:`scalinglab.plan.approach2`), warnings and notes."""
+
+    _display = (("levels", "budgets", lambda r: len(r.points)), ("level_flops", "FLOPs"), ("method", ""))
 
     points: list[dict[str, Any]]
     level_flops: Array
     method: str
-    resample: Resampler
+    resample: Resampler | None  # approach 1's row/curve resampler; None where ``draws`` are given
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    weights: Array | None = None  # per point, 1/std^2 of ln N_opt (approach 2 with the noise bootstrap)
+    draws: Array | None = None  # (B, 2) precomputed bootstrap (a, ln k_N) (approach 2's noise bootstrap)
+    profile_method: str | None = None  # approach 2: akima, cubic, parabola or local
+    loss_noise: float | None = None  # approach 2: the loss noise sigma of the bootstrap (nats/token)
+    loss_noise_source: str = ""
+    method_exponents: dict[str, float] = field(default_factory=dict)  # approach 2: a by akima and cubic
 
 
 # ---- one profile ---------------------------------------------------------------------------------
@@ -244,69 +250,6 @@ def isoflop_minima(params: Array, loss: Array, groups: BudgetGroups,
                             f"{m.n_above} above the minimum N = {m.params:.3g} ({sampled}); "
                             "the minimum may be biased")
     return minima, warnings
-
-
-def bootstrap_minima_log(params: Array, loss: Array, groups: BudgetGroups, degree: int,
-                         rng: np.random.Generator, require_bracket: bool = True) -> tuple[Array, Array]:
-    """One stratified resample (whole runs, with replacement, within each budget): the budgets
-    (ln C) and minima (ln N_opt) of the profiles that still have a minimum (inside the resample's
-    sampled sizes, with ``require_bracket``)."""
-    logc, logn = [], []
-    lnp = np.log(params)
-    for j in range(len(groups)):
-        rows = groups.members(j)
-        pick = rows[rng.integers(0, len(rows), len(rows))]
-        found = profile_minimum_log(lnp[pick], loss[pick], degree)
-        if found is not None and require_bracket and not lnp[pick].min() <= found[0] <= lnp[pick].max():
-            found = None
-        if found is not None:
-            logc.append(math.log(groups.flops[j]))
-            logn.append(found[0])
-    return np.array(logc), np.array(logn)
-
-
-# ---- approach 2 on a table of runs ----------------------------------------------------------------
-def isoflop_optima(runs: Runs, n_bins: int | None = None, degree: int = 2,
-                   rtol: float = SAME_BUDGET_RTOL, require_bracket: bool = True) -> LevelOptima:
-    """Approach 2 before the power-law fit: runs grouped into budgets (:func:`group_budgets`), the
-    minimum of each profile, warnings, and a stratified resampler for the bootstrap. With
-    ``require_bracket`` (default) profiles whose minimum lies outside their sampled sizes are left out."""
-    if degree not in (2, 3) or isinstance(degree, bool):
-        raise ScalingLabError(f"degree must be 2 (parabola) or 3 (cubic), got {_show(degree)}")
-    if not (isinstance(rtol, (int, float)) and 0 <= rtol < 1):
-        raise ScalingLabError(f"rtol must lie in [0, 1), got {_show(rtol)}")
-    if not isinstance(require_bracket, (bool, np.bool_)):
-        raise ScalingLabError(f"require_bracket must be True or False, got {_show(require_bracket)}")
-    params, loss, flops = runs.column("params"), runs.column("loss"), runs.column("flops")
-    groups = group_budgets(flops, runs.data["budget"] if runs.has("budget") else None, n_bins, rtol)
-    if len(groups) < 2:
-        raise ScalingLabError(f"approach 2 needs at least 2 FLOP levels; found {len(groups)} "
-                              f"({groups.method})")
-    minima, warnings = isoflop_minima(params, loss, groups, degree)
-    outside = sum(m.extrapolated for m in minima)
-    if require_bracket and outside:
-        minima = [m for m in minima if not m.extrapolated]
-        warnings.append(f"{outside} of {len(minima) + outside} profile minima lie outside their sampled sizes "
-                        "(extrapolated) and were left out; require_bracket=False (CLI --keep-unbracketed) "
-                        "keeps them")
-    if len(minima) < 2:
-        why = f": {warnings[0]}" if warnings else ""
-        if require_bracket and outside:
-            why = (f" ({outside} extrapolated minima left out; require_bracket=False, CLI "
-                   "--keep-unbracketed, keeps them)")
-        raise ScalingLabError(f"approach 2 needs at least 2 FLOP levels with a usable profile; found "
-                              f"{len(minima)}{why}")
-    notes = [f"FLOP levels: {groups.method}", f"profiles: degree-{degree} polynomial of loss against ln N",
-             *_spread_notes(flops, groups)]
-    if degree == 2:
-        notes.append("parabolas are biased for wide or off-centre sweeps (Open-Athena); degree=3 fits cubics")
-
-    def resample(rng: np.random.Generator) -> tuple[Array, Array]:
-        return bootstrap_minima_log(params, loss, groups, degree, rng, bool(require_bracket))
-
-    return LevelOptima([m.to_dict() for m in minima], groups.flops,
-                       f"minima of {len(minima)} of {len(groups)} IsoFLOP profiles (degree {degree})",
-                       resample, warnings, notes)
 
 
 def _spread_notes(flops: Array, groups: BudgetGroups) -> list[str]:
