@@ -14,6 +14,7 @@ from scalinglab.laws import get_family
 from scalinglab.laws.downstream_error import error_table
 from scalinglab.report import overtrain_plots
 from scalinglab.report.kinds import make_figure
+from scalinglab.report.sections import data_section
 
 OT = {"E": 1.8, "a": 200.0, "b": 350.0, "eta": 0.14}
 ERR = {"epsilon": 0.85, "k": 2.3, "gamma": 0.75}
@@ -63,3 +64,10 @@ def test_kinds_fit_their_family_by_default_and_refuse_the_wrong_law(tmp_path):
         make_figure("error-loss", path, law="hoffmann2022")
     with pytest.raises(ScalingLabError, match="lines per multiplier need a law of params and tokens"):
         make_figure("loss-multiplier", overtrain_runs(), law="kaplan2020-n")
+
+
+def test_report_data_section_adds_the_multiplier_figure_for_an_overtrain_fit():
+    runs = load_runs(overtrain_runs())
+    keys = [f.key for f in data_section(runs, sl.fit(runs, law="overtrain")).figs]
+    assert "loss-multiplier" in keys
+    assert "loss-multiplier" not in [f.key for f in data_section(runs, sl.fit(runs, law="chinchilla")).figs]

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 import scalinglab
 import scalinglab.report.fit_plots as fit_plots
+import scalinglab.report.overtrain_plots as overtrain_plots
 import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
 from scalinglab.analysis.backtest import BacktestResult, backtest
@@ -216,6 +217,11 @@ def data_section(runs: Runs, result: FitResult) -> Section:
                        f"Observed final loss (points) and the fitted {result.law} law (lines) with its "
                        f"{100 * result.level:g}% bootstrap band (parameter uncertainty only); log-log axes."
                        + (" Dashed black: the law's compute-optimal loss L*(C)." if x == "flops" else ""))
+    if result.family.name == "overtrain":
+        sec.figure(overtrain_plots.plot_loss_by_multiplier(runs, result), "loss-multiplier",
+                   "Loss against compute per token multiplier",
+                   "Observed final loss (points, coloured by M = D/N) and the fitted overtrain law's loss at each M "
+                   "along C (Gadre et al. 2024 eq. (4)); dashed beyond the largest run.")
     return sec
 
 
@@ -231,7 +237,12 @@ def param_unit(family: LawFamily, name: str) -> str:
              ("muennighoff", "A"): f"{LOSS_UNIT} × N^alpha", ("muennighoff", "B"): f"{LOSS_UNIT} × D^beta",
              ("power", "A"): f"{LOSS_UNIT} × {sym}^alpha", ("power_floor", "A"): f"{LOSS_UNIT} × {sym}^alpha",
              ("kaplan_nd", "N_c"): "parameters", ("kaplan_nd", "D_c"): "tokens",
-             ("kaplan_ns", "N_c"): "parameters", ("kaplan_ns", "S_c"): "steps"}
+             ("kaplan_ns", "N_c"): "parameters", ("kaplan_ns", "S_c"): "steps",
+             ("overtrain", "a"): f"{LOSS_UNIT} × FLOPs^eta", ("overtrain", "b"): f"{LOSS_UNIT} × FLOPs^eta",
+             ("overtrain", "eta"): "dimensionless (exponent)", ("overtrain", "M_opt"): "tokens per parameter",
+             ("overtrain", "A"): f"{LOSS_UNIT} × N^alpha", ("overtrain", "B"): f"{LOSS_UNIT} × D^alpha",
+             ("downstream_error", "epsilon"): "fraction (error)", ("downstream_error", "k"): "fraction (error)",
+             ("downstream_error", "gamma"): "per nat/token"}
     if (family.name, name) in units:
         return units[(family.name, name)]
     if name.startswith("R_"):
