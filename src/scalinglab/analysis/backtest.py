@@ -37,6 +37,7 @@ from scalinglab.analysis.identifiability import (
     identifiability_warnings,
 )
 from scalinglab.analysis.intervals import INTERVAL_KINDS, prediction_interval
+from scalinglab.display import Displayed
 from scalinglab.errors import MIN_LOSS, ScalingLabError, as_list, finite_number, positive_array, positive_number
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
@@ -48,11 +49,14 @@ PREDICTION_COLUMNS = ["params", "tokens", "flops", "observed", "predicted", "low
 MAX_ROLLING = 8  # default rolling thresholds at most (each is a bootstrap fit)
 
 
-@dataclass
-class BacktestResult:
+@dataclass(repr=False)
+class BacktestResult(Displayed):
     """A backtest at one threshold. ``predictions``: one row per held-out run with params, tokens,
     flops, observed, predicted, low, high (nats/token), inside (bool), rel_error = (predicted -
     observed)/observed (signed fraction) and distance = log10(x / largest training x)."""
+
+    _display = (("law", ""), ("x", ""), ("holdout_above", "units of x"), ("n_train", "runs"), ("n_test", "runs"),
+                ("mare", "fraction"), ("coverage", "fraction"), ("level", ""))
 
     law: str
     x: str
@@ -264,12 +268,15 @@ def rolling_backtest(data: Runs | pd.DataFrame | str | os.PathLike,
 
 
 # ---- leave one size out --------------------------------------------------------------------------------------
-@dataclass
-class LeaveOneOutResult:
+@dataclass(repr=False)
+class LeaveOneOutResult(Displayed):
     """Each model size held out in turn. ``table``: one row per size (params = the size's median
     parameter count, n_train, n_test, mare, coverage, position: smallest / interior / largest);
     ``predictions``: every held-out run (columns as in :class:`BacktestResult`, plus ``size``);
     ``mare``/``coverage`` pooled over all held-out runs."""
+
+    _display = (("law", ""), ("runs", "", lambda r: len(r.predictions)), ("mare", "fraction"),
+                ("coverage", "fraction"), ("level", ""))
 
     law: str
     level: float

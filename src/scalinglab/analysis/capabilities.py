@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list, whole_number
 
 Array = np.ndarray
@@ -45,13 +46,16 @@ RUAN2024_FAMILIES = ("Llama-2", "Llama", "Llama-3", "Qwen1.5", "Qwen", "Mistral"
 
 
 @dataclass(repr=False)
-class CapabilityPCA:
+class CapabilityPCA(Displayed):
     """Principal capability measures of a benchmark table (module docstring, steps 1-2).
 
     ``components`` (K, B): loadings of PC-k on each benchmark; ``explained_variance_ratio`` (K,):
     each component's share of the total variance of the imputed scores; ``scores``: one row per
     model, columns ``PC-1`` ... ``PC-K``; ``imputed``: the benchmark scores after imputation;
     ``missing_fraction``: the share of benchmark cells that were missing (imputed)."""
+
+    _display = (("models", "", lambda p: len(p.scores)), ("benchmarks", ""),
+                ("explained_variance_ratio", "fraction"), ("missing_fraction", "fraction"))
 
     benchmarks: list[str]
     mean: Array
@@ -75,10 +79,12 @@ class CapabilityPCA:
                 f"PC-1..3 explain {shares}; {self.missing_fraction:.1%} imputed)")
 
 
-@dataclass(frozen=True)
-class FamilyLine:
+@dataclass(frozen=True, repr=False)
+class FamilyLine(Displayed):
     """PC-k = slope log10(C / FLOPs) + intercept within one family (module docstring, step 3);
     ``r2`` the coefficient of determination, ``n`` the models with known compute."""
+
+    _display = (("family", ""), ("slope", "PC per decade of FLOPs"), ("intercept", ""), ("r2", ""), ("n", "models"))
 
     family: str
     slope: float

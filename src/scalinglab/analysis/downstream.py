@@ -31,6 +31,7 @@ import pandas as pd
 
 from scalinglab.analysis._metric_data import MetricData, read_metric_table
 from scalinglab.analysis._sigmoid import SigmoidLayout, multistart
+from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, finite_number, level_number, seed_number
 from scalinglab.fitting.multistart import distinct_optima
 from scalinglab.fitting.result import percentile_interval
@@ -74,10 +75,13 @@ def check_bootstrap(bootstrap: int, level: float, seed: int) -> None:
     seed_number(seed, "--seed")
 
 
-@dataclass
-class MetricPrediction:
+@dataclass(repr=False)
+class MetricPrediction(Displayed):
     """Predicted metric at the given scale, with a percentile interval at ``level`` when the fit
     has bootstrap draws; ``loss`` (nats/token) is the intermediate of a two-step prediction."""
+
+    _display = (("value", "metric units"), ("low", "metric units"), ("high", "metric units"), ("level", ""),
+                ("loss", "nats/token"))
 
     value: Array
     low: Array | None = None
@@ -94,9 +98,12 @@ class MetricPrediction:
         return d
 
 
-@dataclass
-class SigmoidFit:
+@dataclass(repr=False)
+class SigmoidFit(Displayed):
     """A fitted sigmoid of ``metric`` against ``x`` (see the module docstring for the formula)."""
+
+    _display = (("metric", ""), ("x", ""), ("midpoint", ""), ("slope", ""), ("floor", "metric units"),
+                ("ceiling", "metric units"), ("n_points", "points"), ("converged", ""))
 
     metric: str
     x: str
@@ -239,8 +246,8 @@ def fit_sigmoid(data: DataLike, metric: str = "accuracy", x: str = "flops", chan
     return fit
 
 
-@dataclass
-class TwoStepFit:
+@dataclass(repr=False)
+class TwoStepFit(Displayed):
     """Two-step prediction (Llama 3 report, Dubey et al. 2024, sec. 3.2.1; Gadre et al. 2024 map loss to
     downstream error in the same spirit, with Err = epsilon - k exp(-gamma L)):
     step 1 a scaling law x -> loss (nats/token), step 2 a sigmoid loss -> metric.
@@ -248,6 +255,9 @@ class TwoStepFit:
     ``law`` is a :class:`~scalinglab.fitting.FitResult` (with bootstrap draws when fitted here) or a
     published law; ``sigmoid`` the step-2 fit (x = loss, slope < 0). Llama 3 used the normalised
     NLL of the correct answer on the benchmark as the intermediate; here it is the table's loss."""
+
+    _display = (("law", ""), ("metric", ""), ("midpoint", "", lambda f: f.sigmoid.midpoint),
+                ("slope", "", lambda f: f.sigmoid.slope), ("n_points", "points", lambda f: f.sigmoid.n_points))
 
     law: Any
     sigmoid: SigmoidFit

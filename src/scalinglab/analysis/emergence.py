@@ -29,6 +29,7 @@ import pandas as pd
 from scalinglab.analysis._metric_data import read_metric_table
 from scalinglab.analysis.breaktest import smooth_vs_break
 from scalinglab.analysis.downstream import LOG_SCALES, fit_sigmoid
+from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError, count_number
 
 __all__ = ["MetricChoice", "metric_choice", "emergence", "rise_width", "smooth_vs_break"]
@@ -61,9 +62,12 @@ def rise_width(t: Array, y: Array) -> float:
     return (first(0.9) - first(0.1)) / float(t[-1] - t[0])
 
 
-@dataclass
-class MetricChoice:
+@dataclass(repr=False)
+class MetricChoice(Displayed):
     """The four metrics per model (``table``), a break test and the rise width of each, and the verdict."""
+
+    _display = (("x", ""), ("verdict", ""), ("apparent_jump", ""), ("artefact", ""), ("alpha", ""),
+                ("widths", "decades of x"))
 
     table: pd.DataFrame
     x: str

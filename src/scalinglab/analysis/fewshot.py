@@ -37,6 +37,7 @@ from scalinglab.analysis.downstream import (
     predictor,
     sigmoid_curve,
 )
+from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fitting.multistart import distinct_optima
 from scalinglab.fitting.result import percentile_interval
@@ -46,9 +47,12 @@ __all__ = ["FewShotFit", "fit_few_shot"]
 Array = np.ndarray
 
 
-@dataclass
-class FewShotFit:
+@dataclass(repr=False)
+class FewShotFit(Displayed):
     """Joint sigmoid fit across shot counts (shared slope; per-shot midpoints in t units)."""
+
+    _display = (("metric", ""), ("x", ""), ("shots", ""), ("slope", ""), ("floor", "metric units"),
+                ("ceiling", "metric units"), ("multipliers", "x compute"), ("n_points", "points"), ("converged", ""))
 
     metric: str
     x: str

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError, level_number, positive_number
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import Runs, load_runs
@@ -34,13 +35,16 @@ _LAWS: dict[str, tuple[str, str, bool]] = {
 _SHOWN_IDS = 8
 
 
-@dataclass
-class Forecast:
+@dataclass(repr=False)
+class Forecast(Displayed):
     """A forecast of one run's loss (nats/token) at ``x_final`` (tokens or steps, per ``x``).
 
     ``low``/``high``: prediction interval at ``level`` (None without a bootstrap).
     ``observed_final``: the curve's loss at ``x_final`` when the curve has a point there beyond the
     fit window, else None (unknown). ``fit``: the fitted law (its time variable holds x)."""
+
+    _display = (("run", ""), ("law", ""), ("x", ""), ("fraction", ""), ("final_loss", "nats/token"),
+                ("low", "nats/token"), ("high", "nats/token"), ("level", ""), ("observed_final", "nats/token"))
 
     run: str | None
     form: str

@@ -54,6 +54,7 @@ from scalinglab.analysis.forecast_core import (
     curve_ids,
     load_curves,
 )
+from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, seed_number
 from scalinglab.fitting import FitResult
 from scalinglab.fitting.result import percentile_interval
@@ -69,10 +70,13 @@ _GRID = np.geomspace(*BETA_BOUNDS, 48)
 _LN_E_MIN = -20.0  # ln E floor of the power_floor family (E = 0 is stored as exp(-20) nats/token)
 
 
-@dataclass
-class ExponentFit:
+@dataclass(repr=False)
+class ExponentFit(Displayed):
     """L_r(x) = E[r] + B[r] (x/x0)^(-beta) for run code r; ``objective`` is the weighted sum of
     squared relative residuals; ``at_edge``: beta ended on a bound of [0.01, 3]."""
+
+    _display = (("beta", "exponent"), ("x0", "units of x"), ("objective", ""), ("at_edge", ""),
+                ("E", "nats/token"))
 
     beta: float
     E: np.ndarray

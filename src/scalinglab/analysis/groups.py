@@ -37,6 +37,7 @@ from scalinglab.analysis.multiplier import (
     curve_variable,
     gap_trend,
 )
+from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import CANONICAL, Runs, load_runs
@@ -46,14 +47,18 @@ from scalinglab.laws.base import LawFamily
 Array = np.ndarray
 
 
-@dataclass
-class GroupComparison:
+@dataclass(repr=False)
+class GroupComparison(Displayed):
     """Per-group fits of one law and their comparison (see :func:`fit_groups`).
 
     ``results``: group -> FitResult (groups in order of first appearance); ``reference``: the group the
     others are compared with; ``exponent_test``: {"statistic", "p_value", "method", "df", ...} (F test);
     ``exponent_differences``: group -> exponent -> {"value", "low", "high", "p_value"} (bootstrap);
     ``compute_multiplier``: group -> ComputeMultiplier vs the reference (empty for a law not of FLOPs)."""
+
+    _display = (("law", ""), ("by", ""), ("groups", "", lambda g: list(g.results)), ("reference", ""),
+                ("p_value", "", lambda g: g.exponent_test.get("p_value")), ("level", ""),
+                ("bootstrap", "resamples"))
 
     law: str
     by: str

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 import scalinglab.fitting.calibration as cal
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, level_number
 from scalinglab.fitting.predictive import (  # noqa: F401  (the arithmetic lives in the fit layer)
     BISECTION_STEPS,
@@ -63,13 +64,16 @@ NOISE_KINDS = ("t", "resample")
 INTERVAL_KINDS = ("prediction", "calibrated")
 
 
-@dataclass
-class PredictionInterval:
+@dataclass(repr=False)
+class PredictionInterval(Displayed):
     """Predicted loss (nats/token) with a prediction interval for a new run's observed loss.
 
     ``point``: the fit's prediction; ``low``/``high``: the interval at ``level`` (parameter
     uncertainty + run-to-run noise); ``param_low``/``param_high``: the parameter-only interval (None
     without bootstrap draws); ``sigma``: the log-space noise scale used; ``inputs``: the law's inputs."""
+
+    _display = (("point", "nats/token"), ("low", "nats/token"), ("high", "nats/token"), ("level", ""),
+                ("sigma", "ln(loss)"), ("method", ""))
 
     point: Array
     low: Array

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, count_array
 from scalinglab.fitting.result import percentile_interval
 from scalinglab.resolve import AnyLaw, resolve_law
@@ -122,13 +123,16 @@ def interval_allowing_inf(values: Array, level: float) -> tuple[Array, Array]:
 
 
 # ---- compute multiplier ------------------------------------------------------------------------------
-@dataclass
-class ComputeMultiplier:
+@dataclass(repr=False)
+class ComputeMultiplier(Displayed):
     """k(C) = C_B(L_A(C)) / C at each FLOP count C: how many times A's compute B needs to match A's loss.
 
     ``value`` is inf where B's floor E_B is at or above L_A(C) (B never reaches it); ``low``/``high`` are the
     interval at ``level`` from paired bootstrap draws (None without draws); ``undefined_fraction`` is the
     share of draws in which B never reaches A's loss."""
+
+    _display = (("flops", "FLOPs"), ("value", "x compute"), ("low", "x compute"), ("high", "x compute"),
+                ("level", ""), ("n_draws", "draws"))
 
     flops: Array
     value: Array
@@ -205,14 +209,17 @@ def compute_multiplier(result_a: Any, result_b: Any, flops: Any) -> ComputeMulti
 GAP_KINDS = ("difference", "log_ratio")
 
 
-@dataclass
-class GapTrend:
+@dataclass(repr=False)
+class GapTrend(Displayed):
     """gap(x) = L_B(x) - L_A(x) (nats/token) or ln(L_B(x)/L_A(x)) on a grid of x, and its trend.
 
     ``slope`` is the least-squares slope of the gap against log10 x (gap units per decade of x), with an
     interval from paired bootstrap draws. ``trend``: "narrows" when the slope interval lies entirely on the
     side that moves the gap towards 0 (below 0 for a positive gap), "widens" when entirely on the other
     side, else "no clear trend" ("no interval" without draws)."""
+
+    _display = (("variable", ""), ("kind", ""), ("slope", ""), ("trend", ""), ("slope_ci", ""), ("level", ""),
+                ("n_draws", "draws"))
 
     variable: str
     kind: str

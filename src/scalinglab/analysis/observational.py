@@ -34,6 +34,7 @@ from scalinglab.analysis.capabilities import (
     equivalent_flops,
     family_lines,
 )
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, column_name, positive_number, whole_number
 from scalinglab.fitting.optimizer import LEAST_SQUARES, minimize_residuals
 
@@ -48,9 +49,11 @@ FAMILY_COLUMNS = ("family", "Model Family")
 MODEL_COLUMNS = ("model", "Model")
 
 
-@dataclass
-class ParametricSigmoid:
+@dataclass(repr=False)
+class ParametricSigmoid(Displayed):
     """y = h + (1 - h) sigmoid(w0 + x . w); ``weights`` = (w0, w_1..w_k), ``floor`` = h."""
+
+    _display = (("weights", ""), ("floor", "fraction"), ("rss", ""))
 
     weights: Array
     floor: float
@@ -92,8 +95,11 @@ def fit_parametric_sigmoid(x: Array, y: Array) -> ParametricSigmoid:
 
 
 @dataclass(repr=False)
-class ObservationalResult:
+class ObservationalResult(Displayed):
     """An observational scaling law for one target and its held-out check (module docstring)."""
+
+    _display = (("target", ""), ("n_pcs", "PCs"), ("cutoff_flops", "FLOPs"), ("test_mse", ""),
+                ("flops_test_mse", ""), ("models", "", lambda r: len(r.predictions)))
 
     target: str
     pca: CapabilityPCA

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import flops_from
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting import FitResult, fit
 from scalinglab.laws.downstream_error import error_table
@@ -47,11 +48,14 @@ PAPER_SETTING = ("rpj", "c4_val", "avg_subset")
 SPLITS = ("avg_subset", "avg")  # the 17-task and 46-task averages
 
 
-@dataclass
-class OvertrainReproduction:
+@dataclass(repr=False)
+class OvertrainReproduction(Displayed):
     """Fits and predictions of the reproduction. ``rows``: one dict per target with the keys of
     :data:`ROW_KEYS` (params, tokens, flops counts; multiplier tokens/parameter; losses nats/token;
     errors and relative errors fractions; ``*_paper`` None outside the paper's setting)."""
+
+    _display = (("train_dataset", ""), ("val_set", ""), ("split", ""), ("targets", "", lambda r: len(r.rows)),
+                ("compute_ratio", ""))
 
     train_dataset: str
     val_set: str

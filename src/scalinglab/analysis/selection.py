@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.analysis.backtest import _backtest_runs, _prepare
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list, positive_number
 from scalinglab.fitting.result import percentile_interval
 from scalinglab.io import Runs
@@ -49,12 +50,14 @@ BIC_STRONG = 6.0  # Kass & Raftery 1995: a BIC difference of 6-10 is "strong" ev
 MIN_SHRINK = 0.1  # diminishing returns: the local exponent shrinks by at least 10% across the data
 
 
-@dataclass
-class SelectionResult:
+@dataclass(repr=False)
+class SelectionResult(Displayed):
     """Candidate laws ranked by held-out MARE. ``table``: one row per law (law, n_params, mare,
     coverage, n_train, n_test, rmse_log, aic, bic, delta_aic, delta_bic, converged); ``best``: the
     law with the lowest held-out MARE; ``regime_change``: the break check (module docstring);
     ``notes``: skipped laws and why."""
+
+    _display = (("best", ""), ("x", ""), ("holdout_above", "units of x"), ("table", ""))
 
     table: pd.DataFrame
     best: str

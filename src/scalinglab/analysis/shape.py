@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, column_name
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import Runs, load_runs
@@ -92,11 +93,13 @@ class ShapedLaw(LawFamily):
         return out
 
 
-@dataclass
-class ShapeEffect:
+@dataclass(repr=False)
+class ShapeEffect(Displayed):
     """The fitted shape effect: ``with_shape`` / ``without_shape`` fits, the curvature ``c2`` (log-loss per
     (ln aspect)^2), ``best_aspect`` (d_model/n_layer), ``effect`` {"2x": {"value", "low", "high"}, "10x": ...}
     (relative loss increase, a fraction), and ``test`` (F test of the shape term)."""
+
+    _display = (("c2", ""), ("best_aspect", "d_model/n_layer"), ("aspect_range", "d_model/n_layer"), ("level", ""))
 
     with_shape: FitResult
     without_shape: FitResult

@@ -30,6 +30,7 @@ import pandas as pd
 
 from scalinglab.analysis._metric_data import SCALES, read_metric_table
 from scalinglab.analysis.downstream import LOG_SCALES, SigmoidFit, TwoStepFit, fit_sigmoid, two_step
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list, finite_array, finite_number
 
 __all__ = ["Threshold", "capability_threshold", "threshold_widening"]
@@ -38,9 +39,12 @@ Array = np.ndarray
 LOG10_GRID = np.linspace(0.0, 100.0, 10001)  # log10 x searched for a law's crossing
 
 
-@dataclass
-class Threshold:
+@dataclass(repr=False)
+class Threshold(Displayed):
     """The crossing ``value`` of ``x`` (``math.inf`` when never reached) and its interval."""
+
+    _display = (("metric", ""), ("target", "metric units"), ("direction", ""), ("x", ""), ("value", "units of x"),
+                ("low", "units of x"), ("high", "units of x"), ("level", ""), ("reached", ""))
 
     x: str
     value: float

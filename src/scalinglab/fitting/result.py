@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.atomic import atomic_write_text
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.calibration import calibrated_log_bounds, check_calibration, summary_dict
 from scalinglab.fitting.constraints import check_saved_constraints, constraint_lines
@@ -31,11 +32,14 @@ FORMAT_VERSION = 1
 INTERVAL_METHODS = ("parameters", "prediction", "calibrated")
 
 
-@dataclass
-class Prediction:
+@dataclass(repr=False)
+class Prediction(Displayed):
     """Predicted loss (nats/token) and, when the law carries bootstrap draws, a percentile interval.
 
     ``method``: what the interval covers (:data:`INTERVAL_METHODS`; None without an interval)."""
+
+    _display = (("loss", "nats/token"), ("low", "nats/token"), ("high", "nats/token"), ("level", ""),
+                ("method", ""))
 
     loss: Array
     low: Array | None = None
@@ -65,9 +69,13 @@ def _jsonable(x: Any) -> Any:
     return float(arr) if arr.ndim == 0 else arr.tolist()
 
 
-@dataclass
-class FitResult:
+@dataclass(repr=False)
+class FitResult(Displayed):
     """A fitted law. Parameters are on the natural scale (E, A, B, alpha, beta for chinchilla)."""
+
+    _display = (("law", ""), ("status", ""), ("n_points", "runs"), ("objective", ""),
+                ("rmse_log", "ln(loss)"), ("params", "natural scale"), ("derived", ""),
+                ("bootstrap", "resamples"))
 
     law: str
     family: LawFamily

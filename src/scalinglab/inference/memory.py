@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Union
 
 from scalinglab.counting import DTYPE_BYTES
+from scalinglab.display import Displayed
 from scalinglab.errors import (  # noqa: F401 (re-exported)
     ScalingLabError,
     finite_result,
@@ -225,8 +226,8 @@ def prefill_workspace_bytes(model: ModelLike, prefill_tokens: int, activation_dt
 
 
 # ---- report and fit checks -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MemoryReport:
+@dataclass(frozen=True, repr=False)
+class MemoryReport(Displayed):
     """Serving memory of one configuration. Every ``*_bytes`` field is in bytes.
 
     ``params_total`` / ``params_active``: parameter counts (embeddings included; all experts vs the
@@ -242,6 +243,10 @@ class MemoryReport:
     are None without a device. ``trained_context_tokens`` is the model's ``seq_len``; ``notes`` warns when
     ``context_tokens`` exceeds it (a warning, not an error) and says when a sliding window bounds the KV cache.
     """
+
+    _display = (("model", ""), ("dtype", ""), ("batch", "sequences"), ("context_tokens", "tokens"),
+                ("weights_bytes", "bytes"), ("kv_cache_bytes", "bytes"), ("total_bytes", "bytes"), ("fits", ""),
+                ("max_batch", "sequences"))
 
     model: str
     dtype: str

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, count_array, finite_array, finite_number, finite_result
 from scalinglab.inference.memory import positive_count
 from scalinglab.inference.memory import positive_number as _positive
@@ -62,9 +63,12 @@ def per_token_loss_power_law(n_params: float | np.ndarray, scale_params: float, 
         return finite_result("per-token loss", (n / scale) ** a)
 
 
-@dataclass(frozen=True)
-class MetricComparison:
+@dataclass(frozen=True, repr=False)
+class MetricComparison(Displayed):
     """Both metrics vs N from one smooth per-token law: exact match looks sudden, edit distance does not."""
+
+    _display = (("n_params", "parameters"), ("exact_match", "fraction"), ("per_token_loss", "nats/token"),
+                ("answer_length", "tokens"))
 
     n_params: np.ndarray
     per_token_loss: np.ndarray  # nats/token

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalinglab.display import Displayed
 from scalinglab.errors import (
     ScalingLabError,
     as_list,
@@ -51,9 +52,11 @@ def default_ks(max_k: int) -> list[int]:
 # ---- coverage vs samples (Brown et al. 2024, references.md E2) --------------------------------------------
 
 
-@dataclass(frozen=True)
-class CoverageCurve:
+@dataclass(frozen=True, repr=False)
+class CoverageCurve(Displayed):
     """Coverage c(k): the fraction of problems solved by any of k samples (mean unbiased pass@k)."""
+
+    _display = (("k", "samples"), ("coverage", "fraction"), ("n_problems", "problems"))
 
     k: np.ndarray
     coverage: np.ndarray
@@ -111,9 +114,12 @@ def _fit_line(log_k: np.ndarray, cov: np.ndarray) -> tuple[float, float]:
     return float(-np.exp(intercept)), float(b)
 
 
-@dataclass(frozen=True)
-class SamplesForTarget:
+@dataclass(frozen=True, repr=False)
+class SamplesForTarget(Displayed):
     """Samples per problem for a target coverage under the fitted law (real-valued; round up to use)."""
+
+    _display = (("target", "coverage"), ("samples", "samples"), ("low", "samples"), ("high", "samples"),
+                ("within_data", ""))
 
     target: float
     samples: float
@@ -123,9 +129,12 @@ class SamplesForTarget:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class CoverageFit:
+@dataclass(frozen=True, repr=False)
+class CoverageFit(Displayed):
     """Fit of c(k) = exp(a k^b) to a coverage curve, with percentile bootstrap intervals over problems."""
+
+    _display = (("a", ""), ("b", ""), ("level", ""), ("n_problems", "problems", lambda f: f.curve.n_problems),
+                ("unreachable", "problems"))
 
     a: float
     b: float
@@ -229,9 +238,11 @@ def fit_coverage(data: ProblemResults | pd.DataFrame | str | Path, ks: Sequence[
 # ---- best temperature for each k (references.md E1: T* rises with k) ---------------------------------------
 
 
-@dataclass(frozen=True)
-class TemperatureChoice:
+@dataclass(frozen=True, repr=False)
+class TemperatureChoice(Displayed):
     """Mean pass@k by temperature and, for each k, the best temperature (ties go to the lower one)."""
+
+    _display = (("best", "temperature by k"), ("best_pass_at_k", "fraction by k"))
 
     by_temperature: dict[float, dict[int, float]]
     best: dict[int, float]

@@ -57,6 +57,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import scalinglab.inference.memory as mem
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list, count_number, finite_result
 from scalinglab.inference.memory import EXPERT_ROUTINGS, ModelLike, experts_touched, fraction, positive_count  # noqa: F401
 from scalinglab.inference.metrics import model_bandwidth_utilization, model_flops_utilization
@@ -93,8 +94,8 @@ def default_compute_dtype(weight_dtype: str, device: str | Device) -> str:
 
 
 # ---- decode ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DecodeStep:
+@dataclass(frozen=True, repr=False)
+class DecodeStep(Displayed):
     """One decode step (see module doc). Inputs echoed with units; outputs:
 
     ``flops_per_step`` (2 N_active batch), ``weights_read_bytes`` (weights read per step: all of them for
@@ -107,6 +108,10 @@ class DecodeStep:
     ``weights_crossover_batch``, ``arithmetic_intensity``, ``intensity_limit`` (batch -> inf) and
     ``ridge_point`` (FLOP/byte, after efficiencies), ``notes``.
     """
+
+    _display = (("batch", "sequences"), ("device", ""), ("time_per_token_s", "s"),
+                ("decode_tokens_per_s", "tokens/s"), ("total_tokens_per_s", "tokens/s"), ("bound", ""),
+                ("crossover_batch", "sequences"))
 
     batch: int
     weights_bytes: float
@@ -248,11 +253,14 @@ def decode_step(*, weights_bytes: float, kv_bytes_per_sequence: float, active_pa
 
 
 # ---- prefill ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PrefillStep:
+@dataclass(frozen=True, repr=False)
+class PrefillStep(Displayed):
     """Prefill of ``batch`` prompts of ``prompt_tokens`` tokens: ``prefill_flops`` (FLOPs, of which
     ``prefill_attention_flops``), ``prefill_compute_s``, ``prefill_memory_s``, ``prefill_s`` (their max:
     time to first token) and ``prefill_bound``."""
+
+    _display = (("prompt_tokens", "tokens"), ("prefill_flops", "FLOPs"), ("prefill_s", "s"),
+                ("prefill_bound", ""))
 
     prompt_tokens: int
     prefill_flops: float
@@ -292,12 +300,16 @@ def prefill_step(model: ModelLike, device: str | Device, *, prompt_tokens: int, 
 
 
 # ---- one configuration -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SpeedReport:
+@dataclass(frozen=True, repr=False)
+class SpeedReport(Displayed):
     """Decode and prefill of one model on ``n_devices`` devices. ``to_dict()`` is flat: model fields,
     every :class:`DecodeStep` field (``time_per_token_s``, ``decode_tokens_per_s``,
     ``total_tokens_per_s``, ``bound``, ``crossover_batch``, ...) and every :class:`PrefillStep` field
     (``prefill_s``, ...)."""
+
+    _display = (("model", ""), ("dtype", ""), ("batch", "sequences", lambda r: r.decode.batch),
+                ("device", "", lambda r: r.decode.device), ("decode_tokens_per_s", "tokens/s"),
+                ("total_tokens_per_s", "tokens/s"), ("time_per_token_s", "s"), ("bound", ""), ("prefill_s", "s"))
 
     model: str
     dtype: str

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit
 
+from scalinglab.display import Displayed
 from scalinglab.errors import (
     ScalingLabError,
     bootstrap_count,
@@ -115,9 +116,11 @@ def _heldout_rmse(model: str, x: np.ndarray, y: np.ndarray, holdout: str) -> flo
     return float(np.sqrt(np.mean(np.square(errs))))
 
 
-@dataclass(frozen=True)
-class CurveFit:
+@dataclass(frozen=True, repr=False)
+class CurveFit(Displayed):
     """One fitted law: parameters (fractions; x0 in log10 x), in-sample and held-out RMSE (accuracy units)."""
+
+    _display = (("model", ""), ("params", ""), ("rmse", "accuracy"), ("heldout_rmse", "accuracy"))
 
     model: str
     params: dict[str, float]
@@ -129,9 +132,12 @@ class CurveFit:
         return _law(self.model, np.asarray(x, dtype=float), np.array(list(self.params.values())))
 
 
-@dataclass(frozen=True)
-class AccuracyPrediction:
+@dataclass(frozen=True, repr=False)
+class AccuracyPrediction(Displayed):
     """Accuracy at compute x under the chosen law, clipped to [0, 1]; ``clipped`` says when that bit."""
+
+    _display = (("x", ""), ("accuracy", "fraction"), ("low", "fraction"), ("high", "fraction"),
+                ("extrapolated", ""))
 
     x: float
     accuracy: float
@@ -146,9 +152,12 @@ class AccuracyPrediction:
         return dict(self.__dict__)
 
 
-@dataclass(frozen=True)
-class AccuracyScalingFit:
+@dataclass(frozen=True, repr=False)
+class AccuracyScalingFit(Displayed):
     """Both laws fitted to accuracy vs compute, the chosen one and bootstrap draws of its parameters."""
+
+    _display = (("x_name", ""), ("chosen", ""), ("points", "", lambda f: len(f.x)), ("level", ""),
+                ("x", ""), ("accuracy", "fraction"))
 
     x_name: str
     x: np.ndarray

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list
 from scalinglab.errors import plain_repr as _show
 from scalinglab.fitting.result import FitResult, percentile_interval
@@ -58,10 +59,13 @@ DIAG_CHUNK = 256  # rows evaluated at once when each row has its own N
 MAX_RANGE_POINTS = 10_000
 
 
-@dataclass
-class Allocation:
+@dataclass(repr=False)
+class Allocation(Displayed):
     """A compute-optimal allocation: budget (FLOPs), parameters, tokens, tokens per parameter and loss
     (nats/token), with bootstrap percentile intervals at ``level`` when the law carries draws."""
+
+    _display = (("flops", "FLOPs"), ("params", "parameters"), ("tokens", "tokens"),
+                ("tokens_per_param", "tokens/parameter"), ("loss", "nats/token"), ("method", ""))
 
     flops: float
     params: float

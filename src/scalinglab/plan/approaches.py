@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, choice, count_array, finite_number
 from scalinglab.fitting.api import check_bootstrap_options
 from scalinglab.fitting.result import FitResult, percentile_interval
@@ -58,11 +59,14 @@ _OPTIONS = {1: {"n_bins", "curves", "require_bracket"}, 2: {"n_bins", "degree", 
             3: {"loss", "delta", "refine"}}
 
 
-@dataclass
-class ApproachResult:
+@dataclass(repr=False)
+class ApproachResult(Displayed):
     """Exponents a (N_opt ∝ C^a) and b (D_opt ∝ C^b) estimated by one approach, with their coefficients
     (``k_N`` in parameters and ``k_D`` in tokens for C in FLOPs), the frontier at the data's FLOP levels
     (list of {flops, params, tokens}), the per-level optima used (``points``), warnings and notes."""
+
+    _display = (("approach", ""), ("a", "exponent of N*(C)"), ("b", "exponent of D*(C)"), ("a_ci", ""),
+                ("b_ci", ""), ("n_runs", "runs"), ("bootstrap", "resamples"), ("method", ""))
 
     approach: int
     a: float

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, finite_result, positive_array, table_path
 from scalinglab.errors import plain_repr as _show
 from scalinglab.errors import positive_number as _positive
@@ -82,14 +83,17 @@ def min_compute(flops: float, batch_tokens: float, critical_batch_tokens: float)
     return c / (1.0 + _positive("batch_tokens", batch_tokens) / b_crit)
 
 
-@dataclass(frozen=True)
-class NoiseScale:
+@dataclass(frozen=True, repr=False)
+class NoiseScale(Displayed):
     """Simple gradient noise scale (McCandlish et al. 2018): B_simple = tr(Sigma) / |G|^2.
 
     b_simple in examples (the unit of ``batch_size``); grad_sq_norm = |G|^2 (true-gradient squared norm);
     trace_sigma = tr(Sigma) (per-example gradient covariance trace); method: "two_batch" or "lstsq";
     batch_sizes: the distinct batch sizes used; n_rows: measurements used.
     """
+
+    _display = (("b_simple", "examples"), ("grad_sq_norm", ""), ("trace_sigma", ""), ("method", ""),
+                ("n_rows", "rows"))
 
     b_simple: float
     grad_sq_norm: float
@@ -184,13 +188,16 @@ def noise_scale_from_table(data: str | Path | pd.DataFrame, method: str = "two_b
     raise ScalingLabError(f"unknown noise-scale method '{method}'; known: two_batch, lstsq")
 
 
-@dataclass(frozen=True)
-class BatchTradeoff:
+@dataclass(frozen=True, repr=False)
+class BatchTradeoff(Displayed):
     """Steps and examples to reach a fixed loss at one batch size (McCandlish et al. 2018; references.md B1).
 
     S = S_min (1 + B_crit/B), E = E_min (1 + B/B_crit), B_crit = E_min/S_min, so (S/S_min - 1)(E/E_min - 1) = 1.
     Units: batch_size and examples in examples (or tokens, consistently), steps in optimizer steps.
     """
+
+    _display = (("batch_size", "examples"), ("steps", "steps"), ("examples", "examples"),
+                ("critical_batch", "examples"))
 
     batch_size: float
     steps: float

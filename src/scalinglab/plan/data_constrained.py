@@ -47,10 +47,13 @@ def effective_params(params: Any, unique_tokens: Any, law: PublishedLaw = MUENNI
     return _decayed(u_n, N / u_n - 1.0, p["R_N_star"])
 
 
-@dataclass
+@dataclass(repr=False)
 class CappedAllocation(Allocation):
     """A compute-optimal allocation with at most ``unique_tokens`` unique tokens: ``tokens`` may repeat,
     ``epochs`` = tokens / unique_tokens."""
+
+    _display = (("flops", "FLOPs"), ("params", "parameters"), ("tokens", "tokens"), ("loss", "nats/token"),
+                ("unique_tokens", "tokens"), ("epochs", "epochs"), ("method", ""))
 
     unique_tokens: float = 0.0
     epochs: float = 0.0

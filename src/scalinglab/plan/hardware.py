@@ -19,6 +19,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from scalinglab.counting import DTYPE_BYTES, FLOPS_PER_PARAM_TOKEN, SECONDS_PER_DAY, SECONDS_PER_HOUR
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, finite_number, finite_result, fraction, positive_count, positive_number
 from scalinglab.errors import plain_repr as _show
 
@@ -203,8 +204,8 @@ def co2_tonnes(energy_kwh_value: float, t_co2e_per_mwh: float) -> float:
     return finite_result("CO2 (tonnes)", e / 1000.0 * f)
 
 
-@dataclass(frozen=True)
-class TrainingCost:
+@dataclass(frozen=True, repr=False)
+class TrainingCost(Displayed):
     """Time, device-hours, cost and energy of one training run (see :func:`training_cost`).
 
     Inputs echoed: flops [FLOPs], device (key), n_devices, mfu, dtype, peak_flops_per_s [FLOP/s,
@@ -212,6 +213,10 @@ class TrainingCost:
     note), pue (+ ``pue_is_assumption``). Outputs: seconds, days, device_hours, cost_usd,
     energy_kwh (None when no power figure is known), co2_tonnes (None unless a factor is given).
     """
+
+    _display = (("flops", "FLOPs"), ("device", ""), ("n_devices", "devices"), ("mfu", "fraction"),
+                ("days", "days"), ("device_hours", "device-hours"), ("cost_usd", "USD"), ("energy_kwh", "kWh"),
+                ("co2_tonnes", "t CO2"))
 
     flops: float
     device: str

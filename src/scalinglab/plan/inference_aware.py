@@ -33,6 +33,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, count_array, finite_number, loss_number
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
@@ -50,12 +51,15 @@ TOKENS_PER_PARAM_RANGE = (1.0, 1e5)
 PARAMS_RANGE = (1e6, 1e14)
 
 
-@dataclass
-class InferenceOptimum:
+@dataclass(repr=False)
+class InferenceOptimum(Displayed):
     """Inference-aware optimum (Sardana et al. 2024) against the Chinchilla-optimal model of the same loss.
 
     Parameters, tokens and FLOPs (counts); ``loss`` is the target in nats/token; ``inference_tokens`` the
     lifetime inference demand in tokens; ``savings_fraction`` = savings_flops / chinchilla_total_flops."""
+
+    _display = (("loss", "nats/token"), ("inference_tokens", "tokens"), ("params", "parameters"),
+                ("tokens", "tokens"), ("total_flops", "FLOPs"), ("savings_fraction", "of Chinchilla's total"))
 
     loss: float
     inference_tokens: float

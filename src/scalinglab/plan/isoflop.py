@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import tokens_from
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, whole_number
 from scalinglab.errors import plain_repr as _show
 
@@ -130,12 +131,14 @@ def _geometric_mean(values: Array) -> float:
     return float(values[0]) if np.ptp(values) == 0 else math.exp(float(np.mean(np.log(values))))
 
 
-@dataclass
-class LevelOptima:
+@dataclass(repr=False)
+class LevelOptima(Displayed):
     """Optima found at FLOP levels before the power-law fit (approaches 1 and 2): one dict per usable
     level (flops, params, tokens, loss, ...), the FLOPs of the data's levels (for the frontier), how
     they were found, a seeded resampler (approach 1) or precomputed draws and weights (approach 2's
     noise bootstrap, :mod:`scalinglab.plan.approach2`), warnings and notes."""
+
+    _display = (("levels", "budgets", lambda r: len(r.points)), ("level_flops", "FLOPs"), ("method", ""))
 
     _display = (("levels", "budgets", lambda r: len(r.points)), ("level_flops", "FLOPs"), ("method", ""))
 
@@ -154,10 +157,13 @@ class LevelOptima:
 
 
 # ---- one profile ---------------------------------------------------------------------------------
-@dataclass
-class ProfileMinimum:
+@dataclass(repr=False)
+class ProfileMinimum(Displayed):
     """The minimum of one IsoFLOP profile: budget C (FLOPs), N_opt (parameters), D_opt = C/(6 N_opt)
     (tokens), the fitted loss there (nats/token), and how the sizes sit around it."""
+
+    _display = (("flops", "FLOPs"), ("params", "parameters"), ("tokens", "tokens"), ("loss", "nats/token"),
+                ("n_runs", "runs"), ("extrapolated", ""))
 
     flops: float
     params: float

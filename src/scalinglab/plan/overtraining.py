@@ -33,6 +33,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, finite_number, loss_number
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.overtrain import Overtrain
@@ -46,8 +47,8 @@ GRID_POINTS = 1201
 BISECTION_STEPS = 64
 
 
-@dataclass
-class MultiplierOptimum:
+@dataclass(repr=False)
+class MultiplierOptimum(Displayed):
     """The total-cost-optimal multiplier against the compute-optimal one (no inference) for one loss.
 
     ``multiplier`` M = D/N (tokens per parameter); params, tokens and FLOPs are counts; ``loss`` the
@@ -55,6 +56,10 @@ class MultiplierOptimum:
     ``compute_optimal_*`` model reaches the same loss with the least training compute (D_inf = 0);
     its inference cost is 2 N D_inf all the same. ``savings_fraction`` = savings_flops /
     compute_optimal_total_flops."""
+
+    _display = (("loss", "nats/token"), ("inference_tokens", "tokens"), ("multiplier", "tokens/parameter"),
+                ("params", "parameters"), ("tokens", "tokens"), ("total_flops", "FLOPs"),
+                ("compute_optimal_multiplier", "tokens/parameter"), ("savings_fraction", "of the total"))
 
     loss: float
     inference_tokens: float

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, params_from, tokens_from
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, positive_number
 from scalinglab.plan.sample_efficiency import KAPLAN_TABLE6, kaplan_c_min, kaplan_compute, kaplan_frontier
 
@@ -39,10 +40,13 @@ _LLAMA3 = "Llama Team, AI @ Meta 2024, The Llama 3 Herd of Models (arXiv:2407.21
 _DEEPSEEK = "DeepSeek-AI 2024, DeepSeek LLM: Scaling Open-Source Language Models with Longtermism (arXiv:2401.02954)"
 
 
-@dataclass(frozen=True)
-class RuleAllocation:
+@dataclass(frozen=True, repr=False)
+class RuleAllocation(Displayed):
     """What a rule says at one budget: FLOPs, parameters, tokens, tokens per parameter, and (DeepSeek)
     non-embedding training FLOPs per token; ``derived`` lists the quantities not given by the rule itself."""
+
+    _display = (("key", ""), ("flops", "FLOPs"), ("params", "parameters"), ("tokens", "tokens"),
+                ("tokens_per_param", "tokens/parameter"))
 
     key: str
     flops: float  # training FLOPs C (a count)

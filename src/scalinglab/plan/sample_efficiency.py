@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.counting import PF_DAY_FLOPS, flops_from
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, count_array, count_number, loss_number, positive_number
 from scalinglab.laws.kaplan import KaplanND
 from scalinglab.plan.inference_aware import tokens_for_loss
@@ -96,9 +97,11 @@ def _six_nd(n: Array, d: Array) -> Array:
     return c
 
 
-@dataclass
-class SampleEfficiencyRow:
+@dataclass(repr=False)
+class SampleEfficiencyRow(Displayed):
     """One model size of :func:`sample_efficiency`: parameters, tokens and FLOPs (inf: unreachable)."""
+
+    _display = (("params", "parameters"), ("tokens", "tokens"), ("flops", "FLOPs"))
 
     params: float
     tokens: float
@@ -145,10 +148,13 @@ def early_stopping_step(params: Any, tokens: Any, nd_law: Any = KAPLAN_ND_KEY,
         return ns.params["S_c"] / gap ** (1.0 / ns.params["alpha_S"])
 
 
-@dataclass
-class KaplanFrontierPoint:
+@dataclass(repr=False)
+class KaplanFrontierPoint(Displayed):
     """Kaplan's compute-efficient training at C_min FLOPs (Table 6): non-embedding parameters, critical
     batch (tokens), minimum steps, one-epoch tokens and the frontier loss (nats/token)."""
+
+    _display = (("c_min_flops", "FLOPs"), ("params", "parameters"), ("tokens", "tokens"), ("steps", "steps"),
+                ("batch_tokens", "tokens"), ("loss", "nats/token"))
 
     c_min_flops: float
     c_min_pf_days: float
