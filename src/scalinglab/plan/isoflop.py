@@ -140,8 +140,6 @@ class LevelOptima(Displayed):
 
     _display = (("levels", "budgets", lambda r: len(r.points)), ("level_flops", "FLOPs"), ("method", ""))
 
-    _display = (("levels", "budgets", lambda r: len(r.points)), ("level_flops", "FLOPs"), ("method", ""))
-
     points: list[dict[str, Any]]
     level_flops: Array
     method: str
