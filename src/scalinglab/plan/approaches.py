@@ -8,20 +8,25 @@ and the least-squares fits (in log-log) give b = 1 - a and k_D = 1 / (6 k_N) exa
 * Approach 1 (sec. 3.1), the envelope: at each FLOP level the run -- or, for training curves, the
   checkpoint -- with the lowest loss; then power laws of N and D against C. See
   :mod:`scalinglab.plan.envelope`.
-* Approach 2 (sec. 3.2), IsoFLOP profiles: see :mod:`scalinglab.plan.isoflop`.
+* Approach 2 (sec. 3.2), IsoFLOP profiles: see :mod:`scalinglab.plan.approach2` (profile methods
+  Akima, cubic, parabola, local; Porian et al. 2024's procedure by default on exact budgets,
+  references.md D5).
 
 Approaches 1 and 2 leave out, by default (``require_bracket=True``), FLOP levels whose optimum is not
 bracketed by the sampled sizes (approach 1: the winner is the smallest or largest size; approach 2:
-the profile's minimum lies outside the sampled sizes, i.e. is extrapolated) and warn with the count.
+the lowest observed loss is at an end of the sizes, or the profile's minimum lies outside them) and
+warn.
 A fit giving a < 0 or a > 1 (so b = 1 - a outside [0, 1]: N_opt or D_opt falling as compute grows) is
 not a compute-optimal allocation and raises ScalingLabError.
 * Approach 3 (sec. 3.3), the parametric fit L = E + A/N^alpha + B/D^beta (``sl.fit``), whose closed-form
   optimum is N_opt = G (C/6)^a, D_opt = G^-1 (C/6)^b, G = (alpha A / (beta B))^(1/(alpha+beta)),
   a = beta/(alpha+beta), b = alpha/(alpha+beta) (Hoffmann et al. 2022, eq. 4; references.md D3).
 
-Bootstrap (approaches 1 and 2): runs are resampled with replacement -- rows, or whole training curves,
-for approach 1; whole runs within each budget for approach 2 -- from a seeded generator, and ``a_ci``,
-``b_ci`` are percentile intervals at ``level``. Approach 3 takes its intervals from the fit's bootstrap.
+Bootstrap: approach 1 resamples rows, or whole training curves, with replacement from a seeded
+generator; approach 2 adds seeded Gaussian loss noise to every run (Porian et al.'s noise bootstrap,
+:mod:`scalinglab.plan.profile_noise`; resampling rows would duplicate sizes, which an interpolated
+profile cannot take) and refits ln N_opt on ln C with weights 1/std^2 draw by draw. ``a_ci``, ``b_ci``
+are percentile intervals at ``level``. Approach 3 takes its intervals from the fit's bootstrap.
 """
 
 from __future__ import annotations
@@ -118,7 +123,9 @@ class ApproachResult(Displayed):
         return rows
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON report; ``approach``, ``a``, ``b``, ``frontier`` always, ``a_ci``/``b_ci`` with a bootstrap."""
+        """JSON report; ``approach``, ``a``, ``b``, ``frontier`` always, ``a_ci``/``b_ci`` with a bootstrap;
+        approach 2 adds ``profile_method``, ``loss_noise`` (nats/token, None when unknown) and
+        ``loss_noise_source``."""
         d: dict[str, Any] = {"approach": self.approach, "a": self.a, "b": self.b}
         if self.a_ci is not None:
             d.update(a_ci=self.a_ci, b_ci=self.b_ci, level=self.level, bootstrap=self.bootstrap,
