@@ -82,3 +82,9 @@ def test_cli_multiplier_json_keys_and_values(monkeypatch, capsys):
     assert d["multiplier"] == pytest.approx(r.multiplier) and d["savings_fraction"] == pytest.approx(r.savings_fraction)
     code, _, err = run_cli(["overtrain", "multiplier", "--law", "hoffmann2022", "--loss", "1.0"], monkeypatch, capsys)
     assert code == 2 and "irreducible loss" in err
+
+
+def test_compute_optimal_allocation_of_an_overtrain_law_is_at_its_m_opt(law):
+    a = sl.optimal.optimal_allocation(law, 1e21)
+    assert a.tokens / a.params == pytest.approx((350.0 / 200.0) ** (1 / 0.28), rel=1e-6)
+    assert 6 * a.params * a.tokens == pytest.approx(1e21, rel=1e-9)
