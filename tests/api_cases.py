@@ -53,7 +53,12 @@ def _data() -> dict:
     law_b = sl.fit(groups[groups.group == "B"], "power_floor:flops", refine=8)
     report = speed.serving_speed("llama3-8b", "h100-sxm", batch=8, context_tokens=2048)
     x = np.logspace(0, 5, 10)
-    return dict(runs=runs, sizes=sizes, metric=metric, groups=groups, shaped=shaped, curves=curves, tokens_p=tokens_p,
+    g = np.linspace(-1.5, 1.5, 16) + np.tile([0.0, 0.3], 8)
+    observed = pd.DataFrame({"Model": [f"m{i}" for i in range(16)], "Model Family": np.tile(["A", "B"], 8),
+                             "flops": 10 ** (21 + np.linspace(0, 3, 16)), "target": 0.1 + 0.9 / (1 + np.exp(-2 * g)),
+                             **{f"b{j}": 0.5 + 0.1 * g * (1 + 0.2 * j) + 0.01 * np.sin(j + np.arange(16))
+                                for j in range(4)}})
+    return dict(observed=observed, runs=runs, sizes=sizes, metric=metric, groups=groups, shaped=shaped, curves=curves, tokens_p=tokens_p,
                 results=results, by_temp=by_temp, noise=noise, fit=fit, law_a=law_a, law_b=law_b, report=report,
                 tt_x=x, tt_acc=np.clip(0.05 + 0.15 * np.log10(x), 0, 1))
 
@@ -176,6 +181,11 @@ def _analysis(d: dict) -> dict:
         "analysis.smooth_vs_break": (a.smooth_vs_break, dict(x=metric["flops"], y=metric["accuracy"], chance=0.25,
                                                              bootstrap=0)),
         "analysis.metric_choice": (a.metric_choice, dict(data=d["tokens_p"], x="params", length=10, bootstrap=0)),
+        "analysis.capability_pca": (a.capability_pca, dict(table=d["observed"], benchmarks=["b0", "b1", "b2", "b3"],
+                                                           n_components=2, impute_rank=1, model_column="Model")),
+        "analysis.observational": (a.observational, dict(table=d["observed"], target="target",
+                                                         benchmarks=["b0", "b1", "b2", "b3"], families=["A", "B"],
+                                                         n_pcs=1, cutoff_flops=1e23, reference_family="A")),
         "analysis.fit_groups": (a.fit_groups, dict(data=d["groups"], bootstrap=0, flops=[1e20])),
         "analysis.optimal_exponents": (a.optimal_exponents, dict(data=pd.concat([runs.assign(group="A"), runs.assign(group="B")]), approach=2)),
         "analysis.compute_multiplier": (a.compute_multiplier, dict(result_a=d["law_a"], result_b=d["law_b"],

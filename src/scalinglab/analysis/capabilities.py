@@ -30,8 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from scalinglab.analysis._metric_data import _frame
 from scalinglab.display import Displayed
-from scalinglab.errors import ScalingLabError, as_list, whole_number
+from scalinglab.errors import ScalingLabError, as_list, column_name, whole_number
 
 Array = np.ndarray
 
@@ -116,20 +117,24 @@ def impute_low_rank(values: Array, rank: int = 1, tol: float = 1e-4, max_iter: i
     return np.clip(z * sd + mu, 0.0, 1.0)
 
 
-def capability_pca(table: pd.DataFrame, benchmarks: Sequence[str] | None = None, *, n_components: int = 5,
+def capability_pca(table: pd.DataFrame, benchmarks: Sequence[str] | None = None, *, n_components: int | None = None,
                    impute_rank: int = 1, model_column: str = "Model") -> CapabilityPCA:
     """Impute, then extract the principal capability measures of ``table`` (module docstring).
 
-    ``benchmarks``: the score columns (default: Ruan et al.'s eight where present); ``model_column``
-    names the models (the index of ``scores``)."""
-    cols = list(benchmarks) if benchmarks is not None else [b for b in RUAN2024_BENCHMARKS if b in table.columns]
-    cols = as_list("benchmarks", cols)
+    ``benchmarks``: the score columns (default: Ruan et al.'s eight where present); ``n_components``
+    (default: 5, the authors' choice, or the number of benchmarks if fewer); ``model_column`` names
+    the models (the index of ``scores``)."""
+    table = _frame(table)[0]
+    model_column = column_name("model_column", model_column)
+    cols = [b for b in RUAN2024_BENCHMARKS if b in table.columns] if benchmarks is None else \
+        [column_name("benchmark", b) for b in as_list("benchmarks", benchmarks)]
     missing = [c for c in cols if c not in table.columns]
     if missing:
         raise ScalingLabError(f"benchmark column(s) {missing} not in the table; it has {list(table.columns)}")
-    if len(cols) < 2:
+    if len(set(cols)) < 2:
         raise ScalingLabError("capability PCA needs at least 2 benchmark columns")
-    k = whole_number("n_components", n_components, minimum=1, maximum=len(cols))
+    k = min(5, len(cols)) if n_components is None else whole_number("n_components", n_components, minimum=1,
+                                                                     maximum=len(cols))
     raw = table[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     if np.any((raw < 0) | (raw > 1)):
         raise ScalingLabError("benchmark scores must be fractions between 0 and 1 (accuracy 0.62, not 62)")

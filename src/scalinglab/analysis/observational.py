@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from scalinglab.analysis._metric_data import _frame
 from scalinglab.analysis.capabilities import (
     CapabilityPCA,
     FamilyLine,
@@ -35,7 +36,7 @@ from scalinglab.analysis.capabilities import (
     family_lines,
 )
 from scalinglab.display import Displayed
-from scalinglab.errors import ScalingLabError, column_name, positive_number, whole_number
+from scalinglab.errors import ScalingLabError, as_list, column_name, positive_number, whole_number
 from scalinglab.fitting.optimizer import LEAST_SQUARES, minimize_residuals
 
 Array = np.ndarray
@@ -201,14 +202,20 @@ def observational(table: pd.DataFrame, target: str, *, targets: pd.DataFrame | N
                   flops_column: str | None = None) -> ObservationalResult:
     """Fit an observational scaling law for ``target`` (a column of ``table`` or of ``targets``,
     joined on the model column) and check it on the models above ``cutoff_flops`` (module docstring)."""
+    table = _frame(table)[0]
+    target = column_name("target", target)
+    reference_family = column_name("reference_family", reference_family)
     model_col = _pick(table, MODEL_COLUMNS, "model column", None)
     family_col = _pick(table, FAMILY_COLUMNS, "family column", None)
     if families is not None:
-        table = table[table[family_col].isin(families)]
+        table = table[table[family_col].isin([str(f) for f in as_list("families", families)])]
     if targets is not None:
-        table = table.merge(targets[[_pick(targets, MODEL_COLUMNS, "model column", None), target]]
-                            .rename(columns={_pick(targets, MODEL_COLUMNS, "model column", None): model_col}),
-                            on=model_col, how="left", suffixes=("", "_target"))
+        extra = _frame(targets)[0]
+        key = _pick(extra, MODEL_COLUMNS, "model column of the targets table", None)
+        if target not in extra.columns:
+            raise ScalingLabError(f"target {target!r} is not a column of the targets table; columns: {list(extra.columns)}")
+        table = table.merge(extra[[key, target]].rename(columns={key: model_col}), on=model_col, how="left",
+                            suffixes=("_table", ""))
     if target not in table.columns:
         raise ScalingLabError(f"target {target!r} is not a column of the table or of the targets table")
     table = table.reset_index(drop=True)
