@@ -1,0 +1,352 @@
+"""Whole loss curves under any learning-rate schedule: the schedule law of Tissue et al. 2024.
+
+    L(s) = L0 + A S1(s)^-alpha - C S2(s)
+
+(``references.md L1``; Tissue et al. 2024, "Scaling Law with Learning Rate Annealing",
+arXiv:2408.11029, Eq. 1), with S1 the forward area and S2 the annealing area of the schedule up to
+step s (:mod:`scalinglab.analysis.lr_schedules`). Units: s optimiser steps; L nats/token; L0 nats/token
+(the loss an infinite forward area would reach before annealing); A nats/token x (LR x steps)^alpha;
+alpha dimensionless; C nats/token per (LR x steps).
+
+:func:`fit_schedule_law` fits L0, A, alpha and C shared by every run of one model size (one table of
+curves: ``step``, ``loss``, and the learning rate as an ``lr`` column recorded at the evaluations or
+a ``schedule`` description per run), with the package's Levenberg-Marquardt optimiser on log residuals
+under the Huber loss (delta 1e-3, as Luo et al. 2025 fit both laws), from a grid of starts.
+:meth:`ScheduleFit.predict` gives the curve of any schedule with a 95% interval; :func:`compare_schedules`
+ranks schedules of one step budget by their predicted final loss.
+
+The interval: a pairs bootstrap over the fitted points (each run's points resampled with replacement,
+the law refitted per draw from the best fit) for the parameters, each draw's prediction multiplied by
+exp(e) with e a log residual of the fit drawn at random, for the evaluation noise. Curve points are
+correlated, so a law that misfits systematically gets intervals narrower than its error: the
+backtests in docs/analysis.md report coverage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.analysis.lr_schedules import (
+    DEFAULT_DECAY,
+    Schedule,
+    annealing_area,
+    forward_area,
+    lrs_from_records,
+    parse_schedule,
+    schedule_lrs,
+    warmup_end,
+)
+from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, finite_number, seed_number, table_path
+from scalinglab.fitting.objective import Objective
+from scalinglab.fitting.optimizer import minimize_residuals
+from scalinglab.tables import read_table
+
+Array = np.ndarray
+PARAMS = ("L0", "A", "alpha", "C")
+#: Huber on log residuals with delta 1e-3 (Luo et al. 2025's fitting loss for both laws).
+HUBER = Objective("huber", 1e-3)
+LEVEL = 0.95
+
+__all__ = ["Curve", "ScheduleFit", "compare_schedules", "fit_schedule_law", "load_schedule_curves",
+           "predict_loss"]
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One run: evaluation ``steps`` and ``loss`` (nats/token) and its per-step learning rates ``lrs``
+    (steps 1..T, T >= the last evaluation)."""
+
+    name: str
+    steps: Array
+    loss: Array
+    lrs: Array
+
+
+def predict_loss(params: Array, s1: Array, s2: Array) -> Array:
+    """L0 + A S1^-alpha - C S2 for parameters ``params`` (4,) or rows (S, 4) at areas ``s1``, ``s2``
+    (n,): shape (n,) or (S, n)."""
+    p = np.asarray(params, dtype=float)
+    rows = np.atleast_2d(p)
+    L0, A, alpha, C = (rows[:, k, None] for k in range(4))
+    out = L0 + A * np.asarray(s1, dtype=float) ** -alpha - C * np.asarray(s2, dtype=float)
+    return out[0] if p.ndim == 1 else out
+
+
+# ---- reading curves -------------------------------------------------------------------------------------
+
+def _column(df: pd.DataFrame, *names: str) -> str | None:
+    lower = {str(c).strip().lower(): c for c in df.columns}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def load_schedule_curves(data: Any, name: str = "curves") -> list[Curve]:
+    """Curves from a table (file path or DataFrame): columns ``step`` and ``loss`` (or ``val_loss``),
+    a ``run`` column naming each curve (else ``schedule``, else the table is one run), and the learning
+    rate as ``lr`` (recorded at the evaluation steps, :func:`lrs_from_records`) or ``schedule`` (a
+    description, :func:`parse_schedule`; its steps default to the run's last step)."""
+    df = data if isinstance(data, pd.DataFrame) else read_table(table_path(name, data), name)
+    step_c, loss_c = _column(df, "step", "steps"), _column(df, "loss", "val_loss")
+    lr_c, sched_c = _column(df, "lr", "learning_rate"), _column(df, "schedule")
+    run_c = _column(df, "run", "run_id") or sched_c
+    if step_c is None or loss_c is None or (lr_c is None and sched_c is None):
+        raise ScalingLabError(f"{name}: needs columns step, loss and lr (or schedule), has "
+                              f"{', '.join(map(str, df.columns)) or 'none'}")
+    groups = [("all", df)] if run_c is None else list(df.groupby(run_c, sort=False))
+    return [_curve(str(key), part, name, step_c, loss_c, lr_c, sched_c) for key, part in groups]
+
+
+def _numbers(part: pd.DataFrame, col: str, name: str, low: float, low_open: bool = False) -> Array:
+    values = pd.to_numeric(part[col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | ((values <= low) if low_open else (values < low))
+    if bad.any():
+        row = part.index[int(np.flatnonzero(bad)[0])]
+        raise ScalingLabError(f"{name}: row {row}, column {col}: must be a finite number "
+                              f"{'>' if low_open else '>='} {low:g}, got {part[col].loc[row]!r}")
+    return values
+
+
+def _curve(key: str, part: pd.DataFrame, name: str, step_c: str, loss_c: str, lr_c: str | None,
+           sched_c: str | None) -> Curve:
+    part = part.sort_values(step_c, kind="stable")
+    steps = _numbers(part, step_c, name, 0.0)
+    loss = _numbers(part, loss_c, name, 1e-3)
+    if np.any(np.diff(steps) <= 0):
+        raise ScalingLabError(f"{name}: run {key!r} repeats a step; one evaluation per step and run")
+    if lr_c is not None:
+        lrs = lrs_from_records(steps, _numbers(part, lr_c, name, 0.0))
+    else:
+        texts = part[sched_c].astype(str).unique()
+        if len(texts) != 1:
+            raise ScalingLabError(f"{name}: run {key!r} has {len(texts)} schedule descriptions; give one per run")
+        sched = parse_schedule(texts[0])
+        lrs = schedule_lrs(sched.filled(steps=int(steps[-1])))
+        if lrs.size < steps[-1]:
+            raise ScalingLabError(f"{name}: run {key!r}: schedule {texts[0]!r} ends at step {lrs.size}, "
+                                  f"before the last evaluation ({int(steps[-1])})")
+    if not np.any(lrs > 0):
+        raise ScalingLabError(f"{name}: run {key!r} has no positive learning rate")
+    return Curve(key, steps, loss, lrs)
+
+
+# ---- the fit --------------------------------------------------------------------------------------------
+
+def _design(curves: list[Curve], decay: float, after_warmup: bool):
+    """Areas, losses and run index of the points fitted (step >= 1; after warmup if asked)."""
+    s1, s2, y, run = [], [], [], []
+    for k, c in enumerate(curves):
+        a1, a2 = forward_area(c.lrs), annealing_area(c.lrs, decay)
+        first = warmup_end(c.lrs) if after_warmup else 1
+        keep = c.steps >= first
+        idx = c.steps[keep].astype(int) - 1
+        s1.append(a1[idx])
+        s2.append(a2[idx])
+        y.append(c.loss[keep])
+        run.append(np.full(idx.size, k))
+    return (np.concatenate(s1), np.concatenate(s2), np.concatenate(y), np.concatenate(run))
+
+
+def _residuals(s1: Array, s2: Array, logy: Array):
+    """Log residuals ln(L0 + A S1^-alpha - C S2) - ln y in the internal parameters (L0, ln A, alpha, C)."""
+    ln_s1 = np.log(s1)
+
+    def residuals(theta: Array, starts: Array, rows: slice, jac: bool = False):
+        L0, lnA, alpha, C = (theta[:, k, None] for k in range(4))
+        power = np.exp(lnA - alpha * ln_s1[rows])
+        f = L0 + power - C * s2[rows]
+        ok = f > 0
+        safe = np.where(ok, f, 1.0)
+        r = np.where(ok, np.log(safe) - logy[rows], 1e3)
+        if not jac:
+            return r
+        J = np.stack([np.ones_like(power), power, -power * ln_s1[rows], -np.broadcast_to(s2[rows], power.shape)],
+                     axis=1) / safe[:, None, :]
+        return r, np.where(ok[:, None, :], J, 0.0)
+
+    return residuals
+
+
+def _bounds(y: Array) -> tuple[Array, Array]:
+    return np.array([0.0, -50.0, 1e-3, 0.0]), np.array([float(y.min()), 50.0, 5.0, 1e12])
+
+
+def _starts(s1: Array, s2: Array, y: Array) -> Array:
+    """A grid of internal starts: L0 a share of the lowest loss, alpha from 0.1 to 1.5, A through the
+    median point, C zero or a tenth of the loss range per unit of the largest S2."""
+    rows = []
+    mid = int(np.argsort(s1)[s1.size // 2])
+    c_scale = 0.1 * float(np.ptp(y)) / max(float(s2.max()), 1e-300)
+    for share in (0.3, 0.7, 0.9):
+        for alpha in (0.1, 0.3, 0.6, 1.0, 1.5):
+            L0 = share * float(y.min())
+            lnA = math.log(max(float(y[mid]) - L0, 1e-6)) + alpha * math.log(s1[mid])
+            rows += [[L0, lnA, alpha, 0.0], [L0, lnA, alpha, c_scale]]
+    return np.array(rows)
+
+
+def _fit_theta(s1: Array, s2: Array, logy: Array, theta0: Array, weights: Array | None = None):
+    lo, hi = _bounds(np.exp(logy))
+    res = minimize_residuals(_residuals(s1, s2, logy), theta0, logy.size, lo, hi, HUBER, weights)
+    return res
+
+
+def _external(theta: Array) -> Array:
+    out = np.array(theta, dtype=float)
+    out[..., 1] = np.exp(out[..., 1])
+    return out
+
+
+@dataclass
+class ScheduleFit:
+    """The fitted schedule law: ``params`` L0 (nats/token), A, alpha, C; the decay factor of S2; the
+    bootstrap parameter draws and the fit's log residuals (for intervals); the defaults a schedule
+    description takes from the fitted runs (peak LR, warmup steps, final LR)."""
+
+    params: dict[str, float]
+    decay: float
+    draws: Array
+    log_residuals: Array
+    defaults: dict[str, float]
+    runs: list[str]
+    n_points: int
+    converged: bool
+    mare: float  # mean |relative error| of the fit on its own points
+    level: float = LEVEL
+    notes: list[str] = field(default_factory=list)
+
+    def curve(self, lrs: Array, steps: Array) -> tuple[Array, Array, Array]:
+        """Predicted loss and interval (low, high) at ``steps`` (1-based) of per-step ``lrs``."""
+        idx = np.asarray(steps, dtype=int) - 1
+        s1, s2 = forward_area(lrs)[idx], annealing_area(lrs, self.decay)[idx]
+        theta = np.array([self.params[k] for k in PARAMS])
+        mid = predict_loss(theta, s1, s2)
+        if len(self.draws) == 0:
+            return mid, mid.copy(), mid.copy()
+        rng = np.random.default_rng(0)
+        noise = np.exp(rng.choice(self.log_residuals, size=(len(self.draws), 1)))
+        sims = predict_loss(self.draws, s1, s2) * noise
+        q = (1 - self.level) / 2
+        return mid, np.quantile(sims, q, axis=0), np.quantile(sims, 1 - q, axis=0)
+
+    def schedule(self, text: str | Schedule, steps: int | None = None) -> Schedule:
+        """A description with its unset fields from ``steps`` and the fitted runs' defaults."""
+        sched = parse_schedule(text) if isinstance(text, str) else text
+        d = self.defaults
+        return sched.filled(steps=steps, warmup=d["warmup"], peak=d["peak"], final=d["final"])
+
+    def predict(self, schedule: str | Schedule, steps: int | None = None, every: int | None = None) -> dict:
+        """The predicted curve of a schedule: ``step``, ``loss``, ``low``, ``high`` (nats/token) every
+        ``every`` steps (default a hundredth of the run) and at the last step."""
+        sched = self.schedule(schedule, steps)
+        lrs = schedule_lrs(sched)
+        T = lrs.size
+        every = max(1, T // 100) if every is None else int(every)
+        at = np.unique(np.append(np.arange(every, T + 1, every), T))
+        mid, low, high = self.curve(lrs, at)
+        return {"schedule": sched.text(), "steps": T, "step": at.tolist(), "loss": mid.tolist(),
+                "low": low.tolist(), "high": high.tolist(), "lr": lrs[at - 1].tolist()}
+
+    def to_dict(self) -> dict:
+        return {"law": "lr_schedule", "formula": "L(s) = L0 + A*S1^-alpha - C*S2", "params": self.params,
+                "decay": self.decay, "defaults": self.defaults, "runs": self.runs, "n_points": self.n_points,
+                "converged": self.converged, "mare": self.mare, "level": self.level,
+                "interval": "pairs bootstrap over points within runs, times a resampled log residual",
+                "draws": np.asarray(self.draws).tolist(), "log_residuals": np.asarray(self.log_residuals).tolist(),
+                "notes": self.notes}
+
+    @classmethod
+    def from_dict(cls, d: Any, name: str = "fit") -> ScheduleFit:
+        """Read back :meth:`to_dict` (a one-line ScalingLabError for anything else)."""
+        if not isinstance(d, dict) or d.get("law") != "lr_schedule":
+            raise ScalingLabError(f"{name}: not a schedule-law fit (law 'lr_schedule' expected); "
+                                  f"write one with 'scalinglab schedule fit DATA --out FILE'")
+        try:
+            params = {k: finite_number(f"{name} params.{k}", d["params"][k]) for k in PARAMS}
+            draws = np.asarray(d.get("draws", []), dtype=float).reshape(-1, 4)
+            resid = np.asarray(d.get("log_residuals", [0.0]), dtype=float).ravel()
+            defaults = {k: finite_number(f"{name} defaults.{k}", d["defaults"][k], low=0.0)
+                        for k in ("peak", "warmup", "final")}
+            decay = finite_number(f"{name} decay", d.get("decay", DEFAULT_DECAY), low=0.0, high=1.0,
+                                  high_open=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ScalingLabError(f"{name}: malformed schedule-law fit ({type(exc).__name__}: {exc})") from None
+        if not (np.all(np.isfinite(draws)) and np.all(np.isfinite(resid))) or resid.size == 0:
+            raise ScalingLabError(f"{name}: malformed schedule-law fit (non-finite draws or residuals)")
+        return cls(params, decay, draws, resid, defaults, list(d.get("runs", [])), int(d.get("n_points", 0)),
+                   bool(d.get("converged", False)), float(d.get("mare", math.nan)),
+                   float(d.get("level", LEVEL)), list(d.get("notes", [])))
+
+
+def _defaults(curves: list[Curve]) -> dict[str, float]:
+    """Peak LR, warmup steps and final LR a description takes when it names none: the largest peak
+    of the runs, that run's warmup, and the lowest final LR of a run that decays (else peak/10)."""
+    top = max(curves, key=lambda c: float(c.lrs.max()))
+    peak = float(top.lrs.max())
+    finals = [float(c.lrs[-1]) for c in curves if c.lrs[-1] < 0.999 * c.lrs.max()]
+    return {"peak": peak, "warmup": float(warmup_end(top.lrs)) if top.lrs[0] < peak else 0.0,
+            "final": min(finals) if finals else 0.1 * peak}
+
+
+def fit_schedule_law(curves: Any, *, decay: float = DEFAULT_DECAY, bootstrap: int = 200, seed: int = 0,
+                     after_warmup: bool = True, name: str = "curves") -> ScheduleFit:
+    """Fit L(s) = L0 + A S1^-alpha - C S2 (``references.md L1``) to the curves of one model size.
+
+    ``curves``: a table path, a DataFrame (see :func:`load_schedule_curves`) or a list of
+    :class:`Curve`. ``decay``: lambda of S2 (Tissue et al.'s 0.999). Points from the end of the warmup
+    on are fitted (``after_warmup``). ``bootstrap`` pairs-bootstrap draws for the interval.
+    """
+    lam = finite_number("decay", decay, low=0.0, high=1.0, high_open=True)
+    B, rng = bootstrap_count(bootstrap), np.random.default_rng(seed_number(seed))
+    runs = curves if isinstance(curves, list) else load_schedule_curves(curves, name)
+    if not runs or not all(isinstance(c, Curve) for c in runs):
+        raise ScalingLabError(f"{name}: give a table of curves or a list of Curve")
+    s1, s2, y, run = _design(runs, lam, after_warmup)
+    if y.size < 5:
+        raise FitError(f"{name}: {y.size} points after warmup; the law has 4 parameters, give at least 5")
+    logy = np.log(y)
+    res = _fit_theta(s1, s2, logy, _starts(s1, s2, y))
+    ok = np.isfinite(res.value)
+    best = int(np.argmin(np.where(ok, res.value, np.inf)))
+    theta = res.theta[best]
+    pred = predict_loss(_external(theta), s1, s2)
+    resid = np.log(pred) - logy
+    draws = np.empty((0, 4))
+    if B:
+        W = np.zeros((B, y.size))
+        for k in np.unique(run):
+            idx = np.flatnonzero(run == k)
+            for b in range(B):
+                W[b] += np.bincount(rng.choice(idx, idx.size), minlength=y.size)
+        boot = _fit_theta(s1, s2, logy, np.repeat(theta[None], B, axis=0), W)
+        draws = _external(boot.theta[np.isfinite(boot.value)])
+    notes = []
+    if s2.max() <= 0:
+        notes.append("no fitted run anneals (S2 = 0 throughout): C is not identified; fit a run that decays")
+    params = dict(zip(PARAMS, (float(v) for v in _external(theta))))
+    return ScheduleFit(params, lam, draws, resid, _defaults(runs), [c.name for c in runs], int(y.size),
+                       bool(res.converged[best]), float(np.mean(np.abs(pred / y - 1))), notes=notes)
+
+
+def compare_schedules(fit: ScheduleFit, schedules: list[str], steps: int) -> dict:
+    """Predicted final loss (with interval) of each schedule over the same ``steps``; ``best`` the
+    lowest, ``p_best`` the share of bootstrap draws in which each schedule is lowest."""
+    if not schedules:
+        raise ScalingLabError("compare needs at least one schedule")
+    rows, finals = [], []
+    for text in schedules:
+        sched = fit.schedule(text, steps)
+        lrs = schedule_lrs(sched)
+        mid, low, high = fit.curve(lrs, np.array([lrs.size]))
+        s1, s2 = forward_area(lrs)[-1:], annealing_area(lrs, fit.decay)[-1:]
+        finals.append(predict_loss(fit.draws, s1, s2)[:, 0] if len(fit.draws) else mid)
+        rows.append({"schedule": sched.text(), "final_loss": float(mid[0]), "low": float(low[0]),
+                     "high": float(high[0])})
+    wins = np.bincount(np.argmin(np.vstack(finals), axis=0), minlength=len(rows)) / len(finals[0])
+    for row, p in zip(rows, wins):
+        row["p_best"] = float(p)
+    best = min(rows, key=lambda r: r["final_loss"])["schedule"]
+    return {"steps": int(steps), "schedules": rows, "best": best}
