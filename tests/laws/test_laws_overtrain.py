@@ -155,6 +155,9 @@ def test_cli_reproduce_prints_the_papers_numbers_beside_ours(gadre_tables, monke
     d = json.loads(out)
     assert set(d) == {"train_dataset", "val_set", "split", "loss_law", "error_law", "rows", "compute_ratio", "notes"}
     assert [row["loss_relative_error_paper"] for row in d["rows"]] == [0.007103, 0.00732]
+    assert d["loss_law"]["status"] == d["error_law"]["status"] == "converged"
+    assert d["loss_law"]["unidentified"] == [] and set(d["error_law"]) == {"law", "params", "n_points", "status",
+                                                                              "unidentified"}
     assert all(row["loss_relative_error"] < 0.01 for row in d["rows"])
     code, out, _ = run_cli(["overtrain", "reproduce", str(root)], monkeypatch, capsys)
     assert code == 0 and "0.71%" in out and "3.64%" in out

@@ -71,13 +71,18 @@ class OvertrainReproduction(Displayed):
         return pd.DataFrame(self.rows, columns=list(ROW_KEYS))
 
     def to_dict(self) -> dict[str, Any]:
-        """train_dataset, val_set, split, loss_law and error_law (their params), rows, compute_ratio, notes."""
+        """train_dataset, val_set, split, loss_law and error_law (law, params, n_points, status, unidentified;
+        loss_law also derived), rows, compute_ratio, notes."""
         return {"train_dataset": self.train_dataset, "val_set": self.val_set, "split": self.split,
-                "loss_law": {"law": self.loss_fit.law, "params": self.loss_fit.params,
-                             "derived": self.loss_fit.derived, "n_points": self.loss_fit.n_points},
-                "error_law": {"law": self.error_fit.law, "params": self.error_fit.params,
-                              "n_points": self.error_fit.n_points},
+                "loss_law": {**_law_dict(self.loss_fit), "derived": self.loss_fit.derived},
+                "error_law": _law_dict(self.error_fit),
                 "rows": self.rows, "compute_ratio": self.compute_ratio, "notes": list(self.notes)}
+
+
+def _law_dict(result: FitResult) -> dict[str, Any]:
+    """A fit's law, parameters, size and trust: how the fit ended and what its runs do not determine."""
+    return {"law": result.law, "params": result.params, "n_points": result.n_points, "status": result.status,
+            "unidentified": list(result.unidentified)}
 
 
 ROW_KEYS = ("target", "params", "tokens", "multiplier", "flops", "loss_observed", "loss_predicted",

@@ -39,10 +39,11 @@ def reproduce_cmd(
     """Refit Gadre et al.'s laws on their small runs and predict the 1.4B (M = 640) and 6.9B (M = 20) runs,
     beside the paper's relative errors.
 
-    JSON keys: train_dataset, val_set, split, loss_law (law, params, derived, n_points), error_law (law,
-    params, n_points), rows (target, params, tokens, multiplier, flops, loss_observed, loss_predicted,
-    loss_relative_error, loss_relative_error_paper, error_observed, error_predicted, error_relative_error,
-    error_relative_error_paper), compute_ratio, notes. Relative errors are fractions."""
+    JSON keys: train_dataset, val_set, split, loss_law (law, params, derived, n_points, status,
+    unidentified), error_law (law, params, n_points, status, unidentified), rows (target, params, tokens,
+    multiplier, flops, loss_observed, loss_predicted, loss_relative_error, loss_relative_error_paper,
+    error_observed, error_predicted, error_relative_error, error_relative_error_paper), compute_ratio,
+    notes. Relative errors are fractions."""
     root = Path(data)
     r = reproduce_gadre2024(root / LOSSES, root / DOWNSTREAM, train_dataset=train_dataset, val_set=val_set,
                             split=split, loss=loss)
