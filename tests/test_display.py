@@ -2,8 +2,8 @@
 escaped HTML table for Jupyter (scalinglab.display.Displayed).
 
 Which classes are results is found by walking the modules of fitting, plan, inference and analysis (and
-resolve): every public dataclass defined there must derive from Displayed, or be named in NOT_RESULTS
-with the reason it is not a result. A new result class without the mechanism fails
+resolve, io, laws.published, demo): every public dataclass defined there must derive from Displayed, or be
+named in NOT_RESULTS with the reason it is not a result. A new result class without the mechanism fails
 test_every_result_class_is_displayed.
 """
 
@@ -24,12 +24,14 @@ from scalinglab.display import REPR_LIMIT, Displayed, short
 from scalinglab.fitting.result import FitResult
 from scalinglab.inference.memory import memory_report
 from scalinglab.inference.speed import batch_sweep
+from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.laws.published import get_published
 from scalinglab.plan.allocation import Allocation, optimal_frontier
 from scalinglab.plan.hardware import training_cost
 from scalinglab.simulate import simulate_isoflop
 
 PACKAGES = ("scalinglab.fitting", "scalinglab.plan", "scalinglab.inference", "scalinglab.analysis")
+MODULES = ("scalinglab.resolve", "scalinglab.io", "scalinglab.laws.published", "scalinglab.demo")
 #: public dataclasses that are inputs, settings or optimiser plumbing, not results a user looks at
 NOT_RESULTS = {
     "Architecture": "an input (a model's shape)",
@@ -51,7 +53,7 @@ NASTY = "<script>alert('x')</script>"
 
 
 def _modules():
-    mods = [importlib.import_module("scalinglab.resolve")]
+    mods = [importlib.import_module(name) for name in MODULES]
     for name in PACKAGES:
         pkg = importlib.import_module(name)
         mods += [importlib.import_module(f"{name}.{m.name}") for m in pkgutil.iter_modules(pkg.__path__)
@@ -75,7 +77,8 @@ RESULTS = {name: cls for name, cls in CLASSES.items() if name not in NOT_RESULTS
 
 def test_the_walk_finds_the_result_classes_the_issues_name():
     named = {"FitResult", "Prediction", "Allocation", "ApproachResult", "BacktestResult", "Forecast",
-             "MemoryReport", "SpeedReport", "TrainingCost", "GroupComparison", "RuleAllocation"}
+             "MemoryReport", "SpeedReport", "TrainingCost", "GroupComparison", "RuleAllocation", "Runs",
+             "PublishedLaw"}
     assert named <= set(RESULTS)
     assert len(RESULTS) >= 40
 
@@ -101,6 +104,8 @@ def _value(annotation: str, depth: int):
     ann = annotation.replace(" | None", "").replace("None | ", "").strip()
     if ann in RESULTS and depth < 2:
         return synthesise(RESULTS[ann], depth + 1)
+    if ann == "LawFamily":
+        return Chinchilla()
     if "DataFrame" in ann:
         x = np.linspace(0.0, 1.0, 400)  # columns the results' own tables use (a prediction table's split, ...)
         return pd.DataFrame({"flops": 1e18 * 10**x, "loss": 3 - x, "split": "test", "observed": x,
@@ -216,3 +221,14 @@ def test_a_repr_stops_before_the_limit_and_says_so():
     text = repr(Wide())
     assert len(text) <= REPR_LIMIT and text.endswith(", ...)") and "field0=1 FLOPs" in text
     assert re.search(r"field39", text) is None
+
+
+def test_runs_and_published_laws_show_their_ranges_and_constants():
+    runs = sl.load_runs(simulate_isoflop("hoffmann2022", budgets=[1e18, 1e19], per_budget=5, noise=0.0))
+    text = repr(runs)
+    assert text.startswith("Runs(runs=10, source='<DataFrame>'") and len(text) <= REPR_LIMIT
+    p = runs.column("params")
+    assert f"params=array(10, {p.min():.4g}..{p.max():.4g}) parameters" in text
+    law = get_published("hoffmann2022")
+    assert repr(law).startswith("PublishedLaw(key='hoffmann2022', family='chinchilla', params={E=1.69, A=406.4")
+    assert "<tr><td>params[alpha]</td><td>0.34</td><td>natural scale</td></tr>" in law._repr_html_()

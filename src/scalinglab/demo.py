@@ -21,14 +21,18 @@ from rich.console import Console
 from rich.table import Table
 
 from scalinglab.atomic import atomic_write
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting import FitResult, fit
 from scalinglab.resolve import resolve_law
 from scalinglab.simulate import DEFAULT_BUDGETS, simulate_isoflop
 
 
-@dataclass
-class RecoveryReport:
+@dataclass(repr=False)
+class RecoveryReport(Displayed):
+    _display = (("truth_name", ""), ("truth", "natural scale"), ("runs", ""), ("noise", "log-loss std"),
+                ("seed", ""), ("result", ""))
+
     truth_name: str
     truth_law: Any  # the resolved law (PublishedLaw or FitResult) the runs were simulated from
     truth: dict[str, float]

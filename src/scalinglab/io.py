@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import flops_from, params_from, tokens_from
+from scalinglab.display import Displayed
 from scalinglab.errors import MIN_LOSS, ScalingLabError
 from scalinglab.lab.store_table import is_store_file, read_store, store_params
 from scalinglab.tables import read_table, short_reason
@@ -63,8 +64,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "run": ("run", "runid", "runname", "modelid"),
 }
 
-@dataclass
-class Runs:
+@dataclass(repr=False)
+class Runs(Displayed):
     """A validated table of runs.
 
     ``data`` has canonical column names (params [count], tokens [count], flops [FLOPs],
@@ -74,6 +75,10 @@ class Runs:
     was read (aliases used, derived columns, dropped rows); ``warnings`` repeats the notes on values
     that look like a unit slip (counts in millions, perplexities as losses, ...).
     """
+
+    _display = (("runs", "", len), ("source", ""),
+                *((x, unit, lambda r, x=x: r.column(x) if r.has(x) else None) for x, unit in (
+                    ("params", "parameters"), ("tokens", "tokens"), ("flops", "FLOPs"), ("loss", "nats/token"))))
 
     data: pd.DataFrame
     source: str = "<DataFrame>"

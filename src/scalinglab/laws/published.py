@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.counting import PF_DAY_FLOPS
+from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
@@ -37,9 +38,12 @@ from scalinglab.laws.muennighoff import R_D_STAR, R_N_STAR, DataConstrained
 from scalinglab.laws.power import Power
 
 
-@dataclass(frozen=True)
-class PublishedLaw:
+@dataclass(frozen=True, repr=False)
+class PublishedLaw(Displayed):
     """A published fit of a law family, with its constants, citation and units."""
+
+    _display = (("key", ""), ("family", "", lambda law: law.family.name), ("params", "natural scale"),
+                ("citation", ""))
 
     key: str  # e.g. "hoffmann2022"
     family: LawFamily  # the family instance
