@@ -188,7 +188,9 @@ def test_cli_profile_and_loss_noise(tmp_path, monkeypatch, capsys):
     assert code == 2 and "--loss-noise applies to approach 2" in err and len(err.strip().splitlines()) == 1
     code, stdout, err = run_cli(["optimal", path, "--compare", "--profile", "parabola", "--json"], monkeypatch, capsys)
     assert code == 0, err
-    assert json.loads(stdout)[1]["a"] == pytest.approx(fit_approach(path, 2, method="parabola").a)
+    rows = json.loads(stdout)
+    assert rows[1]["a"] == pytest.approx(fit_approach(path, 2, method="parabola").a)
+    assert [r["profile_method"] for r in rows] == [None, "parabola", None]
 
 
 # ---- real data -------------------------------------------------------------------------------------------

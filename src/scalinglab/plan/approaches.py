@@ -231,7 +231,7 @@ def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: floa
     """Approaches 1, 2 and 3 side by side on the same runs: one row each with a, b, their intervals
     ``a_ci``, ``b_ci`` ([low, high] as in :meth:`ApproachResult.to_dict`; None without a bootstrap),
     N_opt (parameters), D_opt (tokens) at ``flops`` (default: the largest FLOP count in the data), and
-    the approach's ``warnings``. The options are checked first (ScalingLabError); an approach that
+    the approach's ``warnings`` (and approach 2's ``profile_method``). The options are checked first (ScalingLabError); an approach that
     then cannot run on these data gets its ``error``. ``require_bracket`` applies to approaches 1, 2;
     ``profile`` (the profile method) and ``loss_noise`` to approach 2 (see :func:`fit_approach`)."""
     check_bootstrap_options(bootstrap, seed, level)
@@ -259,9 +259,9 @@ def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: floa
         rows.append({**row, "a": res.a, "a_ci": res.a_ci, "b": res.b, "b_ci": res.b_ci, "flops": budget,
                      "params": n, "tokens": d, "tokens_per_param": d / n,
                      "n_levels": len(res.points) or len(res.frontier), "n_warnings": len(res.warnings),
-                     "warnings": list(res.warnings), "error": ""})
+                     "warnings": list(res.warnings), "error": "", "profile_method": res.profile_method})
     cols = ["approach", "name", "a", "a_ci", "b", "b_ci", "flops", "params", "tokens", "tokens_per_param",
-            "n_levels", "n_warnings", "warnings", "error"]
+            "n_levels", "n_warnings", "warnings", "error", "profile_method"]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
