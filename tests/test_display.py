@@ -46,6 +46,8 @@ NOT_RESULTS = {
     "ProblemResults": "an input (per-problem sample results read from a table)",
     "Constraints": "a setting of the fit (bounds and ties)",
     "NoisyMinima": "plumbing: one budget's noise bootstrap inside approach 2",
+    "Curve": "an input (one run's loss and learning-rate curve for the schedule law)",
+    "Schedule": "an input (a learning-rate schedule description)",
 }
 #: classes that write their own one-line __repr__ (kept) and take only _repr_html_ from Displayed
 OWN_REPR = {"FitResult", "CapabilityPCA", "ObservationalResult"}

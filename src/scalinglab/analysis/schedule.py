@@ -41,6 +41,7 @@ from scalinglab.analysis.lr_schedules import (
     schedule_lrs,
     warmup_end,
 )
+from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, finite_number, seed_number, table_path
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.optimizer import minimize_residuals
@@ -200,11 +201,14 @@ def _external(theta: Array) -> Array:
     return out
 
 
-@dataclass
-class ScheduleFit:
+@dataclass(repr=False)
+class ScheduleFit(Displayed):
     """The fitted schedule law: ``params`` L0 (nats/token), A, alpha, C; the decay factor of S2; the
     bootstrap parameter draws and the fit's log residuals (for intervals); the defaults a schedule
     description takes from the fitted runs (peak LR, warmup steps, final LR)."""
+
+    _display = (("params", "L0 nats/token; A, alpha, C"), ("decay", ""), ("n_points", "points"),
+                ("runs", ""), ("mare", "fraction"), ("converged", ""))
 
     params: dict[str, float]
     decay: float
