@@ -225,6 +225,12 @@ def test_a_repr_stops_before_the_limit_and_says_so():
     assert re.search(r"field39", text) is None
 
 
+def test_a_missing_value_is_shown_without_its_unit():
+    text = repr(sl.fit(simulate_isoflop("hoffmann2022", budgets=[1e18, 1e19, 1e20], per_budget=5, noise=0.0))
+                .predict(params=1e9, tokens=2e10))
+    assert re.fullmatch(r"Prediction\(loss=[0-9.]+ nats/token, low=None, high=None, level=None, method=None\)", text)
+
+
 def test_runs_and_published_laws_show_their_ranges_and_constants():
     runs = sl.load_runs(simulate_isoflop("hoffmann2022", budgets=[1e18, 1e19], per_budget=5, noise=0.0))
     text = repr(runs)

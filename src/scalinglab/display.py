@@ -107,7 +107,7 @@ class Displayed:
     def __repr__(self) -> str:
         head, parts = f"{type(self).__name__}(", []
         for name, value, unit in self.display_items():
-            part = f"{name}={short(value)}" + (f" {unit}" if unit else "")
+            part = f"{name}={short(value)}" + (f" {unit}" if unit and value is not None else "")
             if len(head) + len(", ".join(parts + [part])) + 1 > REPR_LIMIT:
                 parts.append("...")
                 break
@@ -122,7 +122,7 @@ class Displayed:
             elif isinstance(value, (str, enum.Enum)):  # text as it is (escaped below), not its repr
                 rows.append((name, str(getattr(value, "value", value)), unit))
             else:
-                rows.append((name, short(value), unit))
+                rows.append((name, short(value), unit if value is not None else ""))
         body = "".join(f"<tr><td>{html.escape(n)}</td><td>{html.escape(v)}</td><td>{html.escape(u)}</td></tr>"
                        for n, v, u in rows)
         out = (f'<table class="scalinglab-result"><caption>{html.escape(type(self).__name__)}</caption>'
