@@ -78,7 +78,7 @@ def parse_schedule(text: object) -> Schedule:
     """``kind[:key=value,...]`` as a :class:`Schedule`, else a one-line ScalingLabError."""
     if not isinstance(text, str) or not text.strip():
         raise ScalingLabError(f"schedule must be text like 'wsd:cooldown=0.2', got {text!r}")
-    head, _, rest = text.strip().partition(":")
+    head, _, rest = text.strip().replace(",", ":", 1).partition(":")
     kind = head.strip().lower()
     if kind not in KINDS:
         raise ScalingLabError(f"schedule kind must be one of {', '.join(KINDS)}, got {head.strip()!r}")

@@ -24,6 +24,7 @@ backtests in docs/analysis.md report coverage.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,8 +42,17 @@ from scalinglab.analysis.lr_schedules import (
     schedule_lrs,
     warmup_end,
 )
+from scalinglab.atomic import atomic_write_text
 from scalinglab.display import Displayed
-from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, finite_number, seed_number, table_path
+from scalinglab.errors import (
+    FitError,
+    ScalingLabError,
+    bootstrap_count,
+    finite_number,
+    plain_repr,
+    seed_number,
+    table_path,
+)
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.optimizer import minimize_residuals
 from scalinglab.tables import read_table
@@ -54,7 +64,7 @@ HUBER = Objective("huber", 1e-3)
 LEVEL = 0.95
 
 __all__ = ["Curve", "ScheduleFit", "compare_schedules", "fit_schedule_law", "load_schedule_curves",
-           "predict_loss"]
+           "load_schedule_fit", "predict_loss", "save_schedule_fit"]
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ def _numbers(part: pd.DataFrame, col: str, name: str, low: float, low_open: bool
     if bad.any():
         row = part.index[int(np.flatnonzero(bad)[0])]
         raise ScalingLabError(f"{name}: row {row}, column {col}: must be a finite number "
-                              f"{'>' if low_open else '>='} {low:g}, got {part[col].loc[row]!r}")
+                              f"{'>' if low_open else '>='} {low:g}, got {plain_repr(part[col].loc[row])}")
     return values
 
 
@@ -354,3 +364,20 @@ def compare_schedules(fit: ScheduleFit, schedules: list[str], steps: int) -> dic
         row["p_best"] = float(p)
     best = min(rows, key=lambda r: r["final_loss"])["schedule"]
     return {"steps": int(steps), "schedules": rows, "best": best}
+
+
+def save_schedule_fit(fit: ScheduleFit, path: str) -> None:
+    """Write :meth:`ScheduleFit.to_dict` as JSON, atomically (the file appears whole or not at all)."""
+    atomic_write_text(table_path("fit file", path), json.dumps(fit.to_dict(), indent=1, allow_nan=False) + "\n")
+
+
+def load_schedule_fit(path: str) -> ScheduleFit:
+    """Read a fit written by :func:`save_schedule_fit` (one-line ScalingLabError if unreadable)."""
+    p = table_path("law", path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScalingLabError(f"{path}: cannot read the fit ({exc.strerror or exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ScalingLabError(f"{path}: not JSON ({type(exc).__name__})") from None
+    return ScheduleFit.from_dict(data, str(path))

@@ -57,6 +57,7 @@ from scalinglab.cli import (  # noqa: E402,F401  (importing registers the comman
     overtrain_commands,
     quality_commands,
     report_commands,
+    schedule_commands,
     serving_commands,
 )
 

@@ -1,0 +1,113 @@
+"""CLI commands for loss curves under learning-rate schedules (Tissue et al. 2024): schedule fit,
+schedule predict, schedule compare."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from scalinglab.cli.common import _emit_json, app, out
+from scalinglab.errors import positive_count
+
+schedule_app = typer.Typer(no_args_is_help=True,
+                           help="Whole loss curves under any LR schedule: L = L0 + A*S1^-alpha - C*S2.")
+app.add_typer(schedule_app, name="schedule")
+
+SCHEDULE_HELP = ("kind[:key=value,...]: kind constant|cosine|linear|wsd; keys steps, warmup (steps, or a "
+                 "fraction below 1), peak, final (learning rates), cooldown (WSD fraction). Unset keys come "
+                 "from the fitted runs.")
+
+
+@schedule_app.command("fit")
+def fit_cmd(
+    data: str = typer.Argument(..., help="Curves of one model size: step, loss (nats/token), run, and lr "
+                                         "(recorded at each evaluation) or schedule (a description per run)."),
+    decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum (Tissue et al.: 0.999)."),
+    bootstrap: int = typer.Option(200, help="Pairs-bootstrap refits for the interval (0: none)."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    out_path: Optional[str] = typer.Option(None, "--out", help="Save the fit as JSON here (read by predict, compare)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Fit L(s) = L0 + A*S1^-alpha - C*S2 to every run's curve after warmup (shared constants).
+
+    JSON keys: law, formula, params (L0, A, alpha, C), decay, defaults (peak, warmup, final), runs,
+    n_points, converged, mare, level, interval, draws, log_residuals, notes.
+    """
+    from scalinglab.analysis.schedule import fit_schedule_law, save_schedule_fit
+
+    fit = fit_schedule_law(data, decay=decay, bootstrap=bootstrap, seed=seed, name=data)
+    if out_path:
+        save_schedule_fit(fit, out_path)
+    if as_json:
+        _emit_json(fit.to_dict())
+        return
+    p = fit.params
+    out.print(f"L(s) = {p['L0']:.4f} + {p['A']:.4g} * S1^-{p['alpha']:.4f} - {p['C']:.4g} * S2   "
+              f"(L nats/token; S1, S2 in LR x steps; lambda {fit.decay:g})", markup=False, soft_wrap=True)
+    out.print(f"{len(fit.runs)} runs, {fit.n_points} points after warmup; mean |relative error| "
+              f"{100 * fit.mare:.3f}%; converged: {fit.converged}", markup=False)
+    for note in fit.notes:
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
+    if out_path:
+        out.print(f"saved {out_path}", markup=False)
+
+
+@schedule_app.command("predict")
+def predict_cmd(
+    law: str = typer.Option(..., help="A fit JSON written by 'schedule fit --out'."),
+    schedule: str = typer.Option(..., help=SCHEDULE_HELP),
+    steps: int = typer.Option(..., help="Steps of the run to predict."),
+    every: Optional[int] = typer.Option(None, help="Report every this many steps (default: a hundredth)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Predict the whole loss curve of a schedule, with a 95% interval (pairs bootstrap over the fitted
+    points times a resampled log residual).
+
+    JSON keys: schedule, steps, step, loss, low, high (nats/token), lr.
+    """
+    from scalinglab.analysis.schedule import load_schedule_fit
+
+    fit = load_schedule_fit(law)
+    result = fit.predict(schedule, positive_count("steps", steps),
+                         None if every is None else positive_count("every", every))
+    if as_json:
+        _emit_json(result)
+        return
+    t = Table(title=escape(f"{result['schedule']}: predicted loss (nats/token)"))
+    for c in ("step", "lr", "loss", "low", "high"):
+        t.add_column(c, justify="right", no_wrap=True)
+    n = len(result["step"])
+    for i in sorted({*range(0, n, max(1, n // 10)), n - 1}):
+        t.add_row(str(result["step"][i]), f"{result['lr'][i]:.3g}", f"{result['loss'][i]:.4f}",
+                  f"{result['low'][i]:.4f}", f"{result['high'][i]:.4f}")
+    out.print(t)
+
+
+@schedule_app.command("compare")
+def compare_cmd(
+    law: str = typer.Option(..., help="A fit JSON written by 'schedule fit --out'."),
+    schedule: list[str] = typer.Option(..., "--schedule", help=SCHEDULE_HELP + " Repeat to compare."),
+    steps: int = typer.Option(..., help="The step budget every schedule gets."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Rank schedules of the same step budget by predicted final loss (e.g. WSD cooldown fractions).
+
+    JSON keys: steps, best, schedules (schedule, final_loss, low, high, p_best).
+    """
+    from scalinglab.analysis.schedule import compare_schedules, load_schedule_fit
+
+    result = compare_schedules(load_schedule_fit(law), schedule, positive_count("steps", steps))
+    if as_json:
+        _emit_json(result)
+        return
+    t = Table(title=escape(f"final loss after {result['steps']} steps (nats/token)"))
+    for c in ("schedule", "final loss", "low", "high", "P(best)"):
+        t.add_column(c, justify="left" if c == "schedule" else "right", no_wrap=c != "schedule")
+    for row in sorted(result["schedules"], key=lambda r: r["final_loss"]):
+        t.add_row(escape(row["schedule"]), f"{row['final_loss']:.4f}", f"{row['low']:.4f}",
+                  f"{row['high']:.4f}", f"{row['p_best']:.2f}")
+    out.print(t)
+    out.print(f"best: {result['best']}", markup=False)
