@@ -67,6 +67,17 @@ def test_complete_six_nd():
         complete_six_nd(params=1e9, tokens=1e10, flops=6e19)
 
 
+def test_complete_counts():
+    """The mapping form: the third of N, D, C from exactly two; None counts as absent; other keys dropped."""
+    assert counting.complete_counts({"params": 1e9, "tokens": 2e10}) == {
+        "params": 1e9, "tokens": 2e10, "flops": pytest.approx(1.2e20)}
+    assert counting.complete_counts({"flops": 1.2e20, "params": 1e9, "loss": 2.0})["tokens"] == pytest.approx(2e10)
+    assert counting.complete_counts({"tokens": 2e10, "flops": 1.2e20, "params": None})["params"] == pytest.approx(1e9)
+    assert counting.complete_counts({"params": 1e9}) == {"params": 1e9}
+    three = {"params": 1e9, "tokens": 1e10, "flops": 7e19}  # all three given: returned as given
+    assert counting.complete_counts(three) == three
+
+
 def test_six_nd_table_matches_functions():
     for name, (ins, rule) in counting.SIX_ND.items():
         given = {"params": 3e8, "tokens": 5e9, "flops": 9e18}

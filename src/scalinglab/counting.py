@@ -9,8 +9,9 @@ bytes of a dtype calls it.
   :data:`FLOPS_PER_PARAM_TOKEN` = 6 FLOPs per parameter per token (attention's context-dependent
   term neglected). Units: N parameters (a count), D tokens (a count), C FLOPs (a count, not a rate).
   :func:`flops_from`, :func:`tokens_from` and :func:`params_from` solve it for each of the three;
-  :func:`complete_six_nd` fills whichever one is missing. The functions do plain arithmetic on
-  floats, numpy arrays or pandas columns (callers validate their inputs), written as
+  :func:`complete_six_nd` (exactly two given) and :func:`complete_counts` (a mapping) fill whichever
+  one is missing. The functions do plain arithmetic on floats, numpy arrays or pandas columns
+  (callers validate their inputs), written as
   ``6.0 * N * D`` and ``C / (6.0 * X)`` so that results are the same to the last bit as the
   expressions they replaced.
 * :data:`DTYPE_BYTES`: bytes per stored element of each dtype (fp32/tf32 4, bf16/fp16 2, fp8/int8 1,
@@ -25,13 +26,14 @@ Example: GPT-3 175B (174.6e9 parameters, 300e9 tokens; Brown et al. 2020 Table D
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
 
 __all__ = [
     "FLOPS_PER_PARAM_TOKEN", "SIX_ND_SOURCE", "SIX_ND", "flops_from", "tokens_from", "params_from", "complete_six_nd",
-    "DTYPE_BYTES", "SECONDS_PER_HOUR", "SECONDS_PER_DAY", "PF_DAY_FLOPS", "pf_days_to_flops",
+    "complete_counts", "DTYPE_BYTES", "SECONDS_PER_HOUR", "SECONDS_PER_DAY", "PF_DAY_FLOPS", "pf_days_to_flops",
     "flops_to_pf_days",
 ]
 
@@ -74,6 +76,19 @@ SIX_ND: dict[str, tuple[tuple[str, str], Any]] = {
 }
 
 
+def complete_counts(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """The params, tokens and flops of ``counts`` (an entry that is None counts as absent; other keys are
+    left out), with the third filled in from the other two by C = 6ND (Kaplan et al. 2020 sec. 2.1)
+    when exactly two are given; otherwise the ones given, unchanged. Units as in :func:`flops_from`
+    (parameters, tokens and FLOPs, all counts); no validation."""
+    out = {k: counts[k] for k in SIX_ND if counts.get(k) is not None}
+    if len(out) == 2:
+        name = next(k for k in SIX_ND if k not in out)
+        inputs, formula = SIX_ND[name]
+        out[name] = formula(out[inputs[0]], out[inputs[1]])
+    return out
+
+
 def complete_six_nd(params: Any = None, tokens: Any = None, flops: Any = None) -> tuple[Any, Any, Any]:
     """``(params, tokens, flops)`` with the one given as None filled in from the other two by
     C = 6ND (Kaplan et al. 2020 sec. 2.1; parameters, tokens and FLOPs, all counts). Exactly one of
@@ -82,11 +97,8 @@ def complete_six_nd(params: Any = None, tokens: Any = None, flops: Any = None) -
     if len(missing) != 1:
         raise ScalingLabError("give exactly two of params, tokens and flops (C = 6ND gives the third); "
                               f"missing: {', '.join(missing) or 'none'}")
-    if flops is None:
-        return params, tokens, flops_from(params, tokens)
-    if tokens is None:
-        return params, tokens_from(params, flops), flops
-    return params_from(tokens, flops), tokens, flops
+    out = complete_counts({"params": params, "tokens": tokens, "flops": flops})
+    return out["params"], out["tokens"], out["flops"]
 
 
 #: Bytes per stored element of each dtype (weights, KV cache, memory and bandwidth estimates), before

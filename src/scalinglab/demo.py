@@ -24,7 +24,7 @@ from scalinglab.atomic import atomic_write
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting import FitResult, fit
-from scalinglab.resolve import resolve_law
+from scalinglab.resolve import AnyLaw, LawLike, resolve_law
 from scalinglab.simulate import DEFAULT_BUDGETS, simulate_isoflop
 
 
@@ -34,7 +34,7 @@ class RecoveryReport(Displayed):
                 ("seed", ""), ("result", ""))
 
     truth_name: str
-    truth_law: Any  # the resolved law (PublishedLaw or FitResult) the runs were simulated from
+    truth_law: AnyLaw  # the resolved law the runs were simulated from
     truth: dict[str, float]
     runs: pd.DataFrame
     result: FitResult | None
@@ -64,7 +64,7 @@ def _truth_values(law) -> dict[str, float]:
     return values
 
 
-def run_recovery(law: Any, budgets: Sequence[float], per_budget: int, span: float, noise: float,
+def run_recovery(law: LawLike, budgets: Sequence[float], per_budget: int, span: float, noise: float,
                  seed: int, fit_law: str | None, bootstrap: int, progress: bool = False) -> RecoveryReport:
     """Simulate runs from ``law`` and (unless ``fit_law`` is None) fit them back with a bootstrap."""
     truth = resolve_law(law)

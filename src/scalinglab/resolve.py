@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any, Union
 
 import numpy as np
 
-from scalinglab.counting import SIX_ND
+from scalinglab.counting import SIX_ND, complete_counts
 from scalinglab.errors import ScalingLabError, is_existing_path
 from scalinglab.fitting.result import FitResult, Prediction
 from scalinglab.laws.published import PublishedLaw, get_published
 
+#: A law an answer is computed from: a fit or a published law.
 AnyLaw = Union[FitResult, PublishedLaw]
+#: What :func:`resolve_law` accepts wherever a law is read: a law, a fit JSON path or a published key.
+LawLike = Union[FitResult, PublishedLaw, str, os.PathLike]
 
 
-def resolve_law(spec: Any) -> AnyLaw:
+def resolve_law(spec: LawLike) -> AnyLaw:
     """A FitResult or PublishedLaw from itself, a path to a fit JSON, or a published key."""
     if isinstance(spec, (FitResult, PublishedLaw)):
         return spec
@@ -32,10 +36,6 @@ def law_name(law: AnyLaw) -> str:
     return law.key if isinstance(law, PublishedLaw) else law.law
 
 
-# C = 6ND solved for each of the three: (inputs, formula), from scalinglab.counting
-_SIX_ND = SIX_ND
-
-
 def law_inputs(law: AnyLaw, **given: Any) -> tuple[dict[str, Any], list[str]]:
     """The inputs a law reads, completing one of params/tokens/flops from the other two with
     C = 6ND (Kaplan et al. 2020 sec. 2.1). Returns the inputs and notes on what was derived.
@@ -45,17 +45,16 @@ def law_inputs(law: AnyLaw, **given: Any) -> tuple[dict[str, Any], list[str]]:
     out = {k: v for k, v in given.items() if k in need}
     notes: list[str] = []
     used = set(out)
-    for v in need:
-        rule = _SIX_ND.get(v)
-        if v not in out and rule is not None and all(o in given for o in rule[0]):
-            a, b = (np.asarray(given[o], dtype=float) for o in rule[0])
-            out[v] = rule[1](a, b)
-            notes.append(f"{v} derived from {' and '.join(rule[0])} with C = 6ND")
-            used |= set(rule[0])
+    absent = [k for k in SIX_ND if k not in given]
+    if len(absent) == 1 and absent[0] in need:  # two of N, D, C given: C = 6ND gives the third
+        v, inputs = absent[0], SIX_ND[absent[0]][0]
+        out[v] = complete_counts({o: np.asarray(given[o], dtype=float) for o in inputs})[v]
+        notes.append(f"{v} derived from {' and '.join(inputs)} with C = 6ND")
+        used |= set(inputs)
     missing = [v for v in need if v not in out]
     if missing:
         flags = " and ".join("--" + m.replace("_", "-") for m in missing)
-        hint = " (or two of --params, --tokens, --flops: C = 6ND gives the third)" if set(missing) <= set(_SIX_ND) else ""
+        hint = " (or two of --params, --tokens, --flops: C = 6ND gives the third)" if set(missing) <= set(SIX_ND) else ""
         raise ScalingLabError(f"law {law_name(law)} reads {', '.join(need)}; give {flags}{hint}")
     unused = [k for k in given if k not in used]
     if unused:
@@ -64,7 +63,7 @@ def law_inputs(law: AnyLaw, **given: Any) -> tuple[dict[str, Any], list[str]]:
     return out, notes
 
 
-def predict_loss(law: AnyLaw, *, allow_unidentified: bool = False, **X: Any) -> Prediction:
+def predict_loss(law: LawLike, *, allow_unidentified: bool = False, **X: Any) -> Prediction:
     """Loss (nats/token) predicted by a fitted or published law, with an interval when available.
 
     A fitted law whose data leave any parameter undetermined is refused (the loss depends on them all)
@@ -90,15 +89,14 @@ def _num(x: float) -> str:
 
 def _query_counts(X: dict[str, Any]) -> dict[str, np.ndarray]:
     """params, tokens and flops of a query as arrays, the third from the other two by C = 6ND."""
-    q = {k: np.asarray(X[k], dtype=float) for k in _SIX_ND if X.get(k) is not None}
-    for k, (ins, rule) in _SIX_ND.items():
-        if k not in q and all(o in q for o in ins):
-            with np.errstate(all="ignore"):
-                q[k] = np.asarray(rule(q[ins[0]], q[ins[1]]), dtype=float)
-    return q
+    q = {k: np.asarray(X[k], dtype=float) for k in SIX_ND if X.get(k) is not None}
+    with np.errstate(all="ignore"):
+        q = complete_counts(q)
+    return {k: np.asarray(v, dtype=float) for k, v in q.items()}
 
 
-def _distances(law: AnyLaw, X: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray, Any, Any]]:
+def _distances(law: AnyLaw, X: dict[str, Any]
+               ) -> dict[str, tuple[np.ndarray, np.ndarray, float | None, float | None]]:
     """Per quantity known in both the law's range and the query: (decades outside, below-the-range mask,
     min, max); a range end the source does not state (None) does not bound."""
     rng = getattr(law, "data_range", None) or {}
@@ -179,7 +177,8 @@ def extrapolation_text(law: AnyLaw, **X: Any) -> str:
 ALLOW_HINT = "pass --allow-unidentified (Python: allow_unidentified=True) to answer anyway"
 
 
-def unidentified_guard(law: AnyLaw, answer: str, depends_on: Any = None, *, allow: bool = False) -> list[str]:
+def unidentified_guard(law: AnyLaw, answer: str, depends_on: Iterable[str] | None = None, *,
+                       allow: bool = False) -> list[str]:
     """Refuse an answer that depends on parameters the law's data do not determine; else warnings.
 
     ``depends_on``: the natural parameter names the answer depends on (None: all of them). A fitted law's

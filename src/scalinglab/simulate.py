@@ -10,7 +10,6 @@ z ~ N(0, 1) from a seeded generator: multiplicative (log-normal) noise of standa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,7 @@ from scalinglab.errors import (
     seed_number,
     whole_number,
 )
-from scalinglab.resolve import AnyLaw, resolve_law
+from scalinglab.resolve import AnyLaw, LawLike, resolve_law
 
 DEFAULT_BUDGETS = (1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21, 3e21, 1e22)  # FLOPs
 
@@ -49,7 +48,7 @@ def optimal_params(law: AnyLaw, flops: float, n: int = 8001) -> float:
     return float(N[i])
 
 
-def simulate_isoflop(law: Any = "hoffmann2022", budgets: Sequence[float] = DEFAULT_BUDGETS,
+def simulate_isoflop(law: LawLike = "hoffmann2022", budgets: Sequence[float] = DEFAULT_BUDGETS,
                      per_budget: int = 9, span: float = 6.0, noise: float = 0.01,
                      seed: int = 0) -> pd.DataFrame:
     """A table of simulated runs: columns params, tokens, flops, loss (nats/token), budget.

@@ -31,16 +31,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglab.analysis.calibration import calibrate
 from scalinglab.analysis.identifiability import (
     distinct_levels,
     fit_identifiability_warnings,
     identifiability_warnings,
 )
-from scalinglab.analysis.intervals import INTERVAL_KINDS, prediction_interval
+from scalinglab.analysis.intervals import PredictionInterval, check_interval, prediction_interval
 from scalinglab.display import Displayed
 from scalinglab.errors import MIN_LOSS, ScalingLabError, as_list, finite_number, positive_array, positive_number
+from scalinglab.fitting import FitResult, fit
 from scalinglab.io import Runs, load_runs
-from scalinglab.laws import get_family
+from scalinglab.laws import FamilySpec, get_family
 from scalinglab.laws.base import LawFamily
 
 SPLIT_VARIABLES = ("flops", "params", "tokens")
@@ -65,13 +67,13 @@ class BacktestResult(Displayed):
     mare: float
     coverage: float
     predictions: pd.DataFrame
-    fit: Any  # FitResult of the training part
+    fit: FitResult  # of the training part
     n_train: int
     n_test: int
     sigma: float  # log-space run-to-run noise scale used in the intervals
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    interval_method: str = "prediction"  # INTERVAL_KINDS: what the intervals cover
+    interval_method: str = "prediction"  # what the intervals cover (intervals.check_interval)
     median_width: float = float("nan")  # median (high - low) / predicted over held-out runs (a fraction)
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def _num(v: Any) -> float | None:
 
 
 # ---- splitting -------------------------------------------------------------------------------------------
-def _prepare(data: Any, law: str | LawFamily | Mapping[str, Any], x: str,
+def _prepare(data: Runs | pd.DataFrame | str | os.PathLike, law: FamilySpec, x: str,
              columns: Mapping[str, str] | None, drop_highest_loss: int) -> tuple[Runs, LawFamily]:
     if x not in SPLIT_VARIABLES:
         raise ScalingLabError(f"x must be one of {', '.join(SPLIT_VARIABLES)} (the column the threshold "
@@ -154,22 +156,14 @@ def backtest(data: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily
     (:func:`scalinglab.analysis.calibration.calibrate`). Returns MARE, coverage, the median interval
     width and the per-run predictions (module docstring). Raises ScalingLabError when nothing is held
     out or too few runs remain to fit (fewer than the law's parameters + 1)."""
-    _check_interval(interval)
+    check_interval(interval)
     runs, family = _prepare(data, law, x, columns, drop_highest_loss)
     threshold = positive_number("holdout_above", holdout_above)
     return _backtest_runs(runs, family, threshold, x, bootstrap, seed, level, loss, noise, interval)
 
 
-def _check_interval(interval: str) -> None:
-    if interval not in INTERVAL_KINDS:
-        raise ScalingLabError(f"interval must be one of {', '.join(INTERVAL_KINDS)}, got {interval!r}")
-
-
 def _backtest_runs(runs: Runs, family: LawFamily, threshold: float, x: str, bootstrap: int, seed: int,
                    level: float, loss: str, noise: str, interval: str = "prediction") -> BacktestResult:
-    from scalinglab.analysis.calibration import calibrate
-    from scalinglab.fitting import fit
-
     xs = runs.column(x)
     test_mask = xs > threshold
     n_train, n_test = int((~test_mask).sum()), int(test_mask.sum())
@@ -197,7 +191,7 @@ def median_width(preds: pd.DataFrame) -> float:
     return float(((preds["high"] - preds["low"]) / preds["predicted"]).median())
 
 
-def _prediction_table(test: Runs, pi: Any, x: str, train_max: float) -> pd.DataFrame:
+def _prediction_table(test: Runs, pi: PredictionInterval, x: str, train_max: float) -> pd.DataFrame:
     observed = test.column("loss")
     if observed.min() < MIN_LOSS:  # a relative error against it would be garbage (MARE inf%)
         raise ScalingLabError(f"{test.source}: a held-out run has loss {observed.min():.3g} nats/token, below "
@@ -239,7 +233,7 @@ def rolling_backtest(data: Runs | pd.DataFrame | str | os.PathLike,
     median interval width over the prediction, a fraction). Thresholds that leave too few runs on
     either side (or, calibrated, too few levels below them to calibrate) are skipped and listed in
     ``df.attrs["notes"]``."""
-    _check_interval(interval)
+    check_interval(interval)
     runs, family = _prepare(data, law, x, columns, drop_highest_loss)
     xs = runs.column(x)
     if thresholds is None:
@@ -299,8 +293,6 @@ def leave_one_size_out(data: Runs | pd.DataFrame | str | os.PathLike,
     """Hold out each model size (parameter counts within ``rel_tol`` of each other are one size), fit
     ``law`` on the other sizes and predict the held-out runs with prediction intervals at ``level``.
     Holding out the smallest or largest size is an extrapolation; the others interpolate."""
-    from scalinglab.fitting import fit
-
     runs, family = _prepare(data, law, "params", columns, drop_highest_loss)
     sizes = runs.column("params")
     labels = size_labels(sizes, finite_number("rel_tol", rel_tol, low=0.0))

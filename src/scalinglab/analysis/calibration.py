@@ -43,6 +43,7 @@ from scipy import optimize
 from scalinglab.analysis.identifiability import distinct_levels
 from scalinglab.errors import FitError, ScalingLabError, choice, finite_number, whole_number
 from scalinglab.fitting import calibration as cal
+from scalinglab.fitting import fit
 from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
 
@@ -97,8 +98,6 @@ def rolling_origin_errors(result: FitResult, runs: Runs, xs: np.ndarray, *, orig
                           ) -> tuple[pd.DataFrame, list[float], list[int]]:
     """(table, origins used, runs per refit): one row per (origin, later run) with origin, distance
     (decades beyond the refit's largest x) and error (ln L_obs - ln L_pred, log-loss units)."""
-    from scalinglab.fitting import fit
-
     family = result.family
     n = len(xs)
     need = max(2 * (family.n_params + 1), int(math.ceil(min_fraction * n)))

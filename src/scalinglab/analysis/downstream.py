@@ -33,8 +33,11 @@ from scalinglab.analysis._metric_data import MetricData, read_metric_table
 from scalinglab.analysis._sigmoid import SigmoidLayout, multistart
 from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, finite_number, level_number, seed_number
+from scalinglab.fitting import fit
 from scalinglab.fitting.multistart import distinct_optima
 from scalinglab.fitting.result import percentile_interval
+from scalinglab.laws import get_family
+from scalinglab.resolve import AnyLaw, LawLike, law_inputs, resolve_law
 
 __all__ = ["MetricPrediction", "SigmoidFit", "TwoStepFit", "fit_sigmoid", "two_step", "sigmoid_curve",
            "fit_layout", "predictor", "check_bootstrap", "case_weights", "LOG_SCALES"]
@@ -259,15 +262,13 @@ class TwoStepFit(Displayed):
     _display = (("law", ""), ("metric", ""), ("midpoint", "", lambda f: f.sigmoid.midpoint),
                 ("slope", "", lambda f: f.sigmoid.slope), ("n_points", "points", lambda f: f.sigmoid.n_points))
 
-    law: Any
+    law: AnyLaw
     sigmoid: SigmoidFit
     metric: str
     notes: list[str] = field(default_factory=list)
 
     def loss(self, **X: Any) -> tuple[Array, Array | None]:
         """Step 1: point loss and (B, n) bootstrap-draw losses (None without draws) at ``X``."""
-        from scalinglab.resolve import law_inputs
-
         inputs, _ = law_inputs(self.law, **X)
         point = np.atleast_1d(np.asarray(self.law.family.predict_natural(self.law.params, **inputs), float))
         draws = getattr(self.law, "draws", None)
@@ -300,7 +301,7 @@ class TwoStepFit(Displayed):
         return {"metric": self.metric, "law": law, "sigmoid": self.sigmoid.to_dict(), "notes": self.notes}
 
 
-def two_step(data: str | os.PathLike | pd.DataFrame, metric: str = "accuracy", law: Any = "power_floor:flops",
+def two_step(data: str | os.PathLike | pd.DataFrame, metric: str = "accuracy", law: LawLike = "power_floor:flops",
              x: str = "flops", chance: float | None = None, bootstrap: int = 200, seed: int = 0, *,
              ceiling: float | None = 1.0, level: float = 0.95, columns: Mapping[str, str] | None = None,
              x_scale: float = 1.0) -> TwoStepFit:
@@ -326,13 +327,9 @@ def two_step(data: str | os.PathLike | pd.DataFrame, metric: str = "accuracy", l
     return TwoStepFit(law=fitted_law, sigmoid=sig, metric=md.metric, notes=notes + sig.notes)
 
 
-def _step_one(law: Any, md: MetricData, loss: Array, bootstrap: int, seed: int, level: float,
-              notes: list[str]) -> Any:
+def _step_one(law: LawLike, md: MetricData, loss: Array, bootstrap: int, seed: int, level: float,
+              notes: list[str]) -> AnyLaw:
     """A fitted law of x -> loss: fit a family by name, else resolve a given law."""
-    from scalinglab.fitting import fit
-    from scalinglab.laws import get_family
-    from scalinglab.resolve import resolve_law
-
     family = None
     if isinstance(law, str) and not law.lower().endswith(".json"):
         try:

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import stats
 
+from scalinglab.fitting.optimizer import minimize_residuals
 from scalinglab.fitting.result import FitResult, percentile_interval
 from scalinglab.fitting.runtime import single_threaded_blas
 from scalinglab.laws.base import LawFamily
@@ -45,36 +46,40 @@ def _joint_fit(family: LawFamily, data: list[tuple[dict[str, Array], Array]], th
     sizes = [len(y) for _, y in data]
     offsets = np.concatenate([[0], np.cumsum(sizes)])
 
+    m, n = len(other), int(offsets[-1])
+
     def unpack(z: Array, g: int) -> Array:
-        theta = np.empty(P)
-        theta[exp_idx] = z[:k]
-        theta[other] = z[k + g * len(other): k + (g + 1) * len(other)]
+        """Group g's law parameters (S, P) from the joint rows z (S, k + G m)."""
+        theta = np.empty((z.shape[0], P))
+        theta[:, exp_idx] = z[:, :k]
+        theta[:, other] = z[:, k + g * m: k + (g + 1) * m]
         return theta
 
-    def residuals(z: Array) -> Array:
-        return np.concatenate([family.log_predict(unpack(z, g)[None], X)[0] - y for g, (X, y) in enumerate(data)])
-
-    def jacobian(z: Array) -> Array:
-        J = np.zeros((offsets[-1], len(z)))
-        for g, (X, _) in enumerate(data):
-            _, Jg = family.log_predict(unpack(z, g)[None], X, jac=True)
-            rows = slice(offsets[g], offsets[g + 1])
-            J[rows, :k] = Jg[0, exp_idx, :].T
-            J[rows, k + g * len(other): k + (g + 1) * len(other)] = Jg[0, other, :].T
-        return J
+    def residuals(z: Array, _starts: Array, rows: slice, jac: bool = False):
+        """Log residuals (S, n) of every group's runs, and with ``jac`` their Jacobian (S, k + G m, n)."""
+        r = np.empty((z.shape[0], n))
+        J = np.zeros((z.shape[0], z.shape[1], n)) if jac else None
+        for g, (X, y) in enumerate(data):
+            cols = slice(offsets[g], offsets[g + 1])
+            if not jac:
+                r[:, cols] = family.log_predict(unpack(z, g), X) - y
+                continue
+            pred, Jg = family.log_predict(unpack(z, g), X, jac=True)
+            r[:, cols] = pred - y
+            J[:, :k, cols] = Jg[:, exp_idx, :]
+            J[:, k + g * m: k + (g + 1) * m, cols] = Jg[:, other, :]
+        return r[:, rows] if J is None else (r[:, rows], J[:, :, rows])
 
     T = np.array(thetas)
-    candidates = [T[g, exp_idx] for g in range(G)] + [np.median(T[:, exp_idx], axis=0)]
-    best = (np.inf, np.full(k, np.nan))
-    for shared in candidates:
-        z0 = np.clip(np.concatenate([shared, T[:, other].ravel()]), lb, ub)
-        with np.errstate(all="ignore"), single_threaded_blas():
-            res = optimize.least_squares(residuals, z0, jac=jacobian, bounds=(lb, ub), method="trf",
-                                         x_scale="jac", ftol=1e-12, xtol=1e-12, gtol=1e-12, max_nfev=2000)
-        rss = float(res.fun @ res.fun)
-        if np.isfinite(rss) and rss < best[0]:
-            best = (rss, res.x[:k].copy())
-    return best
+    shared = [T[g, exp_idx] for g in range(G)] + [np.median(T[:, exp_idx], axis=0)]
+    starts = np.array([np.concatenate([s, T[:, other].ravel()]) for s in shared])
+    with np.errstate(all="ignore"), single_threaded_blas():
+        res = minimize_residuals(residuals, starts, n, lb, ub, max_iter=2000, xtol=1e-12)
+        r = residuals(res.theta, starts, slice(0, n))
+    rss = np.einsum("sn,sn->s", r, r)
+    rss = np.where(np.isfinite(rss), rss, np.inf)
+    i = int(np.argmin(rss))
+    return (float(rss[i]), res.theta[i, :k].copy()) if np.isfinite(rss[i]) else (np.inf, np.full(k, np.nan))
 
 
 def shared_exponent_test(family: LawFamily, data: Mapping[str, tuple[dict[str, Array], Array]],

@@ -21,6 +21,7 @@ g's name: same seed, same answer, independent of the other groups. Loss in nats/
 
 from __future__ import annotations
 
+import os
 import zlib
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -41,8 +42,9 @@ from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import CANONICAL, Runs, load_runs
-from scalinglab.laws import get_family
+from scalinglab.laws import FamilySpec, get_family
 from scalinglab.laws.base import LawFamily
+from scalinglab.plan.approaches import fit_approach
 
 Array = np.ndarray
 
@@ -187,10 +189,10 @@ def _progress(total: int, enabled: bool):
 
 
 # ---- the main entry point --------------------------------------------------------------------------------
-def fit_groups(data: Any, law: Any = "power_floor:flops", *, by: str = "group", bootstrap: int = 200,
-               seed: int = 0, level: float = 0.95, reference: str | None = None, flops: Any = None,
-               loss: str = "huber", delta: float = 1e-3, columns: dict[str, str] | None = None,
-               progress: bool = False) -> GroupComparison:
+def fit_groups(data: Runs | pd.DataFrame | str | os.PathLike, law: FamilySpec = "power_floor:flops", *,
+               by: str = "group", bootstrap: int = 200, seed: int = 0, level: float = 0.95,
+               reference: str | None = None, flops: Any = None, loss: str = "huber", delta: float = 1e-3,
+               columns: dict[str, str] | None = None, progress: bool = False) -> GroupComparison:
     """Fit ``law`` to each group of ``data`` (anything ``sl.load_runs`` reads) and compare the groups.
 
     ``by``: the column whose values name the groups (kept as text). ``reference``: the group the others are
@@ -252,8 +254,9 @@ def _attach_multipliers(out: GroupComparison, ref_runs: Runs, flops: Any) -> Non
 
 
 # ---- compute-optimal exponents per group (Porian et al. 2024 style) ------------------------------------
-def optimal_exponents(data: Any, *, by: str = "group", approach: int = 2, bootstrap: int = 0, seed: int = 0,
-                      level: float = 0.95, columns: dict[str, str] | None = None, **options: Any) -> pd.DataFrame:
+def optimal_exponents(data: Runs | pd.DataFrame | str | os.PathLike, *, by: str = "group", approach: int = 2,
+                      bootstrap: int = 0, seed: int = 0, level: float = 0.95,
+                      columns: dict[str, str] | None = None, **options: Any) -> pd.DataFrame:
     """The compute-optimal exponents a (N_opt ∝ C^a, parameters vs FLOPs) and b = D_opt's, per group, from
     Hoffmann et al. 2022's approach ``approach`` (1, 2 or 3; ``options`` as
     :func:`scalinglab.plan.approaches.fit_approach`, the same path as ``scalinglab optimal --approach``:
@@ -264,8 +267,6 @@ def optimal_exponents(data: Any, *, by: str = "group", approach: int = 2, bootst
     One row per group (order of first appearance): group, a, a_low, a_high, b, b_low, b_high (intervals
     with a bootstrap, else NaN), n_levels, n_runs, warnings. A group whose approach fails gets its error
     in ``error`` and NaN exponents."""
-    from scalinglab.plan.approaches import fit_approach
-
     runs = load_runs(data, columns)
     rows = []
     for g, part in split_groups(runs, by).items():

@@ -96,7 +96,7 @@ def _ratio_warning(ratio: np.ndarray) -> list[str]:
             "since D moves in lockstep with N"]
 
 
-def fit_identifiability_warnings(result: Any, max_orders: float = MAX_ORDERS) -> list[str]:
+def fit_identifiability_warnings(result: FitResult, max_orders: float = MAX_ORDERS) -> list[str]:
     """Warnings from a fitted :class:`~scalinglab.fitting.FitResult`: positive parameters whose bootstrap
     interval spans more than ``max_orders`` orders of magnitude (log10(high/low)), parameters on a
     bound of the search box, and a fit that did not converge. A fit without a bootstrap gets one

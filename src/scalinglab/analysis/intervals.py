@@ -51,17 +51,17 @@ from scalinglab.fitting.predictive import (  # noqa: F401  (the arithmetic lives
     BISECTION_STEPS,
     MAD_EFFICIENCY,
     MAD_TO_SIGMA,
+    log_centres,
     residual_scale,
 )
 from scalinglab.fitting.predictive import mixture_quantiles as _mixture_quantiles
 from scalinglab.fitting.predictive import weighted_percentile as _weighted_percentile
-from scalinglab.fitting.result import FitResult
+from scalinglab.fitting.result import INTERVAL_METHODS, FitResult
+from scalinglab.plan.allocation import allocate
+from scalinglab.resolve import law_inputs
 
 Array = np.ndarray
 NOISE_KINDS = ("t", "resample")
-#: interval=: parameters + run-to-run noise (the default), or that widened by the law's misfit as
-#: learned from its own extrapolation errors (a calibrated fit, :func:`scalinglab.analysis.calibrate`)
-INTERVAL_KINDS = ("prediction", "calibrated")
 
 
 @dataclass(repr=False)
@@ -85,7 +85,7 @@ class PredictionInterval(Displayed):
     param_high: Array | None = None
     inputs: dict[str, Array] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    method: str = "prediction"  # INTERVAL_KINDS
+    method: str = "prediction"  # the interval= it was made with (check_interval)
     misfit: Array | None = None  # calibrated: the band's half-width q s(d) in log-loss units
 
     @property
@@ -114,8 +114,6 @@ class PredictionInterval(Displayed):
 def _law_inputs(result: FitResult, X: dict[str, Any]) -> tuple[dict[str, Array], tuple[int, ...], list[str]]:
     """Flattened law inputs from params/tokens/flops/step/budget keywords (C = 6ND completes a third;
     ``budget`` = compute-optimal allocation of the point estimate for a law of params and tokens)."""
-    from scalinglab.resolve import law_inputs
-
     X = {k: v for k, v in X.items() if v is not None}
     notes: list[str] = []
     budget = X.pop("budget", None)
@@ -132,8 +130,6 @@ def _law_inputs(result: FitResult, X: dict[str, Any]) -> tuple[dict[str, Array],
 def _budget_inputs(result: FitResult, budget: Any, notes: list[str]) -> dict[str, Array]:
     """Inputs at FLOP budget(s): for a law of params and tokens the compute-optimal (N, D) of the point
     estimate (``sl.optimal``, C = 6ND); for a law of flops the budget itself."""
-    from scalinglab.plan.allocation import allocate
-
     family = result.family
     budgets = np.atleast_1d(np.asarray(budget, dtype=float))
     if "params" in family.variables and "tokens" in family.variables:
@@ -151,6 +147,16 @@ def _budget_inputs(result: FitResult, budget: Any, notes: list[str]) -> dict[str
 
 
 # ---- public API -----------------------------------------------------------------------------------------
+def check_interval(interval: str) -> None:
+    """``interval=`` of a prediction interval: one of :data:`~scalinglab.fitting.result.INTERVAL_METHODS`
+    but "parameters" (a prediction interval always holds run-to-run noise): "prediction" (parameters +
+    noise, the default) or "calibrated" (that widened by the law's misfit learned from its own
+    extrapolation errors, :func:`scalinglab.analysis.calibrate`)."""
+    kinds = [m for m in INTERVAL_METHODS if m != "parameters"]
+    if interval not in kinds:
+        raise ScalingLabError(f"interval must be one of {', '.join(kinds)}, got {interval!r}")
+
+
 def prediction_interval(result: FitResult, level: float = 0.95, *, noise: str = "t", interval: str = "prediction",
                         **X: Any) -> PredictionInterval:
     """Loss (nats/token) a new run would observe at ``params=``/``tokens=``/``flops=``/``step=`` (or the
@@ -168,8 +174,7 @@ def prediction_interval(result: FitResult, level: float = 0.95, *, noise: str = 
     level = level_number(level)
     if noise not in NOISE_KINDS:
         raise ScalingLabError(f"noise must be one of {', '.join(NOISE_KINDS)}, got {noise!r}")
-    if interval not in INTERVAL_KINDS:
-        raise ScalingLabError(f"interval must be one of {', '.join(INTERVAL_KINDS)}, got {interval!r}")
+    check_interval(interval)
     if interval == "calibrated" and result.calibration is None:
         raise ScalingLabError(f"interval='calibrated' needs a calibrated fit: this fit of {result.law} carries "
                               "no calibration (attach one with sl.analysis.calibrate(result, runs))")
@@ -177,10 +182,8 @@ def prediction_interval(result: FitResult, level: float = 0.95, *, noise: str = 
         raise ScalingLabError(f"fit of {result.law} carries no residuals: cannot estimate run-to-run noise")
     flat, shape, notes = _law_inputs(result, X)
     family = result.family
-    with np.errstate(over="ignore", invalid="ignore"):
-        point = family.log_predict(np.asarray(result.theta, dtype=float)[None, :], flat)
-        has_draws = result.draws is not None and len(result.draws) > 0
-        centres = family.log_predict(np.asarray(result.draws, dtype=float), flat) if has_draws else point
+    point, centres = log_centres(family, result.theta, result.draws, flat)
+    has_draws = result.draws is not None and len(result.draws) > 0
     sigma, dof = residual_scale(result.residuals, family.n_params)
     tail = 0.5 * (1.0 - float(level))
     if noise == "t":

@@ -32,7 +32,7 @@ from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, count_array
 from scalinglab.fitting.result import percentile_interval
-from scalinglab.resolve import AnyLaw, resolve_law
+from scalinglab.resolve import AnyLaw, LawLike, resolve_law
 
 Array = np.ndarray
 FLOOR_FORMS = ("power", "power_floor", "chinchilla")
@@ -163,7 +163,7 @@ def _multiplier(E_a, K_a, g_a, E_b, K_b, g_b, c: Array) -> Array:
         return np.where(reach, np.exp(ln_k), np.inf)
 
 
-def compute_multiplier(result_a: Any, result_b: Any, flops: Any) -> ComputeMultiplier:
+def compute_multiplier(result_a: LawLike, result_b: LawLike, flops: Any) -> ComputeMultiplier:
     """Compute-equivalent multiplier of law B relative to law A at FLOP counts ``flops``.
 
     ``result_a``, ``result_b``: fits (FitResult), fit JSON files or published law names (no interval then).
@@ -256,7 +256,7 @@ def _slopes(log10x: Array, gaps: Array) -> Array:
     return (gaps - gaps.mean(axis=-1, keepdims=True)) @ xc / float(xc @ xc)
 
 
-def gap_trend(result_a: Any, result_b: Any, flops_grid: Any, *, kind: str = "difference") -> GapTrend:
+def gap_trend(result_a: LawLike, result_b: LawLike, flops_grid: Any, *, kind: str = "difference") -> GapTrend:
     """Whether the gap between law B and law A narrows with scale, e.g. a low- vs a high-resource
     language in a multilingual model (Fernandes et al. 2023 fit such per-language laws). The laws: fits,
     fit JSON files or published law names (as :func:`compute_multiplier`).

@@ -40,6 +40,7 @@ import pandas as pd
 from scalinglab.analysis.backtest import _backtest_runs, _prepare
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list, positive_number
+from scalinglab.fitting import FitResult, fit
 from scalinglab.fitting.result import percentile_interval
 from scalinglab.io import Runs
 from scalinglab.laws import get_family
@@ -115,8 +116,6 @@ def select_law(data: Runs | pd.DataFrame | str | os.PathLike, laws: Sequence[str
 
 def _score_law(runs: Runs, law: str | LawFamily, threshold: float, x: str, bootstrap: int, seed: int,
                level: float, loss: str, notes: list[str]) -> dict[str, Any] | None:
-    from scalinglab.fitting import fit
-
     try:
         family = get_family(law)
     except ScalingLabError as exc:
@@ -158,8 +157,6 @@ def regime_change(data: Runs | pd.DataFrame | str | os.PathLike, x: str = "flops
     diminishing_returns (bool), local_exponent_small / _large (k at the smallest and largest x),
     exponent_ratio_interval (of k_large / k_small) and reasons (one sentence per criterion, prefixed
     ok: or fails:)."""
-    from scalinglab.fitting import fit
-
     runs, _ = _prepare(data, f"power:{x}", x, None, 0)
     if holdout_above is not None:
         holdout_above = positive_number("holdout_above", holdout_above)
@@ -198,7 +195,7 @@ def regime_change(data: Runs | pd.DataFrame | str | os.PathLike, x: str = "flops
     return out
 
 
-def _diminishing(result: Any, x: str, xs: np.ndarray, level: float) -> dict[str, Any]:
+def _diminishing(result: FitResult, x: str, xs: np.ndarray, level: float) -> dict[str, Any]:
     at = np.array([xs.min(), xs.max()])
     k = _local_exponent(result.family, np.asarray(result.theta)[None, :], x, at)[0]
     out: dict[str, Any] = {"local_exponent_small": float(k[0]), "local_exponent_large": float(k[1]),

@@ -17,18 +17,20 @@ needed. Loss in nats/token; N as counted by the data (Kaplan: non-embedding, 12 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, column_name
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import Runs, load_runs
-from scalinglab.laws import get_family
+from scalinglab.laws import FamilySpec, get_family
 from scalinglab.laws.base import Array, LawFamily, grid
 
 EFFECT_FACTORS = (2.0, 10.0)  # report the loss increase this many times away from the best aspect
@@ -153,9 +155,10 @@ def _aspect(runs, n_layer: str, d_model: str, aspect: str | None) -> Array:
     return values
 
 
-def shape_effect(data: Any, law: Any = "power_floor:params", *, n_layer: str = "n_layer", d_model: str = "d_model",
-                 aspect: str | None = None, bootstrap: int = 200, seed: int = 0, level: float = 0.95,
-                 loss: str = "huber", columns: Mapping[str, str] | None = None) -> ShapeEffect:
+def shape_effect(data: Runs | pd.DataFrame | str | os.PathLike, law: FamilySpec = "power_floor:params", *,
+                 n_layer: str = "n_layer", d_model: str = "d_model", aspect: str | None = None, bootstrap: int = 200,
+                 seed: int = 0, level: float = 0.95, loss: str = "huber",
+                 columns: Mapping[str, str] | None = None) -> ShapeEffect:
     """Fit ``law`` (a law of params, by default L = E + A N^-alpha) with and without the shape term of the
     module docstring to runs with columns ``n_layer`` and ``d_model`` (or an ``aspect`` column holding
     d_model/n_layer) and report the effect size with bootstrap intervals and an F test (least squares,

@@ -23,7 +23,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import pandas as pd
@@ -32,11 +32,19 @@ from scalinglab.analysis._metric_data import SCALES, read_metric_table
 from scalinglab.analysis.downstream import LOG_SCALES, SigmoidFit, TwoStepFit, fit_sigmoid, two_step
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list, finite_array, finite_number
+from scalinglab.fitting import fit
+from scalinglab.fitting.result import FitResult
+from scalinglab.laws import get_family
+from scalinglab.laws.base import LawFamily
+from scalinglab.laws.published import PublishedLaw
+from scalinglab.resolve import AnyLaw, LawLike, resolve_law
 
 __all__ = ["Threshold", "capability_threshold", "threshold_widening"]
 
 Array = np.ndarray
 LOG10_GRID = np.linspace(0.0, 100.0, 10001)  # log10 x searched for a law's crossing
+#: What a threshold is solved from: a fitted sigmoid or two-step fit, a law, or a table to fit.
+Source = Union[SigmoidFit, TwoStepFit, FitResult, PublishedLaw, str, os.PathLike, pd.DataFrame]
 
 
 @dataclass(repr=False)
@@ -86,8 +94,8 @@ class Threshold(Displayed):
                 "extrapolation_decades": self.extrapolation_decades, "notes": self.notes}
 
 
-def capability_threshold(data_or_fit: Any, metric: str = "accuracy", target: float = 0.8, x: str = "flops", *,
-                         law: Any = None, direction: str | None = None, chance: float | None = None,
+def capability_threshold(data_or_fit: Source, metric: str = "accuracy", target: float = 0.8, x: str = "flops", *,
+                         law: LawLike | None = None, direction: str | None = None, chance: float | None = None,
                          ceiling: float | None = 1.0, bootstrap: int = 200, seed: int = 0, level: float = 0.95,
                          columns: Mapping[str, str] | None = None, x_scale: float = 1.0) -> Threshold:
     """Smallest ``x`` where the prediction crosses ``target``: below it for ``metric="loss"``,
@@ -114,7 +122,7 @@ def capability_threshold(data_or_fit: Any, metric: str = "accuracy", target: flo
     return _from_law(fit, float(target), direction, largest, level)
 
 
-def _check_target(target: float, obj: Any, chance: float | None, ceiling: float | None) -> None:
+def _check_target(target: float, obj: Source, chance: float | None, ceiling: float | None) -> None:
     """A metric target must lie strictly inside the sigmoid's fixed range (floor, ceiling)."""
     if isinstance(obj, TwoStepFit):
         obj = obj.sigmoid
@@ -151,18 +159,11 @@ def _fitted(obj, metric, x, law, chance, ceiling, bootstrap, seed, level, column
     return fit, float(10.0 ** fit.t.max())
 
 
-def _is_law(obj: Any) -> bool:
-    from scalinglab.fitting.result import FitResult
-    from scalinglab.laws.published import PublishedLaw
-
+def _is_law(obj: Source) -> bool:
     return isinstance(obj, (FitResult, PublishedLaw))
 
 
 def _fit_law(data, x, law, bootstrap, seed, level, columns, x_scale):
-    from scalinglab.fitting import fit
-    from scalinglab.laws import get_family
-    from scalinglab.resolve import resolve_law
-
     md = read_metric_table(data, "loss", x, columns=columns, x_scale=x_scale, bounded=False)
     if law is not None and not (isinstance(law, str) and _family_or_none(law) is not None):
         return resolve_law(law), float(md.x.max())
@@ -175,8 +176,6 @@ def _fit_law(data, x, law, bootstrap, seed, level, columns, x_scale):
 
 
 def _family_or_none(name: str):
-    from scalinglab.laws import get_family
-
     try:
         return get_family(name)
     except ScalingLabError:
@@ -223,7 +222,7 @@ def _from_two_step(fit: TwoStepFit, target: float, direction: str, largest: floa
                       notes + list(fit.notes))
 
 
-def _from_law(law: Any, target: float, direction: str, largest: float | None, level: float) -> Threshold:
+def _from_law(law: AnyLaw, target: float, direction: str, largest: float | None, level: float) -> Threshold:
     if direction != "below":
         raise ScalingLabError("a loss threshold is a loss falling below the target (direction 'below')")
     var = _one_variable(law)
@@ -244,7 +243,7 @@ def _from_law(law: Any, target: float, direction: str, largest: float | None, le
                       notes + list(getattr(law, "notes", []) or []))
 
 
-def law_crossing(family: Any, thetas: Array, targets: Array, var: str) -> Array:
+def law_crossing(family: LawFamily, thetas: Array, targets: Array, var: str) -> Array:
     """Per row: the first x (log grid 1 .. 1e100, interpolated) where the law's loss <= target; +inf if none."""
     X = 10.0 ** LOG10_GRID
     with np.errstate(over="ignore", invalid="ignore"):
@@ -265,7 +264,7 @@ def law_crossing(family: Any, thetas: Array, targets: Array, var: str) -> Array:
     return np.where(hit, 10.0 ** logx, np.inf)
 
 
-def _one_variable(law: Any) -> str:
+def _one_variable(law: AnyLaw) -> str:
     variables = tuple(law.family.variables)
     if len(variables) != 1:
         raise ScalingLabError(f"a threshold needs a law of one variable (e.g. power_floor:flops); this law reads "
@@ -273,7 +272,7 @@ def _one_variable(law: Any) -> str:
     return variables[0]
 
 
-def _theta(law: Any) -> Array:
+def _theta(law: AnyLaw) -> Array:
     theta = getattr(law, "theta", None)
     return np.asarray(theta if theta is not None else law.family.from_natural(law.params), float)
 
@@ -317,9 +316,9 @@ def _interval(values: Array, level: float) -> tuple[float, float]:
 def threshold_widening(data: str | os.PathLike | pd.DataFrame, metric: str = "accuracy", target: float = 0.8,
                        x: str = "flops", *, cutoffs: Any = None,
                        keep_fractions: tuple[float, ...] = (1.0, 0.85, 0.7, 0.55),
-                       law: Any = None, chance: float | None = None, ceiling: float | None = 1.0, bootstrap: int = 200,
-                       seed: int = 0, level: float = 0.95, columns: Mapping[str, str] | None = None,
-                       x_scale: float = 1.0) -> pd.DataFrame:
+                       law: LawLike | None = None, chance: float | None = None, ceiling: float | None = 1.0,
+                       bootstrap: int = 200, seed: int = 0, level: float = 0.95,
+                       columns: Mapping[str, str] | None = None, x_scale: float = 1.0) -> pd.DataFrame:
     """Refit on the rows with x <= each cut-off and solve the threshold each time: one row per
     cut-off with ``cutoff`` (largest x kept), ``n_points``, ``value``, ``low``, ``high``,
     ``width_decades`` = log10(high / low) and ``distance_decades`` = log10(value / cutoff), sorted

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.counting import SIX_ND
+from scalinglab.counting import SIX_ND, complete_counts
 from scalinglab.errors import ScalingLabError
 
 Array = np.ndarray
@@ -65,10 +65,8 @@ def x_values(x: str, inputs: Mapping[str, Any], law: str = "the law") -> Array:
     ScalingLabError when ``x`` cannot be had from the inputs."""
     if x in inputs:
         return np.asarray(inputs[x], dtype=float)
-    a, b = _SIX_ND.get(x, ("", ""))
-    if a in inputs and b in inputs:
-        va, vb = np.asarray(inputs[a], dtype=float), np.asarray(inputs[b], dtype=float)
-        return SIX_ND[x][1](va, vb)
+    if x in SIX_ND and all(o in inputs for o in _SIX_ND[x]):
+        return complete_counts({o: np.asarray(inputs[o], dtype=float) for o in _SIX_ND[x]})[x]
     raise ScalingLabError(f"{law} reads {', '.join(inputs) or 'nothing'}: the extrapolation distance in {x} "
                           f"cannot be had from that (calibrate on one of {', '.join(_reachable(inputs))})")
 

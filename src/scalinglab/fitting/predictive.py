@@ -75,15 +75,22 @@ def weighted_percentile(values: Array, p: float) -> Array:
     return np.nanpercentile(v, 100.0 * p, axis=0)
 
 
+def log_centres(family, theta: Array, draws: Array | None, flat: dict[str, Array]) -> tuple[Array, Array]:
+    """(ln point (1, n), ln centres (K, n)): the log-loss predicted by the point estimate ``theta`` and by
+    each bootstrap draw (the point itself when there are no draws) at the flattened law inputs ``flat``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        point = family.log_predict(np.asarray(theta, dtype=float)[None, :], flat)
+        has_draws = draws is not None and len(draws) > 0
+        centres = family.log_predict(np.asarray(draws, dtype=float), flat) if has_draws else point
+    return point, centres
+
+
 def log_prediction_bounds(family, theta: Array, draws: Array | None, residuals: Array,
                           flat: dict[str, Array], level: float) -> tuple[Array, Array, Array, float]:
     """(ln point, ln low, ln high, sigma) of the parameter + noise interval at ``level`` (noise
     sigma * t_nu around each bootstrap draw; around the point estimate alone without draws), at the
     flattened law inputs ``flat``."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        point = family.log_predict(np.asarray(theta, dtype=float)[None, :], flat)
-        has_draws = draws is not None and len(draws) > 0
-        centres = family.log_predict(np.asarray(draws, dtype=float), flat) if has_draws else point
+    point, centres = log_centres(family, theta, draws, flat)
     sigma, dof = residual_scale(residuals, family.n_params)
     tail = 0.5 * (1.0 - float(level))
     lo, hi = mixture_quantiles(centres, sigma, dof, (tail, 1.0 - tail))

@@ -22,6 +22,7 @@ from scalinglab.fitting.constraints import check_saved_constraints, constraint_l
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.predictive import log_prediction_bounds
 from scalinglab.fitting.status import FitStatus
+from scalinglab.laws import get_family
 from scalinglab.laws.base import LawFamily
 
 Array = np.ndarray
@@ -284,8 +285,6 @@ class FitResult(Displayed):
     def from_dict(cls, d: dict[str, Any], family: LawFamily | None = None) -> FitResult:
         """Rebuild from :meth:`to_dict`. A :class:`~scalinglab.laws.CustomLaw` fit needs its law
         object passed as ``family`` (a Python function cannot be stored in JSON)."""
-        from scalinglab.laws import get_family
-
         if not isinstance(d, dict) or d.get("format") != "scalinglab.fitting":
             raise ScalingLabError("not a scalinglab fit (JSON without \"format\": \"scalinglab.fitting\")")
         if d.get("format_version", 0) > FORMAT_VERSION:

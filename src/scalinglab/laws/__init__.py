@@ -17,8 +17,9 @@ Published fits with their constants live in :mod:`scalinglab.laws.published`.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.base import LawFamily
@@ -30,6 +31,10 @@ from scalinglab.laws.kaplan import KaplanND, KaplanNS
 from scalinglab.laws.muennighoff import DataConstrained
 from scalinglab.laws.overtrain import Overtrain
 from scalinglab.laws.power import Power, PowerFloor
+from scalinglab.laws.published import REGISTRY
+
+#: What :func:`get_family` accepts: a name (``name:opt:...``), a spec dict or a LawFamily.
+FamilySpec = Union[str, Mapping[str, Any], LawFamily]
 
 FAMILIES: dict[str, type[LawFamily]] = {
     "chinchilla": Chinchilla,
@@ -44,7 +49,7 @@ FAMILIES: dict[str, type[LawFamily]] = {
 }
 
 __all__ = [
-    "FAMILIES", "LawFamily", "get_family", "list_families",
+    "FAMILIES", "FamilySpec", "LawFamily", "get_family", "list_families",
     "Chinchilla", "Power", "PowerFloor", "KaplanND", "KaplanNS", "BrokenPowerLaw", "CustomLaw",
     "DataConstrained", "Overtrain", "DownstreamError",
 ]
@@ -59,10 +64,6 @@ def _lookup(name: str) -> type[LawFamily]:
 
 def _unknown_message(name: str) -> str:
     """Unknown family: suggest a close name, and explain when the name is a published law."""
-    import difflib
-
-    from scalinglab.laws.published import REGISTRY
-
     key = name.strip().lower()
     if key in REGISTRY:
         fam = REGISTRY[key].family.name
@@ -110,7 +111,7 @@ def _from_spec(spec: Mapping[str, Any]) -> LawFamily:
                               f"(accepted: {sorted(cls().options()) or 'none'})") from None
 
 
-def get_family(spec: str | Mapping[str, Any] | LawFamily) -> LawFamily:
+def get_family(spec: FamilySpec) -> LawFamily:
     """The law family named by ``spec`` (a name, ``name:opt:...``, a spec dict or an instance)."""
     if isinstance(spec, LawFamily):
         return spec

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
+from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, params_from, tokens_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list
 from scalinglab.errors import plain_repr as _show
@@ -42,6 +42,7 @@ from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.resolve import (
     AnyLaw,
+    LawLike,
     allocation_params,
     extrapolation,
     extrapolation_warnings,
@@ -236,7 +237,7 @@ def numerical_optimum(family: LawFamily, theta: Array, flops: float,
     at_edge): parameters and nats/token per row (nan where the minimum is on the edge of the range,
     flagged in ``at_edge``)."""
     fixed = dict(fixed or {})
-    ln_hi = math.log(flops / FLOPS_PER_PARAM_TOKEN)
+    ln_hi = math.log(params_from(1.0, flops))  # N at D = 1 token
     coarse = np.linspace(0.0, ln_hi, max(64, int(ln_hi * COARSE_POINTS_PER_E_FOLD) + 1))
     f = _grid_log_loss(family, theta, coarse, flops, fixed)
     idx = np.argmin(f, axis=1)
@@ -262,7 +263,7 @@ def polish_point(family: LawFamily, theta_row: Array, flops: float, n_start: flo
     fixed = dict(fixed or {})
     theta_row = np.asarray(theta_row, dtype=float).reshape(1, -1)
     x0 = math.log(n_start)
-    lo, hi = max(0.0, x0 - 0.1), min(math.log(flops / FLOPS_PER_PARAM_TOKEN), x0 + 0.1)
+    lo, hi = max(0.0, x0 - 0.1), min(math.log(params_from(1.0, flops)), x0 + 0.1)
 
     def objective(x: float) -> float:
         value = float(_grid_log_loss(family, theta_row, np.array([x]), flops, fixed)[0, 0])
@@ -279,7 +280,7 @@ def _interval(values: Array, level: float) -> list[float]:
     return [float(lo), float(hi)]
 
 
-def allocate(law: Any, flops: float, fixed: Mapping[str, float] | None = None, *,
+def allocate(law: LawLike, flops: float, fixed: Mapping[str, float] | None = None, *,
              force_numerical: bool = False, allow_unidentified: bool = False) -> Allocation:
     """The compute-optimal allocation of ``law`` at ``flops`` FLOPs, other variables held at ``fixed``
     (e.g. ``{"unique_tokens": 25e9}``). ``force_numerical`` skips the chinchilla closed form (for checks).
@@ -343,7 +344,7 @@ def _add_intervals(alloc: Allocation, family: LawFamily, draws: Array, level: fl
     alloc.loss_ci, alloc.level = _interval(loss, level), level
 
 
-def optimal_allocation(law: Any, flops: float, *, allow_unidentified: bool = False) -> Allocation:
+def optimal_allocation(law: LawLike, flops: float, *, allow_unidentified: bool = False) -> Allocation:
     """Compute-optimal N (parameters), D (tokens) and loss (nats/token) of ``law`` at ``flops`` FLOPs
     with C = 6ND: closed form for the chinchilla family (Hoffmann et al. 2022 eq. 4), numerical for
     any other law of params and tokens. ``law``: anything :func:`scalinglab.resolve_law` accepts.
@@ -352,7 +353,7 @@ def optimal_allocation(law: Any, flops: float, *, allow_unidentified: bool = Fal
     return allocate(law, flops, allow_unidentified=allow_unidentified)
 
 
-def optimal_frontier(law: Any, flops: Sequence[float], *, allow_unidentified: bool = False) -> list[Allocation]:
+def optimal_frontier(law: LawLike, flops: Sequence[float], *, allow_unidentified: bool = False) -> list[Allocation]:
     """:func:`optimal_allocation` at each budget of ``flops`` (FLOPs), in the order given."""
     budgets = as_list("flops (the FLOP budgets of a frontier)", flops)
     resolved = resolve_law(law)

@@ -32,6 +32,7 @@ are percentile intervals at ``level``. Approach 3 takes its intervals from the f
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,9 +43,11 @@ import pandas as pd
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, choice, count_array, finite_number
+from scalinglab.fitting import fit as fit_law
 from scalinglab.fitting.api import check_bootstrap_options
 from scalinglab.fitting.result import FitResult, percentile_interval
 from scalinglab.io import Runs, load_runs
+from scalinglab.plan.allocation import optimal_frontier
 from scalinglab.plan.approach2 import isoflop_optima
 from scalinglab.plan.envelope import envelope_optima
 from scalinglab.plan.isoflop import (
@@ -106,8 +109,6 @@ class ApproachResult(Displayed):
         ``tokens_ci`` when bootstrapped; approach 3 also gives the predicted ``loss`` (nats/token)."""
         c = _positive_flops(flops)
         if self.fit is not None:
-            from scalinglab.plan.allocation import optimal_frontier
-
             # the fit was already checked (approach 3 refuses or warns on unidentified parameters)
             return [_frontier_entry(al.to_dict())
                     for al in optimal_frontier(self.fit, list(c), allow_unidentified=True)]
@@ -171,7 +172,8 @@ class ApproachResult(Displayed):
 
 
 # ---- entry points --------------------------------------------------------------------------------
-def fit_approach(runs: Any, approach: int, bootstrap: int = 0, seed: int = 0, level: float = 0.95, *,
+def fit_approach(runs: Runs | pd.DataFrame | str | os.PathLike, approach: int, bootstrap: int = 0,
+                 seed: int = 0, level: float = 0.95, *,
                  columns: Mapping[str, str] | None = None, drop_highest_loss: int = 0,
                  allow_unidentified: bool = False, **options: Any) -> ApproachResult:
     """Estimate a, b and the compute-optimal frontier from ``runs`` (anything ``load_runs`` accepts).
@@ -224,7 +226,8 @@ def _pooled_groups_warning(runs: Runs, approach: int) -> list[str]:
              "all of them; fit each group separately (filter the table by group)")]
 
 
-def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: float | None = None,
+def compare_approaches(runs: Runs | pd.DataFrame | str | os.PathLike, bootstrap: int = 0, seed: int = 0,
+                       flops: float | None = None,
                        level: float = 0.95, *, columns: Mapping[str, str] | None = None,
                        drop_highest_loss: int = 0, require_bracket: bool = True, profile: str | None = None,
                        loss_noise: float | None = None) -> pd.DataFrame:
@@ -268,8 +271,6 @@ def compare_approaches(runs: Any, bootstrap: int = 0, seed: int = 0, flops: floa
 # ---- approach 3: the parametric fit ----------------------------------------------------------------
 def _approach3(runs: Runs, bootstrap: int, seed: int, level: float, options: dict[str, Any],
                allow_unidentified: bool = False) -> ApproachResult:
-    from scalinglab.fitting import fit as fit_law
-
     res = fit_law(runs, "chinchilla", bootstrap=bootstrap, seed=seed, level=level, **options)
     guard = unidentified_guard(res, "approach 3's compute-optimal frontier", allocation_params(res),
                                allow=allow_unidentified)

@@ -20,7 +20,7 @@ from scalinglab.laws.base import Array
 from scalinglab.laws.muennighoff import R_D_STAR, DataConstrained, _decayed, _positive  # noqa: F401 (re-exported)
 from scalinglab.laws.published import PublishedLaw, get_published
 from scalinglab.plan.allocation import Allocation, allocate
-from scalinglab.resolve import resolve_law
+from scalinglab.resolve import AnyLaw, LawLike, resolve_law
 
 #: The paper's fit, as registered under ``muennighoff2023`` in :mod:`scalinglab.laws.published`.
 MUENNIGHOFF2023 = get_published("muennighoff2023")
@@ -64,13 +64,13 @@ class CappedAllocation(Allocation):
         return d
 
 
-def _resolve(law: Any) -> Any:
+def _resolve(law: LawLike) -> AnyLaw:
     if isinstance(law, str) and law.strip().lower() == MUENNIGHOFF2023.key:
         return MUENNIGHOFF2023
     return resolve_law(law)
 
 
-def optimal_with_unique_cap(law: Any, flops: float, unique_tokens: float, *,
+def optimal_with_unique_cap(law: LawLike, flops: float, unique_tokens: float, *,
                             allow_unidentified: bool = False) -> CappedAllocation:
     """The best N (parameters) and D (training tokens, possibly many epochs) at ``flops`` FLOPs
     (C = 6ND) when only ``unique_tokens`` unique tokens exist, by numerical minimisation of

@@ -52,6 +52,7 @@ from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, SECONDS_PER
 from scalinglab.errors import ScalingLabError, finite_number, finite_result, non_negative_number
 from scalinglab.errors import plain_repr as _show
 from scalinglab.plan.architecture import Architecture
+from scalinglab.plan.hardware import Device, training_time
 from scalinglab.plan.presets import get_architecture, list_architectures
 
 __all__ = [
@@ -155,12 +156,10 @@ def flops_from_pf_days(days: float) -> float:
     return finite_result("FLOPs", non_negative_number("pf_days", days) * PF_DAY_FLOPS)
 
 
-def gpu_hours(flops: float, device: Any = "h100-sxm", mfu: float = 1.0, dtype: str = "bf16") -> float:
+def gpu_hours(flops: float, device: str | Device = "h100-sxm", mfu: float = 1.0, dtype: str = "bf16") -> float:
     """FLOPs (a count) -> device-hours on ``device`` at model FLOPs utilisation ``mfu``:
     C / (dense peak FLOP/s x MFU) / 3600 (references.md A5). With the default MFU of 1 this is the
     ideal lower bound; real runs reach ~0.35-0.45 (references.md A4). Wall time on K devices is this / K."""
-    from scalinglab.plan.hardware import training_time
-
     return training_time(flops, device, 1, mfu, dtype) / SECONDS_PER_HOUR
 
 

@@ -32,19 +32,18 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
+from scalinglab.counting import flops_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, count_array, finite_number, loss_number
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.chinchilla import Chinchilla
-from scalinglab.resolve import AnyLaw, law_name, resolve_law, unidentified_guard
+from scalinglab.resolve import AnyLaw, LawLike, law_name, resolve_law, unidentified_guard
 
 Array = np.ndarray
 LN_TOKENS_MAX = math.log(1e30)  # bisection range for D: 1 .. 1e30 tokens
 LN_PARAMS_MAX = math.log(1e20)  # search range for N: 1 .. 1e20 parameters
 GRID_POINTS = 1201
 BISECTION_STEPS = 64
-TRAIN_FLOPS_PER_PARAM_TOKEN = FLOPS_PER_PARAM_TOKEN  # C = 6ND, the one definition in scalinglab.counting
 INFERENCE_FLOPS_PER_PARAM_TOKEN = 2.0  # forward pass, 2N per token (Kaplan et al. 2020 sec. 2.1)
 #: typical ranges (tokens per parameter; parameters): outside them the answer is an extrapolation
 TOKENS_PER_PARAM_RANGE = (1.0, 1e5)
@@ -84,7 +83,7 @@ class InferenceOptimum(Displayed):
         return asdict(self)
 
 
-def _law_parts(law: Any) -> tuple[AnyLaw, LawFamily, dict[str, float]]:
+def _law_parts(law: LawLike) -> tuple[AnyLaw, LawFamily, dict[str, float]]:
     resolved = resolve_law(law)
     family = resolved.family
     if set(family.variables) != {"params", "tokens"}:
@@ -131,7 +130,7 @@ def _tokens(family: LawFamily, params: dict[str, float], n: Array, ell: float) -
     return np.where(room > 0, d, np.inf)
 
 
-def tokens_for_loss(law: Any, params: Any, target_loss: float) -> Array:
+def tokens_for_loss(law: LawLike, params: Any, target_loss: float) -> Array:
     """Training tokens D a model of ``params`` parameters needs to reach ``target_loss`` (nats/token)
     under ``law``, L(N, D) = target: closed form for the chinchilla family
     D = (B/(target - E - A/N^alpha))^(1/beta), bisection otherwise. inf where the model cannot reach it."""
@@ -146,7 +145,7 @@ def _ln_total(family: LawFamily, params: dict[str, float], ln_n: Array, ell: flo
     n = np.exp(ln_n)
     d = _tokens(family, params, n, ell)
     with np.errstate(all="ignore"):
-        total = TRAIN_FLOPS_PER_PARAM_TOKEN * n * d + INFERENCE_FLOPS_PER_PARAM_TOKEN * n * d_inf
+        total = flops_from(n, d) + INFERENCE_FLOPS_PER_PARAM_TOKEN * n * d_inf
         return np.where(np.isfinite(total), np.log(total), np.inf)
 
 
@@ -172,7 +171,7 @@ def _minimise_total(family: LawFamily, params: dict[str, float], ell: float, d_i
     return math.exp(x)
 
 
-def inference_optimal(law: Any, target_loss: float, inference_tokens: float, *,
+def inference_optimal(law: LawLike, target_loss: float, inference_tokens: float, *,
                       allow_unidentified: bool = False) -> InferenceOptimum:
     """Minimise 6 N D_train + 2 N D_inf FLOPs subject to L(N, D_train) = ``target_loss`` (nats/token),
     for ``inference_tokens`` lifetime inference tokens (Sardana et al. 2024), and compare with the
@@ -221,6 +220,6 @@ def _range_notes(name: str, ell: float, *models: tuple[str, float, float]) -> li
 
 def _costs(n: float, d_train: float, d_inf: float) -> tuple[float, float, float]:
     """(training, inference, total) FLOPs: 6 N D_train, 2 N D_inf and their sum."""
-    train = TRAIN_FLOPS_PER_PARAM_TOKEN * n * d_train
+    train = flops_from(n, d_train)
     infer = INFERENCE_FLOPS_PER_PARAM_TOKEN * n * d_inf
     return train, infer, train + infer

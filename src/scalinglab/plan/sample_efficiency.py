@@ -35,7 +35,7 @@ from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, count_array, count_number, loss_number, positive_number
 from scalinglab.laws.kaplan import KaplanND
 from scalinglab.plan.inference_aware import tokens_for_loss
-from scalinglab.resolve import AnyLaw, law_name, resolve_law
+from scalinglab.resolve import AnyLaw, LawLike, law_name, resolve_law
 
 Array = np.ndarray
 KAPLAN_ND_KEY = "kaplan2020-nd"  # Table 2: N_c 6.4e13, D_c 1.8e13, alpha_N 0.076, alpha_D 0.103
@@ -53,21 +53,21 @@ KAPLAN_TABLE6 = {
 KAPLAN_C_MIN_SCALE_PF_DAYS, KAPLAN_ALPHA_C_MIN = 3.1e8, 0.050
 
 
-def _kaplan_law(law: Any) -> AnyLaw:
+def _kaplan_law(law: LawLike) -> AnyLaw:
     resolved = resolve_law(law)
     if not isinstance(resolved.family, KaplanND):
         raise ScalingLabError(f"law {law_name(resolved)} is not a Kaplan L(N, D) law (family kaplan_nd)")
     return resolved
 
 
-def converged_loss(params: Any, law: Any = KAPLAN_ND_KEY) -> Array:
+def converged_loss(params: Any, law: LawLike = KAPLAN_ND_KEY) -> Array:
     """L(N, inf) = (N_c/N)^alpha_N (nats/token): the loss of N non-embedding parameters with unlimited
     data, from the L(N, D) law (Kaplan et al. 2020 eq. 4.1 at D -> inf)."""
     p = _kaplan_law(law).params
     return (p["N_c"] / count_array("params", params)) ** p["alpha_N"]
 
 
-def tokens_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -> Array:
+def tokens_to_reach(target_loss: float, params: Any, law: LawLike = KAPLAN_ND_KEY) -> Array:
     """Tokens D for N (non-embedding) parameters to reach ``target_loss`` nats/token under L(N, D)
     (Kaplan Table 2 by default): D = D_c / (L^(1/alpha_D) - (N_c/N)^(alpha_N/alpha_D)); inf where the
     target is at or below L(N, inf). Another law of (params, tokens) is solved numerically."""
@@ -82,7 +82,7 @@ def tokens_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -
         return np.where(room > 0, p["D_c"] / room, np.inf)
 
 
-def compute_to_reach(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -> Array:
+def compute_to_reach(target_loss: float, params: Any, law: LawLike = KAPLAN_ND_KEY) -> Array:
     """Training FLOPs 6 N D to reach ``target_loss`` with N parameters (inf where unreachable)."""
     n = count_array("params", params)
     return _six_nd(n, tokens_to_reach(target_loss, n, law))
@@ -111,7 +111,7 @@ class SampleEfficiencyRow(Displayed):
         return asdict(self)
 
 
-def sample_efficiency(target_loss: float, params: Any, law: Any = KAPLAN_ND_KEY) -> list[SampleEfficiencyRow]:
+def sample_efficiency(target_loss: float, params: Any, law: LawLike = KAPLAN_ND_KEY) -> list[SampleEfficiencyRow]:
     """Tokens and compute (6ND) each model size needs to reach ``target_loss`` (Kaplan et al. 2020 Fig. 2
     and sec. 4): larger models need fewer tokens."""
     n = np.atleast_1d(count_array("params", params)).ravel()
@@ -125,7 +125,7 @@ def overfitting_threshold_tokens(params: Any) -> Array:
     return OVERFIT_PREFACTOR * count_array("params", params) ** OVERFIT_EXPONENT
 
 
-def overfitting_penalty(params: Any, tokens: Any, law: Any = KAPLAN_ND_KEY) -> Array:
+def overfitting_penalty(params: Any, tokens: Any, law: LawLike = KAPLAN_ND_KEY) -> Array:
     """delta L = L(N, D)/L(N, inf) - 1 (Kaplan et al. 2020 eq. 4.3): the fractional loss increase from
     training on D tokens instead of unlimited data."""
     resolved = _kaplan_law(law)
@@ -133,8 +133,8 @@ def overfitting_penalty(params: Any, tokens: Any, law: Any = KAPLAN_ND_KEY) -> A
     return resolved.family.predict_natural(resolved.params, params=n, tokens=d) / converged_loss(n, resolved) - 1.0
 
 
-def early_stopping_step(params: Any, tokens: Any, nd_law: Any = KAPLAN_ND_KEY,
-                        ns_law: Any = KAPLAN_NS_KEY) -> Array:
+def early_stopping_step(params: Any, tokens: Any, nd_law: LawLike = KAPLAN_ND_KEY,
+                        ns_law: LawLike = KAPLAN_NS_KEY) -> Array:
     """Lower bound on the early-stopping step S_stop >~ S_c / [L(N, D) - L(N, inf)]^(1/alpha_S)
     (Kaplan et al. 2020 eq. 5.7): optimiser steps (S_min, at B >> B_crit); L from the L(N, D) law,
     S_c and alpha_S from the L(N, S) law (Table 3)."""
