@@ -103,6 +103,14 @@ class BacktestResult(Displayed):
                 f"{100 * self.level:g}% {kind} interval (median width {100 * self.median_width:.2f}% of the "
                 "prediction)")
 
+    def plot(self, kind: str = "backtest", runs: Any = None, *, ax: Any = None) -> Any:
+        """The backtest figure of ``scalinglab plot`` (held-out runs against x beside predicted against
+        observed loss, nats/token) on ``ax`` (two Axes; default: a new figure's), with ``runs`` (the table
+        backtested) drawing the fitted runs in grey. Returns the two Axes (:mod:`scalinglab.report.plotting_api`)."""
+        from scalinglab.report.plotting_api import draw  # lazy: matplotlib is an optional, heavy dependency
+
+        return draw(self, kind, ax=ax, runs=runs)
+
 
 def _num(v: Any) -> float | None:
     return None if v is None or not np.isfinite(v) else float(v)

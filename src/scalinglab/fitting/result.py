@@ -170,6 +170,15 @@ class FitResult(Displayed):
         nat = self.family.to_natural(self.draws)
         return {**nat, **self.family.derived(nat)}
 
+    def plot(self, kind: str, runs: Any = None, *, ax: Any = None, **options: Any) -> Any:
+        """Figure ``kind`` of ``scalinglab plot`` for this fit on ``ax`` (default: a new figure's); returns
+        the matplotlib Axes (an array of them for residuals, bootstrap and frontier). Kinds: loss-params,
+        loss-tokens, loss-flops, isoflop, residuals (these draw ``runs``), bootstrap, correlations,
+        frontier (``budgets`` in FLOPs, ``references``); see :mod:`scalinglab.report.plotting_api`."""
+        from scalinglab.report.plotting_api import draw  # lazy: matplotlib is an optional, heavy dependency
+
+        return draw(self, kind, ax=ax, runs=runs, **options)
+
     # ---- reporting ----------------------------------------------------------------------
     def summary(self) -> str:
         """A readable report: law, data, objective, convergence, parameter table, notes."""

@@ -170,6 +170,14 @@ class ApproachResult(Displayed):
     def __str__(self) -> str:
         return self.summary()
 
+    def plot(self, kind: str = "frontier", *, ax: Any = None, **options: Any) -> Any:
+        """The frontier figure of ``scalinglab plot``: N_opt (parameters) and D_opt (tokens) against C
+        (FLOPs) with the per-level optima, on ``ax`` (two Axes; default: a new figure's); options
+        ``budgets`` (FLOPs) and ``references``. Returns the two Axes (:mod:`scalinglab.report.plotting_api`)."""
+        from scalinglab.report.plotting_api import draw  # lazy: matplotlib is an optional, heavy dependency
+
+        return draw(self, kind, ax=ax, **options)
+
 
 # ---- entry points --------------------------------------------------------------------------------
 def fit_approach(runs: Runs | pd.DataFrame | str | os.PathLike, approach: int, bootstrap: int = 0,

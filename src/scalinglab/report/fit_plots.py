@@ -117,11 +117,13 @@ def _spread(items: list[int], k: int) -> list[int]:
 
 
 # ---- loss against one variable -------------------------------------------------------------------
-def plot_loss(runs: RunsSource, law: LawLike | None = None, x: str = "params", colour_by: str | None = None) -> Figure:
+def plot_loss(runs: RunsSource, law: LawLike | None = None, x: str = "params", colour_by: str | None = None,
+              ax=None) -> Figure:
     """Loss against ``x`` (params, tokens or flops; log-log), points coloured by ``colour_by`` (default:
     C for N and D, N for C) on a log colour scale, and -- with a ``law`` -- its curves at levels of the
     colouring variable (each FLOP budget of an IsoFLOP sweep; else five quantiles) with their bands.
-    Against C, a law of (N, D) also gets its compute-optimal frontier L*(C) (dashed black)."""
+    Against C, a law of (N, D) also gets its compute-optimal frontier L*(C) (dashed black). ``ax``: the
+    Axes to draw on (default: a new figure's)."""
     if x not in XS:
         raise ScalingLabError(f"x must be one of {', '.join(XS)}, got '{x}'")
     colour_by = colour_by or DEFAULT_COLOUR[x]
@@ -129,7 +131,7 @@ def plot_loss(runs: RunsSource, law: LawLike | None = None, x: str = "params", c
         raise ScalingLabError(f"colour_by must be one of {', '.join(v for v in XS if v != x)}, got '{colour_by}'")
     data = load_runs(runs)
     data.require([x, colour_by, "loss"], why=f"a plot of loss against {x}")
-    fig, ax = style.new_figure()
+    fig, ax = style.new_figure(ax=ax)
     cmap, colours = style.viridis(), data.column(colour_by)
     norm = style.log_norm(colours)
     points = ax.scatter(data.column(x), data.column("loss"), c=colours, cmap=cmap, norm=norm, s=22,
@@ -197,18 +199,18 @@ def minimum_drawable(m: ProfileMinimum, sampled_min: float, sampled_max: float, 
                 and sampled_min / reach <= m.params <= sampled_max * reach)
 
 
-def plot_isoflop(runs: RunsSource, degree: int = 2, law: LawLike | None = None) -> Figure:
+def plot_isoflop(runs: RunsSource, degree: int = 2, law: LawLike | None = None, ax=None) -> Figure:
     """IsoFLOP profiles (Hoffmann et al. 2022 approach 2, sec. 3.2): loss against N at each FLOP
     budget, the degree-``degree`` polynomial in ln N fitted to each, and its minimum (a star; hollow
     when it lies outside the sampled sizes, not drawn but named in the legend when it lies more than
     :data:`MINIMUM_REACH` times beyond them or at a loss <= 0). The drawn minima are joined (the
     frontier, dashed). The axes span the runs (and the minima drawn). With a ``law``, its own loss along
-    each budget is drawn dotted."""
+    each budget is drawn dotted. ``ax``: the Axes to draw on (default: a new figure's)."""
     data = load_runs(runs)
     data.require(["params", "flops", "loss"], why="IsoFLOP profiles")
     params, loss = data.column("params"), data.column("loss")
     groups = group_budgets(data.column("flops"), data.data["budget"] if data.has("budget") else None)
-    fig, ax = style.new_figure()
+    fig, ax = style.new_figure(ax=ax)
     cmap, norm = style.viridis(), style.log_norm(groups.flops)
     resolved = resolve_law(law) if law is not None else None
     minima = []
@@ -274,9 +276,10 @@ def _draw_minima(ax, minima: list[tuple[ProfileMinimum, float, float]]) -> list:
 
 
 # ---- residuals -----------------------------------------------------------------------------------
-def plot_residuals(law: LawLike, runs: RunsSource) -> Figure:
+def plot_residuals(law: LawLike, runs: RunsSource, ax=None) -> Figure:
     """Residuals ln(predicted) - ln(observed) (the quantity the fit minimises) against N, D and C
-    (whichever the runs have; log x), with zero and +-rmse lines."""
+    (whichever the runs have; log x), with zero and +-rmse lines. ``ax``: one Axes per variable shown
+    to draw on (default: a new figure's)."""
     resolved = resolve_law(law)
     data = load_runs(runs)
     data.require(list(resolved.family.variables) + ["loss"], why=f"residuals of law {law_name(resolved)}")
@@ -284,7 +287,7 @@ def plot_residuals(law: LawLike, runs: RunsSource) -> Figure:
     resid = np.log(np.asarray(pred.loss, dtype=float)) - np.log(data.column("loss"))
     rmse = float(np.sqrt(np.mean(resid**2)))
     shown = [v for v in XS if data.has(v)] or list(resolved.family.variables)
-    fig, axes = style.new_figure(len(shown), sharey=True)
+    fig, axes = style.new_figure(len(shown), sharey=True, ax=ax)
     axes = np.atleast_1d(axes)
     for ax, v in zip(axes, shown):
         ax.axhline(0.0, color=style.BLACK, linewidth=0.9)
@@ -315,13 +318,14 @@ def _draws(fit: AnyLaw) -> dict[str, Array]:
     return {k: np.asarray(v, dtype=float) for k, v in fit.draw_params().items()}
 
 
-def plot_bootstrap(fit: LawLike) -> Figure:
+def plot_bootstrap(fit: LawLike, ax=None) -> Figure:
     """Histogram of each exponent over the bootstrap draws, with the point estimate (solid) and the
-    percentile interval at the fit's level (dashed). Exponents are dimensionless."""
+    percentile interval at the fit's level (dashed). Exponents are dimensionless. ``ax``: one Axes per
+    exponent (at most 6) to draw on (default: a new figure's)."""
     fit = resolve_law(fit)
     draws = _draws(fit)
     names = [n for n in exponent_names(fit) if n in draws][:6]
-    fig, axes = style.new_figure(len(names), size=(max(6.4, 2.6 * len(names)), 3.6))
+    fig, axes = style.new_figure(len(names), size=(max(6.4, 2.6 * len(names)), 3.6), ax=ax)
     values = {**fit.params, **fit.derived}
     for i, (ax, name) in enumerate(zip(np.atleast_1d(axes), names)):
         v = draws[name][np.isfinite(draws[name])]
@@ -356,12 +360,13 @@ def correlation_table(fit: LawLike) -> tuple[list[str], Array]:
     return names, np.atleast_2d(corr)
 
 
-def plot_correlations(fit: LawLike) -> Figure:
+def plot_correlations(fit: LawLike, ax=None) -> Figure:
     """Correlations between the fitted parameters over the bootstrap draws (-1 .. 1, PuOr: colour-blind
-    safe). Strong correlations (|r| near 1) mean the data trade one parameter for another."""
+    safe). Strong correlations (|r| near 1) mean the data trade one parameter for another. ``ax``: the
+    Axes to draw on (default: a new figure's)."""
     names, corr = correlation_table(fit)
     k = len(names)
-    fig, ax = style.new_figure(size=(max(4.6, 1.0 + 0.85 * k + 1.2), max(3.4, 0.8 + 0.85 * k)))
+    fig, ax = style.new_figure(size=(max(4.6, 1.0 + 0.85 * k + 1.2), max(3.4, 0.8 + 0.85 * k)), ax=ax)
     ax.grid(False)
     im = ax.imshow(corr, cmap="PuOr_r", vmin=-1, vmax=1)
     ax.set_xticks(range(k), names, rotation=30, ha="right")

@@ -119,15 +119,16 @@ def approach_failures(warnings: Sequence[str]) -> dict[int, str]:
 
 
 def plot_frontier(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd.DataFrame] | None = None,
-                  references: Mapping[str, pd.DataFrame] | None = None, notes: Sequence[str] = ()) -> Figure:
+                  references: Mapping[str, pd.DataFrame] | None = None, notes: Sequence[str] = (), ax=None) -> Figure:
     """Two panels side by side, N_opt (parameters) and D_opt (tokens) against C (FLOPs), log-log: each
     frontier in its own colour with its interval band and its per-level optima (``points``); each
     reference (a published law or rule) a black line of its own dash pattern; ``notes`` (e.g. which
-    approach could not run) in grey in the left panel's lower-right corner."""
+    approach could not run) in grey in the left panel's lower-right corner. ``ax``: two Axes to draw
+    on (default: a new figure's)."""
     if not frontiers and not references:
         raise ScalingLabError("no frontier to plot")
     points, references = points or {}, references or {}
-    fig, axes = style.new_figure(2)
+    fig, axes = style.new_figure(2, ax=ax)
     for ax, q in zip(axes, ("params", "tokens")):
         for i, (name, df) in enumerate(frontiers.items()):
             _check_frontier(df, name)

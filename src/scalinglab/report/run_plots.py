@@ -137,12 +137,13 @@ def _inside(predictions: pd.DataFrame) -> Array:
 
 
 def plot_backtest(predictions: pd.DataFrame, x: str = "flops", fitted: pd.DataFrame | None = None,
-                  level: float | None = None) -> Figure:
+                  level: float | None = None, ax=None) -> Figure:
     """A backtest: the law fitted below a threshold predicts the held-out runs above it. Left: observed
     loss (points: filled blue inside the interval, vermillion diamonds outside) and predicted loss with
     its interval (black bars) against ``x`` (log); ``fitted`` (the runs the law was fitted on: ``x`` and
     ``loss``) in grey. Right: predicted (with interval) against observed loss, the diagonal being a
-    perfect prediction. The title gives the mean absolute relative error and the interval coverage."""
+    perfect prediction. The title gives the mean absolute relative error and the interval coverage.
+    ``ax``: two Axes to draw on (default: a new figure's)."""
     _need(predictions, [x, *BACKTEST_COLUMNS], "a backtest plot")
     if predictions.empty:
         raise ScalingLabError("the backtest has no held-out run to plot")
@@ -150,7 +151,7 @@ def plot_backtest(predictions: pd.DataFrame, x: str = "flops", fitted: pd.DataFr
     xs, obs, pred = p[x].to_numpy(float), p["observed"].to_numpy(float), p["predicted"].to_numpy(float)
     low, high = p["low"].to_numpy(float), p["high"].to_numpy(float)
     inside = _inside(p)
-    fig, (ax, ax_err) = style.new_figure(2, size=(11.0, 4.4))
+    fig, (ax, ax_err) = style.new_figure(2, size=(11.0, 4.4), ax=ax)
     shown = [obs, pred, low, high]
     if fitted is not None:
         _need(fitted, [x, "loss"], "the fitted runs of a backtest plot")

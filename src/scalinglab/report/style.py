@@ -71,13 +71,29 @@ def log_norm(values: Sequence[float] | np.ndarray) -> Normalize:
     return LogNorm(vmin=float(v.min()), vmax=float(v.max()))
 
 
-def new_figure(ncols: int = 1, size: tuple[float, float] | None = None, sharey: bool = False):
-    """A styled Figure and its axes (one Axes, or an array of ``ncols`` side by side)."""
+def new_figure(ncols: int = 1, size: tuple[float, float] | None = None, sharey: bool = False, ax=None):
+    """A styled Figure and its axes (one Axes, or an array of ``ncols`` side by side). With ``ax`` (an
+    Axes, or a sequence of ``ncols`` Axes for a figure of several panels) the figure is drawn there:
+    those axes are styled and returned with their figure (``size`` and ``sharey`` are then the caller's)."""
+    if ax is not None:
+        return _given_axes(ax, ncols)
     fig = Figure(figsize=size or (FIG_SIZE if ncols == 1 else WIDE_SIZE), dpi=DPI, layout="constrained")
     axes = fig.subplots(1, ncols, sharey=sharey, squeeze=False)[0]
     for ax in axes:
         style_axes(ax)
     return fig, (axes[0] if ncols == 1 else axes)
+
+
+def _given_axes(ax, ncols: int):
+    """The figure and axes of :func:`new_figure` when its caller gave the axes to draw on."""
+    axes = np.asarray(ax, dtype=object).ravel()
+    if axes.size != ncols or not all(hasattr(a, "plot") and hasattr(a, "figure") for a in axes):
+        got = f"{axes.size} Axes" if all(hasattr(a, "plot") for a in axes) else type(ax).__name__
+        raise ScalingLabError(f"this figure has {ncols} panel{'s' * (ncols != 1)}: give ax= "
+                              f"{'one matplotlib Axes' if ncols == 1 else f'{ncols} matplotlib Axes'}, got {got}")
+    for a in axes:
+        style_axes(a)
+    return axes[0].figure, (axes[0] if ncols == 1 else axes)
 
 
 def style_axes(ax) -> None:
