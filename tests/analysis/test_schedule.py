@@ -136,6 +136,10 @@ def test_cli_fit_predict_compare(tmp_path, monkeypatch, capsys):
                               monkeypatch, capsys)
     result = json.loads(stdout)
     assert code == 0 and len(result["schedules"]) == 3 and result["best"] in [r["schedule"] for r in result["schedules"]]
+    figure = tmp_path / "schedules.png"
+    code, _, _ = run_cli(["schedule", "compare", "--law", law, "--steps", "3000", "--schedule", "cosine",
+                          "--data", data, "--plot", figure], monkeypatch, capsys)
+    assert code == 0 and figure.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("args", [
@@ -143,6 +147,7 @@ def test_cli_fit_predict_compare(tmp_path, monkeypatch, capsys):
     ["schedule", "predict", "--law", "{data}", "--schedule", "wsd", "--steps", "100"],
     ["schedule", "predict", "--law", "{law}", "--schedule", "wsd", "--steps", "0"],
     ["schedule", "fit", "{nolr}"],
+    ["schedule", "predict", "--law", "{law}", "--schedule", "wsd", "--steps", "100", "--plot", "{data}"],
 ])
 def test_cli_bad_input_exits_2_with_one_line(args, tmp_path, monkeypatch, capsys):
     data, law, nolr = tmp_path / "curves.csv", tmp_path / "fit.json", tmp_path / "nolr.csv"

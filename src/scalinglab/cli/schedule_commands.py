@@ -61,6 +61,7 @@ def predict_cmd(
     schedule: str = typer.Option(..., help=SCHEDULE_HELP),
     steps: int = typer.Option(..., help="Steps of the run to predict."),
     every: Optional[int] = typer.Option(None, help="Report every this many steps (default: a hundredth)."),
+    plot: Optional[str] = typer.Option(None, help="Also draw the curve and its interval to this .png or .svg file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Predict the whole loss curve of a schedule, with a 95% interval (pairs bootstrap over the fitted
@@ -73,6 +74,8 @@ def predict_cmd(
     fit = load_schedule_fit(law)
     result = fit.predict(schedule, positive_count("steps", steps),
                          None if every is None else positive_count("every", every))
+    if plot:
+        _plot(fit, [schedule], steps, plot)
     if as_json:
         _emit_json(result)
         return
@@ -91,6 +94,8 @@ def compare_cmd(
     law: str = typer.Option(..., help="A fit JSON written by 'schedule fit --out'."),
     schedule: list[str] = typer.Option(..., "--schedule", help=SCHEDULE_HELP + " Repeat to compare."),
     steps: int = typer.Option(..., help="The step budget every schedule gets."),
+    data: Optional[str] = typer.Option(None, help="Observed curves (as for 'schedule fit') to draw with --plot."),
+    plot: Optional[str] = typer.Option(None, help="Also draw the curves and intervals to this .png or .svg file."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Rank schedules of the same step budget by predicted final loss (e.g. WSD cooldown fractions).
@@ -99,7 +104,10 @@ def compare_cmd(
     """
     from scalinglab.analysis.schedule import compare_schedules, load_schedule_fit
 
-    result = compare_schedules(load_schedule_fit(law), schedule, positive_count("steps", steps))
+    fit = load_schedule_fit(law)
+    result = compare_schedules(fit, schedule, positive_count("steps", steps))
+    if plot:
+        _plot(fit, schedule, steps, plot, data)
     if as_json:
         _emit_json(result)
         return
@@ -111,3 +119,14 @@ def compare_cmd(
                   f"{row['high']:.4f}", f"{row['p_best']:.2f}")
     out.print(t)
     out.print(f"best: {result['best']}", markup=False)
+
+
+def _plot(fit, schedules: list[str], steps: int, path: str, data: Optional[str] = None) -> None:
+    """Draw the predicted curves (and observed ones from ``data``) to ``path`` (.png or .svg)."""
+    from scalinglab.analysis.schedule import load_schedule_curves
+    from scalinglab.report.schedule_plots import plot_schedule_curves
+    from scalinglab.report.style import check_format, save
+
+    check_format(path)
+    curves = load_schedule_curves(data, data) if data else []
+    save(plot_schedule_curves(fit, schedules, steps, curves), path)
