@@ -157,3 +157,30 @@ def test_cli_bad_input_exits_2_with_one_line(args, tmp_path, monkeypatch, capsys
     assert run_cli(fit_cmd, monkeypatch, capsys)[0] == 0
     code, _, stderr = run_cli([a.format(law=law, data=data, nolr=nolr) for a in args], monkeypatch, capsys)
     assert code == 2 and stderr.startswith("error: ") and stderr.strip().count("\n") == 0
+
+
+def test_lab_trains_any_schedule_and_records_its_lr():
+    from scalinglab.lab.markov import markov_token_data
+    from scalinglab.lab.train import RunConfig, lr_at, train_run
+    from scalinglab.plan.architecture import Architecture
+
+    arch = Architecture(name="tiny", n_layer=1, d_model=32, n_heads=2, d_ff=64, vocab_size=16, seq_len=16,
+                        position="rotary", norm="layernorm")
+    base = {"arch": arch, "tokens": 8 * 16 * 101, "batch_size": 8, "lr": 1e-3, "warmup_fraction": 0.1,
+            "min_lr_fraction": 0.1}
+    wsd = RunConfig(**base, schedule="wsd", cooldown_fraction=0.2)  # 101 steps: warmup 10, cooldown from 81
+    assert [lr_at(i, wsd) for i in (9, 80, 81, 90, 100)] == pytest.approx([1e-3, 1e-3, 1e-3, 1e-3 - 0.9e-3 * 9 / 19,
+                                                                            1e-4])
+    assert lr_at(55, RunConfig(**base, schedule="constant")) == 1e-3
+    assert lr_at(55, RunConfig(**base, schedule="linear")) == pytest.approx(0.55e-3)
+    # a cosine run keeps the identity it had before schedules existed; others carry theirs
+    assert "schedule" not in RunConfig(**base).to_dict() and wsd.to_dict()["cooldown_fraction"] == 0.2
+    with pytest.raises(ScalingLabError, match="schedule must be one of"):
+        RunConfig(**base, schedule="step")
+    data = markov_token_data(order=1, vocab_size=16, branching=2, n_tokens=20_000)
+    result = train_run(RunConfig(**{**base, "tokens": 8 * 16 * 40}, schedule="wsd", eval_every_tokens=8 * 16 * 10,
+                                 eval_tokens=256), data)
+    table = pd.DataFrame([{"step": p.step, "loss": p.val_loss, "lr": p.lr} for p in result.points])
+    assert table["lr"].tolist() == pytest.approx([lr_at(s - 1, RunConfig(**{**base, "tokens": 8 * 16 * 40},
+                                                                      schedule="wsd")) for s in table["step"]])
+    assert load_schedule_curves(table)[0].lrs.size == 40

@@ -8,7 +8,10 @@ Units: tokens are counts of training tokens (``steps x batch_size x seq_len``), 
 * Learning rate: peak ``lr`` (default :func:`default_lr`), linear warmup over ``warmup_fraction`` of the
   steps, then cosine decay to ``min_lr_fraction x lr`` at the run's own last step, so the decay always
   matches the token budget (Porian et al. 2024, "Resolving Discrepancies in Compute-Optimal Scaling of
-  Language Models"; Hoffmann et al. 2022 decay 10x over the run as here): see :func:`lr_at`.
+  Language Models"; Hoffmann et al. 2022 decay 10x over the run as here): see :func:`lr_at`. Other
+  ``schedule`` values: ``constant`` (the peak after warmup), ``linear`` (linear decay to the minimum),
+  ``wsd`` (the peak until the last ``cooldown_fraction`` of the steps, then linear to the minimum;
+  Hägele et al. 2024), for the schedule law of :mod:`scalinglab.analysis.schedule` (references.md L1).
 * Gradients clipped to global L2 norm ``grad_clip``.
 * FLOPs: ``C = 6 N D`` (:mod:`scalinglab.plan.flops` convention ``"6N"``) with N the NON-EMBEDDING
   parameter count (``params="non_embedding"``, Kaplan et al. 2020 sec. 2.1) by default; set
@@ -48,6 +51,9 @@ from scalinglab.lab.records import Checkpoint, EvalPoint, RunResult
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import flops_per_token
 
+#: Learning-rate schedules a run can follow (:func:`lr_at`).
+SCHEDULES = ("cosine", "constant", "linear", "wsd")
+
 __all__ = ["BASE_LR", "BASE_WIDTH", "Checkpoint", "EvalPoint", "RunConfig", "RunResult", "default_lr",
            "lr_at", "train_run"]
 
@@ -81,6 +87,8 @@ class RunConfig:
     lr: float | None = None
     warmup_fraction: float = 0.05
     min_lr_fraction: float = 0.1
+    schedule: str = "cosine"
+    cooldown_fraction: float = 0.2
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     seed: int = 0
@@ -115,6 +123,7 @@ class RunConfig:
             "lr": (self.peak_lr, "> 0", lambda v: v > 0),
             "warmup_fraction": (self.warmup_fraction, "in [0, 1)", lambda v: 0 <= v < 1),
             "min_lr_fraction": (self.min_lr_fraction, "in [0, 1]", lambda v: 0 <= v <= 1),
+            "cooldown_fraction": (self.cooldown_fraction, "in (0, 1]", lambda v: 0 < v <= 1),
             "weight_decay": (self.weight_decay, ">= 0", lambda v: v >= 0),
             "grad_clip": (self.grad_clip, "> 0", lambda v: v > 0),
         }
@@ -122,6 +131,8 @@ class RunConfig:
             number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             if not (number and ok(value)):
                 raise ScalingLabError(f"run config: {name}={value!r} must be a number {wanted}")
+        if self.schedule not in SCHEDULES:
+            raise ScalingLabError(f"run config: schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ScalingLabError(f"run config: device must be 'cpu' or 'cuda', got {self.device!r}")
         if not isinstance(self.measure_noise_scale, bool):
@@ -162,11 +173,16 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields (the architecture as its own dict), for stores and checkpoints.
-        ``measure_noise_scale`` appears only when true, so runs planned before it existed keep their
-        identity in a store."""
+        ``measure_noise_scale`` appears only when true, ``schedule`` only when not cosine and
+        ``cooldown_fraction`` only for WSD, so runs planned before they existed keep their identity in a
+        store."""
         d = {**asdict(self), "arch": asdict(self.arch)}
         if not self.measure_noise_scale:
             del d["measure_noise_scale"]
+        if self.schedule == "cosine":  # likewise runs planned before schedules existed
+            del d["schedule"]
+        if self.schedule != "wsd":
+            del d["cooldown_fraction"]
         return d
 
 
@@ -181,13 +197,23 @@ def lr_at(step: int, config: RunConfig) -> float:
     """Learning rate for optimiser step ``step`` (0-based) of ``config``'s run.
 
     Warmup ``W`` steps: ``lr x (step + 1) / W``. Then cosine from ``lr`` at step W to ``min_lr_fraction x
-    lr`` at the last step S - 1: ``min + (lr - min) x (1 + cos(pi p)) / 2``, ``p = (step - W) / (S - 1 - W)``.
+    lr`` at the last step S - 1: ``min + (lr - min) x (1 + cos(pi p)) / 2``, ``p = (step - W) / (S - 1 - W)``;
+    ``constant``: ``lr``; ``linear``: ``lr + (min - lr) p``; ``wsd``: ``lr`` until step
+    ``S - round(cooldown_fraction x S)``, then linear from there to ``min`` at step S - 1.
     """
     peak, warmup, last = config.peak_lr, config.warmup_steps, config.steps - 1
     if step < warmup:
         return peak * (step + 1) / warmup
     low = config.min_lr_fraction * peak
+    if config.schedule == "constant":
+        return peak
+    if config.schedule == "wsd":  # hold the peak, then decay linearly over the last cooldown steps
+        warmup = max(warmup, config.steps - round(config.cooldown_fraction * config.steps))
+        if step < warmup:
+            return peak
     progress = min(1.0, (step - warmup) / max(1, last - warmup))
+    if config.schedule in ("linear", "wsd"):
+        return peak + (low - peak) * progress
     return low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
