@@ -110,6 +110,12 @@ def test_compare_ranks_a_cooldown_above_no_decay():
     assert by["wsd"]["p_best"] == 1.0 and by["wsd"]["final_loss"] < by["constant"]["final_loss"]
 
 
+def test_one_model_size_per_fit():
+    table = _curves().assign(params=[1e6, 2e6] * 60)
+    with pytest.raises(ScalingLabError, match="2 model sizes"):
+        fit_schedule_law(table)
+
+
 def test_schedule_column_and_round_trip():
     table = _curves()
     table["schedule"] = table.pop("run")

@@ -99,7 +99,8 @@ def load_schedule_curves(data: Any, name: str = "curves") -> list[Curve]:
     """Curves from a table (file path or DataFrame): columns ``step`` and ``loss`` (or ``val_loss``),
     a ``run`` column naming each curve (else ``schedule``, else the table is one run), and the learning
     rate as ``lr`` (recorded at the evaluation steps, :func:`lrs_from_records`) or ``schedule`` (a
-    description, :func:`parse_schedule`; its steps default to the run's last step)."""
+    description, :func:`parse_schedule`; its steps default to the run's last step). A ``params`` (or
+    ``model_size``, ``size``) column must hold one value: the constants are per model size."""
     df = data if isinstance(data, pd.DataFrame) else read_table(table_path(name, data), name)
     step_c, loss_c = _column(df, "step", "steps"), _column(df, "loss", "val_loss")
     lr_c, sched_c = _column(df, "lr", "learning_rate"), _column(df, "schedule")
@@ -107,6 +108,10 @@ def load_schedule_curves(data: Any, name: str = "curves") -> list[Curve]:
     if step_c is None or loss_c is None or (lr_c is None and sched_c is None):
         raise ScalingLabError(f"{name}: needs columns step, loss and lr (or schedule), has "
                               f"{', '.join(map(str, df.columns)) or 'none'}")
+    size_c = _column(df, "params", "model_size", "size", "n_params")
+    if size_c is not None and df[size_c].nunique() > 1:
+        raise ScalingLabError(f"{name}: column {size_c} holds {df[size_c].nunique()} model sizes; the law's "
+                              "constants are per model size: fit one size at a time")
     groups = [("all", df)] if run_c is None else list(df.groupby(run_c, sort=False))
     return [_curve(str(key), part, name, step_c, loss_c, lr_c, sched_c) for key, part in groups]
 
