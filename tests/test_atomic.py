@@ -156,9 +156,9 @@ def _writers(tmp: Path) -> dict[str, tuple[str, Callable[[Path], None], Callable
     """name -> (file name, write it, read it back)."""
     from scalinglab.demo import write_table
     from scalinglab.lab.records import Checkpoint
-    from scalinglab.lab.store import RunStore
     from scalinglab.report import style
     from scalinglab.report.html import save_report
+    from scalinglab.stores.run_store import RunStore
 
     table = pd.DataFrame({"params": [1e6, 2e6], "tokens": [1e9, 2e9], "loss": [3.0, 2.9]})
     store = _store_with_runs(tmp)

@@ -39,7 +39,7 @@ import pandas as pd
 from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.display import Displayed
 from scalinglab.errors import MIN_LOSS, ScalingLabError
-from scalinglab.lab.store_table import is_store_file, read_store, store_params
+from scalinglab.stores.table import is_store_file, read_store, store_params
 from scalinglab.tables import read_table, short_reason
 
 __all__ = ["CANONICAL", "OPTIONAL", "ALIASES", "Runs", "column_key", "load_runs", "quoted_columns"]

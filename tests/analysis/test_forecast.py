@@ -167,7 +167,7 @@ def test_backtest_table_and_summary():
 
 
 def _write_store(path, curves: pd.DataFrame, finish: bool = True) -> list[int]:
-    from scalinglab.lab.store import RunStore
+    from scalinglab.stores.run_store import RunStore
 
     ids = []
     with RunStore(path) as store:

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import run_cli
 from scalinglab.lab.importers import import_runs
-from scalinglab.lab.store import RunStore
+from scalinglab.stores.run_store import RunStore
 
 RUN_KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss"]
 

@@ -17,7 +17,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.lab.importers import import_runs
 from scalinglab.lab.importers.mapping import ImportOptions, resolve_run
 from scalinglab.lab.importers.source import SourceRun
-from scalinglab.lab.store import RunStore, read_store
+from scalinglab.stores.run_store import RunStore, read_store
 
 # Chinchilla-form truth the TensorBoard curves follow: L = E + A / N^a + B / D^b [nats/token]
 TRUTH = {"E": 1.8, "A": 400.0, "alpha": 0.3, "B": 900.0, "beta": 0.35}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from conftest import run_cli
-from scalinglab.lab.store import RunStore
+from scalinglab.stores.run_store import RunStore
 
 KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss"]
 CORPUS = "markov:order=1,vocab=16,branching=2,tokens=20000"

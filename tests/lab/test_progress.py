@@ -11,7 +11,7 @@ from test_runner import CORPUS, RUNS, planned
 from scalinglab.lab import runner
 from scalinglab.lab.progress import SweepProgress, format_seconds
 from scalinglab.lab.runner import _Job, poll_store, run_key, run_sweep
-from scalinglab.lab.store import RunStore, timestamp
+from scalinglab.stores.run_store import RunStore, timestamp
 
 
 class Clock:

@@ -24,7 +24,7 @@ from test_runner import CORPUS, RUNS
 from conftest import run_cli
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.runner import _checkpoint_tag, run_sweep
-from scalinglab.lab.store import RunStore
+from scalinglab.stores.run_store import RunStore
 
 ray = pytest.importorskip("ray")
 

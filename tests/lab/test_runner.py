@@ -17,9 +17,9 @@ import scalinglab as sl
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.runner import RUN_KEYS, planned_row, run_sweep
 from scalinglab.lab.spec import PlannedRun
-from scalinglab.lab.store import RunStore
 from scalinglab.lab.train import RunConfig
 from scalinglab.plan.architecture import Architecture
+from scalinglab.stores.run_store import RunStore
 
 CORPUS = "markov:order=1,vocab=16,branching=2,tokens=20000"
 

@@ -19,7 +19,7 @@ import scalinglab.lab.runner as runner
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.runner import _checkpoint_tag, run_sweep
 from scalinglab.lab.spec import PlannedRun
-from scalinglab.lab.store import RunStore
+from scalinglab.stores.run_store import RunStore
 
 
 def test_a_run_diverging_at_its_last_evaluation_fails_and_the_sweep_goes_on(tmp_path: Path) -> None:

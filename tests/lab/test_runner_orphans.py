@@ -18,7 +18,7 @@ from test_runner import CORPUS, planned
 
 from scalinglab.lab import worker_guard
 from scalinglab.lab.runner import eval_count, run_sweep
-from scalinglab.lab.store import RunStore
+from scalinglab.stores.run_store import RunStore
 
 GUARD = Path(worker_guard.__file__)
 

@@ -37,7 +37,7 @@ def curve_rows(n: float, d: float, final: float, evals: int = 12) -> list[dict]:
 
 def sweep_store(folder: Path, per_budget: int = 5) -> Path:
     """A run store with the simulated sweep: one finished run per row, with its training curve."""
-    from scalinglab.lab.store import RunStore
+    from scalinglab.stores.run_store import RunStore
 
     path = folder / "runs.db"
     df = sweep(per_budget=per_budget)

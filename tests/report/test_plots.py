@@ -341,7 +341,7 @@ def test_frontier_caption_names_only_the_approaches_drawn():
 
 # ---- runs, forecasts, backtests ---------------------------------------------------------------------
 def test_training_curves_one_line_per_run(tmp_path):
-    from scalinglab.lab.store import read_store
+    from scalinglab.stores.run_store import read_store
 
     metrics = read_store(sweep_store(tmp_path, per_budget=3), "metrics")
     ax = run_plots.plot_training_curves(metrics, show_train=True).axes[0]
@@ -434,7 +434,7 @@ def test_speed_against_size_falls_with_size():
 
 def _curve_store(tmp_path):
     """One finished run whose validation loss follows L = 2 + 50 D^-0.5 exactly at 20 evaluations."""
-    from scalinglab.lab.store import RunStore
+    from scalinglab.stores.run_store import RunStore
 
     path = tmp_path / "curve.db"
     with RunStore(path) as store:

@@ -66,7 +66,7 @@ def test_errors_are_one_line_and_exit_2(csv, tmp_path, monkeypatch, capsys, args
 
 
 def test_a_model_kind_given_a_runs_file_says_what_it_expected(csv, tmp_path, monkeypatch, capsys):
-    from scalinglab.lab.store import RunStore
+    from scalinglab.stores.run_store import RunStore
 
     store = tmp_path / "runs.db"
     RunStore(store).close()  # an (empty) SQLite run store: binary, not JSON

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 
-from scalinglab.lab.store import RunStore
+from scalinglab.stores.run_store import RunStore
 
 PARAMS = 1000
 

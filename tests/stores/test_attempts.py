@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_store_file import good_store
+from test_file import good_store
 
 import scalinglab as sl
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab.store import RunStore, StaleAttemptError, read_store
+from scalinglab.stores.run_store import RunStore, StaleAttemptError, read_store
 
 
 def _digest(path: Path) -> str:

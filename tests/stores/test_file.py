@@ -17,9 +17,9 @@ import pytest
 
 import scalinglab as sl
 from conftest import run_cli
-from scalinglab.lab import store_file
 from scalinglab.lab.runner import config_from_dict, eval_count
-from scalinglab.lab.store import RunStore, StoreError
+from scalinglab.stores import file as store_file
+from scalinglab.stores.run_store import RunStore, StoreError
 
 CORPUS = "markov:order=1,vocab=16,branching=2,tokens=20000"
 SIDECARS = ("-wal", "-shm", "-journal")

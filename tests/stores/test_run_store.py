@@ -17,8 +17,8 @@ import pytest
 
 import scalinglab as sl
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab.store import SCHEMA_VERSION, RunStore, is_store_file, read_store
-from scalinglab.lab.store_table import store_params
+from scalinglab.stores.run_store import SCHEMA_VERSION, RunStore, is_store_file, read_store
+from scalinglab.stores.table import store_params
 
 WRITER = Path(__file__).with_name("store_writer.py")
 sys.path.insert(0, str(WRITER.parent))
@@ -278,7 +278,7 @@ def test_sigkill_loses_no_finished_run_and_resumes(tmp_path: Path) -> None:
 
 def test_load_runs_reads_a_store_file(tmp_path):
     import scalinglab as sl
-    from scalinglab.lab.store import RunStore
+    from scalinglab.stores.run_store import RunStore
 
     path = tmp_path / "runs.db"
     with RunStore(path) as store:

@@ -10,7 +10,7 @@ import pytest
 
 import scalinglab as sl
 from conftest import run_cli
-from scalinglab.lab.store import RunStore
+from scalinglab.stores.run_store import RunStore
 
 E, A, ALPHA, B, BETA = 1.7, 400.0, 0.34, 410.0, 0.28
 EMBEDDING = 8192  # embedding parameters of every run (counted in `params`, not in the FLOPs)

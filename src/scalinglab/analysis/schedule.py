@@ -329,8 +329,6 @@ def fit_schedule_law(curves: Any, *, decay: float = DEFAULT_DECAY, bootstrap: in
     logy = np.log(y)
     res = _fit_theta(s1, s2, logy, _starts(s1, s2, y))
     ok = np.isfinite(res.value)
-    if not ok.any():
-        raise FitError(f"{name}: no start of the schedule law reached a finite objective")
     best = int(np.argmin(np.where(ok, res.value, np.inf)))
     theta = res.theta[best]
     pred = predict_loss(_external(theta), s1, s2)

@@ -85,7 +85,7 @@ def import_cmd(
     result = import_runs(kind, source, store, metrics=_parse_metrics(metric), params=_parse_params(params),
                          tokens_per_step=tokens_per_step, experiment=experiment, loss_unit=loss_unit)
     from scalinglab.lab.runner import store_rows
-    from scalinglab.lab.store import RunStore
+    from scalinglab.stores.run_store import RunStore
 
     with RunStore(store, readonly=True) as st:
         rows = store_rows(st, result.run_ids)

@@ -168,7 +168,7 @@ def runs_cmd(
 ) -> None:
     """List the runs of a store, or export them: runs STORE [--json] | runs export STORE --out FILE."""
     from scalinglab.lab.runner import store_rows
-    from scalinglab.lab.store import RunStore
+    from scalinglab.stores.run_store import RunStore
 
     if target == "export":
         if store is None:

@@ -29,9 +29,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import load_runs
+from scalinglab.lab.design import isoflop_design
+from scalinglab.lab.runner import run_sweep
+from scalinglab.lab.spec import PlannedRun
 from scalinglab.plan.allocation import Allocation, allocate
+from scalinglab.report.html import write_report
 
 __all__ = ["DEMO_BUDGETS", "DEMO_PER_BUDGET", "PLAN_BUDGETS", "LabDemo", "print_lab_demo", "run_lab_demo"]
 
@@ -65,10 +70,8 @@ class LabDemo:
 
 
 def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
-               per_budget: int = DEMO_PER_BUDGET) -> list[Any]:
+               per_budget: int = DEMO_PER_BUDGET) -> list[PlannedRun]:
     """The demo's planned runs (:func:`scalinglab.lab.design.isoflop_design`)."""
-    from scalinglab.lab.design import isoflop_design
-
     return isoflop_design(list(budgets), per_budget, center=DEMO_CENTER, span=DEMO_SPAN, seed=seed)
 
 
@@ -85,8 +88,6 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
                  per_budget: int = DEMO_PER_BUDGET, plan_budgets: tuple[float, ...] = PLAN_BUDGETS) -> LabDemo:
     """Sweep, fit, plan and report (module docstring) into the folder ``out``; ``budgets``,
     ``per_budget`` and ``plan_budgets`` (FLOPs) replace the defaults (tests run a smaller sweep)."""
-    from scalinglab.lab.runner import run_sweep
-
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "runs.db"
@@ -102,8 +103,6 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
     # and plans anyway, which a user's command would only do with --allow-unidentified
     plans = [allocate(result, c, allow_unidentified=True) for c in plan_budgets]
     demo = LabDemo(store=store, rows=rows, result=result, plans=plans)
-    from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
-
     demo.warnings = identifiability_warnings(runs, "chinchilla") + fit_identifiability_warnings(result)
     demo.warnings += list(dict.fromkeys(w for p in plans for w in p.warnings if w not in p.extrapolation_warnings))
     failed = [r["id"] for r in rows if r["status"] != "finished"]
@@ -115,8 +114,6 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
 
 
 def _write_report(store: Path, path: Path, bootstrap: int, seed: int, budgets: tuple[float, ...]) -> Path:
-    from scalinglab.report.html import write_report
-
     return Path(write_report(store, path, law="chinchilla", bootstrap=bootstrap, seed=seed,
                              budgets=list(budgets), command="scalinglab demo", allow_unidentified=True))
 

@@ -40,8 +40,10 @@ import pandas as pd
 
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, flops_from, params_from
 from scalinglab.errors import MAX_COUNT, ScalingLabError, finite_number, positive_count
+from scalinglab.lab.data import TokenData
 from scalinglab.lab.spec import PlannedRun
-from scalinglab.lab.train import RunConfig
+from scalinglab.lab.train import RunConfig, train_run
+from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import flops_per_token, forward_flops_per_token
 
@@ -175,8 +177,6 @@ def _center_params(center: Any, flops: float) -> float:
             ratio = None
     if ratio is not None:
         return math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN * ratio))  # C = 6 N (ratio N)
-    from scalinglab.plan.allocation import optimal_allocation
-
     return optimal_allocation(center, flops).params
 
 
@@ -352,9 +352,6 @@ def measure_seconds_per_flop(seed: int = 0) -> float:
     from one short real training run (a 2-layer, d_model 64 model, 24 steps of 8 x 64 random byte
     tokens; about a second), after a 2-step warm-up. ROUGH: tiny models are overhead-bound and large ones
     compute-bound, so the estimate can be off by 2x either way; it is cached per process."""
-    from scalinglab.lab.data import TokenData
-    from scalinglab.lab.train import train_run
-
     rng = np.random.default_rng(seed)
     data = TokenData(train=rng.integers(0, 256, 20_000), val=rng.integers(0, 256, 2_000), vocab_size=256,
                      bytes_per_token=1.0, name="calibration")

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.lab.corpus import load_corpus
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.progress import SweepProgress
-from scalinglab.lab.store import RunStore, StoreError
+from scalinglab.lab.records import EvalPoint
 from scalinglab.lab.train import Checkpoint, RunConfig, train_run
 from scalinglab.plan.flops import flops_per_token
+from scalinglab.stores.run_store import RunStore, StoreError
 
 __all__ = ["RunEvent", "eval_count", "record"]
 
@@ -43,8 +45,6 @@ _CORPORA: dict[tuple[str, str], TokenData] = {}
 def _corpus(name: str, tokenizer: str = "bytes") -> TokenData:
     """The corpus, loaded once per process."""
     if (name, tokenizer) not in _CORPORA:
-        from scalinglab.lab.corpus import load_corpus
-
         _CORPORA[name, tokenizer] = load_corpus(name, tokenizer)
     return _CORPORA[name, tokenizer]
 
@@ -100,7 +100,7 @@ def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | No
         # a resumed attempt's curve so far is its checkpoint's, whatever an earlier attempt left in the store
         "metrics": None if resume is None else [_metric(p) for p in resume.points]}))
 
-    def log(point: Any) -> None:
+    def log(point: EvalPoint) -> None:
         if point.step != job.config.steps:  # the last point is written with finish_run
             emit(RunEvent("metric", job.run_id, _metric(point)))
 
@@ -148,7 +148,7 @@ def record(store: RunStore, job: _Job, event: RunEvent, progress: SweepProgress 
         raise ScalingLabError(f"run {run_id}: unknown run event {kind!r}")
 
 
-def _metric(point: Any) -> dict[str, Any]:
+def _metric(point: EvalPoint) -> dict[str, Any]:
     return {"step": point.step, "tokens": point.tokens, "flops": point.flops, "train_loss": point.train_loss,
             "val_loss": point.val_loss, "val_bpb": point.val_bpb,
             "grad_noise_scale": getattr(point, "grad_noise_scale", None)}

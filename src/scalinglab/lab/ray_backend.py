@@ -52,7 +52,7 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.jobs import RunEvent, _Job, _train_job, record
 from scalinglab.lab.progress import SweepProgress
-from scalinglab.lab.store import RunStore, StaleAttemptError
+from scalinglab.stores.run_store import RunStore, StaleAttemptError
 
 __all__ = ["execute", "import_ray", "ray_session"]
 

@@ -2,7 +2,7 @@
 
 :func:`run_sweep` is resumable and crash-safe by construction:
 
-1. The sweep is found in the :class:`~scalinglab.lab.store.RunStore` by name AND design (the corpus
+1. The sweep is found in the :class:`~scalinglab.stores.run_store.RunStore` by name AND design (the corpus
    and every planned run's config), or created; so the SAME command finds the same sweep again.
 2. Each planned run is added with :meth:`RunStore.add_run` (idempotent: same config and seed, same
    row). The run's identity is its :meth:`PlannedRun.to_dict` WITHOUT ``device`` (the device a run
@@ -43,6 +43,7 @@ flops (6 N D with N as ``RunConfig.flops_params``, non-embedding by default), lo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -53,8 +54,9 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from scalinglab._version import __version__
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab import worker_guard
+from scalinglab.lab import ray_backend, worker_guard
 from scalinglab.lab.jobs import (  # noqa: F401 (re-exported: the runner's names before lab.jobs)
     _CORPORA,
     RunEvent,
@@ -69,10 +71,10 @@ from scalinglab.lab.jobs import (  # noqa: F401 (re-exported: the runner's names
 )
 from scalinglab.lab.progress import SweepProgress
 from scalinglab.lab.spec import PlannedRun
-from scalinglab.lab.store import RunStore, StaleAttemptError, timestamp
-from scalinglab.lab.store_file import check as check_store
 from scalinglab.lab.train import RunConfig
 from scalinglab.plan.architecture import Architecture
+from scalinglab.stores.file import check as check_store
+from scalinglab.stores.run_store import RunStore, StaleAttemptError, timestamp
 
 __all__ = ["BACKENDS", "RUN_KEYS", "RunEvent", "config_from_dict", "planned_row", "poll_store", "record", "run_key",
            "run_sweep", "store_rows"]
@@ -192,13 +194,9 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     design: dict[str, Any] = {"corpus": str(corpus), "runs": keys}
     if tokenizer != "bytes":
         design["tokenizer"] = tokenizer
-    from scalinglab import __version__
-
     check_store(Path(store), os.fspath(store), write=True)  # a store that cannot take the sweep: fail now
     with ExitStack() as stack:
         if backend == "ray":  # connect (or start Ray) before the store is touched
-            from scalinglab.lab import ray_backend
-
             stack.enter_context(ray_backend.ray_session(address, workers))
         ckdir = None if checkpoint_dir is None else Path(checkpoint_dir)
         if ckdir is not None:
@@ -228,8 +226,6 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
 def _checkpoint_tag(store: str | os.PathLike[str], sweep: int, corpus: str, tokenizer: str) -> str:
     """8 hex digits naming (store file, sweep, corpus, tokenizer) in checkpoint file names, so two
     stores or corpora sharing a checkpoint folder never resume from each other's runs."""
-    import hashlib
-
     key = json.dumps([os.path.realpath(os.fspath(store)), sweep, str(corpus), tokenizer])
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 

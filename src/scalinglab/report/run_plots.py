@@ -3,7 +3,7 @@ lab's run store, learning-curve forecasts, extrapolation backtests.
 
 Plain tables in (DataFrames, dicts), figures out, so that any analysis can feed them:
 
-* training curves: the lab store's metrics table (``scalinglab.lab.store.read_store(path, "metrics")``:
+* training curves: the lab store's metrics table (``scalinglab.stores.table.read_store(path, "metrics")``:
   run, step, tokens, flops, loss = validation loss in nats/token, params, train_loss, ...);
 * a forecast: the observed curve and a dict of the predicted one (see :func:`plot_forecast`);
 * a backtest: the predictions table of ``scalinglab.analysis.backtest`` (params, tokens, flops,

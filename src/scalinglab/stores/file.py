@@ -1,5 +1,5 @@
 """The run store as a file: how it is checked, created, read without a trace and migrated, and how
-SQLite's failures become one-line errors. :class:`~scalinglab.lab.store.RunStore` opens every store
+SQLite's failures become one-line errors. :class:`~scalinglab.stores.run_store.RunStore` opens every store
 through :func:`open_connection`.
 
 Checked before anything is written (and before anything is read): the path is a readable regular
@@ -41,6 +41,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
+from scalinglab._version import __version__
 from scalinglab.errors import ScalingLabError
 
 __all__ = ["SCHEMA_VERSION", "SQLITE_MAGIC", "STORE_SUFFIXES", "StaleAttemptError", "StoreError", "check",
@@ -299,8 +300,6 @@ def _check_folder(path: Path, name: str, verb: str) -> None:
 
 def create_schema(conn: sqlite3.Connection) -> None:
     """The tables and meta rows of a new store, in one transaction on ``conn`` (autocommit mode)."""
-    from scalinglab import __version__
-
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in SCHEMA.split(";"):

@@ -1,6 +1,6 @@
-"""The reading half of :class:`~scalinglab.lab.store.RunStore`: runs, sweeps and curves as records
+"""The reading half of :class:`~scalinglab.stores.run_store.RunStore`: runs, sweeps and curves as records
 and DataFrames, and the error handling every query shares (a SQLite failure is a one-line
-:class:`~scalinglab.lab.store_file.StoreError` naming the file). Tables and units: :mod:`scalinglab.lab.store`.
+:class:`~scalinglab.stores.file.StoreError` naming the file). Tables and units: :mod:`scalinglab.stores.run_store`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, Self
 import pandas as pd
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab.store_file import INCOMPLETE_FINISHED_RUNS, StoreError, open_connection, sqlite_error
+from scalinglab.stores.file import INCOMPLETE_FINISHED_RUNS, StoreError, open_connection, sqlite_error
 
-__all__ = ["RunRecord", "StoreReader", "open_reader"]
+__all__ = ["RunRecord", "StoreReader", "config_json", "open_reader"]
 
 _NUMERIC_COLUMNS = frozenset({"params", "params_non_embedding", "tokens", "flops", "loss", "final_val_loss",
                               "final_val_bpb", "wall_seconds", "train_loss", "val_loss", "val_bpb",
@@ -38,7 +38,7 @@ class RunRecord:
     attempt: str | None = None
 
 
-def _config_json(config: Mapping[str, Any], what: str) -> str:
+def config_json(config: Mapping[str, Any], what: str) -> str:
     """Canonical JSON (sorted keys, no spaces): equal configs give equal text and hash."""
     if not isinstance(config, Mapping):
         raise ScalingLabError(f"{what} must be a mapping (dict), got {type(config).__name__}")
@@ -50,7 +50,7 @@ def _config_json(config: Mapping[str, Any], what: str) -> str:
 
 class StoreReader:
     """Queries of an open store: ``_conn`` (a SQLite connection), ``name`` (the file as given) and
-    ``version`` (its schema version) are set by :class:`~scalinglab.lab.store.RunStore`."""
+    ``version`` (its schema version) are set by :class:`~scalinglab.stores.run_store.RunStore`."""
 
     _conn: sqlite3.Connection
     name: str
@@ -81,7 +81,7 @@ class StoreReader:
         sql, args = "SELECT id FROM sweeps WHERE name = ?", [str(name)]
         if design is not None:
             sql += " AND design = ?"
-            args.append(_config_json(design, f"{self.name}: sweep {name!r}: the design"))
+            args.append(config_json(design, f"{self.name}: sweep {name!r}: the design"))
         with self._guard("read the run store"):
             row = self._conn.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         return None if row is None else int(row[0])

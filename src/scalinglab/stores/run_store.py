@@ -30,7 +30,7 @@ interrupted run clears its metrics after the step it restarts from.
 
 Attempts. :meth:`RunStore.start_run` gives each attempt of a run a new random token, and every
 later write for the run (an evaluation, finished, failed) must carry the token of the run's
-current attempt, else it is refused (:class:`~scalinglab.lab.store_file.StaleAttemptError`): a
+current attempt, else it is refused (:class:`~scalinglab.stores.file.StaleAttemptError`): a
 worker left over from an earlier attempt (an orphan of a killed sweep, or a second sweep on the
 same store) can never add evaluations to, finish or fail the attempt now training. A connection
 uses the token of the attempts it started itself; ``attempt=`` passes another.
@@ -41,7 +41,7 @@ write transaction of every writing connection repairs a "finished" run whose cur
 (left by an older scalinglab): it is marked failed, so the same sweep command trains it again.
 
 Opening, checks, reading without a trace, and how a damaged, foreign, read-only, empty or full
-store fails: :mod:`scalinglab.lab.store_file`.
+store fails: :mod:`scalinglab.stores.file`.
 """
 
 from __future__ import annotations
@@ -59,11 +59,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from scalinglab.atomic import atomic_write
 from scalinglab.errors import ScalingLabError
-from scalinglab.lab.store_file import (
+from scalinglab.stores.file import (
     INCOMPLETE_FINISHED_RUNS,
     SCHEMA_VERSION,
     STORE_SUFFIXES,
@@ -73,9 +71,8 @@ from scalinglab.lab.store_file import (
     migrate,
     open_connection,
 )
-from scalinglab.lab.store_read import RunRecord, StoreReader, _config_json
-from scalinglab.lab.store_table import read_store as _read_table
-from scalinglab.lab.store_table import store_params
+from scalinglab.stores.reader import RunRecord, StoreReader, config_json
+from scalinglab.stores.table import read_store, store_params
 
 __all__ = ["METRIC_FIELDS", "SCHEMA_VERSION", "STATUSES", "STORE_SUFFIXES", "RunRecord", "RunStore",
            "StaleAttemptError", "StoreError", "is_store_file", "read_store", "timestamp"]
@@ -102,7 +99,7 @@ class RunStore(StoreReader):
     ``RunStore(path)`` creates the file or opens an existing store; ``readonly=True`` opens an
     existing one for reading only, without writing anything, not even a ``-wal``/``-shm`` file.
     Use as a context manager or call :meth:`close`. The file is checked first
-    (:mod:`scalinglab.lab.store_file`): a path that cannot be written, an empty, damaged, foreign
+    (:mod:`scalinglab.stores.file`): a path that cannot be written, an empty, damaged, foreign
     or half-created file, or a store from a newer schema raises StoreError (a ScalingLabError naming
     the file), and the file is left byte for byte as it was. Every later SQLite failure (a full
     disk, a lock held too long) is a StoreError too; a failed write changes nothing.
@@ -141,7 +138,7 @@ class RunStore(StoreReader):
     # ---- writing -------------------------------------------------------------------------
     def create_sweep(self, name: str, design: Mapping[str, Any]) -> int:
         """A new sweep named ``name`` with its design (JSON-serialisable); returns its id."""
-        text = _config_json(design, f"{self.name}: sweep {name!r}: the design")
+        text = config_json(design, f"{self.name}: sweep {name!r}: the design")
         with self._tx() as c:
             cur = c.execute("INSERT INTO sweeps (name, design, created_at) VALUES (?, ?, ?)",
                             (str(name), text, timestamp()))
@@ -149,7 +146,7 @@ class RunStore(StoreReader):
 
     def add_run(self, sweep_id: int, config: Mapping[str, Any], seed: int) -> int:
         """Add a pending run, or return the id of the run with the same (sweep, config, seed)."""
-        text = _config_json(config, f"{self.name}: run config")
+        text = config_json(config, f"{self.name}: run config")
         digest = hashlib.sha256(text.encode()).hexdigest()
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
             raise ScalingLabError(f"{self.name}: run seed must be an integer, got {seed!r}")
@@ -243,11 +240,11 @@ class RunStore(StoreReader):
         sweep replaces it (config, seed, results, metrics), so importing a source again leaves
         one copy of each run. Everything is checked first; on any error nothing is written.
         Returns (sweep id, run ids in the order of ``runs``)."""
-        design_text = _config_json(design, f"{self.name}: sweep {sweep_name!r}: the design")
+        design_text = config_json(design, f"{self.name}: sweep {sweep_name!r}: the design")
         prepared = []
         for i, run in enumerate(runs, start=1):
             config = run.get("config")
-            text = _config_json(config, f"{self.name}: imported run {i}: config")  # type: ignore[arg-type]
+            text = config_json(config, f"{self.name}: imported run {i}: config")  # type: ignore[arg-type]
             if not isinstance(config, Mapping) or key not in config:
                 raise ScalingLabError(f"{self.name}: imported run {i}: config has no {key!r} key")
             for name in ("params", "tokens", "flops", "final_val_loss", "seed"):
@@ -328,7 +325,7 @@ class RunStore(StoreReader):
         """Write :meth:`runs_frame` (``what="runs"``) or :meth:`metrics_frame` (``"metrics"``) to
         .parquet/.pq or .csv, chosen by extension; written atomically (:mod:`scalinglab.atomic`). ``params``
         is written as :func:`scalinglab.load_runs` reads the store (the N of each run's FLOPs,
-        :func:`~scalinglab.lab.store_table.store_params`), so a fit of the export equals a fit of the
+        :func:`~scalinglab.stores.table.store_params`), so a fit of the export equals a fit of the
         store; the store's own count is column ``params_with_embeddings``."""
         out = Path(path)
         kind = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}.get(out.suffix.lower())
@@ -387,7 +384,3 @@ class RunStore(StoreReader):
             c.executemany(f"INSERT OR REPLACE INTO metrics (run_id, {', '.join(METRIC_FIELDS)}) "
                           f"VALUES ({', '.join('?' * (len(METRIC_FIELDS) + 1))})", values)
 
-
-def read_store(path: str | os.PathLike[str], what: str = "runs") -> pd.DataFrame:
-    """The store as a runs table: :func:`scalinglab.lab.store_table.read_store`."""
-    return _read_table(path, what)

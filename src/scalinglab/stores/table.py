@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.counting import flops_from
-from scalinglab.lab.store_file import is_store_file
-from scalinglab.lab.store_read import open_reader
+from scalinglab.stores.file import is_store_file
+from scalinglab.stores.reader import open_reader
 
 __all__ = ["is_store_file", "read_store", "store_params"]
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.lab.importers import mlflow, tensorboard, wandb
 from scalinglab.lab.importers.mapping import DEFAULT_NAMES, ROLES, ImportedRun, ImportOptions, resolve_run
 from scalinglab.lab.importers.source import SourceRun
 from scalinglab.lab.importers.writer import check_store, sweep_name, write_runs
@@ -83,16 +84,10 @@ def read_source(kind: str, source: str | os.PathLike[str], *, experiment: str | 
     """(source id, runs as the tracker holds them, notes) of ``source`` read by the ``kind`` reader."""
     text = os.fspath(source)
     if kind == "tensorboard":
-        from scalinglab.lab.importers import tensorboard
-
         return tensorboard.read_runs(text)
     if kind == "mlflow":
-        from scalinglab.lab.importers import mlflow
-
         return mlflow.read_runs(text, experiment=experiment)
     if kind == "wandb":
-        from scalinglab.lab.importers import wandb
-
         return wandb.read_runs(text, step_column=step_column)
     raise ScalingLabError(f"unknown importer {kind!r}; choose one of {', '.join(KINDS)}")
 

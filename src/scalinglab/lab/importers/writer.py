@@ -23,7 +23,7 @@ from typing import Any
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.importers.mapping import ImportedRun, ImportOptions
-from scalinglab.lab.store import RunStore
+from scalinglab.stores.run_store import RunStore
 
 __all__ = ["check_store", "import_design", "sweep_name", "write_runs"]
 
