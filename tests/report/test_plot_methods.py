@@ -10,6 +10,7 @@ import matplotlib
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 import scalinglab as sl
@@ -129,7 +130,25 @@ def test_backtest_plot_draws_its_predictions(runs):
 
 
 def test_result_modules_do_not_load_matplotlib():
-    code = ("import sys, scalinglab.fitting.result, scalinglab.plan.approaches, scalinglab.analysis.backtest; "
+    code = ("import sys, scalinglab.fitting.result, scalinglab.plan.approaches, scalinglab.analysis.backtest, "
+            "scalinglab.analysis.forecast_core; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "False"
+
+
+def test_forecast_plot_draws_its_law_up_to_the_forecast_point():
+    curves = sl.analysis.simulate_learning_curves((1e8, 4e8), n_points=40, noise=0.01, seed=0)
+    fc = sl.analysis.forecast_run(curves, run="N=4e+08", fraction=0.3, bootstrap=20, seed=0)
+    fig = Figure()
+    ax = fig.subplots()
+    assert fc.plot(curves, ax=ax) is ax
+    tokens, loss = (np.asarray(v, float) for v in ax.lines[0].get_data())
+    assert tokens[-1] == pytest.approx(fc.x_final) and loss[-1] == pytest.approx(fc.final_loss, rel=1e-12)
+    np.testing.assert_allclose(loss, fc.fit.predict(tokens=tokens).loss, rtol=1e-12)
+    observed = curves[curves["run"] == "N=4e+08"]  # only the forecast run's curve is drawn
+    drawn = np.concatenate([np.asarray(c.get_offsets())[:, 1] for c in ax.collections
+                            if isinstance(c, PathCollection)])  # the scatters (not the error bar)
+    np.testing.assert_allclose(np.sort(drawn), np.sort(observed["loss"].to_numpy()), rtol=1e-12)
+    with pytest.raises(ScalingLabError, match="draws the observed curve"):
+        fc.plot(None)

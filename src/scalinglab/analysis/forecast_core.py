@@ -85,6 +85,14 @@ class Forecast(Displayed):
                 "params": dict(self.fit.params), "converged": self.fit.converged,
                 "bootstrap": self.fit.bootstrap, "notes": list(self.notes)}
 
+    def plot(self, curves: Any, kind: str = "forecast", *, ax: Any = None) -> Any:
+        """The forecast figure of ``scalinglab plot``: the fitted law (loss in nats/token against x) up to
+        ``x_final`` with the final loss's interval, beside the observed curve of ``curves`` (the curves
+        forecast), on ``ax`` (default: a new figure's); returns the Axes (:mod:`scalinglab.report.plotting_api`)."""
+        from scalinglab.report.plotting_api import draw  # lazy: matplotlib is an optional, heavy dependency
+
+        return draw(self, kind, ax=ax, curves=curves)
+
 
 # ---- reading curves -------------------------------------------------------------------------
 def load_curves(source: Runs | pd.DataFrame | str | os.PathLike, columns: Mapping[str, str] | None = None) -> Runs:

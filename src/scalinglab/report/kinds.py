@@ -35,7 +35,7 @@ import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
 import scalinglab.report.style as style
 from scalinglab.analysis.backtest import backtest
-from scalinglab.analysis.forecast import forecast_run, load_curves
+from scalinglab.analysis.forecast import Forecast, forecast_run, load_curves
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.api import fit
 from scalinglab.fitting.result import FitResult
@@ -191,15 +191,23 @@ def _forecast(data: RunsSource, run: str | None, fraction: float, form: str, x: 
         raise ScalingLabError("plot kind 'forecast' needs the run to forecast (run=..., CLI --run)")
     curves = load_curves(data, columns)
     fc = forecast_run(curves, run=run, fraction=fraction, form=form, x=x, bootstrap=bootstrap, seed=seed)
-    df = curves.data
-    curve = df[df["run"].astype(str) == str(fc.run)].sort_values(x)
+    return forecast_figure(curves, fc)
+
+
+def forecast_figure(curves: Runs, fc: Forecast, ax=None) -> Figure:
+    """The figure of a forecast ``fc`` of one run of ``curves`` (:func:`load_curves`; a table of one curve
+    when ``fc.run`` is None): its fitted law along the curve up to the forecast point, the final loss's
+    prediction interval as an error bar, and the observed curve; on ``ax`` (default: a new figure's)."""
+    x, df = fc.x, curves.data
+    rows = df if fc.run is None or "run" not in df else df[df["run"].astype(str) == str(fc.run)]
+    curve = rows.sort_values(x)
     grid = np.geomspace(float(curve[x].min()), fc.x_final, 160)
     inputs = {}
     for var in fc.fit.family.variables:  # the law's time variable holds x; other inputs are the run's own
         inputs[var] = grid if var in ("tokens", "step") else float(curve[var].iloc[0])
     loss = np.asarray(fc.fit.family.predict_natural(fc.fit.params, **inputs), dtype=float)
     return run_plots.plot_forecast(curve, {"x": grid, "loss": loss, "fit_until": fc.x_fit_max, "level": fc.level,
-                                           "final_low": fc.low, "final_high": fc.high}, x=x)
+                                           "final_low": fc.low, "final_high": fc.high}, x=x, ax=ax)
 
 
 def _serving(options: Mapping[str, Any]) -> dict[str, Any]:

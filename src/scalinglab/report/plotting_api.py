@@ -1,6 +1,7 @@
 """Results that draw themselves: the one entry of the ``plot()`` methods of a fit
-(:meth:`scalinglab.FitResult.plot`), an approach (:meth:`scalinglab.plan.approaches.ApproachResult.plot`)
-and a backtest (:meth:`scalinglab.analysis.backtest.BacktestResult.plot`).
+(:meth:`scalinglab.FitResult.plot`), an approach (:meth:`scalinglab.plan.approaches.ApproachResult.plot`),
+a backtest (:meth:`scalinglab.analysis.backtest.BacktestResult.plot`) and a learning-curve forecast
+(:meth:`scalinglab.analysis.forecast.Forecast.plot`).
 
 Each returns a matplotlib Axes (an array of Axes for a figure of several panels) holding the same figure
 as ``scalinglab plot``; the kinds each result draws, their options and panels are listed in

@@ -1,5 +1,5 @@
 """The figures results draw: what :func:`scalinglab.report.plotting_api.draw` (behind the ``plot()``
-methods of a fit, an approach and a backtest) draws, the same figures as ``scalinglab plot`` (the
+methods of a fit, an approach, a backtest and a forecast) draws, the same figures as ``scalinglab plot`` (the
 functions behind :data:`scalinglab.report.kinds.KINDS`), on the Axes given as ``ax=`` or on a new
 figure's; :func:`draw` returns those Axes.
 
@@ -14,7 +14,9 @@ Kinds (:data:`RESULT_KINDS`), by result:
 * an approach of Hoffmann et al. 2022 (:class:`~scalinglab.plan.approaches.ApproachResult`): ``frontier``
   (its N_opt and D_opt against C with the per-level optima; options ``budgets``, ``references``);
 * a backtest (:class:`~scalinglab.analysis.backtest.BacktestResult`): ``backtest`` (option ``runs``: the
-  table backtested, whose fitted runs are drawn in grey).
+  table backtested, whose fitted runs are drawn in grey);
+* a learning-curve forecast (:class:`~scalinglab.analysis.forecast.Forecast`): ``forecast`` (option
+  ``curves``, needed: the curves forecast, anything :func:`scalinglab.analysis.load_curves` reads).
 
 A one-panel figure returns its Axes. ``residuals`` (one panel per N, D, C the runs hold), ``bootstrap``
 (one per exponent, at most 6), ``frontier`` (N_opt, D_opt) and ``backtest`` (loss against x, predicted
@@ -35,11 +37,12 @@ import scalinglab.report.fit_plots as fit_plots
 import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
 from scalinglab.analysis.backtest import BacktestResult
+from scalinglab.analysis.forecast import Forecast, load_curves
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.result import FitResult
 from scalinglab.io import load_runs
 from scalinglab.plan.approaches import APPROACH_NAMES, ApproachResult
-from scalinglab.report.kinds import KINDS, default_budgets
+from scalinglab.report.kinds import KINDS, default_budgets, forecast_figure
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,13 @@ def _backtest(result, ax, runs):
     return run_plots.plot_backtest(result.predictions, x=result.x, fitted=fitted, level=result.level, ax=ax)
 
 
+def _forecast(result, ax, curves):
+    if curves is None:
+        raise ScalingLabError("plot kind 'forecast' draws the observed curve: give the curves forecast, "
+                              "e.g. forecast.plot(curves)")
+    return forecast_figure(load_curves(curves), result, ax=ax)
+
+
 _FRONTIER = {"budgets": None, "references": KINDS["frontier"].options["references"]}  # scalinglab plot's defaults
 
 #: the kinds each type of result draws
@@ -122,6 +132,7 @@ RESULT_KINDS: dict[type, dict[str, ResultKind]] = {
     },
     ApproachResult: {"frontier": ResultKind(_approach_frontier, _FRONTIER)},
     BacktestResult: {"backtest": ResultKind(_backtest, {"runs": None})},
+    Forecast: {"forecast": ResultKind(_forecast, {"curves": None})},
 }
 
 

@@ -70,7 +70,7 @@ def plot_training_curves(metrics: pd.DataFrame, x: str = "tokens", show_train: b
 
 
 # ---- a learning-curve forecast -------------------------------------------------------------------
-def plot_forecast(curve: pd.DataFrame, forecast: Mapping[str, Any], x: str = "tokens") -> Figure:
+def plot_forecast(curve: pd.DataFrame, forecast: Mapping[str, Any], x: str = "tokens", ax=None) -> Figure:
     """A forecast of one training curve against what happened.
 
     ``curve``: the observed curve (columns ``x`` and ``loss``, nats/token). ``forecast``: ``"x"`` (array of
@@ -78,7 +78,7 @@ def plot_forecast(curve: pd.DataFrame, forecast: Mapping[str, Any], x: str = "to
     interval; its ``"level"``, e.g. 0.95), optional ``"final_low"``/``"final_high"`` (the prediction
     interval of the loss at the last forecast ``x``, drawn as an error bar) and ``"fit_until"`` (the last
     ``x`` the forecast was fitted on: observed points up to it are drawn filled, later ones hollow: they
-    are what the forecast predicts)."""
+    are what the forecast predicts). ``ax``: the Axes to draw on (default: a new figure's)."""
     _need(curve, [x, "loss"], "a forecast plot")
     for key in ("x", "loss"):
         if key not in forecast:
@@ -88,7 +88,7 @@ def plot_forecast(curve: pd.DataFrame, forecast: Mapping[str, Any], x: str = "to
         raise ScalingLabError("the forecast's 'x' and 'loss' must be arrays of the same, non-zero length")
     cx, cy = curve[x].to_numpy(dtype=float), curve["loss"].to_numpy(dtype=float)
     cut = float(forecast.get("fit_until", np.inf))
-    fig, ax = style.new_figure()
+    fig, ax = style.new_figure(ax=ax)
     used = cx <= cut
     ax.scatter(cx[used], cy[used], s=18, color=style.BLUE, zorder=3, label="observed, used by the forecast")
     if (~used).any():
