@@ -62,6 +62,12 @@ PARAMS = ("L0", "A", "alpha", "C")
 #: Huber on log residuals with delta 1e-3 (Luo et al. 2025's fitting loss for both laws).
 HUBER = Objective("huber", 1e-3)
 LEVEL = 0.95
+SOURCE = ("Tissue et al. 2024, Scaling Law with Learning Rate Annealing, Eq. 1 (arXiv:2408.11029); "
+          "S2 momentum m_i = lambda m_(i-1) + (eta_(i-1) - eta_i)")
+UNITS = {"step": "optimiser steps", "S1": "learning rate x steps (sum of the LR up to the step)",
+         "S2": "learning rate x steps (annealing area)", "L0": "nats/token (loss before annealing as S1 grows)",
+         "A": "nats/token x (LR x steps)^alpha", "alpha": "dimensionless exponent of S1",
+         "C": "nats/token per LR x step of annealing area", "loss": "nats/token"}
 
 __all__ = ["Curve", "ScheduleFit", "compare_schedules", "fit_schedule_law", "load_schedule_curves",
            "load_schedule_fit", "predict_loss", "save_schedule_fit"]
@@ -270,7 +276,8 @@ class ScheduleFit(Displayed):
                 "low": low.tolist(), "high": high.tolist(), "lr": lrs[at - 1].tolist()}
 
     def to_dict(self) -> dict:
-        return {"law": "lr_schedule", "formula": "L(s) = L0 + A*S1^-alpha - C*S2", "params": self.params,
+        return {"law": "lr_schedule", "formula": "L(s) = L0 + A*S1^-alpha - C*S2", "source": SOURCE,
+                "units": UNITS, "params": self.params,
                 "decay": self.decay, "defaults": self.defaults, "runs": self.runs, "n_points": self.n_points,
                 "converged": self.converged, "mare": self.mare, "level": self.level,
                 "interval": "pairs bootstrap over points within runs, times a resampled log residual",
@@ -329,6 +336,8 @@ def fit_schedule_law(curves: Any, *, decay: float = DEFAULT_DECAY, bootstrap: in
     logy = np.log(y)
     res = _fit_theta(s1, s2, logy, _starts(s1, s2, y))
     ok = np.isfinite(res.value)
+    if not ok.any():
+        raise FitError(f"{name}: no start of the schedule law reached a finite objective")
     best = int(np.argmin(np.where(ok, res.value, np.inf)))
     theta = res.theta[best]
     pred = predict_loss(_external(theta), s1, s2)

@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, app, out
+from scalinglab.cli.common import Table, _emit_json, app, out
 from scalinglab.errors import positive_count
 
 schedule_app = typer.Typer(no_args_is_help=True,
@@ -33,7 +32,7 @@ def fit_cmd(
 ) -> None:
     """Fit L(s) = L0 + A*S1^-alpha - C*S2 to every run's curve after warmup (shared constants).
 
-    JSON keys: law, formula, params (L0, A, alpha, C), decay, defaults (peak, warmup, final), runs,
+    JSON keys: law, formula, source, units, params (L0, A, alpha, C), decay, defaults (peak, warmup, final), runs,
     n_points, converged, mare, level, interval, draws, log_residuals, notes.
     """
     from scalinglab.analysis.schedule import fit_schedule_law, save_schedule_fit
@@ -130,3 +129,40 @@ def _plot(fit, schedules: list[str], steps: int, path: str, data: Optional[str] 
     check_format(path)
     curves = load_schedule_curves(data, data) if data else []
     save(plot_schedule_curves(fit, schedules, steps, curves), path)
+
+
+@schedule_app.command("check")
+def check_cmd(
+    data: str = typer.Argument(..., help="Curves of one model size, as for 'schedule fit'."),
+    train: str = typer.Option(..., help="Runs to fit (names in the run column), comma-separated; the rest are "
+                                        "predicted and scored."),
+    decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum."),
+    bootstrap: int = typer.Option(200, help="Pairs-bootstrap refits for the interval."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Fit some runs, predict the held-out runs' whole curves from their own learning rates, and score
+    them: mean |relative error| after warmup, final-loss error, final loss inside the 95% interval.
+
+    JSON keys: train, params, decay, fit_mare, runs (run, n_points, mare, final_step, final_loss,
+    observed_final, error, low, high, inside), coverage, max_abs_final_error, notes.
+    """
+    from scalinglab.analysis.schedule_check import holdout_check
+
+    result = holdout_check(data, [t.strip() for t in train.split(",") if t.strip()], decay=decay,
+                           bootstrap=bootstrap, seed=seed, name=data)
+    if as_json:
+        _emit_json(result)
+        return
+    p = result["params"]
+    out.print(f"fitted on {', '.join(result['train'])}: L0 {p['L0']:.4f}, A {p['A']:.4g}, alpha {p['alpha']:.4f}, "
+              f"C {p['C']:.4g} (fit error {100 * result['fit_mare']:.3f}%)", markup=False, soft_wrap=True)
+    t = Table(title="held-out runs (loss in nats/token)")
+    for c in ("run", "mean |rel. error|", "final predicted", "final observed", "error", "95% interval", "inside"):
+        t.add_column(c, justify="left" if c == "run" else "right", no_wrap=c != "run")
+    for r in result["runs"]:
+        t.add_row(escape(r["run"]), f"{100 * r['mare']:.3f}%", f"{r['final_loss']:.4f}", f"{r['observed_final']:.4f}",
+                  f"{100 * r['error']:+.2f}%", f"{r['low']:.4f}-{r['high']:.4f}", "yes" if r["inside"] else "no")
+    out.print(t)
+    out.print(f"final loss inside the interval: {result['coverage']:.0%}; largest final error "
+              f"{100 * result['max_abs_final_error']:.2f}%", markup=False)
