@@ -132,7 +132,9 @@ def test_cli_fit_predict_compare(tmp_path, monkeypatch, capsys):
     _curves(noise=0.001).to_csv(data, index=False)
     code, stdout, _ = run_cli(["schedule", "fit", data, "--bootstrap", "20", "--out", law, "--json"],
                               monkeypatch, capsys)
-    assert code == 0 and json.loads(stdout)["params"]["alpha"] == pytest.approx(0.45, rel=0.05)
+    fitted = json.loads(stdout)
+    assert code == 0 and fitted["params"]["alpha"] == pytest.approx(0.45, rel=0.05)
+    assert fitted["source"].startswith("Tissue et al. 2024") and fitted["units"]["L0"].startswith("nats/token")
     code, stdout, _ = run_cli(["schedule", "predict", "--law", law, "--schedule", "wsd:cooldown=0.2",
                                "--steps", "2000", "--json"], monkeypatch, capsys)
     result = json.loads(stdout)
@@ -190,3 +192,23 @@ def test_lab_trains_any_schedule_and_records_its_lr():
     assert table["lr"].tolist() == pytest.approx([lr_at(s - 1, RunConfig(**{**base, "tokens": 8 * 16 * 40},
                                                                       schedule="wsd")) for s in table["step"]])
     assert load_schedule_curves(table)[0].lrs.size == 40
+
+
+def test_holdout_check_scores_the_unseen_runs(tmp_path, monkeypatch, capsys):
+    from scalinglab.analysis.schedule_check import holdout_check
+
+    wsd = "wsd:steps=3000,warmup=100,peak=1e-3,final=1e-4,cooldown=0.2"
+    table = _curves(TRAIN + (wsd,), noise=0.001)
+    result = holdout_check(table, list(TRAIN), bootstrap=50)
+    (row,) = result["runs"]
+    assert row["run"] == wsd and row["final_step"] == 3000 and abs(row["error"]) < 0.005
+    assert row["mare"] < 0.005 and result["max_abs_final_error"] == abs(row["error"])
+    with pytest.raises(ScalingLabError, match="no run named"):
+        holdout_check(table, ["cosine"])
+    with pytest.raises(ScalingLabError, match="leave at least one out"):
+        holdout_check(table, list(TRAIN) + [wsd])
+    data = tmp_path / "curves.csv"
+    table.assign(run=table["run"].map({TRAIN[0]: "const", TRAIN[1]: "cos", wsd: "wsd"})).to_csv(data, index=False)
+    code, stdout, _ = run_cli(["schedule", "check", data, "--train", "const,cos", "--bootstrap", "10", "--json"],
+                              monkeypatch, capsys)
+    assert code == 0 and json.loads(stdout)["runs"][0]["run"] == "wsd"
