@@ -3,7 +3,8 @@
 The typer ``app`` and the shared helpers live in :mod:`scalinglab.cli.common` (re-exported here); the
 commands live in one module per capability (``fit_commands``: fit, predict, laws, simulate, demo; ``optimal_commands``: optimal;
 ``lab_commands``: sweep, runs; ``report_commands``: plot, report; ...), each registering itself on
-``app`` when imported at the bottom of this file.
+``app`` when imported. :mod:`scalinglab.cli.registry` lists them by task without importing them and
+imports a command's module when the command runs, so ``scalinglab --help`` answers at once.
 
 Every command that prints results takes ``--json``; those keys are a contract. Bad input prints one
 line (``error: ...``) on stderr and exits with code 2, never a traceback.
@@ -39,27 +40,6 @@ def main() -> None:
             sys.exit(1)
         raise
 
-
-from scalinglab.cli import (  # noqa: E402,F401  (importing registers the commands)
-    analysis_commands,
-    datasets_commands,
-    emergence_commands,
-    fit_commands,
-    flops_commands,
-    forecast_commands,
-    groups_commands,
-    hardware_commands,
-    import_commands,
-    inference_commands,
-    lab_commands,
-    observe_commands,
-    optimal_commands,
-    overtrain_commands,
-    quality_commands,
-    report_commands,
-    schedule_commands,
-    serving_commands,
-)
 
 if __name__ == "__main__":
     main()

@@ -6,9 +6,8 @@ from typing import Any, Optional
 
 import typer
 from rich import box
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, _parse_cols, app, out
+from scalinglab.cli.common import Table, _emit_json, _parse_cols, app, out
 from scalinglab.errors import ScalingLabError
 
 

@@ -6,9 +6,8 @@ import sys
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, _parse_cols, _parse_floats, app, err, out
+from scalinglab.cli.common import Table, _emit_json, _parse_cols, _parse_floats, app, err, out
 from scalinglab.errors import ScalingLabError, choice
 
 

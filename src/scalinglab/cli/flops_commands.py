@@ -6,9 +6,8 @@ import dataclasses
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, app, out
+from scalinglab.cli.common import Table, _emit_json, app, out
 from scalinglab.errors import ScalingLabError
 
 

@@ -7,9 +7,8 @@ import sys
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, _parse_cols, _parse_floats, app, out
+from scalinglab.cli.common import Table, _emit_json, _parse_cols, _parse_floats, app, out
 from scalinglab.errors import ScalingLabError
 
 

@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, _parse_cols, _parse_floats, app, out
+from scalinglab.cli.common import Table, _emit_json, _parse_cols, _parse_floats, app, out
 from scalinglab.errors import ScalingLabError
 
 
@@ -41,7 +40,7 @@ def compare_cmd(
 ) -> None:
     """Fit the same law to each group of runs; compare exponents and compute-equivalent multipliers.
 
-    JSON keys (a contract): law, by, reference; groups: GROUP -> params, ci (NAME -> low, high), derived,
+    JSON keys: law, by, reference; groups: GROUP -> params, ci (NAME -> low, high), derived,
     derived_ci, n_points, rmse_log, converged, notes.
 
     compute_multiplier: GROUP -> flops, value, low, high (lists aligned with flops), level,

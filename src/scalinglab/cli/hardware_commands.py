@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, app, out
+from scalinglab.cli.common import Table, _emit_json, app, out
 from scalinglab.errors import ScalingLabError
 
 

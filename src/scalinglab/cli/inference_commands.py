@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, app, out
+from scalinglab.cli.common import Table, _emit_json, app, out
 
 #: (label with units, key of the inference-aware value, key of the Chinchilla-optimal value)
 _ROWS = (

@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, app, out
+from scalinglab.cli.common import Table, _emit_json, app, out
 
 
 def _names(text: Optional[str]) -> Optional[list[str]]:

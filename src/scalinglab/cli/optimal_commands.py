@@ -34,9 +34,8 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, _parse_cols, app, out
+from scalinglab.cli.common import Table, _emit_json, _parse_cols, app, out
 from scalinglab.errors import ScalingLabError
 
 

@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from scalinglab.analysis.overtraining import reproduce_gadre2024
-from scalinglab.cli.common import _emit_json, app, out
-from scalinglab.plan.overtraining import optimal_multiplier
+from scalinglab.cli.common import Table, _emit_json, app, out
 
 overtrain_app = typer.Typer(no_args_is_help=True,
                             help="Over-training law L(C, M) and downstream error (Gadre et al. 2024).")
@@ -44,6 +41,8 @@ def reproduce_cmd(
     multiplier, flops, loss_observed, loss_predicted, loss_relative_error, loss_relative_error_paper,
     error_observed, error_predicted, error_relative_error, error_relative_error_paper), compute_ratio,
     notes. Relative errors are fractions."""
+    from scalinglab.analysis.overtraining import reproduce_gadre2024
+
     root = Path(data)
     r = reproduce_gadre2024(root / LOSSES, root / DOWNSTREAM, train_dataset=train_dataset, val_set=val_set,
                             split=split, loss=loss)
@@ -85,6 +84,8 @@ def multiplier_cmd(
     JSON keys: loss, inference_tokens, multiplier, params, tokens, train_flops, inference_flops, total_flops,
     compute_optimal_multiplier, compute_optimal_params, compute_optimal_tokens, compute_optimal_train_flops,
     compute_optimal_total_flops, savings_flops, savings_fraction, law, method, notes, warnings."""
+    from scalinglab.plan.overtraining import optimal_multiplier
+
     r = optimal_multiplier(law, target_loss, inference_tokens, allow_unidentified=allow_unidentified)
     if as_json:
         _emit_json(r.to_dict())

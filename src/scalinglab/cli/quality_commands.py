@@ -12,9 +12,8 @@ import math
 from typing import Optional
 
 import typer
-from rich.table import Table
 
-from scalinglab.cli.common import _emit_json, _parse_floats, app, out
+from scalinglab.cli.common import Table, _emit_json, _parse_floats, app, out
 from scalinglab.errors import ScalingLabError
 
 _LAYOUTS = "columns problem, n, correct (counts) or problem, correct (one row per sample)"

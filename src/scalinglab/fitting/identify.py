@@ -27,10 +27,10 @@ catalogue (docs/fit.md, "Status and identifiability"); the thresholds are scalin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.stats import norm
 
 from scalinglab.laws.base import LawFamily
 
@@ -39,6 +39,20 @@ NEGLIGIBLE = 1e-6
 SINGULAR = 1e-10
 LOADING = 0.1
 WIDE = 100.0
+#: A standard error above this many times |value| says the data hardly determine the value.
+HUGE_STDERR = 1e3
+
+
+def stderr_flag(value: float, se: float | None) -> tuple[str, str] | None:
+    """(word, reason) when a parameter's standard error says the data hardly determine it: more than
+    ``HUGE_STDERR`` (1000) times |value| ("huge"), or not finite ("undefined"); None otherwise."""
+    if se is None:
+        return None
+    if not math.isfinite(se):
+        return "undefined", f"std err {se} (the bootstrap spread is not finite)"
+    if value != 0 and se > HUGE_STDERR * abs(value):
+        return "huge", f"std err {se:.4g} is {se / abs(value):.3g} x |value| (over {HUGE_STDERR:g} x)"
+    return None
 
 
 def _jacobian(family: LawFamily, theta: Array, X: Mapping[str, Array]) -> Array:
@@ -68,7 +82,9 @@ def _asymptotic_intervals(family: LawFamily, theta: Array, J: Array, resid: Arra
         return {}
     s2 = float(resid @ resid) / (n - P)
     cov = s2 * np.linalg.pinv(J[idx] @ J[idx].T, rcond=1e-12)
-    z = float(norm.ppf(0.5 + level / 2))
+    from scipy.special import ndtri  # the normal quantile (scipy.stats.norm.ppf) without scipy.stats
+
+    z = float(ndtri(0.5 + level / 2))
     lo_b, hi_b = family.bounds()
     out: dict[str, tuple[float, float]] = {}
     for k, j in enumerate(idx):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special, stats
 
 from scalinglab.errors import ScalingLabError
 
@@ -56,7 +55,9 @@ def mixture_quantiles(centres: Array, scale: float, dof: float, probs: tuple[flo
     hi0 = np.where(ok, centres, -np.inf).max(axis=0)
     if scale <= 0:
         return [weighted_percentile(centres, p) for p in probs]
-    tq = float(stats.t.ppf(max(probs[-1], 1 - probs[0]), dof))
+    from scipy import special  # loads with the first interval; stdtrit is scipy.stats.t.ppf
+
+    tq = float(special.stdtrit(dof, max(probs[-1], 1 - probs[0])))
     out = []
     for p in probs:
         lo, hi = lo0 - (tq + 1.0) * scale, hi0 + (tq + 1.0) * scale

@@ -19,6 +19,7 @@ from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.calibration import calibrated_log_bounds, check_calibration, summary_dict
 from scalinglab.fitting.constraints import check_saved_constraints, constraint_lines
+from scalinglab.fitting.identify import stderr_flag
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.predictive import log_prediction_bounds
 from scalinglab.fitting.status import FitStatus
@@ -207,17 +208,20 @@ class FitResult(Displayed):
                          f"per decade beyond {c['x_max']:.3g} ({len(c['error'])} errors from "
                          f"{len(c.get('origins', []))} refits); interval=\"calibrated\" available")
         lines += ["", f"  {'parameter':<12}{'value':>14}{'std err':>14}   {100 * self.level:g}% interval"]
+        flagged = []  # absurd standard errors: (name, reason)
         for name, value in {**self.params, **self.derived}.items():
             if name == next(iter(self.derived), None):
                 lines.append("  derived")
             if name in self.fixed:
                 lines.append(f"  {name:<12}{value:>14.6g}{'fixed':>14}   none: held at this value, not fitted")
                 continue
-            se = self.stderr.get(name)
-            ci = self.ci.get(name)
+            se, ci, flag = self.stderr.get(name), self.ci.get(name), stderr_flag(value, self.stderr.get(name))
+            flagged += [(name, flag[1])] if flag else []
             lines.append(f"  {name:<12}{value:>14.6g}{(f'{se:.4g}' if se is not None else '-'):>14}   "
-                         + (f"[{ci[0]:.6g}, {ci[1]:.6g}]" if ci else "-"))
-        notes = self.identification_notes() + self.notes
+                         + (f"[{ci[0]:.6g}, {ci[1]:.6g}]" if ci else "-")
+                         + (f"  <- {flag[0]} std err (see notes)" if flag else ""))
+        notes = self.identification_notes() + [f"{n}: {why}: the data hardly determine it; its value and "
+                                               "interval say little" for n, why in flagged] + self.notes
         if notes:
             lines += ["", "  notes"] + [f"  - {n}" for n in notes]
         return "\n".join(lines)

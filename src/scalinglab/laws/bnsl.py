@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.base import Array, LawFamily, grid, logsumexp_terms
@@ -90,6 +89,8 @@ class BrokenPowerLaw(LawFamily):
         out, (w0, w1) = logsumexp_terms([la_b, t])
         if not jac:
             return out
+        from scipy.special import expit  # scipy.special loads when a Jacobian is needed
+
         sig = expit(u)
         w = w1[:, None, :]
         blocks = [

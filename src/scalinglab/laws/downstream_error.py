@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.errors import ScalingLabError, finite_array
 from scalinglab.laws.base import Array, LawFamily, grid
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UPSTREAM = "upstream_loss"
 UPSTREAM_UNITS = "validation loss L the error is a function of, nats/token"
@@ -44,6 +46,8 @@ def error_table(upstream_loss: Any, error: Any) -> pd.DataFrame:
     if L.shape != err.shape or L.ndim != 1:
         raise ScalingLabError(f"upstream loss and error must be 1-D arrays of one length, got shapes "
                               f"{L.shape} and {err.shape}")
+    import pandas as pd  # loads with the first table, not with the law
+
     return pd.DataFrame({UPSTREAM: L, "loss": err})
 
 
