@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9, help="runs of each command (the best is kept)")
     parser.add_argument("--src", type=Path, default=None, help="another source tree to time too")
     args = parser.parse_args()
-    trees = {"this": SRC} if args.src is None else {"other": args.src.resolve(), "this": SRC}
+    trees = {"this": SRC} if args.src is None else {"--src": args.src.resolve(), "this": SRC}
     timed = cases(trees)
     best = {label: float("inf") for label in timed}
     for _ in range(args.repeat):
