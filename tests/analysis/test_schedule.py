@@ -212,3 +212,14 @@ def test_holdout_check_scores_the_unseen_runs(tmp_path, monkeypatch, capsys):
     code, stdout, _ = run_cli(["schedule", "check", data, "--train", "const,cos", "--bootstrap", "10", "--json"],
                               monkeypatch, capsys)
     assert code == 0 and json.loads(stdout)["runs"][0]["run"] == "wsd"
+
+
+@pytest.mark.parametrize("extra, message", [(["--schedule", "step"], "schedule must be one of"),
+                                            (["--cooldown", "0.3"], "only --schedule wsd has a cooldown"),
+                                            (["--schedule", "wsd", "--cooldown", "0"], "cooldown_fraction")])
+def test_sweep_schedule_options_are_checked(extra, message, monkeypatch, capsys):
+    args = ["sweep", "--design", "grid", "--params", "3e4", "--tokens", "2e5", "--corpus", "markov", "--dry-run"]
+    code, _, stderr = run_cli(args + extra, monkeypatch, capsys)
+    assert code == 2 and message in stderr and stderr.strip().count("\n") == 0
+    code, _, _ = run_cli(args + ["--schedule", "wsd", "--cooldown", "0.3"], monkeypatch, capsys)
+    assert code == 0

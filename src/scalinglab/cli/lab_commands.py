@@ -93,6 +93,9 @@ def sweep_cmd(
     checkpoints: str | None = typer.Option(None, help="Folder for per-run checkpoints (resume mid-run)."),
     noise_scale: bool = typer.Option(False, "--noise-scale", help="Measure the gradient noise scale B_simple "
                                      "(tokens) at every evaluation, from two half-batches (batch size must be even)."),
+    schedule: str | None = typer.Option(None, help="Learning-rate schedule of every run, after a linear warmup: "
+                                        "cosine (default), constant, linear or wsd."),
+    cooldown: float | None = typer.Option(None, help="WSD: fraction of the steps spent decaying (default 0.2)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned runs; train nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -103,6 +106,11 @@ def sweep_cmd(
     tokenizer, sweep_name = "bytes", name or design
     if spec is not None and noise_scale:
         raise ScalingLabError("--noise-scale: with --spec, set measure_noise_scale = true among the spec's run options")
+    if spec is not None and (schedule is not None or cooldown is not None):
+        raise ScalingLabError("--schedule/--cooldown: with --spec, set schedule and cooldown_fraction among the "
+                              "spec's run options")
+    if cooldown is not None and schedule != "wsd":
+        raise ScalingLabError("--cooldown: only --schedule wsd has a cooldown")
     if spec is not None:  # the spec's corpus, store and workers unless given on the command line
         sweep_spec = _design_module().load_sweep_spec(spec)
         settings = sweep_spec.settings
@@ -127,6 +135,10 @@ def sweep_cmd(
         common = {"vocab_size": data.vocab_size, "seed": seed, **{k: v for k, v in given.items() if v is not None}}
         if noise_scale:
             common["measure_noise_scale"] = True
+        if schedule is not None:
+            common["schedule"] = schedule
+        if cooldown is not None:
+            common["cooldown_fraction"] = cooldown
         runs = _plan(design, budgets, per_budget, params, tokens, common)
     if dry_run:
         if as_json:
