@@ -92,7 +92,8 @@ def recovery_report(report: RecoveryReport, console: Console) -> None:
     if res is None:
         return
     covered = report.covered()
-    t = Table(title=f"Recovered law ({res.law}, {res.bootstrap} bootstrap resamples, {100 * res.level:g}% intervals)")
+    title = f"Recovered law ({res.law}, {res.bootstrap} bootstrap resamples, {100 * res.level:g}% intervals)"
+    t = Table(title=title, min_width=len(title))  # as wide as its title: the title does not wrap
     for c in ("parameter", "truth", "fitted", "interval", "covers truth"):
         t.add_column(c, justify="right" if c != "parameter" else "left")
     for k, true in report.truth.items():

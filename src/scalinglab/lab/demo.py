@@ -131,8 +131,8 @@ def print_lab_demo(demo: LabDemo, console: Console) -> None:
     console.print(demo.result.summary())
     for w in demo.warnings:
         console.print(f"warning: {w}", markup=False)
-    plan = Table(title=f"Compute-optimal plan from the fitted law ({100 * demo.result.level:g}% bootstrap "
-                       "intervals; N non-embedding)")
+    title = f"Compute-optimal plan from the fitted law ({100 * demo.result.level:g}% bootstrap intervals; N non-embedding)"
+    plan = Table(title=title, min_width=len(title))  # as wide as its title: the title does not wrap
     for c in ("budget \\[FLOPs]", "params N", "tokens D", "D/N", "loss \\[nats/token]"):
         plan.add_column(c, justify="right")
 
