@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 import scalinglab as sl
+from scalinglab.analysis import lr_schedules
 from scalinglab.inference import memory, metrics, quality, speed, testtime
 
 #: Bad values for any argument: huge integers, strings, empty containers, None, non-finite, extremes.
@@ -58,7 +59,15 @@ def _data() -> dict:
                              "flops": 10 ** (21 + np.linspace(0, 3, 16)), "target": 0.1 + 0.9 / (1 + np.exp(-2 * g)),
                              **{f"b{j}": 0.5 + 0.1 * g * (1 + 0.2 * j) + 0.01 * np.sin(j + np.arange(16))
                                 for j in range(4)}})
-    return dict(observed=observed, runs=runs, sizes=sizes, metric=metric, groups=groups, shaped=shaped, curves=curves, tokens_p=tokens_p,
+    rows = []
+    for text in ("constant:steps=600,warmup=50,peak=1e-3", "cosine:steps=600,warmup=50,peak=1e-3,final=1e-4"):
+        lrs = lr_schedules.schedule_lrs(lr_schedules.parse_schedule(text))
+        st = np.arange(25, lrs.size + 1, 25)
+        s1, s2 = lr_schedules.forward_area(lrs)[st - 1], lr_schedules.annealing_area(lrs)[st - 1]
+        rows += [{"run": text, "step": k, "loss": 2.5 + 1.2 * a ** -0.45 - 0.8 * b, "lr": lrs[k - 1]}
+                 for k, a, b in zip(st, s1, s2)]
+    schedule_curves = pd.DataFrame(rows)
+    return dict(observed=observed, schedule_curves=schedule_curves, runs=runs, sizes=sizes, metric=metric, groups=groups, shaped=shaped, curves=curves, tokens_p=tokens_p,
                 results=results, by_temp=by_temp, noise=noise, fit=fit, law_a=law_a, law_b=law_b, report=report,
                 tt_x=x, tt_acc=np.clip(0.05 + 0.15 * np.log10(x), 0, 1))
 
@@ -94,6 +103,8 @@ def _plan(d: dict) -> dict:
     dev = "h100-sxm"
     return {
         "optimal.compare_approaches": (o.compare_approaches, dict(runs=runs, bootstrap=0, flops=1e21)),
+        "optimal.optimal_multiplier": (o.optimal_multiplier, dict(law="hoffmann2022", target_loss=2.2,
+                                                                  inference_tokens=1e12)),
         "optimal.compute_to_reach": (o.compute_to_reach, dict(target_loss=3.0, params=1e9)),
         "optimal.early_stopping_step": (o.early_stopping_step, dict(params=1e9, tokens=1e10)),
         "optimal.effective_data": (o.effective_data, dict(tokens=1e11, unique_tokens=1e10, r_d_star=15.4)),
@@ -186,6 +197,11 @@ def _analysis(d: dict) -> dict:
         "analysis.observational": (a.observational, dict(table=d["observed"], target="target",
                                                          benchmarks=["b0", "b1", "b2", "b3"], families=["A", "B"],
                                                          n_pcs=1, cutoff_flops=1e23, reference_family="A")),
+        "analysis.fit_schedule_law": (a.fit_schedule_law, dict(curves=d["schedule_curves"], decay=0.999, bootstrap=0,
+                                                               seed=0, after_warmup=True)),
+        "analysis.compare_schedules": (a.compare_schedules, dict(
+            fit=a.fit_schedule_law(d["schedule_curves"], bootstrap=0),
+            schedules=["cosine:warmup=50,peak=1e-3,final=1e-4", "wsd:warmup=50,peak=1e-3,cooldown=0.2"], steps=800)),
         "analysis.fit_groups": (a.fit_groups, dict(data=d["groups"], bootstrap=0, flops=[1e20])),
         "analysis.optimal_exponents": (a.optimal_exponents, dict(data=pd.concat([runs.assign(group="A"), runs.assign(group="B")]), approach=2)),
         "analysis.compute_multiplier": (a.compute_multiplier, dict(result_a=d["law_a"], result_b=d["law_b"],

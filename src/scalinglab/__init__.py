@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from scalinglab._version import __version__
 
 #: Public name -> (module, attribute in it; None for the module itself).
 _LAZY: dict[str, tuple[str, str | None]] = {

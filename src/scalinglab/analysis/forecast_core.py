@@ -18,8 +18,8 @@ from scalinglab.display import Displayed
 from scalinglab.errors import FitError, ScalingLabError, level_number, positive_number
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import Runs, load_runs
-from scalinglab.stores.run_store import RunStore, is_store_file
 from scalinglab.laws import get_family
+from scalinglab.stores.run_store import RunStore, is_store_file
 
 __all__ = ["FORMS", "X_CHOICES", "Forecast", "curve_ids", "load_curves", "predictive_interval"]
 

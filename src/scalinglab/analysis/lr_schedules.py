@@ -164,26 +164,15 @@ def annealing_area(lrs: Array, decay: float = DEFAULT_DECAY) -> Array:
     """S2 at steps 1..T: sum_{i<=s} m_i with m_i = decay m_{i-1} + (eta_{i-1} - eta_i), m = 0 up to the
     warmup's end (:func:`warmup_end`) (units: LR x steps).
 
-    m is a first-order linear filter of the LR decreases d_i, so it is evaluated with a cumulative
-    sum in scaled units: m_i = decay^i sum_{k<=i} d_k decay^-k, in chunks short enough that
-    decay^-k stays finite.
+    m is a first-order linear (IIR) filter of the LR decreases d_i, evaluated exactly for any decay
+    in [0, 1) by scipy's ``lfilter`` (no overflow for a tiny decay, no Python loop over steps).
     """
+    from scipy.signal import lfilter  # third-party, loaded when used
+
     lam = finite_number("decay", decay, low=0.0, high=1.0, high_open=True)
     lrs = np.asarray(lrs, dtype=float)
     d = np.zeros_like(lrs)
     d[1:] = lrs[:-1] - lrs[1:]
     d[:warmup_end(lrs)] = 0.0
-    m = np.empty_like(d)
-    chunk = max(1, int(200.0 / max(-math.log(lam), 1e-300))) if lam > 0 else 1
-    chunk = min(chunk, d.size or 1)
-    carry = 0.0
-    for lo in range(0, d.size, chunk):
-        block = d[lo:lo + chunk]
-        if lam == 0.0:
-            m[lo:lo + chunk] = block
-            continue
-        k = np.arange(1, block.size + 1, dtype=float)
-        scale = lam ** k  # decay^k for k = 1..len(block), relative to the chunk's start
-        m[lo:lo + chunk] = scale * (carry + np.cumsum(block / scale))
-        carry = m[lo + block.size - 1]
+    m = lfilter([1.0], [1.0, -lam], d) if d.size else d
     return np.cumsum(m)

@@ -47,11 +47,13 @@ from scalinglab.display import Displayed
 from scalinglab.errors import (
     FitError,
     ScalingLabError,
+    as_list,
     bootstrap_count,
     finite_number,
     plain_repr,
     seed_number,
     table_path,
+    whole_number,
 )
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.optimizer import minimize_residuals
@@ -259,7 +261,7 @@ class ScheduleFit(Displayed):
 
     def schedule(self, text: str | Schedule, steps: int | None = None) -> Schedule:
         """A description with its unset fields from ``steps`` and the fitted runs' defaults."""
-        sched = parse_schedule(text) if isinstance(text, str) else text
+        sched = text if isinstance(text, Schedule) else parse_schedule(text)
         d = self.defaults
         return sched.filled(steps=steps, warmup=d["warmup"], peak=d["peak"], final=d["final"])
 
@@ -362,8 +364,10 @@ def fit_schedule_law(curves: Any, *, decay: float = DEFAULT_DECAY, bootstrap: in
 def compare_schedules(fit: ScheduleFit, schedules: list[str], steps: int) -> dict:
     """Predicted final loss (with interval) of each schedule over the same ``steps``; ``best`` the
     lowest, ``p_best`` the share of bootstrap draws in which each schedule is lowest."""
-    if not schedules:
-        raise ScalingLabError("compare needs at least one schedule")
+    if not isinstance(fit, ScheduleFit):
+        raise ScalingLabError(f"fit must be a schedule-law fit (fit_schedule_law), got {type(fit).__name__}")
+    schedules = as_list("schedules", schedules)
+    steps = whole_number("steps", steps, minimum=1)
     rows, finals = [], []
     for text in schedules:
         sched = fit.schedule(text, steps)
