@@ -45,7 +45,8 @@ _PARAMS = {LOG_LINEAR: ("p", "q"), SIGMOID: ("low", "high", "k", "x0")}
 def log_linear_law(x: np.ndarray | float, p: float, q: float) -> np.ndarray:
     """acc = p + q log10(x): accuracy (fraction) vs compute x (a count, > 0)."""
     xs, p, q = positive_array("x", x), finite_number("p", p), finite_number("q", q)
-    return finite_result("accuracy", _log_linear(xs, p, q))
+    with np.errstate(all="ignore"):  # an overflow (q near the float limit) is caught as non-finite
+        return finite_result("accuracy", _log_linear(xs, p, q))
 
 
 def sigmoid_law(x: np.ndarray | float, low: float, high: float, k: float, x0: float) -> np.ndarray:
