@@ -90,7 +90,7 @@ def test_fit_summary_prints_the_notes():
 
 def test_run_stores_count_their_own_parameters(tmp_path):
     """A lab run store's tiny models are real counts: no millions-or-billions note."""
-    from scalinglab.io import _check_units
+    from scalinglab.run_checks import unit_notes as _check_units
 
     notes: list[str] = []
     df = pd.DataFrame({"params": np.array([1e3, 2e3]), "tokens": [1e4, 2e4], "loss": [3.0, 2.9]})

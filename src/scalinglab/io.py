@@ -22,47 +22,45 @@ parameter (or token) count below 1e5 (millions or billions: 125 for 125M), losse
 (a perplexity?), a loss column named like bits, and losses below 1e-3 nats/token.
 Row numbers in messages and in ``Runs.data.index`` are 1-based data rows of the
 source (row 1 is the first row after the header).
+
+This module reads and validates cells; the column names and aliases live in
+:mod:`scalinglab.run_columns`, the derivation of the third count and the unit-slip notes in
+:mod:`scalinglab.run_checks`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.display import Displayed
-from scalinglab.errors import MIN_LOSS, ScalingLabError
+from scalinglab.errors import ScalingLabError
+from scalinglab.run_checks import derive_counts, number_text, unit_notes
+from scalinglab.run_columns import (
+    ALIASES,
+    ALL_COLUMNS,
+    CANONICAL,
+    NUMERIC,
+    OPTIONAL,
+    TEXT,
+    column_key,
+    missing_message,
+    quoted_columns,
+    rename_columns,
+    resolve_columns,
+    text_predicate,
+)
 from scalinglab.stores.table import is_store_file, read_store, store_params
 from scalinglab.tables import read_table, short_reason
 
 __all__ = ["CANONICAL", "OPTIONAL", "ALIASES", "Runs", "column_key", "load_runs", "quoted_columns"]
 
-CANONICAL: tuple[str, ...] = ("params", "tokens", "flops", "loss")
-OPTIONAL: tuple[str, ...] = ("step", "budget", "group", "run")
-_NUMERIC: tuple[str, ...] = CANONICAL + ("step",)  # at least one of these makes a table of runs
-_TEXT: tuple[str, ...] = ("group", "run")  # labels, kept as text
-_ALL: tuple[str, ...] = CANONICAL + OPTIONAL
-
-#: Accepted spellings per canonical name, highest priority first. Names are compared
-#: case-insensitively, ignoring spaces, underscores and hyphens ("Model Size" == model_size).
-ALIASES: dict[str, tuple[str, ...]] = {
-    "params": ("params", "n", "modelsize", "nparams", "numparams", "parameters", "modelparams"),
-    "tokens": ("tokens", "d", "numtokens", "ntokens", "trainingtokens", "traintokens",
-               "datasize", "datasetsize"),
-    "flops": ("flops", "c", "trainingflop", "trainingflops", "compute", "trainflops", "flop"),
-    "loss": ("loss", "valloss", "validationloss", "evalloss", "finalloss", "testloss", "trainloss"),
-    "step": ("step", "steps", "iteration", "iter", "s"),
-    "budget": ("budget", "flopbudget", "computebudget", "isoflop"),
-    "group": ("group", "groups"),
-    "run": ("run", "runid", "runname", "modelid"),
-}
 
 @dataclass(repr=False)
 class Runs(Displayed):
@@ -95,7 +93,7 @@ class Runs(Displayed):
     def column(self, name: str) -> np.ndarray:
         """A copy of column ``name`` as float64 (units as in the module docstring)."""
         if not self.has(name):
-            raise ScalingLabError(_missing_message(self.source, [name], "", self.data.columns))
+            raise ScalingLabError(missing_message(self.source, [name], "", self.data.columns))
         try:
             return self.data[name].to_numpy(dtype=np.float64, copy=True)
         except (TypeError, ValueError) as exc:
@@ -121,7 +119,7 @@ class Runs(Displayed):
         """
         missing = [n for n in names if not self.has(n)]
         if missing:
-            raise ScalingLabError(_missing_message(self.source, missing, why, self.data.columns))
+            raise ScalingLabError(missing_message(self.source, missing, why, self.data.columns))
 
 
 def load_runs(source: str | os.PathLike[str] | pd.DataFrame | Runs,
@@ -173,7 +171,7 @@ def _read_source(path: Path, name: str, columns: Mapping[str, str] | None, notes
         store_params(df, read_store(path, "runs") if curves else df, notes,
                       convert=columns is None or "params" not in columns)
         return df
-    return read_table(path, name, _text_predicate(columns))
+    return read_table(path, name, text_predicate(columns))
 
 
 def _prepare(df: pd.DataFrame, name: str, notes: list[str],
@@ -187,76 +185,27 @@ def _prepare(df: pd.DataFrame, name: str, notes: list[str],
     dups = sorted(set(df.columns[df.columns.duplicated()]))
     if dups:
         raise ScalingLabError(f"{name}: duplicate column names: {quoted_columns(dups)}")
-    chosen = _resolve(df, name, columns, notes)
-    if not any(c in chosen for c in _NUMERIC):
+    chosen = resolve_columns(df, name, columns, notes)
+    if not any(c in chosen for c in NUMERIC):
         raise ScalingLabError(
             f"{name}: found none of the columns params, tokens, flops, loss, step (nor aliases "
             f"such as N, D, C, model_size, val_loss); columns are: {quoted_columns(df.columns)}")
-    df = _rename(df, chosen, notes)
+    df = rename_columns(df, chosen, notes)
     _validate(df, name, chosen)
     df = _drop_highest(df, name, k, notes)
-    _derive(df, name, notes, chosen)
-    suspect = _check_units(df, chosen, notes, counts=not store)
-    order = [c for c in _ALL if c in df.columns] + [c for c in df.columns if c not in _ALL]
+    derive_counts(df, name, notes, chosen)
+    suspect = unit_notes(df, chosen, notes, counts=not store)
+    order = [c for c in ALL_COLUMNS if c in df.columns] + [c for c in df.columns if c not in ALL_COLUMNS]
     return Runs(data=df[order], source=name, notes=notes, warnings=suspect)
-
-
-def _resolve(df: pd.DataFrame, name: str, columns: Mapping[str, str] | None,
-             notes: list[str]) -> dict[str, str]:
-    """Canonical name -> source column, from ``columns`` first, then the aliases."""
-    chosen: dict[str, str] = {}
-    if columns is not None and not isinstance(columns, Mapping):
-        raise ScalingLabError(f"{name}: the column mapping must map canonical names to column names")
-    for canon, src in (columns or {}).items():
-        if canon not in _ALL:
-            raise ScalingLabError(f"{name}: column mapping names unknown column '{canon}'; "
-                                  f"known names are: {', '.join(_ALL)}")
-        if not isinstance(src, str) or src not in df.columns:
-            near = [c for c in df.columns if column_key(c) == column_key(src)]
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
-            raise ScalingLabError(f"{name}: column mapping {canon}={src!r}: no such "
-                                  f"column{hint}; columns are: {quoted_columns(df.columns)}")
-        if src in chosen.values():
-            raise ScalingLabError(f"{name}: column mapping maps two names to column '{src}'")
-        chosen[canon] = src
-        if src != canon:
-            notes.append(f"column '{src}' read as {canon} (column mapping)")
-    used = set(chosen.values())
-    for canon in _ALL:
-        cands = [c for c in df.columns if c not in used and column_key(c) in ALIASES[canon]]
-        if canon in chosen or not cands:
-            continue
-        best = canon if canon in cands else min(cands, key=lambda c: ALIASES[canon].index(column_key(c)))
-        chosen[canon] = best
-        used.add(best)
-        if best != canon:
-            others = [c for c in cands if c != best]
-            extra = f" (also matched {quoted_columns(others)}, not used)" if others else ""
-            notes.append(f"column '{best}' read as {canon}{extra}")
-    return chosen
-
-
-def _rename(df: pd.DataFrame, chosen: dict[str, str], notes: list[str]) -> pd.DataFrame:
-    """Rename chosen columns to canonical names; move aside unused exact-name clashes."""
-    renames = {src: canon for canon, src in chosen.items()}
-    for col in df.columns:
-        if col in _ALL and col not in renames:  # e.g. 'loss' present but columns={'loss': 'x'}
-            new = f"{col}_unused"
-            while new in df.columns:
-                new += "_"
-            renames[col] = new
-            notes.append(f"column '{col}' renamed to '{new}' (columns= maps {col} to "
-                         f"'{chosen[col]}')")
-    return df.rename(columns=renames)
 
 
 def _validate(df: pd.DataFrame, name: str, chosen: dict[str, str]) -> None:
     """Convert canonical columns in place; raise on the first bad cell in row order."""
     first: tuple[int, int, str, str] | None = None  # (position, column position, column, reason)
     for j, col in enumerate(df.columns):
-        if col not in _ALL:
+        if col not in ALL_COLUMNS:
             continue
-        if col in _TEXT:
+        if col in TEXT:
             values, pos, reason = _text_cells(df[col], col)
         else:  # a step count may be 0 (a checkpoint at the start); laws that take its log check > 0
             values, pos, reason = _numeric_cells(df[col], allow_zero=(col == "step"))
@@ -288,8 +237,8 @@ def _numeric_cells(s: pd.Series, allow_zero: bool = False) -> tuple[np.ndarray, 
     if notnum[i]:
         return values, i, f"value {_show(raw)} is not a number"
     if not np.isfinite(values[i]):
-        return values, i, f"missing or not finite ({_fmt(values[i])})"
-    return values, i, f"must be {'>=' if allow_zero else '>'} 0, got {_fmt(values[i])}"
+        return values, i, f"missing or not finite ({number_text(values[i])})"
+    return values, i, f"must be {'>=' if allow_zero else '>'} 0, got {number_text(values[i])}"
 
 
 def _text_cells(s: pd.Series, what: str = "group") -> tuple[np.ndarray, int, str]:
@@ -310,123 +259,21 @@ def _drop_highest(df: pd.DataFrame, name: str, k: int, notes: list[str]) -> pd.D
         raise ScalingLabError(f"{name}: drop_highest_loss={k} must be between 0 and {n - 1} "
                               f"(the table has {n} rows)")
     if "loss" not in df.columns:
-        raise ScalingLabError(_missing_message(name, ["loss"], "drop_highest_loss", df.columns))
+        raise ScalingLabError(missing_message(name, ["loss"], "drop_highest_loss", df.columns))
     loss = df["loss"].to_numpy()
     threshold = np.sort(loss)[-k]
     keep = loss < threshold
     if not keep.any():
         raise ScalingLabError(f"{name}: drop_highest_loss={k} would drop every row "
-                              f"(all losses equal {_fmt(threshold)})")
+                              f"(all losses equal {number_text(threshold)})")
     gone = np.flatnonzero(~keep)
     gone = gone[np.argsort(-loss[gone], kind="stable")]
     m = len(gone)
     listed = [str(r) for r in df.index[gone[:10]]] + ([f"and {m - 10} more"] if m > 10 else [])
-    ties = f"; {k} requested, ties at loss {_fmt(threshold)} dropped too" if m > k else ""
+    ties = f"; {k} requested, ties at loss {number_text(threshold)} dropped too" if m > k else ""
     what = "the highest-loss row (row" if m == 1 else f"the {m} highest-loss rows (rows"
     notes.append(f"dropped {what} {', '.join(listed)}{ties})")
     return df[keep]
-
-
-def _derive(df: pd.DataFrame, name: str, notes: list[str], chosen: Mapping[str, str] | None = None) -> None:
-    """Fill the one missing column of params/tokens/flops from the other two (C = 6ND); a derived
-    count below 1 is an error naming the likely slip (FLOPs in PF-days)."""
-    have = [c for c in ("params", "tokens", "flops") if c in df.columns]
-    if len(have) == 3:
-        _check_six_nd(df, notes)
-    if len(have) != 2:
-        return
-    get = {c: df[c].to_numpy(dtype=np.float64) for c in have}
-    with np.errstate(over="ignore", under="ignore"):
-        if "flops" not in get:
-            col, how, values = "flops", "6 * params * tokens", flops_from(get["params"], get["tokens"])
-        elif "tokens" not in get:
-            col, how, values = "tokens", "flops / (6 * params)", tokens_from(get["params"], get["flops"])
-        else:
-            col, how, values = "params", "flops / (6 * tokens)", params_from(get["tokens"], get["flops"])
-    bad = np.flatnonzero(~np.isfinite(values) | (values <= 0))
-    if bad.size:  # leave the column out: a law that needs it then says it is missing
-        notes.append(f"could not derive {col} = {how}: not a finite positive number at row "
-                     f"{df.index[int(bad[0])]} ({_fmt(values[int(bad[0])])}); column left out")
-        return
-    if col != "flops":
-        _check_derived_count(df, name, col, how, values, chosen or {})
-    df[col] = values
-    notes.append(f"derived {col} = {how} (C = 6ND) for {len(df)} rows")
-
-
-def _label(col: str, chosen: Mapping[str, str]) -> str:
-    """A canonical column as messages name it: 'flops', or 'compute' (flops) when read under an alias."""
-    src = chosen.get(col, col)
-    return f"'{col}'" if src == col else f"'{src}' ({col})"
-
-
-def _check_derived_count(df: pd.DataFrame, name: str, col: str, how: str, values: np.ndarray,
-                         chosen: Mapping[str, str]) -> None:
-    """A derived token or parameter count below 1 cannot be a count: raise, naming the likely slip."""
-    small = np.flatnonzero(values < 1.0)
-    if small.size == 0:
-        return
-    i = int(small[0])
-    other = "params" if col == "tokens" else "tokens"
-    unit = "token" if col == "tokens" else "parameter"
-    raise ScalingLabError(
-        f"{name}: row {df.index[i]}: derived {col} = {how} = {_fmt(values[i])}, below one {unit} "
-        f"({small.size} of {len(values)} rows): column {_label('flops', chosen)} is likely not in FLOPs "
-        f"(PF-days? 1 PF-day = 8.64e19 FLOPs), or column {_label(other, chosen)} is not a plain count "
-        f"(millions or billions?); convert the column, or give {col} directly")
-
-
-#: Loss columns named like these hold bits, not nats (bits per token, byte or character).
-_BITS_KEYS = ("bit", "bpb", "bpc", "bpt", "log2")
-
-
-def _check_units(df: pd.DataFrame, chosen: Mapping[str, str], notes: list[str], counts: bool = True) -> list[str]:
-    """Notes on values that look like a unit slip: counts in millions/billions (unless not ``counts``),
-    perplexities or bits as losses, losses too small to be nats per token. Added to ``notes`` (once) and
-    returned (``Runs.warnings``)."""
-    found: list[str] = []
-    for col, what, example in (("params", "parameter", "125 for 125M parameters"),
-                               ("tokens", "token", "300 for 300B tokens"))[:2 if counts else 0]:
-        if col in df.columns and col in chosen:  # given, not derived
-            v = df[col].to_numpy(dtype=np.float64)
-            if v.size and np.all(v < 1e5):
-                found.append(f"every {what} count in column {_label(col, chosen)} is below 1e5 "
-                             f"(max {_fmt(v.max())}): these look like millions or billions ({example}?); "
-                             f"scalinglab expects plain counts, so scale the column (x 1e6 or x 1e9) unless "
-                             f"the models really are that small")
-    loss = df["loss"].to_numpy(dtype=np.float64) if "loss" in df.columns else np.empty(0)
-    if loss.size:
-        found.extend(_loss_units(loss, chosen))
-    notes.extend(n for n in found if n not in notes)
-    return found
-
-
-def _loss_units(loss: np.ndarray, chosen: Mapping[str, str]) -> list[str]:
-    """Notes on losses that do not look like nats per token."""
-    found: list[str] = []
-    label = _label("loss", chosen)
-    if loss.max() > 20:
-        found.append(f"losses above 20 (max {_fmt(loss.max())}): scalinglab expects nats per token; is this a "
-                     "perplexity (take its log) or a summed loss?")
-    if any(k in column_key(chosen.get("loss", "loss")) for k in _BITS_KEYS):
-        found.append(f"column {label} is named like a loss in bits: scalinglab expects nats per token "
-                     "(nats = bits x ln 2 = bits x 0.6931; bits per byte or character also need the bytes or "
-                     "characters per token)")
-    if loss.min() < MIN_LOSS:
-        found.append(f"losses below 0.001 nats/token (min {_fmt(loss.min())}): no language model predicts text "
-                     "that well; check the units (nats per token, not a fraction, a difference from the "
-                     "irreducible loss, or a loss divided by the tokens twice)")
-    return found
-
-
-def _check_six_nd(df: pd.DataFrame, notes: list[str]) -> None:
-    """Note when given flops are far from 6 * params * tokens (unit or convention mix-ups)."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ratio = df["flops"].to_numpy(float) / flops_from(df["params"].to_numpy(float), df["tokens"].to_numpy(float))
-    ratio = ratio[np.isfinite(ratio)]
-    if ratio.size and not 0.5 <= float(np.median(ratio)) <= 2.0:
-        notes.append(f"flops are {float(np.median(ratio)):.3g} x 6 * params * tokens (median): check the units "
-                     "(FLOPs, not PF-days: 1 PF-day = 8.64e19 FLOPs) and the counting convention")
 
 
 def _renumber(df: pd.DataFrame) -> pd.DataFrame:
@@ -434,28 +281,6 @@ def _renumber(df: pd.DataFrame) -> pd.DataFrame:
     df = df.reset_index(drop=True)
     df.index = pd.RangeIndex(1, len(df) + 1)
     return df
-
-
-def _text_predicate(columns: Mapping[str, str] | None) -> Callable[[str], bool]:
-    """Which source columns to read as text: the group column (alias or mapped)."""
-    mapped = {columns.get(t) for t in _TEXT} - {None} if isinstance(columns, Mapping) else set()
-    return lambda col: col in mapped or any(column_key(col) in ALIASES[t] for t in _TEXT)
-
-
-def _missing_message(source: str, missing: Sequence[str], why: str, cols: Sequence[Any]) -> str:
-    """'<source>: missing required column 'x' (needed by why); columns are: ...; hint'."""
-    what = "column" if len(missing) == 1 else "columns"
-    need = f" (needed by {why})" if why else ""
-    hint = (f"; map one with --col {missing[0]}=COLUMN (Python: columns={{'{missing[0]}': 'COLUMN'}})")
-    if set(missing) <= {"params", "tokens", "flops"} and len(missing) == 1:
-        hint += ", or give the other two of params, tokens, flops (C = 6ND derives the third)"
-    return (f"{source}: missing required {what} {', '.join(repr(str(m)) for m in missing)}"
-            f"{need}; columns are: {quoted_columns(cols)}{hint}")
-
-
-def column_key(name: object) -> str:
-    """A column name as the aliases compare it: lower-case, without whitespace, underscores or hyphens."""
-    return "".join(ch for ch in str(name).lower() if not (ch.isspace() or ch in "_-"))
 
 
 def _to_float(v: object) -> float | None:
@@ -483,19 +308,7 @@ def _is_blank(v: object) -> bool:
     return isinstance(v, str) and not v.strip()
 
 
-def _fmt(x: float) -> str:
-    """A number for messages: 'nan', 'inf', '-5', '1.2e+20'."""
-    return f"{float(x):g}"
-
-
 def _show(v: object) -> str:
     """A raw cell for messages, quoted and on one line."""
     text = repr(v) if isinstance(v, str) else repr(str(v))
     return text if len(text) <= 40 else text[:37] + "...'"
-
-
-def quoted_columns(cols: Sequence[Any] | pd.Index) -> str:
-    """Up to 25 column names, quoted."""
-    names = [repr(str(c)) for c in cols]
-    more = f" ... ({len(names) - 25} more)" if len(names) > 25 else ""
-    return ", ".join(names[:25]) + more
