@@ -47,6 +47,9 @@ MoE layer); shared experts, routers and dense layers are always active.
 Attention span (references.md C4): ``sliding_window`` W makes ``n_local_layers`` layers (None: all;
 Gemma-2 alternates, so half) attend to the last W tokens only, which bounds their KV cache at W tokens
 and their attention FLOPs at W keys per query (:meth:`kv_cached_layer_tokens`, :meth:`attended_keys`).
+
+The checks of the fields (and the defaults of ``n_kv_heads`` and ``head_dim``) run when an Architecture is
+made: :mod:`scalinglab.plan.architecture_checks`.
 """
 
 from __future__ import annotations
@@ -54,20 +57,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scalinglab.errors import ScalingLabError, positive_count, whole_number
+from scalinglab.errors import positive_count
+from scalinglab.plan.architecture_checks import NORMS, POSITIONS, check_architecture  # noqa: F401 (re-exported)
 
-POSITIONS = ("learned", "rotary", "relative", "relative-xl", "alibi", "none")
-NORMS = ("layernorm", "rmsnorm", "none")
 COMPONENTS = ("embedding", "position", "attention", "mlp", "norms", "output")
-
-
-def _as_positive_int(name: str, field: str, value: Any) -> int:
-    """A positive whole number for ``field`` of architecture ``name`` (the error names both)."""
-    return positive_count(f"architecture '{name}': {field}", value)
-
-
-def _optional_positive(name: str, field: str, value: Any) -> int | None:
-    return None if value is None else _as_positive_int(name, field, value)
 
 
 def _window_keys(tokens: int, window: int, causal: bool) -> float:
@@ -124,92 +117,7 @@ class Architecture:
     router_bias: bool = False
 
     def __post_init__(self) -> None:
-        name = self.name
-        if not isinstance(name, str) or not name.strip():
-            raise ScalingLabError(f"architecture name must be a non-empty string, got {name!r}")
-        for field in ("n_layer", "d_model", "n_heads", "d_ff", "vocab_size", "seq_len", "n_experts",
-                      "n_active_experts"):
-            object.__setattr__(self, field, _as_positive_int(name, field, getattr(self, field)))
-        kv = self.n_heads if self.n_kv_heads is None else _as_positive_int(name, "n_kv_heads", self.n_kv_heads)
-        if self.n_heads % kv:
-            raise ScalingLabError(f"architecture '{name}': n_heads={self.n_heads} is not divisible by "
-                                  f"n_kv_heads={kv}")
-        object.__setattr__(self, "n_kv_heads", kv)
-        if self.head_dim is None:
-            if self.d_model % self.n_heads:
-                raise ScalingLabError(f"architecture '{name}': head_dim not given and d_model={self.d_model} "
-                                      f"is not divisible by n_heads={self.n_heads}")
-            object.__setattr__(self, "head_dim", self.d_model // self.n_heads)
-        else:
-            object.__setattr__(self, "head_dim", _as_positive_int(name, "head_dim", self.head_dim))
-        self._check_choices()
-        self._check_window()
-        self._check_latent()
-        self._check_experts()
-
-    def _check_choices(self) -> None:
-        name = self.name
-        for field in ("tied_embeddings", "gated_mlp", "bias", "qkv_bias", "shared_expert_gate", "router_bias"):
-            if not isinstance(getattr(self, field), bool):
-                raise ScalingLabError(f"architecture '{name}': {field} must be true or false, "
-                                      f"got {getattr(self, field)!r}")
-        if self.position not in POSITIONS:
-            raise ScalingLabError(f"architecture '{name}': position must be one of {', '.join(POSITIONS)}; "
-                                  f"got {self.position!r}")
-        if self.norm not in NORMS:
-            raise ScalingLabError(f"architecture '{name}': norm must be one of {', '.join(NORMS)}; "
-                                  f"got {self.norm!r}")
-        if isinstance(self.norms_per_layer, bool) or not isinstance(self.norms_per_layer, int) \
-                or self.norms_per_layer < 0:
-            raise ScalingLabError(f"architecture '{name}': norms_per_layer must be a non-negative integer, "
-                                  f"got {self.norms_per_layer!r}")
-        if self.n_active_experts > self.n_experts:
-            raise ScalingLabError(f"architecture '{name}': n_active_experts={self.n_active_experts} exceeds "
-                                  f"n_experts={self.n_experts}")
-
-    def _check_window(self) -> None:
-        name = self.name
-        window = _optional_positive(name, "sliding_window", self.sliding_window)
-        object.__setattr__(self, "sliding_window", window)
-        if self.n_local_layers is not None:  # None: every layer when a window is given
-            local = whole_number(f"architecture '{name}': n_local_layers", self.n_local_layers,
-                                 maximum=self.n_layer)
-            if local and window is None:
-                raise ScalingLabError(f"architecture '{name}': n_local_layers={local} needs a sliding_window")
-            object.__setattr__(self, "n_local_layers", local)
-
-    def _check_latent(self) -> None:
-        name = self.name
-        for field in ("kv_lora_rank", "q_lora_rank", "rope_head_dim", "v_head_dim"):
-            object.__setattr__(self, field, _optional_positive(name, field, getattr(self, field)))
-        if self.kv_lora_rank is None:
-            given = [f for f in ("q_lora_rank", "rope_head_dim", "v_head_dim") if getattr(self, f) is not None]
-            if given:
-                raise ScalingLabError(f"architecture '{name}': {given[0]} applies only to multi-head latent "
-                                      "attention (give kv_lora_rank)")
-            return
-        if self.rope_head_dim is None or self.rope_head_dim >= self.head_dim:  # type: ignore[operator]
-            raise ScalingLabError(f"architecture '{name}': multi-head latent attention needs rope_head_dim "
-                                  f"below head_dim={self.head_dim} (the rotary part of each query/key head), "
-                                  f"got {self.rope_head_dim!r}")
-        if self.bias or self.qkv_bias:
-            raise ScalingLabError(f"architecture '{name}': biases are not supported with multi-head latent "
-                                  "attention (DeepSeek-V2/V3 have none)")
-
-    def _check_experts(self) -> None:
-        name = self.name
-        if self.d_ff_expert is not None:  # None: d_ff
-            object.__setattr__(self, "d_ff_expert", _as_positive_int(name, "d_ff_expert", self.d_ff_expert))
-        expert = self.expert_width
-        shared = whole_number(f"architecture '{name}': d_ff_shared", self.d_ff_shared)
-        dense = whole_number(f"architecture '{name}': n_dense_layers", self.n_dense_layers, maximum=self.n_layer)
-        object.__setattr__(self, "d_ff_shared", shared)
-        object.__setattr__(self, "n_dense_layers", dense)
-        if self.n_experts == 1 and (expert != self.d_ff or shared or dense or self.router_bias):
-            raise ScalingLabError(f"architecture '{name}': d_ff_expert, d_ff_shared, n_dense_layers and "
-                                  "router_bias apply only to mixture-of-experts shapes (n_experts > 1)")
-        if self.shared_expert_gate and not shared:
-            raise ScalingLabError(f"architecture '{name}': shared_expert_gate needs d_ff_shared > 0")
+        check_architecture(self)
 
     # ---- widths ----------------------------------------------------------------------------------
     @property
