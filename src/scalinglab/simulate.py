@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, params_from, tokens_from
+from scalinglab.counting import flops_from, params_from, tokens_from
 from scalinglab.errors import (
     ScalingLabError,
     as_list,
@@ -36,7 +36,7 @@ def optimal_params(law: AnyLaw, flops: float, n: int = 8001) -> float:
     if set(family.variables) != {"params", "tokens"}:
         raise ScalingLabError(f"law {family.label} is not a law of params and tokens; cannot place an "
                               "IsoFLOP sweep around its optimum")
-    if not flops > FLOPS_PER_PARAM_TOKEN:
+    if not flops > flops_from(1.0, 1.0):  # N >= 1 and D >= 1 need C > 6
         raise ScalingLabError(f"budget {flops:g} FLOPs is too small for any model (C = 6ND needs C > 6)")
     N = np.logspace(0.0, np.log10(params_from(1.0, flops)), n)  # 1 <= N <= C/6 (D >= 1 token)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, flops_from, params_from
+from scalinglab.counting import flops_from, params_from
 from scalinglab.errors import MAX_COUNT, ScalingLabError, finite_number, positive_count
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.spec import PlannedRun
@@ -162,7 +162,7 @@ def _run_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def _n_counted(arch: Architecture, flops_params: str) -> float:
     """The N of C = 6 N D for this run (non-embedding unless ``flops_params="total"``)."""
-    return flops_per_token(arch, "6N", params=flops_params) / FLOPS_PER_PARAM_TOKEN
+    return params_from(1.0, flops_per_token(arch, "6N", params=flops_params))  # N = M / 6 (D = 1 token)
 
 
 def _center_params(center: Any, flops: float) -> float:
@@ -176,7 +176,7 @@ def _center_params(center: Any, flops: float) -> float:
         except ValueError:
             ratio = None
     if ratio is not None:
-        return math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN * ratio))  # C = 6 N (ratio N)
+        return math.sqrt(params_from(ratio, flops))  # C = 6 N (ratio N)
     return optimal_allocation(center, flops).params
 
 

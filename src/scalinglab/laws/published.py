@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.counting import PF_DAY_FLOPS
+from scalinglab.counting import PF_DAY_FLOPS, flops_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.laws.base import LawFamily
@@ -118,7 +118,7 @@ _KAPLAN_RANGE_SOURCE = ("Kaplan et al. 2020 sec. 3 (768 to 1.5B non-embedding pa
 #: than C = 6 N B S = 6 x 1.5e9 x 2^19 x 2.5e5 = 1.18e21 FLOPs (13.7 PF-days), computed here, not printed.
 #: The low end is not stated in the text (Figure 1's axis reaches about 1e-9 PF-days; not used).
 KAPLAN_NAIVE_C_RANGE: dict[str, tuple[float | None, float | None]] = {
-    **KAPLAN_RANGE, "flops": (None, 6.0 * 1.5e9 * 2.0**19 * 2.5e5)}
+    **KAPLAN_RANGE, "flops": (None, flops_from(1.5e9, 2.0**19 * 2.5e5))}
 _KAPLAN_NAIVE_C_RANGE_SOURCE = ("Kaplan et al. 2020 sec. 2.2 (fixed 2.5e5 steps of 512 x 1024 tokens) and sec. 3 "
                                 "(768 to 1.5B non-embedding parameters): at most 6 N B S = 1.18e21 FLOPs per "
                                 "run (computed); no lower end printed")

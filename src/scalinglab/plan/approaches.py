@@ -316,7 +316,7 @@ def _power_result(approach: int, runs: Runs, est: LevelOptima, bootstrap: int, s
     _check_exponent(approach, float(a), est)
     k_n = math.exp(ln_k)
     out = ApproachResult(approach=approach, a=float(a), b=float(1.0 - a),
-                         coefficients={"k_N": k_n, "k_D": 1.0 / (FLOPS_PER_PARAM_TOKEN * k_n)}, frontier=[],
+                         coefficients={"k_N": k_n, "k_D": tokens_from(k_n, 1.0)}, frontier=[],
                          points=est.points, level=level, bootstrap=bootstrap, seed=seed, method=est.method,
                          source=runs.source, n_runs=len(runs), warnings=est.warnings,
                          notes=list(runs.notes) + est.notes, profile_method=est.profile_method,

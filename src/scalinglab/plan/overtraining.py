@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN
+from scalinglab.counting import flops_from, params_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, finite_number, loss_number
 from scalinglab.laws.base import LawFamily
@@ -93,7 +93,7 @@ def _params_at(family: LawFamily, p: dict[str, float], ln_m: Array, ell: float) 
         with np.errstate(all="ignore"):
             room = ell - p["E"]
             c = ((p["a"] * m ** p["eta"] + p["b"] * m ** -p["eta"]) / room) ** (1.0 / p["eta"])
-            n = np.sqrt(c / (FLOPS_PER_PARAM_TOKEN * m))
+            n = np.sqrt(params_from(m, c))  # C = 6 N (M N)
         return np.where((room > 0) & np.isfinite(n), n, np.inf)
     theta = family.from_natural(p)[None, :]
 
@@ -116,7 +116,7 @@ def _ln_total(family: LawFamily, p: dict[str, float], ln_m: Array, ell: float, d
     """ln(6 M N^2 + 2 N D_inf) at each ln M; +inf where the loss is out of reach."""
     n = _params_at(family, p, ln_m, ell)
     with np.errstate(all="ignore"):
-        total = FLOPS_PER_PARAM_TOKEN * np.exp(ln_m) * n * n + INFERENCE_FLOPS_PER_PARAM_TOKEN * n * d_inf
+        total = flops_from(n, np.exp(ln_m) * n) + INFERENCE_FLOPS_PER_PARAM_TOKEN * n * d_inf
         return np.where(np.isfinite(total), np.log(total), np.inf)
 
 
@@ -146,7 +146,7 @@ def _run(family: LawFamily, p: dict[str, float], ln_m: float, ell: float, d_inf:
     """(M, N, D, training FLOPs, inference FLOPs) of the run at multiplier exp(ln_m) reaching ell."""
     m = math.exp(ln_m)
     n = float(_params_at(family, p, np.array([ln_m]), ell)[0])
-    return m, n, m * n, FLOPS_PER_PARAM_TOKEN * m * n * n, INFERENCE_FLOPS_PER_PARAM_TOKEN * n * d_inf
+    return m, n, m * n, flops_from(n, m * n), INFERENCE_FLOPS_PER_PARAM_TOKEN * n * d_inf
 
 
 def optimal_multiplier(law: Any, target_loss: float, inference_tokens: float = 0.0, *,

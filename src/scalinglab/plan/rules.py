@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, PF_DAY_FLOPS, params_from, tokens_from
+from scalinglab.counting import PF_DAY_FLOPS, params_from, tokens_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, positive_number
 from scalinglab.plan.sample_efficiency import KAPLAN_TABLE6, kaplan_c_min, kaplan_compute, kaplan_frontier
@@ -97,7 +97,7 @@ class ComputeOptimalRule:
         derived: dict[str, str] = {}
         if "flops_per_token" in q:
             q.setdefault("tokens", c / q["flops_per_token"])
-            q.setdefault("params", q["flops_per_token"] / FLOPS_PER_PARAM_TOKEN)
+            q.setdefault("params", params_from(1.0, q["flops_per_token"]))  # N = M / 6: C = 6ND at D = 1 token
             derived["params"] = "flops_per_token / 6 (M = 6N, ignoring the attention term of M)"
         if "params" not in q:
             q["params"] = params_from(q["tokens"], c)
