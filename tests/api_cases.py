@@ -199,6 +199,9 @@ def _analysis(d: dict) -> dict:
                                                          n_pcs=1, cutoff_flops=1e23, reference_family="A")),
         "analysis.fit_schedule_law": (a.fit_schedule_law, dict(curves=d["schedule_curves"], decay=0.999, bootstrap=0,
                                                                seed=0, after_warmup=True)),
+        "analysis.load_schedule_curves": (a.load_schedule_curves, dict(
+            data=d["schedule_curves"].assign(params=[1e6, 2e6] * (len(d["schedule_curves"]) // 2)), name="curves",
+            params=1e6)),
         "analysis.compare_schedules": (a.compare_schedules, dict(
             fit=a.fit_schedule_law(d["schedule_curves"], bootstrap=0),
             schedules=["cosine:warmup=50,peak=1e-3,final=1e-4", "wsd:warmup=50,peak=1e-3,cooldown=0.2"], steps=800)),

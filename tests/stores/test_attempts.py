@@ -16,7 +16,7 @@ from test_file import good_store
 
 import scalinglab as sl
 from scalinglab.errors import ScalingLabError
-from scalinglab.stores.run_store import RunStore, StaleAttemptError, read_store
+from scalinglab.stores.run_store import SCHEMA_VERSION, RunStore, StaleAttemptError, read_store
 
 
 def _digest(path: Path) -> str:
@@ -134,13 +134,14 @@ def test_a_version_1_store_is_read_as_it_is_and_migrated_by_its_first_write(tmp_
         assert store.version == 1 and _digest(db) == before  # opening for writing changes nothing yet
         # the runner says how many evaluations each run's config schedules: run 2 has 1 of 2, it is repaired
         assert store.repair_runs({1: 2, 2: 2}) == [2]
-        assert store.version == 2 and store.integrity_ok()
+        assert store.version == SCHEMA_VERSION == 3 and store.integrity_ok()  # straight from 1 to 3
         token = store.start_run(3, "cpu", "v", evals=2)  # the interrupted run of the old store resumes
         store.log_metrics(3, _rows(range(1, 2)))
         store.finish_run(3, params=1, tokens=200, flops=1200.0, final_val_loss=3.4, metrics=_rows(range(2, 3)))
         assert store.get_run(3).attempt == token
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert conn.execute("SELECT COUNT(*), COUNT(lr) FROM metrics").fetchone() == (5, 0)  # lr NULL, no row lost
         assert conn.execute("SELECT id, status, evals FROM runs ORDER BY id").fetchall() == [
             (1, "finished", 2), (2, "failed", 2), (3, "finished", 2)]
     conn.close()

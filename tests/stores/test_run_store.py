@@ -213,8 +213,8 @@ def test_bad_input_names_the_field(tmp_path: Path) -> None:
         with pytest.raises(ScalingLabError, match=f"cannot log metrics for run {run}: it is pending"):
             store.log_metrics(run, [{"step": 1, "tokens": 1}])
         store.start_run(run, "cpu", "v")
-        with pytest.raises(ScalingLabError, match="metrics row 2: unknown field 'lr'"):
-            store.log_metrics(run, [{"step": 1, "tokens": 1}, {"step": 2, "tokens": 2, "lr": 0.1}])
+        with pytest.raises(ScalingLabError, match="metrics row 2: unknown field 'momentum'"):
+            store.log_metrics(run, [{"step": 1, "tokens": 1}, {"step": 2, "tokens": 2, "momentum": 0.9}])
         with pytest.raises(ScalingLabError, match="metrics row 1: tokens must be a finite number >= 0"):
             store.log_metrics(run, [{"step": 1, "tokens": -5}])
         with pytest.raises(ScalingLabError, match="final_val_loss must be a finite number"):

@@ -64,7 +64,12 @@ from scalinglab.analysis.multiplier import (  # noqa: E402,F401
     gap_trend,
 )
 from scalinglab.analysis.observational import ObservationalResult, observational  # noqa: E402,F401
-from scalinglab.analysis.schedule import ScheduleFit, compare_schedules, fit_schedule_law  # noqa: E402,F401
+from scalinglab.analysis.schedule import (  # noqa: E402,F401
+    ScheduleFit,
+    compare_schedules,
+    fit_schedule_law,
+    load_schedule_curves,
+)
 from scalinglab.analysis.selection import SelectionResult, regime_change, select_law  # noqa: E402,F401
 from scalinglab.analysis.shape import ShapeEffect, shape_effect  # noqa: E402,F401
 from scalinglab.analysis.threshold import (  # noqa: E402,F401

@@ -30,18 +30,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from scalinglab.analysis.lr_schedules import (
     DEFAULT_DECAY,
     Schedule,
     annealing_area,
     forward_area,
-    lrs_from_records,
     parse_schedule,
     schedule_lrs,
     warmup_end,
 )
+from scalinglab.analysis.schedule_curves import Curve, load_schedule_curves
 from scalinglab.atomic import atomic_write_text
 from scalinglab.display import Displayed
 from scalinglab.errors import (
@@ -50,14 +49,12 @@ from scalinglab.errors import (
     as_list,
     bootstrap_count,
     finite_number,
-    plain_repr,
     seed_number,
     table_path,
     whole_number,
 )
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.optimizer import minimize_residuals
-from scalinglab.tables import read_table
 
 Array = np.ndarray
 PARAMS = ("L0", "A", "alpha", "C")
@@ -75,17 +72,6 @@ __all__ = ["Curve", "ScheduleFit", "compare_schedules", "fit_schedule_law", "loa
            "load_schedule_fit", "predict_loss", "save_schedule_fit"]
 
 
-@dataclass(frozen=True)
-class Curve:
-    """One run: evaluation ``steps`` and ``loss`` (nats/token) and its per-step learning rates ``lrs``
-    (steps 1..T, T >= the last evaluation)."""
-
-    name: str
-    steps: Array
-    loss: Array
-    lrs: Array
-
-
 def predict_loss(params: Array, s1: Array, s2: Array) -> Array:
     """L0 + A S1^-alpha - C S2 for parameters ``params`` (4,) or rows (S, 4) at areas ``s1``, ``s2``
     (n,): shape (n,) or (S, n)."""
@@ -94,67 +80,6 @@ def predict_loss(params: Array, s1: Array, s2: Array) -> Array:
     L0, A, alpha, C = (rows[:, k, None] for k in range(4))
     out = L0 + A * np.asarray(s1, dtype=float) ** -alpha - C * np.asarray(s2, dtype=float)
     return out[0] if p.ndim == 1 else out
-
-
-# ---- reading curves -------------------------------------------------------------------------------------
-
-def _column(df: pd.DataFrame, *names: str) -> str | None:
-    lower = {str(c).strip().lower(): c for c in df.columns}
-    return next((lower[n] for n in names if n in lower), None)
-
-
-def load_schedule_curves(data: Any, name: str = "curves") -> list[Curve]:
-    """Curves from a table (file path or DataFrame): columns ``step`` and ``loss`` (or ``val_loss``),
-    a ``run`` column naming each curve (else ``schedule``, else the table is one run), and the learning
-    rate as ``lr`` (recorded at the evaluation steps, :func:`lrs_from_records`) or ``schedule`` (a
-    description, :func:`parse_schedule`; its steps default to the run's last step). A ``params`` (or
-    ``model_size``, ``size``) column must hold one value: the constants are per model size."""
-    df = data if isinstance(data, pd.DataFrame) else read_table(table_path(name, data), name)
-    step_c, loss_c = _column(df, "step", "steps"), _column(df, "loss", "val_loss")
-    lr_c, sched_c = _column(df, "lr", "learning_rate"), _column(df, "schedule")
-    run_c = _column(df, "run", "run_id") or sched_c
-    if step_c is None or loss_c is None or (lr_c is None and sched_c is None):
-        raise ScalingLabError(f"{name}: needs columns step, loss and lr (or schedule), has "
-                              f"{', '.join(map(str, df.columns)) or 'none'}")
-    size_c = _column(df, "params", "model_size", "size", "n_params")
-    if size_c is not None and df[size_c].nunique() > 1:
-        raise ScalingLabError(f"{name}: column {size_c} holds {df[size_c].nunique()} model sizes; the law's "
-                              "constants are per model size: fit one size at a time")
-    groups = [("all", df)] if run_c is None else list(df.groupby(run_c, sort=False))
-    return [_curve(str(key), part, name, step_c, loss_c, lr_c, sched_c) for key, part in groups]
-
-
-def _numbers(part: pd.DataFrame, col: str, name: str, low: float, low_open: bool = False) -> Array:
-    values = pd.to_numeric(part[col], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | ((values <= low) if low_open else (values < low))
-    if bad.any():
-        row = part.index[int(np.flatnonzero(bad)[0])]
-        raise ScalingLabError(f"{name}: row {row}, column {col}: must be a finite number "
-                              f"{'>' if low_open else '>='} {low:g}, got {plain_repr(part[col].loc[row])}")
-    return values
-
-
-def _curve(key: str, part: pd.DataFrame, name: str, step_c: str, loss_c: str, lr_c: str | None,
-           sched_c: str | None) -> Curve:
-    part = part.sort_values(step_c, kind="stable")
-    steps = _numbers(part, step_c, name, 0.0)
-    loss = _numbers(part, loss_c, name, 1e-3)
-    if np.any(np.diff(steps) <= 0):
-        raise ScalingLabError(f"{name}: run {key!r} repeats a step; one evaluation per step and run")
-    if lr_c is not None:
-        lrs = lrs_from_records(steps, _numbers(part, lr_c, name, 0.0))
-    else:
-        texts = part[sched_c].astype(str).unique()
-        if len(texts) != 1:
-            raise ScalingLabError(f"{name}: run {key!r} has {len(texts)} schedule descriptions; give one per run")
-        sched = parse_schedule(texts[0])
-        lrs = schedule_lrs(sched.filled(steps=int(steps[-1])))
-        if lrs.size < steps[-1]:
-            raise ScalingLabError(f"{name}: run {key!r}: schedule {texts[0]!r} ends at step {lrs.size}, "
-                                  f"before the last evaluation ({int(steps[-1])})")
-    if not np.any(lrs > 0):
-        raise ScalingLabError(f"{name}: run {key!r} has no positive learning rate")
-    return Curve(key, steps, loss, lrs)
 
 
 # ---- the fit --------------------------------------------------------------------------------------------
@@ -320,16 +245,17 @@ def _defaults(curves: list[Curve]) -> dict[str, float]:
 
 
 def fit_schedule_law(curves: Any, *, decay: float = DEFAULT_DECAY, bootstrap: int = 200, seed: int = 0,
-                     after_warmup: bool = True, name: str = "curves") -> ScheduleFit:
+                     after_warmup: bool = True, name: str = "curves", params: float | None = None) -> ScheduleFit:
     """Fit L(s) = L0 + A S1^-alpha - C S2 (``references.md L1``) to the curves of one model size.
 
     ``curves``: a table path, a DataFrame (see :func:`load_schedule_curves`) or a list of
     :class:`Curve`. ``decay``: lambda of S2 (Tissue et al.'s 0.999). Points from the end of the warmup
-    on are fitted (``after_warmup``). ``bootstrap`` pairs-bootstrap draws for the interval.
+    on are fitted (``after_warmup``). ``bootstrap`` pairs-bootstrap draws for the interval. ``params``:
+    the model size to fit in a table (or run store) of several; the fit's notes name the size fitted.
     """
     lam = finite_number("decay", decay, low=0.0, high=1.0, high_open=True)
     B, rng = bootstrap_count(bootstrap), np.random.default_rng(seed_number(seed))
-    runs = curves if isinstance(curves, list) else load_schedule_curves(curves, name)
+    runs = curves if isinstance(curves, list) else load_schedule_curves(curves, name, params)
     if not runs or not all(isinstance(c, Curve) for c in runs):
         raise ScalingLabError(f"{name}: give a table of curves or a list of Curve")
     s1, s2, y, run = _design(runs, lam, after_warmup)
@@ -353,7 +279,9 @@ def fit_schedule_law(curves: Any, *, decay: float = DEFAULT_DECAY, bootstrap: in
                 W[b] += np.bincount(rng.choice(idx, idx.size), minlength=y.size)
         boot = _fit_theta(s1, s2, logy, np.repeat(theta[None], B, axis=0), W)
         draws = _external(boot.theta[np.isfinite(boot.value)])
-    notes = []
+    sizes = sorted({c.size for c in runs if c.size is not None})
+    notes = [f"runs of model size {', '.join(f'{v:.12g}' for v in sizes)} (the table's size column; a run "
+             "store's: parameters with embeddings)"] if sizes else []
     if s2.max() <= 0:
         notes.append("no fitted run anneals (S2 = 0 throughout): C is not identified; fit a run that decays")
     params = dict(zip(PARAMS, (float(v) for v in _external(theta))))

@@ -35,15 +35,16 @@ def score_curve(fit: ScheduleFit, curve: Curve) -> dict[str, Any]:
 
 
 def holdout_check(data: Any, train: Sequence[str], *, decay: float = DEFAULT_DECAY, bootstrap: int = 200,
-                  seed: int = 0, name: str = "curves") -> dict[str, Any]:
-    """Fit the runs named in ``train`` (the ``run`` column of ``data``), score every other run.
+                  seed: int = 0, name: str = "curves", params: float | None = None) -> dict[str, Any]:
+    """Fit the runs named in ``train`` (the ``run`` column of ``data``; a run store's run ids), score every
+    other run (of model size ``params`` where ``data`` holds several, as in :func:`load_schedule_curves`).
 
     Returns ``train``, ``params``, ``fit_mare``, ``runs`` (one :func:`score_curve` row per held-out
     run), ``coverage`` (share of held-out final losses inside their interval) and
     ``max_abs_final_error``.
     """
     wanted = [str(t) for t in as_list("train", train)]
-    curves = load_schedule_curves(data, name)
+    curves = load_schedule_curves(data, name, params)
     names = [c.name for c in curves]
     missing = [t for t in wanted if t not in names]
     if missing:

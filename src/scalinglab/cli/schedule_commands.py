@@ -15,6 +15,8 @@ schedule_app = typer.Typer(no_args_is_help=True,
                            help="Whole loss curves under any LR schedule: L = L0 + A*S1^-alpha - C*S2.")
 app.add_typer(schedule_app, name="schedule")
 
+PARAMS_HELP = ("The model size to fit where DATA holds several: a value of its params (model_size, size) column; "
+               "a run store's params count embeddings.")
 SCHEDULE_HELP = ("kind[:key=value,...]: kind constant|cosine|linear|wsd; keys steps, warmup (steps, or a "
                  "fraction below 1), peak, final (learning rates), cooldown (WSD fraction). Unset keys come "
                  "from the fitted runs.")
@@ -23,7 +25,9 @@ SCHEDULE_HELP = ("kind[:key=value,...]: kind constant|cosine|linear|wsd; keys st
 @schedule_app.command("fit")
 def fit_cmd(
     data: str = typer.Argument(..., help="Curves of one model size: step, loss (nats/token), run, and lr "
-                                         "(recorded at each evaluation) or schedule (a description per run)."),
+                                         "(recorded at each evaluation) or schedule (a description per run); "
+                                         "or a lab run store (.db): its finished runs and recorded lr."),
+    params: Optional[float] = typer.Option(None, "--params", help=PARAMS_HELP),
     decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum (Tissue et al.: 0.999)."),
     bootstrap: int = typer.Option(200, help="Pairs-bootstrap refits for the interval (0: none)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
@@ -37,7 +41,7 @@ def fit_cmd(
     """
     from scalinglab.analysis.schedule import fit_schedule_law, save_schedule_fit
 
-    fit = fit_schedule_law(data, decay=decay, bootstrap=bootstrap, seed=seed, name=data)
+    fit = fit_schedule_law(data, decay=decay, bootstrap=bootstrap, seed=seed, name=data, params=params)
     if out_path:
         save_schedule_fit(fit, out_path)
     if as_json:
@@ -134,8 +138,9 @@ def _plot(fit, schedules: list[str], steps: int, path: str, data: Optional[str] 
 @schedule_app.command("check")
 def check_cmd(
     data: str = typer.Argument(..., help="Curves of one model size, as for 'schedule fit'."),
-    train: str = typer.Option(..., help="Runs to fit (names in the run column), comma-separated; the rest are "
-                                        "predicted and scored."),
+    train: str = typer.Option(..., help="Runs to fit (names in the run column; a store's run ids), comma-separated; "
+                                        "the rest are predicted and scored."),
+    params: Optional[float] = typer.Option(None, "--params", help=PARAMS_HELP),
     decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum."),
     bootstrap: int = typer.Option(200, help="Pairs-bootstrap refits for the interval."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
@@ -150,7 +155,7 @@ def check_cmd(
     from scalinglab.analysis.schedule_check import holdout_check
 
     result = holdout_check(data, [t.strip() for t in train.split(",") if t.strip()], decay=decay,
-                           bootstrap=bootstrap, seed=seed, name=data)
+                           bootstrap=bootstrap, seed=seed, name=data, params=params)
     if as_json:
         _emit_json(result)
         return

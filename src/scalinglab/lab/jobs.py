@@ -151,7 +151,7 @@ def record(store: RunStore, job: _Job, event: RunEvent, progress: SweepProgress 
 def _metric(point: EvalPoint) -> dict[str, Any]:
     return {"step": point.step, "tokens": point.tokens, "flops": point.flops, "train_loss": point.train_loss,
             "val_loss": point.val_loss, "val_bpb": point.val_bpb,
-            "grad_noise_scale": getattr(point, "grad_noise_scale", None)}
+            "grad_noise_scale": getattr(point, "grad_noise_scale", None), "lr": getattr(point, "lr", None)}
 
 
 # ---- the sweep --------------------------------------------------------------------------------------

@@ -30,8 +30,11 @@ once complete, so a store path never holds a half-created store, and a crash lea
 
 Schema versions. 1: the first release. 2 adds ``runs.attempt`` (the token of a run's current
 attempt, see :meth:`RunStore.start_run`) and ``runs.evals`` (the evaluations its curve must hold to
-be finished). A version-1 store is read as it is; the first write transaction migrates it to 2
-(both columns NULL for its runs), in the same transaction as that write.
+be finished). 3 adds ``metrics.lr`` (the learning rate of the last optimiser step before each
+evaluation, which the schedule law reads: :mod:`scalinglab.analysis.schedule`). An older store is read
+as it is (``lr`` reads as missing, the new run columns as None); the first write transaction migrates
+it to :data:`SCHEMA_VERSION` (the new columns NULL for the rows it holds), in the same transaction as
+that write.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from scalinglab.errors import ScalingLabError
 __all__ = ["SCHEMA_VERSION", "SQLITE_MAGIC", "STORE_SUFFIXES", "StaleAttemptError", "StoreError", "check",
            "create_schema", "is_store_file", "migrate", "open_connection", "sqlite_error"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_MAGIC = b"SQLite format 3\x00"
 #: finished runs whose curve is shorter than their scheduled evaluations: (id, evaluations stored, due)
 INCOMPLETE_FINISHED_RUNS = ("SELECT id, (SELECT COUNT(*) FROM metrics m WHERE m.run_id = runs.id) AS have, evals "
@@ -73,7 +76,7 @@ CREATE TABLE runs (
 CREATE TABLE metrics (
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, step INTEGER NOT NULL,
   tokens INTEGER NOT NULL, flops REAL, train_loss REAL, val_loss REAL, val_bpb REAL,
-  grad_noise_scale REAL, PRIMARY KEY (run_id, step));
+  grad_noise_scale REAL, lr REAL, PRIMARY KEY (run_id, step));
 CREATE INDEX runs_by_sweep ON runs (sweep_id, status);
 """
 
@@ -86,8 +89,9 @@ _V1_COLUMNS: dict[str, tuple[str, ...]] = {
              "final_val_bpb", "started_at", "finished_at", "error"),
     "metrics": ("run_id", "step", "tokens", "flops", "train_loss", "val_loss", "val_bpb", "grad_noise_scale"),
 }
+_V2_COLUMNS = {**_V1_COLUMNS, "runs": (*_V1_COLUMNS["runs"], "attempt", "evals")}
 COLUMNS: dict[int, dict[str, tuple[str, ...]]] = {
-    1: _V1_COLUMNS, 2: {**_V1_COLUMNS, "runs": (*_V1_COLUMNS["runs"], "attempt", "evals")}}
+    1: _V1_COLUMNS, 2: _V2_COLUMNS, 3: {**_V2_COLUMNS, "metrics": (*_V2_COLUMNS["metrics"], "lr")}}
 
 
 def is_store_file(path: str | os.PathLike[str]) -> bool:
@@ -384,7 +388,11 @@ def open_connection(path: Path, name: str, write: bool) -> tuple[sqlite3.Connect
 def migrate(conn: sqlite3.Connection) -> None:
     """Bring the store to :data:`SCHEMA_VERSION` inside the caller's write transaction (module docstring)."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if int(row[0]) < 2:
+    version = int(row[0])
+    if version < 2:
         conn.execute("ALTER TABLE runs ADD COLUMN attempt TEXT")
         conn.execute("ALTER TABLE runs ADD COLUMN evals INTEGER")
+    if version < 3:
+        conn.execute("ALTER TABLE metrics ADD COLUMN lr REAL")
+    if version < SCHEMA_VERSION:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))

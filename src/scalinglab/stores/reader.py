@@ -23,7 +23,7 @@ __all__ = ["RunRecord", "StoreReader", "config_json", "open_reader"]
 
 _NUMERIC_COLUMNS = frozenset({"params", "params_non_embedding", "tokens", "flops", "loss", "final_val_loss",
                               "final_val_bpb", "wall_seconds", "train_loss", "val_loss", "val_bpb",
-                              "grad_noise_scale", "step"})
+                              "grad_noise_scale", "step", "lr"})
 
 
 @dataclass(frozen=True)
@@ -137,10 +137,13 @@ class StoreReader:
     def metrics_frame(self, run_id: int | None = None) -> pd.DataFrame:
         """One row per evaluation, ordered by run and step. Columns: ``run`` (id as text), ``step``,
         ``tokens``, ``flops``, ``loss`` (= val_loss, nats/token), ``params`` (the run's, with
-        embeddings), train_loss, val_loss, val_bpb, grad_noise_scale, run_id, sweep_id, status."""
+        embeddings), train_loss, val_loss, val_bpb, grad_noise_scale, run_id, sweep_id, status, and ``lr``
+        (the learning rate of the last step before the evaluation; missing (NaN) in a store older than
+        schema 3, read as it is, and for an evaluation stored without it)."""
+        lr = "m.lr" if self.version >= 3 else "NULL AS lr"
         sql = ("SELECT CAST(m.run_id AS TEXT) AS run, m.step, m.tokens, m.flops, m.val_loss AS loss, r.params, "
-               "m.train_loss, m.val_loss, m.val_bpb, m.grad_noise_scale, m.run_id, r.sweep_id, r.status "
-               "FROM metrics m JOIN runs r ON r.id = m.run_id")
+               "m.train_loss, m.val_loss, m.val_bpb, m.grad_noise_scale, m.run_id, r.sweep_id, r.status, "
+               f"{lr} FROM metrics m JOIN runs r ON r.id = m.run_id")
         return self._query(sql, "m.run_id", run_id, "m.run_id, m.step")
 
     def integrity_ok(self) -> bool:

@@ -12,8 +12,9 @@ Tables (units in brackets):
   config; ``attempt`` is the token of the run's current attempt, ``evals`` the evaluations its
   curve must hold (None: not known, e.g. an imported run).
 - ``metrics(run_id, step [optimizer steps], tokens [count], flops [FLOPs], train_loss,
-  val_loss [nats/token], val_bpb [bits/byte], grad_noise_scale [tokens, B_simple; lab.noise])``,
-  one row per evaluation, unique by (run_id, step).
+  val_loss [nats/token], val_bpb [bits/byte], grad_noise_scale [tokens, B_simple; lab.noise],
+  lr [learning rate of the last optimiser step before the evaluation; schema 3])``, one row per
+  evaluation, unique by (run_id, step).
 
 Crash safety. The file is in WAL mode (readers never block the writer, a commit is one append to
 the log) with ``synchronous=FULL``: every commit fsyncs the log, so a run marked finished stays
@@ -80,7 +81,7 @@ __all__ = ["METRIC_FIELDS", "SCHEMA_VERSION", "STATUSES", "STORE_SUFFIXES", "Run
 STATUSES: tuple[str, ...] = ("pending", "running", "finished", "failed")
 #: Columns of one metrics row; ``step`` and ``tokens`` are required, the others may be None.
 METRIC_FIELDS: tuple[str, ...] = ("step", "tokens", "flops", "train_loss", "val_loss", "val_bpb",
-                                  "grad_noise_scale")
+                                  "grad_noise_scale", "lr")
 
 
 def timestamp() -> str:
@@ -370,7 +371,7 @@ class RunStore(StoreReader):
             if v is None and key not in ("step", "tokens"):
                 out.append(None)
                 continue
-            counted = key in ("step", "tokens", "flops")  # counts: never negative
+            counted = key in ("step", "tokens", "flops", "lr")  # counts and learning rates: never negative
             number = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
             if not number or (counted and v < 0):
                 raise ScalingLabError(f"{where}: {key} must be a finite number{' >= 0' if counted else ''}, "
