@@ -125,15 +125,17 @@ def fraction(field: str, value: object) -> float:
     return finite_number(field, value, low=0.0, high=1.0, low_open=True)
 
 
-def whole_number(field: str, value: object, *, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
-    """``value`` as an int from ``minimum`` to ``maximum`` (an int, or a float with no fraction; not a
-    bool), else a ScalingLabError naming ``field``."""
+def whole_number(field: str, value: object, *, minimum: int = 0, maximum: int = MAX_COUNT,
+                 exact: bool = False) -> int:
+    """``value`` as an int from ``minimum`` to ``maximum`` (an int, or a float with no fraction unless
+    ``exact``, where only an int will do: a size stored as given, such as a bootstrap count or a config
+    field; not a bool), else a ScalingLabError naming ``field``."""
     number = None
     if not isinstance(value, bool):
         try:
             number = operator.index(value)  # type: ignore[arg-type]
         except TypeError:
-            if isinstance(value, float) and value.is_integer():
+            if isinstance(value, float) and value.is_integer() and not exact:
                 number = int(value)
     if number is None or number < minimum:
         raise ScalingLabError(f"{field} must be a whole number >= {minimum}, got {plain_repr(value)}")
@@ -235,14 +237,15 @@ def as_list(field: str, values: object, *, empty: bool = False) -> list:
 MAX_BOOTSTRAP = 100_000
 
 
-def bootstrap_count(value: object, field: str = "bootstrap") -> int:
-    """A number of bootstrap resamples: a whole number from 0 to :data:`MAX_BOOTSTRAP`."""
-    return whole_number(field, value, minimum=0, maximum=MAX_BOOTSTRAP)
+def bootstrap_count(value: object, field: str = "bootstrap", *, exact: bool = False) -> int:
+    """A number of bootstrap resamples: a whole number from 0 to :data:`MAX_BOOTSTRAP` (an int with
+    ``exact``)."""
+    return whole_number(field, value, minimum=0, maximum=MAX_BOOTSTRAP, exact=exact)
 
 
-def seed_number(value: object, field: str = "seed") -> int:
-    """A random seed: a whole number >= 0."""
-    return whole_number(field, value, minimum=0)
+def seed_number(value: object, field: str = "seed", *, exact: bool = False) -> int:
+    """A random seed: a whole number >= 0 (an int with ``exact``)."""
+    return whole_number(field, value, minimum=0, exact=exact)
 
 
 def level_number(value: object, field: str = "level") -> float:

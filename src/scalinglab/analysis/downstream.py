@@ -66,16 +66,12 @@ def sigmoid_curve(t: Array, midpoint: Array, slope: Array, floor: Array, ceiling
 
 def check_bootstrap(bootstrap: int, level: float, seed: int) -> None:
     """Same rules as :func:`scalinglab.fitting`: 0 or >= 10 resamples, 0 < level < 1, seed >= 0."""
-    if not isinstance(bootstrap, (int, np.integer)):
-        raise ScalingLabError(f"--bootstrap must be a whole number >= 0, got {bootstrap!r}")
-    bootstrap = bootstrap_count(bootstrap, "--bootstrap")
+    bootstrap = bootstrap_count(bootstrap, "--bootstrap", exact=True)
     if 0 < bootstrap < MIN_BOOTSTRAP:
         raise ScalingLabError(f"--bootstrap {bootstrap} is too few resamples for a percentile interval; "
                               f"use 0 (none) or at least {MIN_BOOTSTRAP} (200-1000 is usual)")
     level_number(level, "confidence level")
-    if not isinstance(seed, (int, np.integer)):
-        raise ScalingLabError(f"--seed must be a whole number >= 0, got {seed!r}")
-    seed_number(seed, "--seed")
+    seed_number(seed, "--seed", exact=True)
 
 
 @dataclass(repr=False)

@@ -11,12 +11,10 @@ Rows (``--json``, a contract, the same keys as ``scalinglab runs --json``): ``id
 
 from __future__ import annotations
 
-import math
-
 import typer
 
 from scalinglab.cli.common import Table, _emit_json, app, out
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, positive_number
 
 
 def _parse_metrics(items: list[str]) -> dict[str, str]:
@@ -36,9 +34,7 @@ def _count(text: str, what: str) -> float:
         value = float(text)
     except ValueError:
         raise ScalingLabError(f"{what}: expected a number such as 1.2e8, got '{text}'") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ScalingLabError(f"{what}: must be a number > 0, got '{text}'")
-    return value
+    return positive_number(what, value)
 
 
 def _parse_params(items: list[str]) -> float | dict[str, float] | None:

@@ -31,16 +31,12 @@ def check_bootstrap_options(bootstrap: int, seed: int, level: float) -> None:
     """A bootstrap size (0, or at least MIN_BOOTSTRAP resamples; an int, 200.0 is refused too), a seed
     (a whole number >= 0) and a confidence level in (0, 1); ScalingLabError otherwise. Shared by every
     bootstrapped estimate (sl.fit, the approaches)."""
-    if not isinstance(bootstrap, (int, np.integer)):
-        raise ScalingLabError(f"bootstrap must be a whole number >= 0, got {plain_repr(bootstrap)}")
-    bootstrap = bootstrap_count(bootstrap)
+    bootstrap = bootstrap_count(bootstrap, exact=True)
     if 0 < bootstrap < MIN_BOOTSTRAP:
         raise ScalingLabError(f"bootstrap={bootstrap} is too few resamples for a percentile interval; "
                               f"use 0 (none) or at least {MIN_BOOTSTRAP} (200-1000 is usual)")
     level_number(level, "confidence level")
-    if not isinstance(seed, (int, np.integer)):
-        raise ScalingLabError(f"seed must be a whole number >= 0, got {plain_repr(seed)}")
-    seed_number(seed)
+    seed_number(seed, exact=True)
 
 
 def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:

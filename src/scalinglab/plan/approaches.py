@@ -43,6 +43,7 @@ import pandas as pd
 from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, tokens_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, choice, count_array, finite_number
+from scalinglab.errors import plain_repr as _show
 from scalinglab.fitting import fit as fit_law
 from scalinglab.fitting.api import check_bootstrap_options
 from scalinglab.fitting.result import FitResult, percentile_interval
@@ -50,12 +51,7 @@ from scalinglab.io import Runs, load_runs
 from scalinglab.plan.allocation import optimal_frontier
 from scalinglab.plan.approach2 import isoflop_optima
 from scalinglab.plan.envelope import envelope_optima
-from scalinglab.plan.isoflop import (
-    LevelOptima,
-    Resampler,
-    _show,
-    group_budgets,
-)
+from scalinglab.plan.isoflop import LevelOptima, Resampler, group_budgets
 from scalinglab.plan.profile import PROFILE_METHODS
 from scalinglab.plan.profile_noise import weighted_line
 from scalinglab.resolve import allocation_params, unidentified_guard

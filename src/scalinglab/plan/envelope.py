@@ -25,8 +25,9 @@ import pandas as pd
 
 from scalinglab.counting import flops_from, tokens_from
 from scalinglab.errors import ScalingLabError, whole_number
+from scalinglab.errors import plain_repr as _show
 from scalinglab.io import Runs
-from scalinglab.plan.isoflop import MAX_BINS, BudgetGroups, LevelOptima, _show, group_budgets
+from scalinglab.plan.isoflop import MAX_BINS, BudgetGroups, LevelOptima, group_budgets
 
 Array = np.ndarray
 DEFAULT_CURVE_LEVELS = 30  # FLOP levels at which training curves are compared
@@ -121,9 +122,7 @@ def _envelope_runs(runs: Runs, groups: BudgetGroups, require_bracket: bool) -> L
 def _envelope_curves(runs: Runs, ids: Array, n_levels: int, require_bracket: bool) -> LevelOptima:
     """Training curves: each curve's loss interpolated (linearly in ln C) at ``n_levels`` log-spaced
     FLOP counts inside its own range; at each level the curve with the lowest loss wins."""
-    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 2:
-        raise ScalingLabError(f"n_bins must be a whole number >= 2 for training curves, got {_show(n_levels)}")
-    whole_number("n_bins", n_levels, minimum=2, maximum=MAX_BINS)
+    whole_number("n_bins (training curves)", n_levels, minimum=2, maximum=MAX_BINS, exact=True)
     params, loss = runs.column("params"), runs.column("loss")
     logc, warnings = _curve_log_flops(runs, ids)
     grid = np.linspace(logc.min(), logc.max(), int(n_levels))

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scalinglab.errors import ScalingLabError, is_existing_path
+from scalinglab.errors import ScalingLabError, is_existing_path, whole_number
 from scalinglab.plan.architecture import Architecture
 
 _LLAMA_TYPES = ("llama", "mistral", "mixtral", "qwen2")
@@ -64,9 +64,7 @@ def _whole(cfg: Config, path: Path, key: str, default: int | None = None, low: i
     value = cfg.get(key, default) if default is not None else _required(cfg, path, key)
     if value is None:
         value = default
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ScalingLabError(f"{path}: field '{key}' must be a whole number >= {low}, got {value!r}")
-    return value
+    return whole_number(f"{path}: field '{key}'", value, minimum=low, exact=True)
 
 
 def _common(cfg: Config, path: Path, label: str) -> dict[str, Any]:

@@ -30,7 +30,6 @@ import pandas as pd
 from scalinglab.counting import tokens_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, whole_number
-from scalinglab.errors import plain_repr as _show
 
 Array = np.ndarray
 Resampler = Callable[[np.random.Generator], tuple[Array, Array]]  # -> (ln C, ln N_opt) per usable level
@@ -89,9 +88,7 @@ MAX_BINS = 10_000
 
 
 def _check_bins(n_bins: int) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
-        raise ScalingLabError(f"n_bins must be a whole number >= 1, got {_show(n_bins)}")
-    return whole_number("n_bins", n_bins, minimum=1, maximum=MAX_BINS)
+    return whole_number("n_bins", n_bins, minimum=1, maximum=MAX_BINS, exact=True)
 
 
 def _equal_flops(flops: Array, rtol: float) -> Array:
