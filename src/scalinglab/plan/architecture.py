@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from scalinglab.errors import positive_count
-from scalinglab.plan.architecture_checks import NORMS, POSITIONS, check_architecture  # noqa: F401 (re-exported)
+from scalinglab.plan.architecture_checks import NORMS, POSITIONS, ArchitectureChecks  # noqa: F401 (re-exported)
 
 COMPONENTS = ("embedding", "position", "attention", "mlp", "norms", "output")
 
@@ -75,7 +75,7 @@ def _window_keys(tokens: int, window: int, causal: bool) -> float:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Architecture:
+class Architecture(ArchitectureChecks):
     """A decoder-only transformer shape (all sizes are counts: layers, channels, heads, tokens).
 
     ``n_kv_heads`` defaults to ``n_heads`` and ``head_dim`` to ``d_model // n_heads``. ``seq_len`` is the
@@ -115,9 +115,6 @@ class Architecture:
     shared_expert_gate: bool = False
     n_dense_layers: int = 0
     router_bias: bool = False
-
-    def __post_init__(self) -> None:
-        check_architecture(self)
 
     # ---- widths ----------------------------------------------------------------------------------
     @property
