@@ -49,7 +49,7 @@ def test_no_external_url_and_a_csp_that_forbids_the_network(report):
 
 def test_figures_decode_as_png(report):
     images = _images(report.html)
-    assert len(images) == len(report.figures) == 8
+    assert len(images) == len(report.figures) == 9  # 8 + the iso-loss contours
     for b64 in images:
         png = base64.b64decode(b64)
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -188,6 +188,6 @@ def test_report_on_the_epoch_chinchilla_data(shared_data):
     fit = sl.fit(path, bootstrap=20, seed=0)
     assert 0.3 < fit.params["alpha"] < 0.4  # Besiroglu et al. 2024 Table 1: alpha = 0.3478 (240 points)
     assert f"<td class=\"num\">{num(fit.params['alpha'], 5)}</td>" in r.html
-    assert len(_images(r.html)) == 8
+    assert len(_images(r.html)) == 9
     assert "published: hoffmann2022" not in r.html  # the legend is inside the PNG, the caption names it
     assert "black: published hoffmann2022" in r.html

@@ -55,7 +55,7 @@ def test_report_renders_in_chromium(report_html, tmp_path):
     assert console == [], f"console messages: {console}"
     assert state.get("errors") == "0"
     n_images = report_html.read_text(encoding="utf-8").count("<img ")
-    assert n_images == 8
+    assert n_images == 9
     assert state.get("figures") == str(n_images)
     assert state.get("figures-rendered") == str(n_images), "some figure has no natural size (did not decode)"
     assert state.get("figures-ok") == "yes"

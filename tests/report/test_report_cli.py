@@ -84,7 +84,7 @@ def test_report_json_contract(csv, tmp_path, monkeypatch, capsys):
     assert code == 0, err
     d = json.loads(stdout)
     assert {"out", "n_runs", "law", "figures"} <= set(d)
-    assert d["out"] == str(out) and d["n_runs"] == 25 and d["law"] == "chinchilla" and d["figures"] == 8
+    assert d["out"] == str(out) and d["n_runs"] == 25 and d["law"] == "chinchilla" and d["figures"] == 9
     html = out.read_text(encoding="utf-8")
     # the exact command that made it, for reproduction
     assert f"<pre>scalinglab report {csv} --bootstrap 20 --budgets 1e21,1e22 --seed 2 --out {out} --json</pre>" in html

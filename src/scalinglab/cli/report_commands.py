@@ -55,6 +55,10 @@ def _plot_options(**given: Any) -> dict[str, Any]:
         opts["budgets"] = _budgets(opts["budgets"])
     if "reference" in opts:
         opts["references"] = tuple(opts.pop("reference"))
+    if opts.pop("no_references", False):
+        if "references" in opts:
+            raise ScalingLabError("give --reference or --no-references, not both")
+        opts["references"] = ()
     if "col" in opts:
         opts["columns"] = _parse_cols(opts.pop("col"))
     if "devices" in opts:
@@ -74,6 +78,13 @@ def _budgets(text: str) -> list[float]:
         raise ScalingLabError(str(exc).replace("--flops", "--budgets")) from None
 
 
+def _references(reference: list[str], no_references: bool) -> list[str] | None:
+    """The report's published frontiers: None (the defaults), those given, or none."""
+    if reference and no_references:
+        raise ScalingLabError("give --reference or --no-references, not both")
+    return [] if no_references else (list(reference) or None)
+
+
 def _command_line() -> str:
     return shlex.join(["scalinglab", *sys.argv[1:]])
 
@@ -81,13 +92,14 @@ def _command_line() -> str:
 @app.command("plot", help="Draw one figure by KIND and save it as PNG or SVG. Kinds: " + _kinds_help())
 def plot_cmd(
     kind: str = typer.Argument(..., help="Plot kind (see above)."),
-    data: str = typer.Argument(..., help="Runs table or run store; a preset (memory, throughput); presets a,b,c (speed-size)."),
+    data: str = typer.Argument(..., help="Runs table or run store; a preset (memory, throughput); presets a,b,c (speed-size); curves with lr or a store (schedule); a benchmark table (capability)."),
     out_path: str = typer.Option(..., "--out", help="Output file: .png or .svg."),
     law: Optional[str] = typer.Option(None, help="Law family to fit (chinchilla, power_floor:flops, ...), a fit JSON or a published key."),
     bootstrap: Optional[int] = typer.Option(None, help="Bootstrap resamples (bands, intervals)."),
     seed: Optional[int] = typer.Option(None, help="Seed for the bootstrap."),
     budgets: Optional[str] = typer.Option(None, help="frontier: FLOP budgets, 1e20,1e22 or start:stop:count."),
-    reference: list[str] = typer.Option([], "--reference", help="frontier: a published law or rule to draw (repeatable)."),
+    reference: list[str] = typer.Option([], "--reference", help="frontier: a published law or rule to draw instead of hoffmann2022 and besiroglu2024 (repeatable)."),
+    no_references: bool = typer.Option(False, "--no-references", help="frontier: draw no published frontier."),
     col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
     x: Optional[str] = typer.Option(None, help="curves: tokens, flops or step; backtest: flops, params or tokens; forecast: tokens or step."),
     colour_by: Optional[str] = typer.Option(None, "--colour-by", help="loss-*: colour points by params, tokens or flops."),
@@ -104,6 +116,17 @@ def plot_cmd(
     batch: Optional[int] = typer.Option(None, help="speed-size: batch size."),
     dtype: Optional[str] = typer.Option(None, help="Weight dtype (bf16, fp8, int4, ...)."),
     kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype", help="KV-cache dtype."),
+    schedule: list[str] = typer.Option([], "--schedule", help="schedule: an LR schedule to predict, e.g. wsd:cooldown=0.2 (repeatable)."),
+    steps: Optional[int] = typer.Option(None, help="schedule: steps of the predicted runs (default: the longest run's)."),
+    params: Optional[float] = typer.Option(None, "--params", help="schedule: the model size to fit where DATA holds several."),
+    decay: Optional[float] = typer.Option(None, help="schedule: decay factor lambda of the annealing area (0.999)."),
+    target: Optional[str] = typer.Option(None, help="capability: the score to predict (a column of DATA or --targets)."),
+    targets: Optional[str] = typer.Option(None, help="capability: a second table holding the target, joined on the model."),
+    benchmarks: Optional[str] = typer.Option(None, help="capability: benchmark columns for the PCA, comma-separated."),
+    families: Optional[str] = typer.Option(None, help="capability: keep only these model families, comma-separated."),
+    pcs: Optional[int] = typer.Option(None, help="capability: principal components the sigmoid uses (3)."),
+    cutoff_flops: Optional[float] = typer.Option(None, help="capability: models with C <= this (FLOPs) fit the law (8.4e22)."),
+    reference_family: Optional[str] = typer.Option(None, help="capability: family defining equivalent compute (Llama-2)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     from scalinglab.report.kinds import get_kind, make_figure
@@ -112,10 +135,13 @@ def plot_cmd(
     suffix = check_format(out_path)
     k = get_kind(kind)
     opts = _plot_options(law=law, bootstrap=bootstrap, seed=seed, budgets=budgets, reference=reference, col=col,
+                         no_references=no_references,
                          x=x, colour_by=colour_by, degree=degree, holdout_above=holdout_above, show_train=show_train,
                          run=run, fraction=fraction, form=form,
                          device=device, devices=devices, context=context, batches=batches, batch=batch, dtype=dtype,
-                         kv_dtype=kv_dtype)
+                         kv_dtype=kv_dtype, schedule=schedule, steps=steps, params=params, decay=decay,
+                         target=target, targets=targets, benchmarks=benchmarks, families=families, n_pcs=pcs,
+                         cutoff_flops=cutoff_flops, reference_family=reference_family)
     written = save(make_figure(k.name, data, **opts), out_path)
     width, height = image_size(written)
     if as_json:
@@ -135,7 +161,8 @@ def report_cmd(
     seed: int = typer.Option(0, help="Seed for every bootstrap."),
     holdout_above: Optional[float] = typer.Option(None, "--holdout-above",
                                                   help="Backtest: hold out runs above this many FLOPs (default: top ~20%)."),
-    reference: list[str] = typer.Option([], "--reference", help="A published law or rule to draw on the frontier (repeatable)."),
+    reference: list[str] = typer.Option([], "--reference", help="A published law or rule to draw on the frontier instead of hoffmann2022 and besiroglu2024 (repeatable)."),
+    no_references: bool = typer.Option(False, "--no-references", help="Draw no published frontier."),
     col: list[str] = typer.Option([], "--col", help="Column mapping name=column, e.g. params=\"Model Size\"."),
     drop_highest_loss: int = typer.Option(0, "--drop-highest-loss", help="Drop the k highest-loss rows first "
                                           "(as Besiroglu et al. 2024 did: 5 on the Epoch data)."),
@@ -156,7 +183,8 @@ def report_cmd(
         status.start()
     try:
         report = make_report(data, law, bootstrap, _budgets(budgets), seed, holdout_above, _command_line(),
-                             columns=_parse_cols(col), references=reference, drop_highest_loss=drop_highest_loss,
+                             columns=_parse_cols(col), references=_references(reference, no_references),
+                             drop_highest_loss=drop_highest_loss,
                              allow_unidentified=allow_unidentified)
     finally:
         if status is not None:

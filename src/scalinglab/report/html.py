@@ -73,12 +73,12 @@ def default_command(source: str, law: str, bootstrap: int, budgets: Sequence[flo
 def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
                 budgets: Sequence[float] = DEFAULT_BUDGETS, seed: int = 0, holdout_above: float | None = None,
                 command: str | None = None, *, columns: Mapping[str, str] | None = None,
-                references: Sequence[str] = (), level: float = 0.95, drop_highest_loss: int = 0,
+                references: Sequence[str] | None = None, level: float = 0.95, drop_highest_loss: int = 0,
                 allow_unidentified: bool = False) -> Report:
     """Build the report (see the module docstring) on ``data`` (a runs table, a run store, a DataFrame or
     Runs): fit ``law`` with ``bootstrap`` resamples (seeded by ``seed``), plan at ``budgets`` (FLOPs),
     backtest above ``holdout_above`` (default: the top ~20% of compute), draw ``references`` (published
-    laws or rules) on the frontier, after dropping the ``drop_highest_loss`` highest-loss rows (as
+    laws or rules; None: hoffmann2022 and besiroglu2024; empty: none) on the frontier, after dropping the ``drop_highest_loss`` highest-loss rows (as
     :func:`scalinglab.io.load_runs`). ``command`` is shown as the way to reproduce it. A fit whose data
     leave a parameter of the plan undetermined is refused unless ``allow_unidentified`` (then the
     report's warnings name it)."""
@@ -88,7 +88,7 @@ def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
     source = _source_name(data)
     inputs = ReportInputs(data=data, source=source, law=law, bootstrap=int(bootstrap), budgets=budgets,
                           seed=int(seed), holdout_above=holdout_above, columns=columns,
-                          references=list(references), level=level, drop_highest_loss=int(drop_highest_loss),
+                          references=None if references is None else list(references), level=level, drop_highest_loss=int(drop_highest_loss),
                           allow_unidentified=bool(allow_unidentified))
     built = build_sections(inputs)
     command = command or default_command(source, law, bootstrap, budgets, seed, holdout_above)

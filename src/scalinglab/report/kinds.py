@@ -4,11 +4,14 @@ A kind turns DATA into a figure:
 
 * runs kinds (DATA: a runs table or a lab run store, anything ``sl.load_runs`` reads): ``loss-params``,
   ``loss-tokens``, ``loss-flops``, ``isoflop``, ``residuals``, ``bootstrap``, ``correlations``,
-  ``frontier``, ``backtest``, ``loss-multiplier``, ``error-loss`` (DATA: upstream_loss
+  ``frontier``, ``isoloss``, ``backtest``, ``loss-multiplier``, ``error-loss`` (DATA: upstream_loss
   and loss = error columns); ``curves`` (DATA: a run store, or a metrics table with run, tokens, loss,
   params). A law named by ``law`` is fitted to the runs when it is a law family (``chinchilla``,
   ``power_floor:flops``, ...), or used as it is when it is a fit JSON or a published key
   (``hoffmann2022``).
+* ``schedule`` (DATA: loss curves with learning rates, or a lab run store: the schedule law's curves
+  and a requested schedule's prediction, references.md L1); ``capability`` (DATA: a benchmark table
+  of public models: a target score against equivalent compute, the observational law, references.md E6).
 * serving kinds (DATA: an architecture preset such as ``llama3-8b`` or a Hugging Face config.json):
   ``memory``, ``throughput``; ``speed-size`` (DATA: comma-separated presets).
 
@@ -28,11 +31,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+import scalinglab.report.capability_plots as capability_plots
+import scalinglab.report.contour_plots as contour_plots
 import scalinglab.report.fit_plots as fit_plots
 import scalinglab.report.inference_plots as inference_plots
 import scalinglab.report.overtrain_plots as overtrain_plots
 import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
+import scalinglab.report.schedule_plots as schedule_plots
 import scalinglab.report.style as style
 from scalinglab.analysis.backtest import backtest
 from scalinglab.analysis.forecast import Forecast, forecast_run, load_curves
@@ -43,6 +49,7 @@ from scalinglab.inference.memory import ModelLike, memory_report
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws.base import LawFamily
 from scalinglab.laws.published import PublishedLaw, get_published
+from scalinglab.report.design import APPROACHES, design_note, sweep_design
 from scalinglab.report.fit_plots import LawLike, RunsSource
 from scalinglab.resolve import AnyLaw
 
@@ -137,17 +144,32 @@ def _correlations(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, col
 
 
 def _frontier(data: RunsSource, bootstrap: int, seed: int, columns, budgets: Sequence[float] | None,
-              references: Sequence[str]) -> Figure:
+              references: Sequence[str] | None) -> Figure:
+    """Approaches 1-3 (those the design supports, :mod:`scalinglab.report.design`) and the published
+    ``references`` (None: :data:`plan_plots.DEFAULT_REFERENCES`; empty: none); given ``budgets`` are
+    marked on a grid running through them (approach 3's N* and D* there), else whole decades are drawn."""
     runs = runs_of(data, columns)
-    budgets = list(budgets) if budgets else default_budgets(runs.column("flops"))
-    frontiers, points, warnings = plan_plots.compare_frontiers(runs, budgets, bootstrap=int(bootstrap),
-                                                               seed=int(seed))
-    refs = {name: plan_plots.frontier_table(name, budgets) for name in references or ()}
+    flops = runs.column("flops")
+    grid = plan_plots.budget_grid(flops, budgets) if budgets else default_budgets(flops)
+    design = sweep_design(runs)
+    frontiers, points, warnings = plan_plots.compare_frontiers(runs, grid, bootstrap=int(bootstrap), seed=int(seed),
+                                                               approaches=APPROACHES[design])
+    names = plan_plots.DEFAULT_REFERENCES if references is None else references
+    refs = {name: plan_plots.frontier_table(name, grid) for name in names}
     if not frontiers and not refs:
         raise ScalingLabError(f"{runs.source}: no approach could estimate a frontier from these runs")
     failed = plan_plots.approach_failures(warnings)
-    return plan_plots.plot_frontier(frontiers, points, refs,
-                                    notes=[f"approach {k} could not run: {why}" for k, why in sorted(failed.items())])
+    notes = [f"approach {k} could not run: {why}" for k, why in sorted(failed.items())]
+    notes += [n for n in [design_note(design)] if n]
+    fitted = [df for name, df in frontiers.items() if name.startswith("approach 3")]
+    marks = fitted[0][fitted[0]["flops"].isin([float(b) for b in budgets])] if budgets and fitted else None
+    return plan_plots.plot_frontier(frontiers, points, refs, notes=notes, marks=marks)
+
+
+def _isoloss(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns,
+             budgets: Sequence[float] | None) -> Figure:
+    runs = runs_of(data, columns)
+    return contour_plots.plot_isoloss(law_for(runs, law, bootstrap, seed), runs, budgets=list(budgets or ()))
 
 
 def _backtest(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns, holdout_above: float | None,
@@ -254,7 +276,9 @@ KINDS: dict[str, PlotKind] = {k.name: k for k in (
     PlotKind("correlations", "runs", "correlations of the law's parameters over the bootstrap", _correlations,
              {**FIT_OPTIONS, "bootstrap": 200}),
     PlotKind("frontier", "runs", "compute-optimal N and D against C: approaches 1-3 with bands, references",
-             _frontier, {"bootstrap": 200, "seed": 0, "columns": None, "budgets": None, "references": ()}),
+             _frontier, {"bootstrap": 200, "seed": 0, "columns": None, "budgets": None, "references": None}),
+    PlotKind("isoloss", "runs", "iso-loss contours of the law over C and N with the compute-optimal N*(C) and budgets",
+             _isoloss, {**FIT_OPTIONS, "budgets": None}),
     PlotKind("backtest", "runs", "fit below a threshold, predict the runs above it (default: top ~20%)",
              _backtest, {**FIT_OPTIONS, "bootstrap": 200, "holdout_above": None, "x": "flops"}),
     PlotKind("loss-multiplier", "runs", "loss against compute per token multiplier M = D/N, with the overtrain "
@@ -266,6 +290,14 @@ KINDS: dict[str, PlotKind] = {k.name: k for k in (
     PlotKind("forecast", "store", "one run's learning-curve forecast from its first part against what happened",
              _forecast, {"run": None, "fraction": 0.3, "form": "saturating", "x": "tokens", "bootstrap": 200,
                          "seed": 0, "columns": None}),
+    PlotKind("schedule", "curves", "loss curves under LR schedules with the schedule law's curves and a requested "
+             "schedule's prediction", schedule_plots.schedule_figure,
+             {"law": None, "schedule": None, "steps": None, "params": None, "decay": schedule_plots.DEFAULT_DECAY,
+              "bootstrap": 100, "seed": 0}),
+    PlotKind("capability", "benchmarks", "a target score against equivalent compute: the observational law, "
+             "training and held-out models", capability_plots.capability_figure,
+             {"target": None, "targets": None, "benchmarks": None, "families": None, "n_pcs": 3,
+              "cutoff_flops": capability_plots.DEFAULT_CUTOFF_FLOPS, "reference_family": "Llama-2"}),
     PlotKind("memory", "model", "serving memory by component at several batch sizes", _memory,
              {"device": None, "context": 4096, "batches": (1, 8, 32, 128), **_SERVING}),
     PlotKind("throughput", "model", "decode throughput against batch with the roofline and crossovers",

@@ -34,6 +34,9 @@ Array = np.ndarray
 FRONTIER_COLUMNS = ("flops", "params", "tokens", "params_low", "params_high", "tokens_low", "tokens_high")
 #: line styles of reference (published) frontiers, in order
 REFERENCE_STYLES = ("--", "-.", ":", (0, (5, 1, 1, 1)))
+#: the published frontiers drawn by default (Hoffmann et al. 2022 eq. 4 with their fitted law; Besiroglu et
+#: al. 2024's replication, references.md D3)
+DEFAULT_REFERENCES = ("hoffmann2022", "besiroglu2024")
 #: the warning :func:`compare_frontiers` gives for an approach that raised (read by :func:`approach_failures`)
 COULD_NOT_RUN = "approach {k} could not run: {why}"
 
@@ -81,15 +84,16 @@ def approach_points(result: ApproachResult) -> pd.DataFrame:
 
 
 def compare_frontiers(runs: RunsSource, budgets: Sequence[float], bootstrap: int = 0, seed: int = 0,
-                      fit: FitResult | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[str]]:
-    """Approaches 1, 2 and 3 of Hoffmann et al. 2022 on ``runs``: frontiers at ``budgets``, the per-level
-    optima of approaches 1 and 2, and warnings (including why an approach could not run). Approach 3 is
-    ``fit`` when given (a chinchilla FitResult: no second fit), else fitted here."""
+                      fit: FitResult | None = None, approaches: Sequence[int] = (1, 2, 3),
+                      ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[str]]:
+    """Approaches ``approaches`` (of 1, 2, 3) of Hoffmann et al. 2022 on ``runs``: frontiers at ``budgets``,
+    the per-level optima of approaches 1 and 2, and warnings (including why an approach could not run).
+    Approach 3 is ``fit`` when given (a chinchilla FitResult: no second fit), else fitted here."""
     runs = load_runs(runs)  # one table for all three approaches (a store: its finished runs)
     frontiers: dict[str, pd.DataFrame] = {}
     points: dict[str, pd.DataFrame] = {}
     warnings: list[str] = []
-    for k in (1, 2, 3):
+    for k in approaches:
         name = f"approach {k}: {APPROACH_NAMES[k]}"
         try:
             if k == 3 and fit is not None:
@@ -119,12 +123,15 @@ def approach_failures(warnings: Sequence[str]) -> dict[int, str]:
 
 
 def plot_frontier(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd.DataFrame] | None = None,
-                  references: Mapping[str, pd.DataFrame] | None = None, notes: Sequence[str] = (), ax=None) -> Figure:
+                  references: Mapping[str, pd.DataFrame] | None = None, notes: Sequence[str] = (), ax=None,
+                  marks: pd.DataFrame | None = None) -> Figure:
     """Two panels side by side, N_opt (parameters) and D_opt (tokens) against C (FLOPs), log-log: each
     frontier in its own colour with its interval band and its per-level optima (``points``); each
     reference (a published law or rule) a black line of its own dash pattern; ``notes`` (e.g. which
-    approach could not run) in grey in the left panel's lower-right corner. ``ax``: two Axes to draw
-    on (default: a new figure's)."""
+    approach could not run) in grey in the left panel's lower-right corner; ``marks`` (a frontier table
+    at the requested budgets, e.g. the plan's N* and D*) a grey dotted vertical line at each budget and
+    a black-edged diamond at its N* / D* (:data:`MARK_LABEL`). ``ax``: two Axes to draw on (default: a
+    new figure's)."""
     if not frontiers and not references:
         raise ScalingLabError("no frontier to plot")
     points, references = points or {}, references or {}
@@ -144,6 +151,8 @@ def plot_frontier(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd
             _check_frontier(df, name)
             ax.plot(df["flops"], df[q], color=style.BLACK, linewidth=1.1,
                     linestyle=REFERENCE_STYLES[j % len(REFERENCE_STYLES)], label=f"published: {name}")
+        if marks is not None and len(marks):
+            _mark_budgets(ax, marks, q)
         style.log_scale(ax, "both")
         style.label(ax, "flops", {"params": "N_opt (parameters)", "tokens": "D_opt (tokens)"}[q])
     axes[0].set_title("Compute-optimal model size", fontsize=style.FONT_SIZE + 2, loc="left")
@@ -154,6 +163,27 @@ def plot_frontier(frontiers: Mapping[str, pd.DataFrame], points: Mapping[str, pd
         axes[0].text(0.98, 0.02, "\n".join(textwrap.fill(n, 48) for n in notes), transform=axes[0].transAxes,
                      ha="right", va="bottom", fontsize=style.FONT_SIZE - 2, color=style.GREY)
     return fig
+
+
+#: the legend label of the requested budgets' markers on the frontier plot
+MARK_LABEL = "requested budgets"
+
+
+def _mark_budgets(ax, marks: pd.DataFrame, q: str) -> None:
+    """A dotted grey line at each requested budget C (FLOPs) and a diamond at its N* or D* (``q``)."""
+    _check_frontier(marks, MARK_LABEL)
+    for c in marks["flops"]:
+        ax.axvline(float(c), color=style.GREY, linewidth=0.8, linestyle=":", zorder=1)
+    ax.scatter(marks["flops"], marks[q], marker="D", s=34, facecolors="white", edgecolors=style.BLACK,
+               linewidths=1.1, zorder=5, label=MARK_LABEL)
+
+
+def budget_grid(flops: Sequence[float], budgets: Sequence[float], n: int = 25) -> list[float]:
+    """``n`` log-spaced FLOP counts from the smallest run's C to the largest of the runs and ``budgets``
+    (FLOPs), with every budget added (so that a line through the grid passes through each budget)."""
+    lo = min(float(np.min(flops)), *budgets) if len(budgets) else float(np.min(flops))
+    hi = max(float(np.max(flops)), *budgets) if len(budgets) else float(np.max(flops))
+    return sorted({*np.geomspace(lo, hi, n).tolist(), *(float(b) for b in budgets)})
 
 
 def _check_frontier(df: pd.DataFrame, name: str) -> None:

@@ -67,7 +67,9 @@ def _budgets(budgets: Sequence[float] | None, flops: Sequence[float], what: str)
     return default_budgets(np.asarray(flops, dtype=float))
 
 
-def _references(names: Sequence[str], budgets: list[float]) -> dict[str, Any]:
+def _references(names: Sequence[str] | None, budgets: list[float]) -> dict[str, Any]:
+    """The published frontiers ``names`` at ``budgets`` (None: plan_plots.DEFAULT_REFERENCES; empty: none)."""
+    names = plan_plots.DEFAULT_REFERENCES if names is None else names
     return {name: plan_plots.frontier_table(name, budgets) for name in ([names] if isinstance(names, str) else names)}
 
 

@@ -143,12 +143,13 @@ def plot_backtest(predictions: pd.DataFrame, x: str = "flops", fitted: pd.DataFr
     its interval (black bars) against ``x`` (log); ``fitted`` (the runs the law was fitted on: ``x`` and
     ``loss``) in grey. Right: predicted (with interval) against observed loss, the diagonal being a
     perfect prediction. The title gives the mean absolute relative error and the interval coverage.
-    ``ax``: two Axes to draw on (default: a new figure's)."""
+    Held-out runs at one ``x`` (e.g. several sizes at one FLOP budget) are spread apart (:func:`dodge`) so
+    that each interval can be read. ``ax``: two Axes to draw on (default: a new figure's)."""
     _need(predictions, [x, *BACKTEST_COLUMNS], "a backtest plot")
     if predictions.empty:
         raise ScalingLabError("the backtest has no held-out run to plot")
     p = predictions.sort_values(x)
-    xs, obs, pred = p[x].to_numpy(float), p["observed"].to_numpy(float), p["predicted"].to_numpy(float)
+    xs, obs, pred = dodge(p[x].to_numpy(float)), p["observed"].to_numpy(float), p["predicted"].to_numpy(float)
     low, high = p["low"].to_numpy(float), p["high"].to_numpy(float)
     inside = _inside(p)
     fig, (ax, ax_err) = style.new_figure(2, size=(11.0, 4.4), ax=ax)
@@ -171,6 +172,35 @@ def plot_backtest(predictions: pd.DataFrame, x: str = "flops", fitted: pd.DataFr
     fig.suptitle(f"Backtest on {s['n']} held-out runs: mean |relative error| {100 * s['mare']:.2f}%, "
                  f"coverage{lvl} {100 * s['coverage']:.0f}%", fontsize=style.FONT_SIZE + 1, x=0.01, ha="left")
     return fig
+
+
+#: values within this relative distance are one x level (:func:`dodge`)
+DODGE_RTOL = 0.02
+#: share of the log gap to the nearest other level that a dodged group spans (one level: a 0.3-decade gap)
+DODGE_SHARE = 0.3
+
+
+def dodge(xs: Array, rtol: float = DODGE_RTOL, share: float = DODGE_SHARE) -> Array:
+    """Positive ``xs`` for a log axis with each group of k > 1 values within ``rtol`` of one another
+    spread evenly (in log10 x, in their order) over ``share`` of the log gap to the nearest other group
+    (0.3 decade when there is one group), centred on the group's geometric mean; single values stay."""
+    x = np.asarray(xs, dtype=float)
+    if x.size < 2:
+        return x.copy()
+    order = np.argsort(x, kind="stable")
+    lx = np.log10(x[order])
+    group = np.concatenate([[0], np.cumsum(np.diff(lx) > np.log10(1.0 + rtol))])
+    centres = np.array([lx[group == g].mean() for g in range(group[-1] + 1)])
+    gap = float(np.min(np.diff(centres))) if len(centres) > 1 else 0.3
+    out = x[order].copy()
+    for g, centre in enumerate(centres):
+        members = np.flatnonzero(group == g)
+        k = len(members)
+        if k > 1:
+            out[members] = 10.0 ** (centre + share * gap * (np.arange(k) / (k - 1) - 0.5))
+    result = np.empty_like(x)
+    result[order] = out
+    return result
 
 
 def _parity(ax, obs: Array, pred: Array, low: Array, high: Array, inside: Array) -> None:

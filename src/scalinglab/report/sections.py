@@ -7,95 +7,46 @@ a backtest with too few runs) says why in its place and in the warnings; nothing
 from __future__ import annotations
 
 import os
-import platform
-import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
-import matplotlib
-import numpy
 import numpy as np
-import pandas
-import scipy
-from matplotlib.figure import Figure
+import pandas as pd
 
-import scalinglab
 import scalinglab.report.fit_plots as fit_plots
 import scalinglab.report.overtrain_plots as overtrain_plots
 import scalinglab.report.plan_plots as plan_plots
-import scalinglab.report.run_plots as run_plots
-from scalinglab.analysis.backtest import BacktestResult, backtest
+from scalinglab.analysis.backtest import BacktestResult
 from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
-from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.api import fit
 from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws.base import LawFamily
 from scalinglab.plan.allocation import Allocation, optimal_frontier
+from scalinglab.report.contour_plots import plot_isoloss
+from scalinglab.report.design import APPROACHES, design_note, sweep_design
 from scalinglab.report.fit_plots import RunsSource
-from scalinglab.report.kinds import default_holdout
+from scalinglab.report.glance import optimum_card, parameter_card
 from scalinglab.report.notices import add_warnings as _warn  # appends only what says something new
 from scalinglab.report.notices import frontier_caption
 from scalinglab.report.page import (
     EmbeddedFigure,
     bullets,
-    embed,
     esc,
     interval,
     num,
     table,
     with_interval,
 )
+from scalinglab.report.run_sections import backtest_section, curves_section, reproduce_section
+from scalinglab.report.section import LOSS_UNIT, ReportInputs, Section
+from scalinglab.report.section import attempt as _attempt
+from scalinglab.report.warnings_summary import summary_html, warnings_section
 from scalinglab.resolve import allocation_params, unidentified_guard
 
-LOSS_UNIT = "nats/token"
 SYMBOLS = {"params": "N", "tokens": "D", "flops": "C", "step": "S"}
-T = TypeVar("T")
-
-
-@dataclass
-class ReportInputs:
-    """What the user asked for (see :func:`scalinglab.report.html.make_report`)."""
-
-    data: RunsSource
-    source: str
-    law: str
-    bootstrap: int
-    budgets: list[float]
-    seed: int
-    holdout_above: float | None = None
-    columns: Mapping[str, str] | None = None
-    references: list[str] = field(default_factory=list)
-    level: float = 0.95
-    drop_highest_loss: int = 0
-    allow_unidentified: bool = False  # plan even when the fit leaves A, B, alpha or beta undetermined
-
-
-@dataclass
-class Section:
-    """One ``<section>``: id, heading, HTML parts and the figures embedded in it."""
-
-    key: str
-    title: str
-    parts: list[str] = field(default_factory=list)
-    figs: list[EmbeddedFigure] = field(default_factory=list)
-
-    def add(self, html: str) -> None:
-        self.parts.append(html)
-
-    def text(self, text: str, cls: str = "") -> None:
-        attr = f' class="{cls}"' if cls else ""
-        self.parts.append(f"<p{attr}>{esc(text)}</p>")
-
-    def figure(self, fig: Figure, key: str, title: str, caption: str) -> None:
-        emb = embed(fig, key, title, caption)
-        self.figs.append(emb)
-        self.parts.append(emb.html())
-
-    def html(self) -> str:
-        return f'<section id="{esc(self.key)}"><h2>{esc(self.title)}</h2>{"".join(self.parts)}</section>'
+__all__ = ["LOSS_UNIT", "BuiltReport", "ReportInputs", "Section", "backtest_section", "build_sections",
+           "curves_section", "reproduce_section", "warnings_section"]
 
 
 @dataclass
@@ -114,17 +65,6 @@ class BuiltReport:
 
     def add_reproduce(self, command: str, sha256: str | None, date: str) -> None:
         self.sections.append(reproduce_section(command, sha256, date, self.seed, self.bootstrap))
-
-
-def _attempt(section: Section, warnings: list[str], what: str, build: Callable[[], T]) -> T | None:
-    """Run ``build()``; a ScalingLabError becomes a visible note in ``section`` and a warning."""
-    try:
-        return build()
-    except ScalingLabError as exc:
-        msg = f"{what} could not be made: {exc}"
-        section.text(msg, "muted")
-        _warn(warnings, [msg])
-        return None
 
 
 # ---- the whole report ----------------------------------------------------------------------------
@@ -148,6 +88,7 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
     if store is not None:
         sections.append(curves_section(store, warnings))
     sections.append(warnings_section(warnings))
+    glance.add(summary_html(warnings))  # first on the page: the warnings by kind, a link to the full list
     fill_glance(glance, runs, result, plan_rows, bt)
     return BuiltReport(sections, warnings, result.law, len(runs), inp.seed, inp.bootstrap)
 
@@ -182,14 +123,10 @@ def fill_glance(sec: Section, runs: Runs, result: FitResult, plan_rows: list[All
     cells = [(str(len(runs)), "runs fitted"), (num(result.rmse_log, 3), "rmse of ln(loss) residuals")]
     names = (["E"] if "E" in result.params else []) + fit_plots.exponent_names(result)[:4]
     for name in names:
-        value = {**result.params, **result.derived}[name]
-        ci = result.ci.get(name)
         what = f"{name} (irreducible loss, {LOSS_UNIT})" if name == "E" else name
-        cells.append((num(value, 3), what + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")))
+        cells.append(parameter_card(result, name, what))  # words, not a number, when undetermined
     if plan_rows:
-        a = plan_rows[-1]
-        cells.append((num(a.params, 3), f"compute-optimal N (parameters) at "
-                                         f"{a.flops:.3g}".replace("e+", "e") + " FLOPs"))
+        cells.append(optimum_card(result, plan_rows[-1]))
     if bt is not None:
         cells.append((f"{100 * bt.mare:.2f}%", f"backtest error on {bt.n_test} held-out runs"))
         cells.append((f"{100 * bt.coverage:.0f}%", f"coverage of the {100 * bt.level:g}% intervals"))
@@ -340,18 +277,29 @@ def plan_section(runs: Runs, result: FitResult, inp: ReportInputs,
                  "Budgets far beyond the data are extrapolations: see the backtest.", "muted")
         sec.text(_extrapolation_sentence(allocs), "muted")
         _warn(warnings, [n for a in allocs for n in a.notes] + _extrapolation_warnings(allocs))
-    flops = runs.column("flops")
-    grid = list(np.geomspace(flops.min(), max(flops.max(), max(inp.budgets)), 25))
+    grid = plan_plots.budget_grid(runs.column("flops"), inp.budgets)
     boot = inp.bootstrap if inp.bootstrap >= 10 else 0
+    design = sweep_design(runs)
+    names = plan_plots.DEFAULT_REFERENCES if inp.references is None else inp.references
+    marks = pd.DataFrame([(a.flops, a.params, a.tokens) for a in allocs], columns=["flops", "params", "tokens"])
 
     def frontier() -> None:
-        frontiers, points, notes = plan_plots.compare_frontiers(runs, grid, bootstrap=boot, seed=inp.seed, fit=result)
+        frontiers, points, notes = plan_plots.compare_frontiers(runs, grid, bootstrap=boot, seed=inp.seed, fit=result,
+                                                                approaches=APPROACHES[design])
         _warn(warnings, notes)
-        refs = {name: plan_plots.frontier_table(name, grid) for name in inp.references}
-        sec.figure(plan_plots.plot_frontier(frontiers, points, refs), "frontier", "Compute-optimal frontier",
-                   frontier_caption(frontiers, points, notes, inp.level, inp.references))
+        refs = {name: plan_plots.frontier_table(name, grid) for name in names}
+        caption = frontier_caption(frontiers, points, notes, inp.level, names)
+        caption += " White diamonds and dotted lines: the budgets of the plan above (N*, D* of the fitted law)."
+        note = design_note(design)
+        sec.figure(plan_plots.plot_frontier(frontiers, points, refs, marks=marks), "frontier",
+                   "Compute-optimal frontier", caption + (f" Note: {note}." if note else ""))
 
     _attempt(sec, warnings, "the frontier plot", frontier)
+    _attempt(sec, warnings, "the iso-loss contour plot", lambda: sec.figure(
+        plot_isoloss(result, runs, inp.budgets), "isoloss", "Iso-loss contours in the (C, N) plane",
+        f"Contours of the fitted law's loss L(N, C/(6N)) ({LOSS_UNIT}, labelled) over compute C (FLOPs) and model "
+        "size N (parameters); grey: the runs; dashed black: the compute-optimal N*(C) (Hoffmann et al. 2022 eq. 4, "
+        "their figure 4 left); white diamonds: the budgets of the plan."))
     return sec, allocs
 
 
@@ -377,89 +325,3 @@ def _extrapolation_warnings(allocs: list[Allocation]) -> list[str]:
     return [f"plan at C = {far.flops:.3g} FLOPs{more}: {w}" for w in far.extrapolation_warnings]
 
 
-# ---- backtest ------------------------------------------------------------------------------------
-def backtest_section(runs: Runs, inp: ReportInputs,
-                     warnings: list[str]) -> tuple[Section, BacktestResult | None]:
-    sec = Section("backtest", "Backtest")
-
-    def run() -> BacktestResult:
-        threshold = default_holdout(runs.column("flops")) if inp.holdout_above is None else inp.holdout_above
-        return backtest(runs, inp.law, holdout_above=threshold, x="flops", bootstrap=inp.bootstrap,
-                        seed=inp.seed, level=inp.level)
-
-    bt = _attempt(sec, warnings, "the backtest", run)
-    if bt is None:
-        return sec, None
-    held = ("threshold given" if inp.holdout_above is not None
-            else "by default the top ~20% of runs by compute, whole FLOP levels")
-    sec.text(f"The law was refitted on the {bt.n_train} runs with C ≤ {bt.holdout_above:.3g} FLOPs".replace("e+", "e")
-             + f" and predicts the {bt.n_test} runs above, which were held out ({held}). "
-             f"Mean absolute relative error {100 * bt.mare:.2f}%; "
-             f"{100 * bt.coverage:.0f}% of the observed losses lie inside their {100 * bt.level:g}% prediction "
-             "intervals (parameter and run-to-run noise uncertainty; nominal "
-             f"{100 * bt.level:g}%).")
-    fitted = runs.data[runs.column("flops") <= bt.holdout_above]
-    sec.figure(run_plots.plot_backtest(bt.predictions, x="flops", fitted=fitted, level=bt.level), "backtest",
-               "Extrapolation backtest", "Left: held-out runs (blue inside the interval, vermillion outside) "
-               "and the predictions with their intervals; grey: the runs fitted. Right: predicted against "
-               "observed loss.")
-    p = bt.predictions.sort_values("flops")
-    rows = [[num(r.flops, 3), num(r.params, 3), num(r.tokens, 3), num(r.observed, 4), num(r.predicted, 4),
-             interval([r.low, r.high], 4), "yes" if r.inside else "<b>no</b>"] for r in p.itertuples()]
-    sec.add(f"<details><summary>The {len(p)} held-out runs, one by one</summary>"
-            + table(["C (FLOPs)", "N (parameters)", "D (tokens)", f"observed ({LOSS_UNIT})", "predicted",
-                     f"{100 * bt.level:g}% interval", "inside"], rows, numeric_from=0) + "</details>")
-    _warn(warnings, [f"backtest: {w}" for w in bt.warnings])
-    return sec, bt
-
-
-# ---- training curves -----------------------------------------------------------------------------
-def curves_section(store: Path, warnings: list[str]) -> Section:
-    from scalinglab.stores.table import read_store
-
-    sec = Section("curves", "Training curves")
-    metrics = read_store(store, "metrics")
-    if metrics.empty:
-        sec.text("The store holds no evaluations of finished runs.", "muted")
-        return sec
-    sec.text(f"{len(metrics)} evaluations of {metrics['run'].nunique()} finished runs in {store.name}.")
-    train = "train_loss" in metrics and metrics["train_loss"].notna().any()
-    _attempt(sec, warnings, "the training-curve plot", lambda: sec.figure(
-        run_plots.plot_training_curves(metrics, x="tokens", show_train=bool(train)), "curves", "Training curves",
-        "Validation loss of every run against training tokens, coloured by model size"
-        + ("; dashed: training loss." if train else ".")))
-    return sec
-
-
-# ---- warnings and reproducibility ----------------------------------------------------------------
-def warnings_section(warnings: list[str]) -> Section:
-    sec = Section("warnings", "Warnings")
-    if warnings:
-        sec.add(bullets(warnings, "warnings"))
-    else:
-        sec.text("None: the fit converged, no identifiability problem was detected and every section was built.")
-    return sec
-
-
-def versions() -> list[tuple[str, str]]:
-    """(package, version) of Python and the libraries that shaped the numbers (torch when loaded)."""
-    out = [("scalinglab", scalinglab.__version__), ("python", platform.python_version()),
-           ("numpy", numpy.__version__), ("scipy", scipy.__version__), ("pandas", pandas.__version__),
-           ("matplotlib", matplotlib.__version__)]
-    if "torch" in sys.modules:
-        out.append(("torch", getattr(sys.modules["torch"], "__version__", "?")))
-    out.append(("platform", platform.platform()))
-    return out
-
-
-def reproduce_section(command: str, sha256: str | None, date: str, seed: int, bootstrap: int) -> Section:
-    sec = Section("reproduce", "Reproduce")
-    sec.text("This report was made by:")
-    sec.add(f"<pre>{esc(command)}</pre>")
-    rows = [[esc(k), esc(v)] for k, v in versions()]
-    rows += [["date", esc(date)], ["seed", str(seed)], ["bootstrap resamples", str(bootstrap)]]
-    if sha256:
-        rows.append(["data SHA-256", f"<code>{esc(sha256)}</code>"])
-    sec.add(table(["item", "version or value"], rows, numeric_from=2))
-    sec.text("The same command, data and versions give the same numbers: every random step is seeded.", "muted")
-    return sec
