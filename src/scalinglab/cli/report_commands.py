@@ -92,7 +92,7 @@ def _command_line() -> str:
 @app.command("plot", help="Draw one figure by KIND and save it as PNG or SVG. Kinds: " + _kinds_help())
 def plot_cmd(
     kind: str = typer.Argument(..., help="Plot kind (see above)."),
-    data: str = typer.Argument(..., help="Runs table or run store; a preset (memory, throughput); presets a,b,c (speed-size); curves with lr or a store (schedule); a benchmark table (capability)."),
+    data: str = typer.Argument(..., help="Runs table or run store; a preset (memory, throughput); presets a,b,c (speed-size)."),
     out_path: str = typer.Option(..., "--out", help="Output file: .png or .svg."),
     law: Optional[str] = typer.Option(None, help="Law family to fit (chinchilla, power_floor:flops, ...), a fit JSON or a published key."),
     bootstrap: Optional[int] = typer.Option(None, help="Bootstrap resamples (bands, intervals)."),
@@ -116,17 +116,6 @@ def plot_cmd(
     batch: Optional[int] = typer.Option(None, help="speed-size: batch size."),
     dtype: Optional[str] = typer.Option(None, help="Weight dtype (bf16, fp8, int4, ...)."),
     kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype", help="KV-cache dtype."),
-    schedule: list[str] = typer.Option([], "--schedule", help="schedule: an LR schedule to predict, e.g. wsd:cooldown=0.2 (repeatable)."),
-    steps: Optional[int] = typer.Option(None, help="schedule: steps of the predicted runs (default: the longest run's)."),
-    params: Optional[float] = typer.Option(None, "--params", help="schedule: the model size to fit where DATA holds several."),
-    decay: Optional[float] = typer.Option(None, help="schedule: decay factor lambda of the annealing area (0.999)."),
-    target: Optional[str] = typer.Option(None, help="capability: the score to predict (a column of DATA or --targets)."),
-    targets: Optional[str] = typer.Option(None, help="capability: a second table holding the target, joined on the model."),
-    benchmarks: Optional[str] = typer.Option(None, help="capability: benchmark columns for the PCA, comma-separated."),
-    families: Optional[str] = typer.Option(None, help="capability: keep only these model families, comma-separated."),
-    pcs: Optional[int] = typer.Option(None, help="capability: principal components the sigmoid uses (3)."),
-    cutoff_flops: Optional[float] = typer.Option(None, help="capability: models with C <= this (FLOPs) fit the law (8.4e22)."),
-    reference_family: Optional[str] = typer.Option(None, help="capability: family defining equivalent compute (Llama-2)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     from scalinglab.report.kinds import get_kind, make_figure
@@ -139,9 +128,7 @@ def plot_cmd(
                          x=x, colour_by=colour_by, degree=degree, holdout_above=holdout_above, show_train=show_train,
                          run=run, fraction=fraction, form=form,
                          device=device, devices=devices, context=context, batches=batches, batch=batch, dtype=dtype,
-                         kv_dtype=kv_dtype, schedule=schedule, steps=steps, params=params, decay=decay,
-                         target=target, targets=targets, benchmarks=benchmarks, families=families, n_pcs=pcs,
-                         cutoff_flops=cutoff_flops, reference_family=reference_family)
+                         kv_dtype=kv_dtype)
     written = save(make_figure(k.name, data, **opts), out_path)
     width, height = image_size(written)
     if as_json:

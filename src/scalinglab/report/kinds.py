@@ -9,9 +9,6 @@ A kind turns DATA into a figure:
   params). A law named by ``law`` is fitted to the runs when it is a law family (``chinchilla``,
   ``power_floor:flops``, ...), or used as it is when it is a fit JSON or a published key
   (``hoffmann2022``).
-* ``schedule`` (DATA: loss curves with learning rates, or a lab run store: the schedule law's curves
-  and a requested schedule's prediction, references.md L1); ``capability`` (DATA: a benchmark table
-  of public models: a target score against equivalent compute, the observational law, references.md E6).
 * serving kinds (DATA: an architecture preset such as ``llama3-8b`` or a Hugging Face config.json):
   ``memory``, ``throughput``; ``speed-size`` (DATA: comma-separated presets).
 
@@ -31,14 +28,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-import scalinglab.report.capability_plots as capability_plots
 import scalinglab.report.contour_plots as contour_plots
 import scalinglab.report.fit_plots as fit_plots
 import scalinglab.report.inference_plots as inference_plots
 import scalinglab.report.overtrain_plots as overtrain_plots
 import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
-import scalinglab.report.schedule_plots as schedule_plots
 import scalinglab.report.style as style
 from scalinglab.analysis.backtest import backtest
 from scalinglab.analysis.forecast import Forecast, forecast_run, load_curves
@@ -290,14 +285,6 @@ KINDS: dict[str, PlotKind] = {k.name: k for k in (
     PlotKind("forecast", "store", "one run's learning-curve forecast from its first part against what happened",
              _forecast, {"run": None, "fraction": 0.3, "form": "saturating", "x": "tokens", "bootstrap": 200,
                          "seed": 0, "columns": None}),
-    PlotKind("schedule", "curves", "loss curves under LR schedules with the schedule law's curves and a requested "
-             "schedule's prediction", schedule_plots.schedule_figure,
-             {"law": None, "schedule": None, "steps": None, "params": None, "decay": schedule_plots.DEFAULT_DECAY,
-              "bootstrap": 100, "seed": 0}),
-    PlotKind("capability", "benchmarks", "a target score against equivalent compute: the observational law, "
-             "training and held-out models", capability_plots.capability_figure,
-             {"target": None, "targets": None, "benchmarks": None, "families": None, "n_pcs": 3,
-              "cutoff_flops": capability_plots.DEFAULT_CUTOFF_FLOPS, "reference_family": "Llama-2"}),
     PlotKind("memory", "model", "serving memory by component at several batch sizes", _memory,
              {"device": None, "context": 4096, "batches": (1, 8, 32, 128), **_SERVING}),
     PlotKind("throughput", "model", "decode throughput against batch with the roofline and crossovers",
