@@ -52,6 +52,18 @@ def test_values_pass_through_converted():
     assert not e.is_existing_path("1" * 5000) and not e.is_existing_path("a\0b", file=True)
 
 
+def test_exact_whole_numbers_refuse_floats_in_the_same_wording():
+    # exact=True: a size stored as given (bootstrap, seed, n_bins, config fields) must be an int
+    assert e.whole_number("n", np.int64(7), exact=True) == 7 and e.whole_number("n", 7.0) == 7
+    with pytest.raises(ScalingLabError, match=r"^n must be a whole number >= 0, got 7\.0$"):
+        e.whole_number("n", 7.0, exact=True)
+    with pytest.raises(ScalingLabError, match=r"^bootstrap must be a whole number >= 0, got 200\.0$"):
+        e.bootstrap_count(200.0, exact=True)
+    with pytest.raises(ScalingLabError, match=r"^--seed must be a whole number >= 0, got 1\.0$"):
+        e.seed_number(1.0, "--seed", exact=True)
+    assert e.bootstrap_count(200.0) == 200  # without exact, an integral float is the count it names
+
+
 def test_long_values_are_shortened_in_messages():
     assert e.plain_repr(BIG) == "1.00e+400 (an integer of 401 digits)"
     assert e.plain_repr(12345) == "12345"

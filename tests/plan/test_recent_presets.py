@@ -208,6 +208,12 @@ def test_bad_configs_are_one_line_errors(tmp_path):
         from_hf_config(_write(tmp_path, {**QWEN15_MOE, "num_experts_per_tok": 61}, "k.json"))
     with pytest.raises(ScalingLabError, match="sliding_window"):
         from_hf_config(_write(tmp_path, {**MISTRAL_7B, "sliding_window": -1}, "w.json"))
+    # config fields are exact: a float such as 4096.0 is refused in the validation layer's one wording
+    with pytest.raises(ScalingLabError, match=r"field 'sliding_window' must be a whole number >= 1, got 4096\.0$"):
+        from_hf_config(_write(tmp_path, {**MISTRAL_7B, "sliding_window": 4096.0}, "f.json"))
+    with pytest.raises(ScalingLabError, match=r"'num_experts_per_tok' \(at most the number of experts\) must be a "
+                                              r"whole number >= 1 and at most 60, got 61$"):
+        from_hf_config(_write(tmp_path, {**QWEN15_MOE, "num_experts_per_tok": 61}, "k2.json"))
 
 
 @pytest.mark.parametrize("fields, match", [
@@ -218,6 +224,9 @@ def test_bad_configs_are_one_line_errors(tmp_path):
     ({"kv_lora_rank": 16, "rope_head_dim": 8, "bias": True}, "biases"),
     ({"d_ff_shared": 32}, "mixture-of-experts"),
     ({"n_experts": 4, "n_active_experts": 2, "shared_expert_gate": True}, "d_ff_shared"),
+    ({"norm": "batchnorm"}, "norm must be one of layernorm, rmsnorm, none, got 'batchnorm'$"),
+    ({"position": "sinusoid"}, "position must be one of learned, rotary, relative, relative-xl, alibi, none, got"),
+    ({"norms_per_layer": -1}, "norms_per_layer must be a whole number >= 0, got -1$"),
 ])
 def test_architecture_validates_new_fields(fields, match):
     base = dict(name="t", n_layer=8, d_model=64, n_heads=4, d_ff=128, vocab_size=100, seq_len=64)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, whole_number
 from scalinglab.laws.base import Array, LawFamily, grid, logsumexp_terms
 from scalinglab.laws.power import X_SYMBOLS, X_UNITS, check_x
 from scalinglab.laws.starts import clip_to_bounds, log_median, log_quantiles, loss_scale
@@ -32,13 +32,9 @@ MAX_BREAKS = 5  # each break adds 3 parameters; more than a handful cannot be id
 
 def _check_breaks(n_breaks: Any) -> int:
     try:
-        ok = not isinstance(n_breaks, bool) and int(n_breaks) == n_breaks and 1 <= int(n_breaks) <= MAX_BREAKS
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        raise ScalingLabError(f"bnsl: n_breaks must be an integer from 1 to {MAX_BREAKS}, got {n_breaks!r} "
-                              "(for no break use 'power_floor')")
-    return int(n_breaks)
+        return whole_number("bnsl: n_breaks", n_breaks, minimum=1, maximum=MAX_BREAKS)
+    except ScalingLabError as exc:
+        raise ScalingLabError(f"{exc} (for no break use 'power_floor')") from None
 
 
 class BrokenPowerLaw(LawFamily):

@@ -79,10 +79,8 @@ def _common(cfg: Config, path: Path, label: str) -> dict[str, Any]:
 def _active(cfg: Config, path: Path, n_experts: int) -> int:
     """``num_experts_per_tok`` of a mixture of experts (required: no silent default)."""
     n_active = _required(cfg, path, "num_experts_per_tok")
-    if isinstance(n_active, bool) or not isinstance(n_active, int) or not 1 <= n_active <= n_experts:
-        raise ScalingLabError(f"{path}: field 'num_experts_per_tok' must be a whole number from 1 to "
-                              f"the number of experts {n_experts}, got {n_active!r}")
-    return n_active
+    return whole_number(f"{path}: field 'num_experts_per_tok' (at most the number of experts)", n_active,
+                        minimum=1, maximum=n_experts, exact=True)
 
 
 def _local_layers(cfg: Config, path: Path, model_type: str, n_layer: int) -> tuple[int | None, int]:
