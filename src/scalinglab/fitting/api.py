@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import FitError, ScalingLabError, bootstrap_count, level_number, plain_repr, seed_number
+from scalinglab.errors import (
+    FitError,
+    ScalingLabError,
+    bootstrap_count,
+    level_number,
+    seed_number,
+    whole_number,
+)
 from scalinglab.fitting.bootstrap import bootstrap_fit
 from scalinglab.fitting.constraints import ConstrainedLaw, Constraints, Tied, fixed_from_base
 from scalinglab.fitting.identify import unidentified_parameters
@@ -41,9 +48,8 @@ def check_bootstrap_options(bootstrap: int, seed: int, level: float) -> None:
 
 def _check_options(bootstrap: int, level: float, seed: int, refine: int | None) -> None:
     check_bootstrap_options(bootstrap, seed, level)
-    if refine is not None and (isinstance(refine, bool) or not isinstance(refine, (int, np.integer)) or refine < 1):
-        raise ScalingLabError(f"refine must be a whole number >= 1 (or None for every start), "
-                              f"got {plain_repr(refine)}")
+    if refine is not None:
+        whole_number("refine (None: every start)", refine, minimum=1, exact=True)
 
 
 def _progress(total: int, enabled: bool):
