@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from report_data import sweep, sweep_csv, sweep_store
+from test_law_plots import law_data
 
 import scalinglab as sl
 from scalinglab.errors import ScalingLabError
@@ -83,6 +84,8 @@ def _data_for(kind, tmp_path):
         return "pythia-1b,llama3-8b"
     if need == "store":
         return sweep_store(tmp_path, per_budget=3)
+    if need in ("curves", "benchmarks"):  # the schedule law's curves, the observational law's models
+        return law_data(kind, tmp_path)[0]
     if kind == "error-loss":  # validation loss as upstream_loss, the downstream error as loss
         path, L = tmp_path / "errors.csv", np.linspace(2.4, 6.0, 12)
         pd.DataFrame({"upstream_loss": L, "loss": 0.85 - 2.3 * np.exp(-0.75 * L)}).to_csv(path, index=False)
@@ -96,6 +99,8 @@ def test_every_kind_writes_png_and_svg(kind, tmp_path):
     options = {"bootstrap": 20} if "bootstrap" in KINDS[kind].options else {}
     if kind == "forecast":  # one run of the store, fitted on the first 60% of its curve
         data, options = _curve_store(tmp_path), {**options, "run": "1", "fraction": 0.6}
+    if KINDS[kind].data in ("curves", "benchmarks"):
+        options.update(law_data(kind, tmp_path)[1])
     png = plot(kind, data, tmp_path / f"{kind}.png", **options)
     fig = make_figure(kind, data, **options)
     svg = style.save(fig, tmp_path / f"{kind}.svg")

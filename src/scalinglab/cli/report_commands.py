@@ -92,7 +92,7 @@ def _command_line() -> str:
 @app.command("plot", help="Draw one figure by KIND and save it as PNG or SVG. Kinds: " + _kinds_help())
 def plot_cmd(
     kind: str = typer.Argument(..., help="Plot kind (see above)."),
-    data: str = typer.Argument(..., help="Runs table or run store; a preset (memory, throughput); presets a,b,c (speed-size)."),
+    data: str = typer.Argument(..., help="Runs table or run store; a preset (memory, throughput); presets a,b,c (speed-size); curves with lr or a store (schedule); a benchmark table (capability)."),
     out_path: str = typer.Option(..., "--out", help="Output file: .png or .svg."),
     law: Optional[str] = typer.Option(None, help="Law family to fit (chinchilla, power_floor:flops, ...), a fit JSON or a published key."),
     bootstrap: Optional[int] = typer.Option(None, help="Bootstrap resamples (bands, intervals)."),
@@ -104,6 +104,7 @@ def plot_cmd(
     x: Optional[str] = typer.Option(None, help="curves: tokens, flops or step; backtest: flops, params or tokens; forecast: tokens or step."),
     colour_by: Optional[str] = typer.Option(None, "--colour-by", help="loss-*: colour points by params, tokens or flops."),
     degree: Optional[int] = typer.Option(None, help="isoflop: 2 (parabolas) or 3 (cubics)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="isoflop: akima, cubic, parabola or local (default: approach 2's)."),
     holdout_above: Optional[float] = typer.Option(None, "--holdout-above", help="backtest: hold out runs above this x."),
     show_train: bool = typer.Option(False, "--show-train", help="curves: add the training loss."),
     run: Optional[str] = typer.Option(None, help="forecast: the run to forecast (its id in the run column)."),
@@ -116,6 +117,17 @@ def plot_cmd(
     batch: Optional[int] = typer.Option(None, help="speed-size: batch size."),
     dtype: Optional[str] = typer.Option(None, help="Weight dtype (bf16, fp8, int4, ...)."),
     kv_dtype: Optional[str] = typer.Option(None, "--kv-dtype", help="KV-cache dtype."),
+    schedule: list[str] = typer.Option([], "--schedule", help="schedule: an LR schedule to predict, e.g. wsd:cooldown=0.2 (repeatable)."),
+    steps: Optional[int] = typer.Option(None, help="schedule: steps of the predicted runs (default: the longest run's)."),
+    params: Optional[float] = typer.Option(None, "--params", help="schedule: the model size to fit where DATA holds several."),
+    decay: Optional[float] = typer.Option(None, help="schedule: decay factor lambda of the annealing area (0.999)."),
+    target: Optional[str] = typer.Option(None, help="capability: the score to predict (a column of DATA or --targets)."),
+    targets: Optional[str] = typer.Option(None, help="capability: a second table holding the target, joined on the model."),
+    benchmarks: Optional[str] = typer.Option(None, help="capability: benchmark columns for the PCA, comma-separated."),
+    families: Optional[str] = typer.Option(None, help="capability: keep only these model families, comma-separated."),
+    pcs: Optional[int] = typer.Option(None, help="capability: principal components the sigmoid uses (3)."),
+    cutoff_flops: Optional[float] = typer.Option(None, help="capability: models with C <= this (FLOPs) fit the law (8.4e22)."),
+    reference_family: Optional[str] = typer.Option(None, help="capability: family defining equivalent compute (Llama-2)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     from scalinglab.report.kinds import get_kind, make_figure
@@ -125,10 +137,12 @@ def plot_cmd(
     k = get_kind(kind)
     opts = _plot_options(law=law, bootstrap=bootstrap, seed=seed, budgets=budgets, reference=reference, col=col,
                          no_references=no_references,
-                         x=x, colour_by=colour_by, degree=degree, holdout_above=holdout_above, show_train=show_train,
+                         x=x, colour_by=colour_by, degree=degree, method=profile, holdout_above=holdout_above, show_train=show_train,
                          run=run, fraction=fraction, form=form,
                          device=device, devices=devices, context=context, batches=batches, batch=batch, dtype=dtype,
-                         kv_dtype=kv_dtype)
+                         kv_dtype=kv_dtype, schedule=schedule, steps=steps, params=params, decay=decay,
+                         target=target, targets=targets, benchmarks=benchmarks, families=families, n_pcs=pcs,
+                         cutoff_flops=cutoff_flops, reference_family=reference_family)
     written = save(make_figure(k.name, data, **opts), out_path)
     width, height = image_size(written)
     if as_json:

@@ -9,6 +9,9 @@ A kind turns DATA into a figure:
   params). A law named by ``law`` is fitted to the runs when it is a law family (``chinchilla``,
   ``power_floor:flops``, ...), or used as it is when it is a fit JSON or a published key
   (``hoffmann2022``).
+* ``schedule`` (DATA: loss curves with learning rates, or a lab run store: the schedule law's curves
+  and a requested schedule's prediction, references.md L1); ``capability`` (DATA: a benchmark table
+  of public models: a target score against equivalent compute, the observational law, references.md E6).
 * serving kinds (DATA: an architecture preset such as ``llama3-8b`` or a Hugging Face config.json):
   ``memory``, ``throughput``; ``speed-size`` (DATA: comma-separated presets).
 
@@ -28,12 +31,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+import scalinglab.report.capability_plots as capability_plots
 import scalinglab.report.contour_plots as contour_plots
 import scalinglab.report.fit_plots as fit_plots
 import scalinglab.report.inference_plots as inference_plots
 import scalinglab.report.overtrain_plots as overtrain_plots
 import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
+import scalinglab.report.schedule_plots as schedule_plots
 import scalinglab.report.style as style
 from scalinglab.analysis.backtest import backtest
 from scalinglab.analysis.forecast import Forecast, forecast_run, load_curves
@@ -117,9 +122,10 @@ def _loss(x: str) -> Callable[..., Figure]:
     return build
 
 
-def _isoflop(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns, degree: int) -> Figure:
+def _isoflop(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns, degree: int | None,
+             method: str | None) -> Figure:
     runs = runs_of(data, columns)
-    return fit_plots.plot_isoflop(runs, degree=int(degree),
+    return fit_plots.plot_isoflop(runs, degree=None if degree is None else int(degree), method=method,
                                   law=law_for(runs, law, bootstrap, seed) if law else None)
 
 
@@ -263,8 +269,8 @@ KINDS: dict[str, PlotKind] = {k.name: k for k in (
              _loss("tokens"), {**FIT_OPTIONS, "colour_by": None}),
     PlotKind("loss-flops", "runs", "loss against compute C, coloured by N, with the law and L*(C)",
              _loss("flops"), {**FIT_OPTIONS, "colour_by": None}),
-    PlotKind("isoflop", "runs", "IsoFLOP profiles and their fitted minima (law overlay with law=...)",
-             _isoflop, {**FIT_OPTIONS, "law": None, "degree": 2}),
+    PlotKind("isoflop", "runs", "IsoFLOP profiles by approach 2's method and its minima (law overlay with law=...)",
+             _isoflop, {**FIT_OPTIONS, "law": None, "degree": None, "method": None}),
     PlotKind("residuals", "runs", "log residuals of the law against N, D and C", _residuals, FIT_OPTIONS),
     PlotKind("bootstrap", "runs", "bootstrap distributions of the law's exponents", _bootstrap,
              {**FIT_OPTIONS, "bootstrap": 200}),
@@ -285,6 +291,14 @@ KINDS: dict[str, PlotKind] = {k.name: k for k in (
     PlotKind("forecast", "store", "one run's learning-curve forecast from its first part against what happened",
              _forecast, {"run": None, "fraction": 0.3, "form": "saturating", "x": "tokens", "bootstrap": 200,
                          "seed": 0, "columns": None}),
+    PlotKind("schedule", "curves", "loss curves under LR schedules with the schedule law's curves and a requested "
+             "schedule's prediction", schedule_plots.schedule_figure,
+             {"law": None, "schedule": None, "steps": None, "params": None, "decay": schedule_plots.DEFAULT_DECAY,
+              "bootstrap": 100, "seed": 0}),
+    PlotKind("capability", "benchmarks", "a target score against equivalent compute: the observational law, "
+             "training and held-out models", capability_plots.capability_figure,
+             {"target": None, "targets": None, "benchmarks": None, "families": None, "n_pcs": 3,
+              "cutoff_flops": capability_plots.DEFAULT_CUTOFF_FLOPS, "reference_family": "Llama-2"}),
     PlotKind("memory", "model", "serving memory by component at several batch sizes", _memory,
              {"device": None, "context": 4096, "batches": (1, 8, 32, 128), **_SERVING}),
     PlotKind("throughput", "model", "decode throughput against batch with the roofline and crossovers",

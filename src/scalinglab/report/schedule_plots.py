@@ -7,15 +7,17 @@ matplotlib Figure (save it with :func:`scalinglab.report.style.save`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 import scalinglab.report.style as style
-from scalinglab.analysis.lr_schedules import schedule_lrs, warmup_end
-from scalinglab.analysis.schedule import Curve, ScheduleFit
-from scalinglab.errors import ScalingLabError
+from scalinglab.analysis.lr_schedules import DEFAULT_DECAY, schedule_lrs, warmup_end
+from scalinglab.analysis.schedule import Curve, ScheduleFit, fit_schedule_law, load_schedule_curves, load_schedule_fit
+from scalinglab.errors import ScalingLabError, positive_count
 
 CURVE_POINTS = 200
 
@@ -57,3 +59,21 @@ def plot_schedule_curves(fit: ScheduleFit, schedules: Sequence[str], steps: int,
 
 def _cooldown(value: float | None, kind: str) -> str:
     return f" (cooldown {value:g})" if kind == "wsd" and value is not None else ""
+
+
+def schedule_figure(data: Any, law: str | None = None, schedule: str | Sequence[str] | None = None,
+                    steps: int | None = None, params: float | None = None, decay: float = DEFAULT_DECAY,
+                    bootstrap: int = 100, seed: int = 0) -> Figure:
+    """The ``schedule`` plot kind: the curves of ``data`` (a table or a lab run store, one model size:
+    ``params`` chooses, as in :func:`~scalinglab.analysis.schedule.load_schedule_curves`) with the law's
+    curve through each run's own learning rates, and the predicted curve and 95% band of each requested
+    ``schedule`` (a description or several) over ``steps`` (default: the longest run's last step).
+    ``law``: a fit JSON written by ``schedule fit --out``; None fits ``data`` (``decay``, ``bootstrap``
+    draws for the bands, ``seed``)."""
+    name = os.fspath(data) if isinstance(data, (str, os.PathLike)) else "curves"
+    curves = load_schedule_curves(data, name, params)
+    fit = (load_schedule_fit(law) if law is not None
+           else fit_schedule_law(curves, decay=decay, bootstrap=bootstrap, seed=seed, name=name))
+    wanted = [schedule] if isinstance(schedule, str) else list(schedule or ())
+    last = int(max(c.steps[-1] for c in curves))
+    return plot_schedule_curves(fit, wanted, last if steps is None else positive_count("steps", steps), curves)
