@@ -137,6 +137,14 @@ def test_observe_cli(obs, shared_data, monkeypatch, capsys):
     d = json.loads(stdout)
     assert sum(d["explained_variance_ratio"][:3]) == pytest.approx(0.970, abs=0.005)
     assert {"model", "equivalent_flops", "observed", "predicted", "split"} <= set(d["predictions"][0])
+    held = [p for p in d["predictions"] if p["split"] == "test"]
+    bt = d["backtest"]  # the held-out check, named as the backtest it is
+    assert bt["x"] == "flops" and bt["holdout_above"] == 8.4e22 and bt["n_test"] == len(held) == d["n_test"]
+    assert bt["mse"] == pytest.approx(np.mean([(p["predicted"] - p["observed"]) ** 2 for p in held]))
+    assert bt["mae"] == pytest.approx(np.mean([abs(p["predicted"] - p["observed"]) for p in held]))
+    assert bt["flops_mse"] == d["flops_test_mse"] and bt["better"] == "PCs"
+    code, text, _ = run_cli(args[:-1], monkeypatch, capsys)
+    assert code == 0 and f"backtest (fit below the cutoff, predict the {len(held)} models above)" in text
     code, _, stderr = run_cli(["observe", folder / "base_llm_benchmark_eval.csv", "--target", "nope"],
                               monkeypatch, capsys)
     assert code == 2 and "target 'nope'" in stderr and "Traceback" not in stderr

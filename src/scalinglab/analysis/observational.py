@@ -127,6 +127,19 @@ class ObservationalResult(Displayed):
         """The same for the compute-only baseline (held-out models of known compute)."""
         return self._mse("flops_predicted")
 
+    def backtest(self) -> dict:
+        """The held-out check as a backtest (fit below the compute cutoff, predict the models above it):
+        ``x`` (flops), ``holdout_above`` (the cutoff, FLOPs), ``n_train``, ``n_test``, ``mse`` and
+        ``flops_mse`` (mean squared errors, squared score units), ``mae`` (mean |predicted - observed|,
+        score units) and ``better`` ("PCs", "FLOPs", or None when nothing is held out)."""
+        test = self.predictions[self.predictions["split"] == "test"]
+        mae = float(np.mean(np.abs(test["predicted"] - test["observed"]))) if len(test) else float("nan")
+        mse, base = self.test_mse, self.flops_test_mse
+        better = None if not (np.isfinite(mse) and np.isfinite(base)) else "PCs" if mse <= base else "FLOPs"
+        n_train = int((self.predictions["split"] == "train").sum())
+        return {"x": "flops", "holdout_above": self.cutoff_flops, "n_train": n_train, "n_test": len(test), "mse": mse,
+                "flops_mse": base, "mae": mae, "better": better}
+
     def to_dict(self) -> dict:
         """JSON form; keys documented in docs/analysis.md (observational scaling laws)."""
         split = self.predictions["split"]
@@ -141,7 +154,7 @@ class ObservationalResult(Displayed):
             "test_mse": self.test_mse, "flops_test_mse": self.flops_test_mse,
             "family_lines": [line.to_dict() for line in self.family_lines],
             "predictions": self.predictions.replace({np.nan: None}).to_dict(orient="records"),
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "backtest": _finite(self.backtest()),
         }
 
     def summary(self) -> str:
@@ -151,13 +164,19 @@ class ObservationalResult(Displayed):
                  f"{self.pca.missing_fraction:.1%} imputed; PC-1 {ev[0]:.1%}, PC-1..3 {self.pca.cumulative(3):.1%} "
                  "of the variance",
                  f"train: models with C <= {self.cutoff_flops:.3g} FLOPs; held out: the rest",
-                 f"held-out mean squared error: {self.test_mse:.4g} from {self.n_pcs} PCs, "
-                 f"{self.flops_test_mse:.4g} from log10 FLOPs alone"]
+                 f"backtest (fit below the cutoff, predict the {self.backtest()['n_test']} models above): held-out "
+                 f"mean squared error {self.test_mse:.4g} from {self.n_pcs} PCs, {self.flops_test_mse:.4g} from "
+                 "log10 FLOPs alone"]
         return "\n".join(lines + [f"warning: {w}" for w in self.warnings])
 
     def __repr__(self) -> str:
         return (f"ObservationalResult({self.target}: held-out MSE {self.test_mse:.3g} from {self.n_pcs} PCs vs "
                 f"{self.flops_test_mse:.3g} from FLOPs; {len(self.predictions)} models)")
+
+
+def _finite(d: dict) -> dict:
+    """``d`` with NaN values as None (JSON has no NaN)."""
+    return {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in d.items()}
 
 
 def _pick(table: pd.DataFrame, names: tuple[str, ...], what: str, given: str | None) -> str:

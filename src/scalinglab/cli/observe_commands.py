@@ -38,7 +38,7 @@ def observe_cmd(
     JSON keys: target, benchmarks, n_pcs, explained_variance_ratio, loadings, cutoff_flops,
     reference_family, n_train, n_test, weights, floor, test_mse, flops_test_mse, family_lines,
     predictions (model, family, flops, equivalent_flops, observed, predicted, flops_predicted, split),
-    warnings.
+    warnings, backtest (the held-out check: x, holdout_above, n_train, n_test, mse, flops_mse, mae, better).
     """
     from scalinglab.analysis.observational import observational
     from scalinglab.tables import read_table
