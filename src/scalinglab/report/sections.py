@@ -26,6 +26,7 @@ from scalinglab.plan.allocation import Allocation, optimal_frontier
 from scalinglab.report.contour_plots import plot_isoloss
 from scalinglab.report.design import APPROACHES, design_note, sweep_design
 from scalinglab.report.fit_plots import RunsSource
+from scalinglab.report.glance import optimum_card, parameter_card
 from scalinglab.report.notices import add_warnings as _warn  # appends only what says something new
 from scalinglab.report.notices import frontier_caption
 from scalinglab.report.page import (
@@ -122,14 +123,10 @@ def fill_glance(sec: Section, runs: Runs, result: FitResult, plan_rows: list[All
     cells = [(str(len(runs)), "runs fitted"), (num(result.rmse_log, 3), "rmse of ln(loss) residuals")]
     names = (["E"] if "E" in result.params else []) + fit_plots.exponent_names(result)[:4]
     for name in names:
-        value = {**result.params, **result.derived}[name]
-        ci = result.ci.get(name)
         what = f"{name} (irreducible loss, {LOSS_UNIT})" if name == "E" else name
-        cells.append((num(value, 3), what + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")))
+        cells.append(parameter_card(result, name, what))  # words, not a number, when undetermined
     if plan_rows:
-        a = plan_rows[-1]
-        cells.append((num(a.params, 3), f"compute-optimal N (parameters) at "
-                                         f"{a.flops:.3g}".replace("e+", "e") + " FLOPs"))
+        cells.append(optimum_card(result, plan_rows[-1]))
     if bt is not None:
         cells.append((f"{100 * bt.mare:.2f}%", f"backtest error on {bt.n_test} held-out runs"))
         cells.append((f"{100 * bt.coverage:.0f}%", f"coverage of the {100 * bt.level:g}% intervals"))
