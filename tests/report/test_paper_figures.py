@@ -157,6 +157,7 @@ def test_grid_report_leaves_approaches_1_and_2_out_with_one_note():
     report = make_report(grid_runs(), bootstrap=0)
     assert not [w for w in report.warnings if re.match(r"approach [12]\b", w)]
     assert report.html.count(design_note("grid").split(":")[0]) == 1
+    assert "IsoFLOP profiles" not in report.figures and "No IsoFLOP profiles: these runs are an N × D grid" in report.html
     frontier = make_figure("frontier", grid_runs(), bootstrap=0)
     notes = " ".join(t.get_text().replace("\n", " ") for t in frontier.axes[0].texts)
     assert "approach 1 could not run" not in notes and "approaches 1 and 2 of Hoffmann et al. 2022 left out" in notes
@@ -201,3 +202,59 @@ def test_cli_turns_the_published_frontiers_off_and_refuses_both(tmp_path, monkey
     assert code == 2 and "not both" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(["plot", "isoloss", csv, "--out", tmp_path / "c.svg", "--budgets", "1e21"], monkeypatch, capsys)
     assert code == 0, err
+
+
+# ---- IsoFLOP profiles: approach 2's method, a marker per budget, no concave "minimum" ---------------------
+def test_isoflop_stars_are_approach_2s_minima_and_budgets_differ_in_marker():
+    from scalinglab.plan.approach2 import isoflop_optima
+    from scalinglab.report import fit_plots
+
+    runs = sweep()
+    ax = fit_plots.plot_isoflop(runs).axes[0]
+    (stars,) = [c for c in ax.collections if c.get_label() == "minimum (approach 2)"]
+    est = isoflop_optima(load_runs(runs))
+    assert "akima" in ax.get_title(loc="left") and est.profile_method == "akima"
+    want = sorted((p["params"], p["loss"]) for p in est.points)
+    np.testing.assert_allclose(sorted(map(tuple, stars.get_offsets())), want, rtol=1e-9)
+    budgets = [c for c in ax.collections if str(c.get_label()).startswith("C = ")]
+    assert len(budgets) == runs["budget"].nunique()
+    shapes = {tuple(np.round(c.get_paths()[0].vertices, 6).ravel()) for c in budgets}
+    assert len(shapes) == len(budgets)  # a marker of its own per budget
+    colours = {tuple(np.round(c.get_facecolors()[0], 6)) for c in [stars]}
+    assert len({tuple(fc) for fc in np.round(stars.get_facecolors(), 6)}) == len(est.points) and colours
+
+
+@pytest.mark.parametrize("method", ["cubic", "parabola", "local", "akima"])
+def test_isoflop_curve_is_the_methods(method):
+    from scalinglab.report import fit_plots
+    from scalinglab.report.isoflop_profiles import profile_curve
+
+    runs = sweep()
+    ax = fit_plots.plot_isoflop(runs, method=method).axes[0]
+    one = runs[runs["budget"] == runs["budget"].min()].sort_values("params")
+    n, y = profile_curve(np.log(one["params"].to_numpy()), one["loss"].to_numpy(), method)
+    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == len(n)
+             and np.allclose(ln.get_xdata(), n, rtol=1e-12)]
+    assert len(lines) == 1 and np.allclose(lines[0].get_ydata(), y, rtol=1e-12)
+    if method in ("cubic", "parabola"):
+        t = np.log(one["params"].to_numpy())
+        coef = np.polyfit((t - t.mean()) / t.std(), one["loss"], 3 if method == "cubic" else 2)
+        np.testing.assert_allclose(y, np.polyval(coef, (np.log(n) - t.mean()) / t.std()), rtol=1e-12)
+
+
+def test_a_concave_profile_gets_no_star():
+    from scalinglab.report import fit_plots
+
+    good = sweep()
+    good = good[good["budget"] <= 1e19]
+    n = np.geomspace(1e9, 1e10, 6)
+    x = np.log(n / 1e9)
+    concave = pd.DataFrame({"params": n, "loss": 2.5 - 0.05 * (x - 1.0) ** 2 + 0.01 * (x == x[3]), "budget": 1e21})
+    concave.loc[3, "loss"] -= 0.08  # the lowest observed loss inside the sizes: a parabola still opens downwards
+    concave["tokens"] = concave["budget"] / (6.0 * concave["params"])
+    df = pd.concat([good[["params", "tokens", "loss", "budget"]], concave], ignore_index=True)
+    fig = fit_plots.plot_isoflop(df, method="parabola")
+    (stars,) = [c for c in fig.axes[0].collections if c.get_label() == "minimum (approach 2)"]
+    assert len(stars.get_offsets()) == 2 and np.all(stars.get_offsets()[:, 0] < 1e9)  # 1e18, 1e19 only
+    legend = " ".join(t.get_text().replace("\n", " ") for t in fig.legends[0].get_texts())
+    assert "no interior minimum, none drawn: C = 1e21 FLOPs" in legend

@@ -104,6 +104,7 @@ def plot_cmd(
     x: Optional[str] = typer.Option(None, help="curves: tokens, flops or step; backtest: flops, params or tokens; forecast: tokens or step."),
     colour_by: Optional[str] = typer.Option(None, "--colour-by", help="loss-*: colour points by params, tokens or flops."),
     degree: Optional[int] = typer.Option(None, help="isoflop: 2 (parabolas) or 3 (cubics)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="isoflop: akima, cubic, parabola or local (default: approach 2's)."),
     holdout_above: Optional[float] = typer.Option(None, "--holdout-above", help="backtest: hold out runs above this x."),
     show_train: bool = typer.Option(False, "--show-train", help="curves: add the training loss."),
     run: Optional[str] = typer.Option(None, help="forecast: the run to forecast (its id in the run column)."),
@@ -136,7 +137,7 @@ def plot_cmd(
     k = get_kind(kind)
     opts = _plot_options(law=law, bootstrap=bootstrap, seed=seed, budgets=budgets, reference=reference, col=col,
                          no_references=no_references,
-                         x=x, colour_by=colour_by, degree=degree, holdout_above=holdout_above, show_train=show_train,
+                         x=x, colour_by=colour_by, degree=degree, method=profile, holdout_above=holdout_above, show_train=show_train,
                          run=run, fraction=fraction, form=form,
                          device=device, devices=devices, context=context, batches=batches, batch=batch, dtype=dtype,
                          kv_dtype=kv_dtype, schedule=schedule, steps=steps, params=params, decay=decay,

@@ -24,7 +24,8 @@ from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
 from scalinglab.plan.allocation import optimal_frontier
-from scalinglab.plan.isoflop import ProfileMinimum, fit_profile, group_budgets
+from scalinglab.plan.isoflop import BudgetGroups, group_budgets
+from scalinglab.report.isoflop_profiles import MARKERS, profile_curve, profile_method, profile_minimum, size_means
 from scalinglab.resolve import AnyLaw, law_name, predict_loss, resolve_law
 
 Array = np.ndarray
@@ -186,93 +187,77 @@ def _frontier_curve(ax, law: AnyLaw, flops: Array) -> None:
 
 
 # ---- IsoFLOP profiles ----------------------------------------------------------------------------
-#: a profile's minimum is drawn when it lies within this factor of the sizes sampled at its budget; one
-#: farther out is not bracketed by the data (a nearly straight profile can put its "minimum" anywhere,
-#: at any loss): the legend names its budget, and it is not drawn, so that it cannot stretch the axes
-MINIMUM_REACH = 2.0
-
-
-def minimum_drawable(m: ProfileMinimum, sampled_min: float, sampled_max: float, reach: float = MINIMUM_REACH) -> bool:
-    """Whether a profile minimum ``m`` (a :class:`scalinglab.plan.isoflop.ProfileMinimum`) is drawn: finite,
-    with a positive loss, at an N within a factor ``reach`` of the sampled sizes [sampled_min, sampled_max]."""
-    return bool(np.isfinite(m.params) and np.isfinite(m.loss) and m.loss > 0 and m.params > 0
-                and sampled_min / reach <= m.params <= sampled_max * reach)
-
-
-def plot_isoflop(runs: RunsSource, degree: int = 2, law: LawLike | None = None, ax=None) -> Figure:
-    """IsoFLOP profiles (Hoffmann et al. 2022 approach 2, sec. 3.2): loss against N at each FLOP
-    budget, the degree-``degree`` polynomial in ln N fitted to each, and its minimum (a star; hollow
-    when it lies outside the sampled sizes, not drawn but named in the legend when it lies more than
-    :data:`MINIMUM_REACH` times beyond them or at a loss <= 0). The drawn minima are joined (the
-    frontier, dashed). The axes span the runs (and the minima drawn). With a ``law``, its own loss along
-    each budget is drawn dotted. ``ax``: the Axes to draw on (default: a new figure's)."""
+def plot_isoflop(runs: RunsSource, degree: int | None = None, law: LawLike | None = None, ax=None,
+                 method: str | None = None) -> Figure:
+    """IsoFLOP profiles (Hoffmann et al. 2022 approach 2, sec. 3.2): loss against N at each FLOP budget,
+    each budget in its own colour and marker, the curve of the profile method approach 2 uses
+    (:mod:`scalinglab.report.isoflop_profiles`: ``method``, else ``degree`` 2 parabola / 3 cubic, else
+    approach 2's automatic choice) through the mean loss at each size, and a star (the budget's colour)
+    at each minimum approach 2 finds (:func:`scalinglab.report.isoflop_profiles.profile_minimum`:
+    bracketed profiles only); the stars joined (dashed). A profile without an interior minimum gets no star: the
+    legend names its budget. With a ``law``, its own loss along each budget is drawn dotted. ``ax``: the
+    Axes to draw on (default: a new figure's)."""
     data = load_runs(runs)
     data.require(["params", "flops", "loss"], why="IsoFLOP profiles")
     params, loss = data.column("params"), data.column("loss")
     groups = group_budgets(data.column("flops"), data.data["budget"] if data.has("budget") else None)
+    profiles = [size_means(params, loss, groups, j) for j in range(len(groups))]
+    method = profile_method(method, degree, groups, [len(p[0]) for p in profiles])
+    minima = []
+    for j, (log_n, mean) in enumerate(profiles):
+        found = profile_minimum(log_n, mean, method)
+        if found is not None:
+            minima.append({"flops": float(groups.flops[j]), "params": float(np.exp(found[0])), "loss": found[1]})
     fig, ax = style.new_figure(ax=ax)
     cmap, norm = style.viridis(), style.log_norm(groups.flops)
     resolved = resolve_law(law) if law is not None else None
-    minima = []
     for j in range(len(groups)):
-        rows = groups.members(j)
-        colour = cmap(norm(groups.flops[j]))
-        ax.scatter(params[rows], loss[rows], color=colour, s=20, edgecolors="white", linewidths=0.4, zorder=3)
-        grid = np.geomspace(params[rows].min(), params[rows].max(), CURVE_POINTS)
-        if len(np.unique(params[rows])) > degree:
-            ln = np.log(params[rows])
-            centre, scale = ln.mean(), ln.std()
-            coef = np.polyfit((ln - centre) / scale, loss[rows], degree)
-            ax.plot(grid, np.polyval(coef, (np.log(grid) - centre) / scale), color=colour, linewidth=1.4)
-            m = fit_profile(params[rows], loss[rows], groups.flops[j], degree)
-            if m is not None:
-                minima.append((m, float(params[rows].min()), float(params[rows].max())))
+        rows, colour = groups.members(j), cmap(norm(groups.flops[j]))
+        ax.scatter(params[rows], loss[rows], color=colour, marker=MARKERS[j % len(MARKERS)], s=24,
+                   edgecolors="white", linewidths=0.4, zorder=3, label=f"C = {_flops_text(groups.flops[j])} FLOPs")
+        curve = profile_curve(*profiles[j], method)
+        if curve is not None:
+            ax.plot(*curve, color=colour, linewidth=1.4)
         if resolved is not None and _plottable(resolved):
-            inputs = six_nd("params", grid, "flops", groups.flops[j])
-            ax.plot(grid, law_curve(resolved, inputs)[0], color=colour, linestyle=":", linewidth=1.2)
-    shown = _draw_minima(ax, minima)
+            grid = np.geomspace(params[rows].min(), params[rows].max(), CURVE_POINTS)
+            ax.plot(grid, law_curve(resolved, six_nd("params", grid, "flops", groups.flops[j]))[0], color=colour,
+                    linestyle=":", linewidth=1.2)
+    _draw_minima(ax, minima, groups, cmap, norm)
     style.log_scale(ax, "x")
-    n_all = np.concatenate([params, [m.params for m in shown]])
-    ax.set_xlim(n_all.min() / 1.25, n_all.max() * 1.25)
-    log_loss_axis(ax, np.concatenate([loss, [m.loss for m in shown]]))
+    ax.set_xlim(params.min() / 1.25, params.max() * 1.25)
+    log_loss_axis(ax, np.concatenate([loss, [m["loss"] for m in minima]]))
     mappable = ax.scatter([], [], c=[], cmap=cmap, norm=norm)
     style.colorbar(fig, mappable, ax, style.LABELS["flops"] + ", budget")
-    name = {2: "parabolas", 3: "cubics"}.get(degree, f"degree-{degree} polynomials")
-    style.label(ax, "params", "loss", f"IsoFLOP profiles ({name} in ln N) and their minima")
+    style.label(ax, "params", "loss", f"IsoFLOP profiles ({method}, as approach 2) and their minima")
     if resolved is not None:
         ax.plot([], [], color=style.GREY, linestyle=":", label=f"law {law_name(resolved)}")
     handles, labels = ax.get_legend_handles_labels()
     if handles:  # below the axes: the profiles fill them
-        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 2),
+        wide = max(len(line) for text in labels for line in text.splitlines()) > 24
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 2 if wide else 3),
                    fontsize=style.FONT_SIZE - 1, frameon=False)
     return fig
 
 
-def _draw_minima(ax, minima: list[tuple[ProfileMinimum, float, float]]) -> list:
-    """Stars at the drawable minima (filled inside the sampled sizes, hollow outside), joined by a dashed
-    line; one legend entry naming the budgets whose minimum is not drawn. Returns the minima drawn."""
-    if not minima:
-        style.note(ax, "no profile has a minimum")
-        return []
-    shown = sorted((m for m, lo, hi in minima if minimum_drawable(m, lo, hi)), key=lambda m: m.flops)
-    hidden = [m for m, lo, hi in minima if not minimum_drawable(m, lo, hi)]
-    if shown:
-        n = np.array([m.params for m in shown])
-        lo = np.array([m.loss for m in shown])
-        if len(shown) > 1:
+def _flops_text(c: float) -> str:
+    return f"{c:.3g}".replace("e+", "e")
+
+
+def _draw_minima(ax, minima: list[dict], groups: BudgetGroups, cmap, norm) -> None:
+    """A star in the budget's colour at each minimum approach 2 found, joined by a dashed line; one
+    legend entry naming the budgets without one."""
+    found = sorted(minima, key=lambda m: m["flops"])
+    if found:
+        n, lo = np.array([m["params"] for m in found]), np.array([m["loss"] for m in found])
+        if len(found) > 1:
             ax.plot(n, lo, color=style.BLACK, linewidth=0.9, linestyle="--", zorder=4)
-        inside = np.array([not m.extrapolated for m in shown])
-        if inside.any():
-            ax.scatter(n[inside], lo[inside], marker="*", s=140, color=style.VERMILLION, edgecolors=style.BLACK,
-                       linewidths=0.6, zorder=5, label="profile minimum")
-        if (~inside).any():
-            ax.scatter(n[~inside], lo[~inside], marker="*", s=140, facecolors="none", edgecolors=style.VERMILLION,
-                       linewidths=1.0, zorder=5, label="minimum outside sampled sizes")
-    if hidden:
-        budgets = ", ".join(f"{m.flops:.3g}".replace("e+", "e") for m in sorted(hidden, key=lambda m: m.flops))
-        text = f"minimum not bracketed, not drawn: C = {budgets} FLOPs"
+        ax.scatter(n, lo, marker="*", s=170, c=[cmap(norm(m["flops"])) for m in found], edgecolors=style.BLACK,
+                   linewidths=0.7, zorder=5, label="minimum (approach 2)")
+    have = [m["flops"] for m in found]
+    missing = [c for c in groups.flops if not any(abs(c - h) <= 1e-9 * c for h in have)]
+    if missing:
+        text = f"no interior minimum, none drawn: C = {', '.join(_flops_text(c) for c in missing)} FLOPs"
         ax.plot([], [], linestyle="none", label=textwrap.fill(text, 34))
-    return shown
 
 
 # ---- residuals -----------------------------------------------------------------------------------

@@ -122,9 +122,10 @@ def _loss(x: str) -> Callable[..., Figure]:
     return build
 
 
-def _isoflop(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns, degree: int) -> Figure:
+def _isoflop(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, columns, degree: int | None,
+             method: str | None) -> Figure:
     runs = runs_of(data, columns)
-    return fit_plots.plot_isoflop(runs, degree=int(degree),
+    return fit_plots.plot_isoflop(runs, degree=None if degree is None else int(degree), method=method,
                                   law=law_for(runs, law, bootstrap, seed) if law else None)
 
 
@@ -268,8 +269,8 @@ KINDS: dict[str, PlotKind] = {k.name: k for k in (
              _loss("tokens"), {**FIT_OPTIONS, "colour_by": None}),
     PlotKind("loss-flops", "runs", "loss against compute C, coloured by N, with the law and L*(C)",
              _loss("flops"), {**FIT_OPTIONS, "colour_by": None}),
-    PlotKind("isoflop", "runs", "IsoFLOP profiles and their fitted minima (law overlay with law=...)",
-             _isoflop, {**FIT_OPTIONS, "law": None, "degree": 2}),
+    PlotKind("isoflop", "runs", "IsoFLOP profiles by approach 2's method and its minima (law overlay with law=...)",
+             _isoflop, {**FIT_OPTIONS, "law": None, "degree": None, "method": None}),
     PlotKind("residuals", "runs", "log residuals of the law against N, D and C", _residuals, FIT_OPTIONS),
     PlotKind("bootstrap", "runs", "bootstrap distributions of the law's exponents", _bootstrap,
              {**FIT_OPTIONS, "bootstrap": 200}),

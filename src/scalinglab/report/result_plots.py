@@ -81,7 +81,8 @@ def _fit_loss(x: str) -> Callable[..., Figure]:
 
 
 def _fit_isoflop(fit, ax, runs, degree):
-    return fit_plots.plot_isoflop(_runs(runs, "isoflop"), degree=int(degree), law=fit, ax=ax)
+    return fit_plots.plot_isoflop(_runs(runs, "isoflop"), degree=None if degree is None else int(degree), law=fit,
+                                  ax=ax)
 
 
 def _fit_residuals(fit, ax, runs):

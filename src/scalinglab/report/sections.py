@@ -235,14 +235,18 @@ def goodness_section(runs: Runs, result: FitResult, warnings: list[str]) -> Sect
         fit_plots.plot_residuals(result, runs), "residuals", "Residuals",
         "ln(predicted) − ln(observed) loss of every run against N, D and C; dashed: ± rmse. A trend with "
         "scale means the law's form misses something the extrapolation will inherit."))
-    if runs.has("params") and runs.has("flops"):
+    if runs.has("params") and runs.has("flops") and sweep_design(runs) == "grid":
+        sec.text("No IsoFLOP profiles: these runs are an N × D grid, with no FLOP budget shared by several "
+                 "sizes (see the note under the frontier).", "muted")
+    elif runs.has("params") and runs.has("flops"):
         _attempt(sec, warnings, "the IsoFLOP plot", lambda: sec.figure(
             fit_plots.plot_isoflop(runs, law=result if set(result.family.variables) <= set(fit_plots.XS) else None),
             "isoflop", "IsoFLOP profiles",
-            "Loss against N at each FLOP budget, a parabola in ln N through each (Hoffmann et al. 2022 "
-            "approach 2) and its minimum (stars; hollow outside the sampled sizes; one far outside them is "
-            "not bracketed by the runs: the legend names its budget and it is not drawn); dashed: the minima "
-            "joined; dotted: the fitted law along each budget."))
+            "Loss against N at each FLOP budget (a colour and a marker per budget), the curve of the profile "
+            "method approach 2 uses (Hoffmann et al. 2022; the title names it) through the mean loss at each "
+            "size, and a star (the budget's colour) at each minimum approach 2 finds; a profile with no minimum "
+            "inside its sizes (its lowest loss at an end, or a curve without an interior minimum) gets none: the "
+            "legend names its budget. Dashed: the minima joined; dotted: the fitted law along each budget."))
     return sec
 
 
