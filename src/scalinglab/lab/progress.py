@@ -14,6 +14,10 @@ real clock: pass ``clock``) and, inside :meth:`SweepProgress.live`, shows them a
 
 Updates arrive once per evaluation (every ``RunConfig.eval_every_steps`` steps): that is the
 granularity of the numbers; between updates the ETAs count down from their last estimate.
+
+Off a terminal (a log, CI) ``live("lines")`` draws nothing and instead writes one plain line per ended
+run to stderr (:meth:`SweepProgress.ended_line`: runs ended / in the sweep, the run, its status and
+latest validation loss, the sweep's elapsed time and ETA), so a piped sweep is never silent for minutes.
 Units: tokens (training tokens), FLOPs (6ND), seconds, losses nats/token.
 """
 
@@ -21,12 +25,13 @@ from __future__ import annotations
 
 import io
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task
@@ -98,6 +103,7 @@ class SweepProgress:
         self._lock = threading.RLock()  # the display redraws from its own thread
         self._bar: Progress | None = None  # the live display
         self._tasks: dict[int | None, Any] = {}  # row key (None: the sweep) -> rich task id
+        self._lines: TextIO | None = None  # where live("lines") writes one line per ended run
 
     # ---- updates ---------------------------------------------------------------------------------
     def start_run(self, run_id: int, label: str, tokens_total: int, flops: float = 0.0,
@@ -131,6 +137,7 @@ class SweepProgress:
         that started and ended between two polls of the store)."""
         with self._lock:
             run = self.running.pop(run_id, None)
+            loss = None if run is None else run.val_loss
             if run is not None:
                 self.flops_done += run.flops * (1.0 - (run.tokens_start / run.tokens_total if run.tokens_total else 0.0))
             elif status == "finished":
@@ -138,7 +145,19 @@ class SweepProgress:
             self.runs_done += 1
             self.runs_failed += status == "failed"
             self.updated = self.clock()
+            line = self.ended_line(run_id, status, loss) if self._lines is not None else None
+        if line is not None and self._lines is not None:
+            print(line, file=self._lines, flush=True)
         self._sync()
+
+    def ended_line(self, run_id: int, status: str, val_loss: float | None = None) -> str:
+        """The plain line for a run that just ended, e.g. ``[3/35 runs] run 7 finished, val loss
+        1.2345 nats/token; sweep 0:01:02 elapsed, ETA 0:02:10``."""
+        with self._lock:
+            now = self.clock()
+            loss = "" if val_loss is None else f", val loss {val_loss:.4f} nats/token"
+            return (f"[{self.runs_done}/{self.runs_total} runs] run {run_id} {status}{loss}; sweep "
+                    f"{format_seconds(now - self.started)} elapsed, ETA {format_seconds(self.sweep_eta_seconds(now))}")
 
     # ---- the numbers shown -----------------------------------------------------------------------
     def sweep_eta_seconds(self, now: float | None = None) -> float | None:
@@ -190,8 +209,16 @@ class SweepProgress:
         return console.file.getvalue()  # type: ignore[attr-defined]
 
     @contextmanager
-    def live(self, show: bool = True) -> Iterator[SweepProgress]:
-        """Show the progress on stderr while the block runs (nothing when ``show`` is false)."""
+    def live(self, show: bool | str = True, stream: TextIO | None = None) -> Iterator[SweepProgress]:
+        """Show the progress on stderr while the block runs (nothing when ``show`` is false; one line
+        per ended run on ``stream``, default stderr, when ``show`` is ``"lines"``)."""
+        if show == "lines":
+            self._lines = sys.stderr if stream is None else stream
+            try:
+                yield self
+            finally:
+                self._lines = None
+            return
         if not show:
             yield self
             return
