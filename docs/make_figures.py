@@ -34,7 +34,7 @@ from pathlib import Path
 
 import scalinglab as sl
 from scalinglab.analysis.backtest import backtest
-from scalinglab.report import fit_plots, inference_plots, plan_plots, run_plots
+from scalinglab.report import contour_plots, fit_plots, inference_plots, plan_plots, run_plots
 from scalinglab.report.style import save
 
 FIGURES = Path(__file__).resolve().parent / "figures"
@@ -66,7 +66,7 @@ def main() -> int:
     write(fit_plots.plot_residuals(result, runs), "chinchilla-residuals.png")
     write(fit_plots.plot_bootstrap(result), "chinchilla-bootstrap.png")
     write(fit_plots.plot_correlations(result), "chinchilla-correlations.png")
-    write(fit_plots.plot_isoflop(runs, degree=2), "chinchilla-isoflop.png")
+    write(fit_plots.plot_isoflop(runs), "chinchilla-isoflop.png")  # approach 2's method (cubic on these bins)
 
     budgets = [1e18, 1e19, 1e20, 1e21, 1e22, 1e23, CHINCHILLA_BUDGET, 1e24]
     frontiers, points, warnings = plan_plots.compare_frontiers(runs, budgets, bootstrap=OTHER_BOOTSTRAP,
@@ -75,6 +75,8 @@ def main() -> int:
     write(plan_plots.plot_frontier(frontiers, points, references), "chinchilla-frontier.png")
     for w in warnings:
         print(f"    frontier warning: {w}")
+    write(contour_plots.plot_isoloss(result, runs, budgets=[1e21, 1e22, CHINCHILLA_BUDGET, 1e24]),
+          "chinchilla-isoloss.png")
 
     bt = backtest(runs, "chinchilla", holdout_above=HOLDOUT_ABOVE, bootstrap=OTHER_BOOTSTRAP, seed=SEED)
     fitted = runs.data[runs.column("flops") <= HOLDOUT_ABOVE]

@@ -46,7 +46,8 @@ def isoloss_grid(law: LawLike, flops: Array, params: Array) -> Array:
 
 
 def _ranges(law: AnyLaw, runs, budgets: Sequence[float]) -> tuple[Array, Array]:
-    """Grids of C and N spanning the runs and the budgets (one decade either side without runs)."""
+    """Grids of C (FLOPs) and N (parameters) spanning the runs, the budgets and the compute-optimal N*
+    there (a factor 2 wider in C, 3 in N)."""
     c_vals = list(budgets)
     n_vals: list[float] = []
     if runs is not None:
@@ -55,9 +56,11 @@ def _ranges(law: AnyLaw, runs, budgets: Sequence[float]) -> tuple[Array, Array]:
     if not c_vals:
         raise ScalingLabError("iso-loss contours need runs or budgets to set the compute range")
     c_lo, c_hi = min(c_vals) / 2.0, max(c_vals) * 2.0
-    if not n_vals:
-        ends = optimal_frontier(law, [c_lo, c_hi], allow_unidentified=True)
-        n_vals = [ends[0].params, ends[-1].params]
+    try:  # the compute-optimal N at the ends and at each budget stays in view
+        n_vals += [a.params for a in optimal_frontier(law, [c_lo, c_hi, *budgets], allow_unidentified=True)]
+    except ScalingLabError:
+        if not n_vals:
+            raise
     return np.geomspace(c_lo, c_hi, GRID_POINTS), np.geomspace(min(n_vals) / 3.0, max(n_vals) * 3.0, GRID_POINTS)
 
 

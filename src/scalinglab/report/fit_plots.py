@@ -187,6 +187,10 @@ def _frontier_curve(ax, law: AnyLaw, flops: Array) -> None:
 
 
 # ---- IsoFLOP profiles ----------------------------------------------------------------------------
+#: the most budgets the IsoFLOP legend names one by one (beyond, the colour bar alone names them)
+MAX_NAMED_BUDGETS = 8
+
+
 def plot_isoflop(runs: RunsSource, degree: int | None = None, law: LawLike | None = None, ax=None,
                  method: str | None = None) -> Figure:
     """IsoFLOP profiles (Hoffmann et al. 2022 approach 2, sec. 3.2): loss against N at each FLOP budget,
@@ -213,8 +217,10 @@ def plot_isoflop(runs: RunsSource, degree: int | None = None, law: LawLike | Non
     resolved = resolve_law(law) if law is not None else None
     for j in range(len(groups)):
         rows, colour = groups.members(j), cmap(norm(groups.flops[j]))
+        named = len(groups) <= MAX_NAMED_BUDGETS  # more budgets: the colour bar names them, a legend would not fit
         ax.scatter(params[rows], loss[rows], color=colour, marker=MARKERS[j % len(MARKERS)], s=24,
-                   edgecolors="white", linewidths=0.4, zorder=3, label=f"C = {_flops_text(groups.flops[j])} FLOPs")
+                   edgecolors="white", linewidths=0.4, zorder=3,
+                   label=f"C = {_flops_text(groups.flops[j])} FLOPs" if named else None)
         curve = profile_curve(*profiles[j], method)
         if curve is not None:
             ax.plot(*curve, color=colour, linewidth=1.4)
