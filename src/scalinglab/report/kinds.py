@@ -52,6 +52,7 @@ from scalinglab.laws.published import PublishedLaw, get_published
 from scalinglab.report.design import APPROACHES, design_note, sweep_design
 from scalinglab.report.fit_plots import LawLike, RunsSource
 from scalinglab.resolve import AnyLaw
+from scalinglab.stores.table import is_store_file, read_store
 
 #: ``law`` of a runs kind: a fitted or published law, a fit JSON, a published key, or a family to fit
 LawSpec = LawLike | LawFamily | None
@@ -194,7 +195,6 @@ def _error_loss(data: RunsSource, law: LawSpec, bootstrap: int, seed: int, colum
 
 def metrics_of(data: RunsSource) -> pd.DataFrame:
     """The evaluations of a run store (``read_store(path, "metrics")``) or a metrics table."""
-    from scalinglab.stores.table import is_store_file, read_store
 
     if isinstance(data, (str, os.PathLike)) and Path(data).is_file() and is_store_file(Path(data)):
         return read_store(data, "metrics")

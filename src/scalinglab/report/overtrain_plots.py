@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scalinglab.report.style as style
-from scalinglab.counting import FLOPS_PER_PARAM_TOKEN, flops_from
+from scalinglab.counting import flops_from, params_from
 from scalinglab.errors import ScalingLabError
 from scalinglab.io import Runs
 from scalinglab.laws.downstream_error import UPSTREAM
@@ -54,7 +54,7 @@ def plot_loss_by_multiplier(runs: Runs, law: AnyLaw | None = None) -> Figure:
         top = float(c.max())
         grid = np.geomspace(float(c.min()) / 1.5, top * 10 ** EXTRAPOLATE_DECADES, CURVE_POINTS)
         for level in _multipliers(m):
-            size = np.sqrt(grid / (FLOPS_PER_PARAM_TOKEN * level))
+            size = np.sqrt(params_from(level, grid))  # C = 6 N (M N): N^2 = C / (6 M)
             pred = np.asarray(law.family.predict_natural(law.params, params=size, tokens=level * size))
             colour = cmap(norm(level))
             inside = grid <= top

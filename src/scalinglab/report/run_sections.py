@@ -22,6 +22,7 @@ from scalinglab.report.notices import add_warnings as _warn
 from scalinglab.report.page import esc, interval, num, table
 from scalinglab.report.section import LOSS_UNIT, ReportInputs, Section
 from scalinglab.report.section import attempt as _attempt
+from scalinglab.stores.table import read_store
 
 
 # ---- backtest ------------------------------------------------------------------------------------
@@ -62,7 +63,6 @@ def backtest_section(runs: Runs, inp: ReportInputs,
 
 # ---- training curves -----------------------------------------------------------------------------
 def curves_section(store: Path, warnings: list[str]) -> Section:
-    from scalinglab.stores.table import read_store
 
     sec = Section("curves", "Training curves")
     metrics = read_store(store, "metrics")

@@ -43,6 +43,7 @@ from scalinglab.report.section import LOSS_UNIT, ReportInputs, Section
 from scalinglab.report.section import attempt as _attempt
 from scalinglab.report.warnings_summary import summary_html, warnings_section
 from scalinglab.resolve import allocation_params, unidentified_guard
+from scalinglab.stores.table import is_store_file
 
 SYMBOLS = {"params": "N", "tokens": "D", "flops": "C", "step": "S"}
 __all__ = ["LOSS_UNIT", "BuiltReport", "ReportInputs", "Section", "backtest_section", "build_sections",
@@ -107,7 +108,6 @@ def store_path(data: RunsSource) -> Path | None:
     """``data`` as a path when it is a lab run store (SQLite), else None."""
     if not isinstance(data, (str, os.PathLike)) or not Path(data).is_file():
         return None
-    from scalinglab.stores.table import is_store_file
 
     return Path(data) if is_store_file(Path(data)) else None
 
