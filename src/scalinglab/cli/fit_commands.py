@@ -225,6 +225,9 @@ def demo_cmd(
         else:
             recovery_report(report, out)
         return
+    from scalinglab.lab.requires import require_torch
+
+    require_torch("scalinglab demo", "scalinglab demo --simulated needs no torch")
     from scalinglab.lab.demo import describe, print_lab_demo, run_lab_demo
 
     if not as_json:

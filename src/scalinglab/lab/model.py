@@ -37,32 +37,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.lab.config import check_buildable  # torch-free: RunConfig checks shapes without torch
 from scalinglab.plan.architecture import Architecture
 
 __all__ = ["GPT", "check_buildable", "count_params"]
 
 ROPE_BASE = 10_000.0
 INIT_STD = 0.02
-
-
-def check_buildable(arch: Architecture) -> None:
-    """Raise :class:`ScalingLabError` (one line, naming the field) if this module cannot build ``arch``."""
-    where = f"architecture '{arch.name}'"
-    if arch.position not in ("learned", "rotary", "none"):
-        raise ScalingLabError(f"{where}: position={arch.position!r} is not implemented by the lab model "
-                              "(use learned, rotary or none)")
-    if arch.n_experts != 1:
-        raise ScalingLabError(f"{where}: n_experts={arch.n_experts}: mixture-of-experts is not implemented "
-                              "by the lab model")
-    unsupported = [f for f in ("qkv_bias", "sliding_window", "kv_lora_rank") if getattr(arch, f)]
-    if unsupported:
-        raise ScalingLabError(f"{where}: {unsupported[0]}={getattr(arch, unsupported[0])!r} is not implemented by "
-                              "the lab model")
-    if arch.norms_per_layer not in (1, 2):
-        raise ScalingLabError(f"{where}: norms_per_layer={arch.norms_per_layer} is not supported "
-                              "(2: pre-norm blocks, 1: parallel blocks)")
-    if arch.position == "rotary" and arch.head_dim % 2:  # type: ignore[operator]
-        raise ScalingLabError(f"{where}: rotary positions need an even head_dim, got {arch.head_dim}")
 
 
 class RMSNorm(nn.Module):

@@ -3,6 +3,9 @@
 
 Units: tokens are counts of training tokens, losses nats/token, ``val_bpb`` bits per byte, FLOPs a
 count (6ND, see :mod:`scalinglab.lab.train`), times seconds.
+
+Importing this module needs no torch (run stores and dry runs use these records); saving and loading
+a :class:`Checkpoint` import torch when called.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from scalinglab.atomic import atomic_write
 from scalinglab.errors import ScalingLabError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["Checkpoint", "EvalPoint", "RunResult"]
 
@@ -74,6 +78,8 @@ class Checkpoint:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write to ``path`` atomically (:mod:`scalinglab.atomic`: a fresh temporary file in its
         folder, then ``os.replace``; a failed write leaves the previous checkpoint as it was)."""
+        import torch
+
         path = Path(path)
         payload = {f.name: getattr(self, f.name) for f in fields(self)}
         payload["points"] = [asdict(p) for p in self.points]
@@ -86,6 +92,8 @@ class Checkpoint:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Checkpoint:
         """Read a checkpoint written by :meth:`save` (tensors onto the CPU)."""
+        import torch
+
         try:
             payload = torch.load(Path(path), map_location="cpu", weights_only=True)
             payload["points"] = [EvalPoint(**p) for p in payload["points"]]

@@ -57,6 +57,7 @@ from typing import Any
 from scalinglab._version import __version__
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab import ray_backend, worker_guard
+from scalinglab.lab.config import RunConfig
 from scalinglab.lab.jobs import (  # noqa: F401 (re-exported: the runner's names before lab.jobs)
     _CORPORA,
     RunEvent,
@@ -70,8 +71,8 @@ from scalinglab.lab.jobs import (  # noqa: F401 (re-exported: the runner's names
     record,
 )
 from scalinglab.lab.progress import SweepProgress
+from scalinglab.lab.requires import require_torch
 from scalinglab.lab.spec import PlannedRun
-from scalinglab.lab.train import RunConfig
 from scalinglab.plan.architecture import Architecture
 from scalinglab.stores.file import check as check_store
 from scalinglab.stores.run_store import RunStore, StaleAttemptError, timestamp
@@ -165,6 +166,8 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     initialised in this process, that Ray is used as it is and left running.
     ``progress``: show a rich progress bar of the sweep and of each running run on stderr
     (:mod:`scalinglab.lab.progress`).
+    Without torch (the ``lab`` extra) it raises a one-line ScalingLabError saying how to install it;
+    importing this module, :func:`planned_row`, :func:`store_rows` and :func:`config_from_dict` need no torch.
     Bad input (no runs, a corpus that cannot be loaded or does not fit a model's vocabulary, an
     unusable store, an unreachable Ray) raises ScalingLabError before the store is created or changed.
     A store that fails while the sweep runs (a full disk) raises a one-line StoreError; what was
@@ -174,6 +177,7 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     schedules (:func:`eval_count`; left by an older scalinglab, whose orphaned workers could finish a
     run with part of a curve) is trained again.
     """
+    require_torch("run_sweep")  # one line naming the lab extra, before anything is read or written
     if backend not in BACKENDS:
         raise ScalingLabError(f"backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":

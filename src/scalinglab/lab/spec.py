@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scalinglab.lab.train import RunConfig
+from scalinglab.lab.config import RunConfig  # torch-free: designs and dry runs need no torch
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ Units: tokens are counts of training tokens (``steps x batch_size x seq_len``), 
 * FLOPs: ``C = 6 N D`` (:mod:`scalinglab.plan.flops` convention ``"6N"``) with N the NON-EMBEDDING
   parameter count (``params="non_embedding"``, Kaplan et al. 2020 sec. 2.1) by default; set
   ``RunConfig.flops_params="total"`` for N with embeddings (Hoffmann et al. 2022).
+* The configuration (:class:`RunConfig`, :func:`default_lr`, :func:`lr_at`) lives in the torch-free
+  :mod:`scalinglab.lab.config` and is re-exported here; this module and :mod:`scalinglab.lab.model`
+  are the lab's only users of torch (the ``lab`` extra).
 * Determinism: the model is initialised under ``torch.manual_seed(seed)`` (on the CPU, then moved),
   training windows are drawn by ``numpy.random.default_rng(seed)``, evaluation uses fixed windows from
   the start of the validation split. On the CPU training runs with ONE torch thread
@@ -33,188 +36,23 @@ Units: tokens are counts of training tokens (``steps x batch_size x seq_len``), 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from scalinglab.errors import ScalingLabError, positive_count
+from scalinglab.errors import ScalingLabError
+from scalinglab.lab.config import BASE_LR, BASE_WIDTH, SCHEDULES, RunConfig, default_lr, lr_at  # noqa: F401
 from scalinglab.lab.data import TokenData
-from scalinglab.lab.model import GPT, check_buildable, count_params
+from scalinglab.lab.model import GPT, count_params
 from scalinglab.lab.noise import NoiseScaleMeter, two_half_backward
 from scalinglab.lab.records import Checkpoint, EvalPoint, RunResult
-from scalinglab.plan.architecture import Architecture
-from scalinglab.plan.flops import flops_per_token
-
-#: Learning-rate schedules a run can follow (:func:`lr_at`).
-SCHEDULES = ("cosine", "constant", "linear", "wsd")
 
 __all__ = ["BASE_LR", "BASE_WIDTH", "Checkpoint", "EvalPoint", "RunConfig", "RunResult", "default_lr",
            "lr_at", "train_run"]
-
-#: Width rule anchor: GPT-3 Small (d_model 768) trained at peak lr 6e-4 (Brown et al. 2020, Table 2.1).
-BASE_LR = 6e-4
-BASE_WIDTH = 768
-
-
-def default_lr(d_model: int) -> float:
-    """Peak learning rate ``BASE_LR x BASE_WIDTH / d_model`` = 6e-4 x 768 / d_model.
-
-    The 1/width scaling is muP's rule for Adam on hidden weight matrices (Yang et al. 2022, "Tensor
-    Programs V", Table 3), applied here to every parameter for simplicity. It reproduces GPT-3's
-    hand-tuned values closely: d_model 1024 -> 4.5e-4 (GPT-3: 3e-4), 2048 -> 2.25e-4 (GPT-3: 2e-4);
-    tiny models get larger rates: d_model 64 -> 7.2e-3.
-    """
-    return BASE_LR * BASE_WIDTH / d_model
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """One training run. ``tokens``: training budget (tokens), rounded DOWN to whole steps of
-    ``batch_size x seq_len`` tokens; ``seq_len`` (tokens per sequence) defaults to ``arch.seq_len``;
-    ``lr`` (peak) defaults to :func:`default_lr`; ``eval_every_tokens`` defaults to a tenth of the
-    budget; ``eval_tokens`` is how many held-out tokens each evaluation scores."""
-
-    arch: Architecture
-    tokens: int
-    batch_size: int = 16
-    seq_len: int | None = None
-    lr: float | None = None
-    warmup_fraction: float = 0.05
-    min_lr_fraction: float = 0.1
-    schedule: str = "cosine"
-    cooldown_fraction: float = 0.2
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    seed: int = 0
-    eval_every_tokens: int | None = None
-    eval_tokens: int = 16_384
-    device: str = "cpu"
-    compile: bool = False
-    flops_params: str = "non_embedding"
-    measure_noise_scale: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.arch, Architecture):
-            raise ScalingLabError(f"run config: arch must be an Architecture, got {type(self.arch).__name__}")
-        check_buildable(self.arch)
-        for name in ("tokens", "batch_size", "eval_tokens"):
-            _positive_int(name, getattr(self, name))
-        for name in ("seq_len", "eval_every_tokens"):
-            if getattr(self, name) is not None:
-                _positive_int(name, getattr(self, name))
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ScalingLabError(f"run config: seed must be a non-negative integer, got {self.seed!r}")
-        if self.context > self.arch.seq_len:
-            raise ScalingLabError(f"run config: seq_len={self.context} exceeds architecture "
-                                  f"'{self.arch.name}' seq_len={self.arch.seq_len}")
-        self._check_optimiser()
-        if self.steps < 1:
-            raise ScalingLabError(f"run config: tokens={self.tokens} is less than one step of batch_size x "
-                                  f"seq_len = {self.tokens_per_step} tokens")
-
-    def _check_optimiser(self) -> None:
-        ranges: dict[str, tuple[Any, str, Callable[[float], bool]]] = {
-            "lr": (self.peak_lr, "> 0", lambda v: v > 0),
-            "warmup_fraction": (self.warmup_fraction, "in [0, 1)", lambda v: 0 <= v < 1),
-            "min_lr_fraction": (self.min_lr_fraction, "in [0, 1]", lambda v: 0 <= v <= 1),
-            "cooldown_fraction": (self.cooldown_fraction, "in (0, 1]", lambda v: 0 < v <= 1),
-            "weight_decay": (self.weight_decay, ">= 0", lambda v: v >= 0),
-            "grad_clip": (self.grad_clip, "> 0", lambda v: v > 0),
-        }
-        for name, (value, wanted, ok) in ranges.items():
-            number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if not (number and ok(value)):
-                raise ScalingLabError(f"run config: {name}={value!r} must be a number {wanted}")
-        if self.schedule not in SCHEDULES:
-            raise ScalingLabError(f"run config: schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if not isinstance(self.device, str) or not (self.device == "cpu" or self.device.startswith("cuda")):
-            raise ScalingLabError(f"run config: device must be 'cpu' or 'cuda', got {self.device!r}")
-        if not isinstance(self.measure_noise_scale, bool):
-            raise ScalingLabError(f"run config: measure_noise_scale must be true or false, got {self.measure_noise_scale!r}")
-        if self.measure_noise_scale and (self.batch_size < 2 or self.batch_size % 2):
-            raise ScalingLabError(f"run config: measure_noise_scale needs an even batch_size >= 2, got {self.batch_size}")
-        if self.flops_params not in ("non_embedding", "total"):
-            raise ScalingLabError(f"run config: flops_params must be 'non_embedding' or 'total', "
-                                  f"got {self.flops_params!r}")
-
-    # ---- resolved values -------------------------------------------------------------------------
-    @property
-    def context(self) -> int:
-        """Tokens per training sequence."""
-        return self.arch.seq_len if self.seq_len is None else self.seq_len
-
-    @property
-    def tokens_per_step(self) -> int:
-        return self.batch_size * self.context
-
-    @property
-    def steps(self) -> int:
-        """Optimiser steps: ``tokens // (batch_size x seq_len)``."""
-        return self.tokens // self.tokens_per_step
-
-    @property
-    def peak_lr(self) -> float:
-        return default_lr(self.arch.d_model) if self.lr is None else self.lr
-
-    @property
-    def warmup_steps(self) -> int:
-        return round(self.warmup_fraction * self.steps)
-
-    @property
-    def eval_every_steps(self) -> int:
-        every = self.eval_every_tokens if self.eval_every_tokens is not None else self.tokens / 10
-        return max(1, round(every / self.tokens_per_step))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able fields (the architecture as its own dict), for stores and checkpoints.
-        ``measure_noise_scale`` appears only when true, ``schedule`` only when not cosine and
-        ``cooldown_fraction`` only for WSD, so runs planned before they existed keep their identity in a
-        store."""
-        d = {**asdict(self), "arch": asdict(self.arch)}
-        if not self.measure_noise_scale:
-            del d["measure_noise_scale"]
-        if self.schedule == "cosine":  # likewise runs planned before schedules existed
-            del d["schedule"]
-        if self.schedule != "wsd":
-            del d["cooldown_fraction"]
-        return d
-
-
-def _positive_int(name: str, value: Any) -> None:
-    """A whole count >= 1 stored as an int (a float such as 1e6 is refused: configs are exact)."""
-    if not isinstance(value, (int, np.integer)):
-        raise ScalingLabError(f"run config: {name} must be a whole number >= 1, got {value!r}")
-    positive_count(f"run config: {name}", value)
-
-
-def lr_at(step: int, config: RunConfig) -> float:
-    """Learning rate for optimiser step ``step`` (0-based) of ``config``'s run.
-
-    Warmup ``W`` steps: ``lr x (step + 1) / W``. Then cosine from ``lr`` at step W to ``min_lr_fraction x
-    lr`` at the last step S - 1: ``min + (lr - min) x (1 + cos(pi p)) / 2``, ``p = (step - W) / (S - 1 - W)``;
-    ``constant``: ``lr``; ``linear``: ``lr + (min - lr) p``; ``wsd``: ``lr`` until step
-    ``S - round(cooldown_fraction x S)``, then linear from there to ``min`` at step S - 1.
-    """
-    peak, warmup, last = config.peak_lr, config.warmup_steps, config.steps - 1
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    low = config.min_lr_fraction * peak
-    if config.schedule == "constant":
-        return peak
-    if config.schedule == "wsd":  # hold the peak, then decay linearly over the last cooldown steps
-        warmup = max(warmup, config.steps - round(config.cooldown_fraction * config.steps))
-        if step < warmup:
-            return peak
-    progress = min(1.0, (step - warmup) / max(1, last - warmup))
-    if config.schedule in ("linear", "wsd"):
-        return peak + (low - peak) * progress
-    return low + (peak - low) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 # ---- the training loop ---------------------------------------------------------------------------
@@ -337,7 +175,7 @@ def _train(config: RunConfig, data: TokenData, on_eval: Callable[[EvalPoint], No
 
     train_tokens = np.ascontiguousarray(data.train)
     val_tokens = np.ascontiguousarray(data.val)
-    per_token = flops_per_token(config.arch, "6N", params=config.flops_params)
+    per_token = config.flops_per_token
     running, since = torch.zeros((), device=device), 0
     meter = NoiseScaleMeter(config.batch_size, config.context) if config.measure_noise_scale else None
     while step < config.steps:
