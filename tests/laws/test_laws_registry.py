@@ -19,7 +19,7 @@ from scalinglab.laws import (
 )
 
 KNOWN = ("chinchilla", "power", "power_floor", "kaplan_nd", "kaplan_ns", "bnsl", "muennighoff", "overtrain",
-         "downstream_error")
+         "downstream_error", "lr_schedule")
 
 
 def test_registry_names_match_classes():

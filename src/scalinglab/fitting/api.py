@@ -97,10 +97,12 @@ def fit(runs: Runs | pd.DataFrame | str | os.PathLike, law: str | LawFamily | Ma
                        f"free parameters ({', '.join(fam.param_names)}); need at least that many rows")
     X = {v: runs.column(v) for v in family.variables}
     for v, values in X.items():
-        if np.any(values <= 0):
-            row = runs.data.index[int(np.flatnonzero(values <= 0)[0])]
-            raise FitError(f"{runs.source}: row {row}, column '{v}': law {family.label} takes its log, "
-                           f"so it must be > 0, got {values[values <= 0][0]:g}")
+        bad = values < 0 if v in family.zero_allowed else values <= 0
+        if np.any(bad):
+            row = runs.data.index[int(np.flatnonzero(bad)[0])]
+            need = "it must be >= 0" if v in family.zero_allowed else "takes its log, so it must be > 0"
+            raise FitError(f"{runs.source}: row {row}, column '{v}': law {family.label} {need}, "
+                           f"got {values[bad][0]:g}")
     logy = np.log(runs.column("loss"))
     obj = Objective(loss, delta)
     groups = runs.data["group"].to_numpy() if runs.has("group") else None

@@ -1,7 +1,7 @@
 """Scaling-law families and the registry that finds them by name.
 
 Built-in families (``FAMILIES``): ``chinchilla``, ``power``, ``power_floor``, ``kaplan_nd``,
-``kaplan_ns``, ``bnsl``, ``muennighoff``, ``overtrain``, ``downstream_error``.
+``kaplan_ns``, ``bnsl``, ``muennighoff``, ``overtrain``, ``downstream_error``, ``lr_schedule``.
 Your own form: :class:`CustomLaw` (see :mod:`scalinglab.laws.custom`).
 
 :func:`get_family` accepts
@@ -28,6 +28,7 @@ from scalinglab.laws.chinchilla import Chinchilla
 from scalinglab.laws.custom import CustomLaw
 from scalinglab.laws.downstream_error import DownstreamError
 from scalinglab.laws.kaplan import KaplanND, KaplanNS
+from scalinglab.laws.lr_schedule import LRSchedule
 from scalinglab.laws.muennighoff import DataConstrained
 from scalinglab.laws.overtrain import Overtrain
 from scalinglab.laws.power import Power, PowerFloor
@@ -46,12 +47,13 @@ FAMILIES: dict[str, type[LawFamily]] = {
     "muennighoff": DataConstrained,
     "overtrain": Overtrain,
     "downstream_error": DownstreamError,
+    "lr_schedule": LRSchedule,
 }
 
 __all__ = [
     "FAMILIES", "FamilySpec", "LawFamily", "get_family", "list_families",
     "Chinchilla", "Power", "PowerFloor", "KaplanND", "KaplanNS", "BrokenPowerLaw", "CustomLaw",
-    "DataConstrained", "Overtrain", "DownstreamError",
+    "DataConstrained", "Overtrain", "DownstreamError", "LRSchedule",
 ]
 
 

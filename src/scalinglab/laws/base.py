@@ -47,6 +47,8 @@ class LawFamily(abc.ABC):
     #: parameters that only add a constant to the loss (E in E + A/N^alpha + ...): an answer that is an
     #: argmin over N and D, such as a compute-optimal allocation, does not depend on them
     level_params: tuple[str, ...] = ()
+    #: inputs that may be 0 (the rest must be > 0): lr_schedule's annealing area before any decay
+    zero_allowed: tuple[str, ...] = ()
 
     # ---- to implement -------------------------------------------------------------------
     @abc.abstractmethod
