@@ -198,7 +198,12 @@ def test_load_runs_other_tables(data):
     c4 = sl.datasets.load_runs("gadre2024_overtraining", group="c4_original/c4_val")
     assert len(c4) == 34
     contour = sl.datasets.load_runs("choshen2024_colpret")  # datablations contour, data-constrained
-    assert len(contour) == 229 and set(contour.data["unique_tokens"]) == {1.5e9}
+    assert len(contour) == 229
+    # unique tokens = tokens seen / epochs (the file's tokens_per_epoch is a constant 1.5e9 that does not
+    # match its rows): the first run saw 4e9 tokens in 1 epoch, the second 8e9 in 2
+    raw = sl.datasets.load("choshen2024_colpret", table="datablations_contour_losses")
+    assert np.allclose(contour.data["unique_tokens"].to_numpy(), (raw["token_num"] / raw["epochs"]).to_numpy())
+    assert contour.data["unique_tokens"].iloc[:2].tolist() == [4e9, 4e9]
     over = sl.datasets.load_runs("choshen2024_colpret", "overtrain__overtrain_downstreams")
     assert over.data["run"].is_unique and set(over.data["group"]) == {"c4_original", "rpj", "rw_original"}
 

@@ -257,6 +257,11 @@ def _apply_mapping(df: pd.DataFrame, t: Table) -> tuple[pd.DataFrame, dict[str, 
             mapping[canon] = col
         elif canon in EXTRA_COLUMNS:
             frame[canon] = frame[col]
+    for canon, (numerator, denominator) in (t.ratios or {}).items():
+        frame[canon] = pd.to_numeric(frame[numerator], errors="coerce") / pd.to_numeric(frame[denominator],
+                                                                                         errors="coerce")
+        if canon in RUN_COLUMNS:
+            mapping[canon] = canon
     return frame, mapping
 
 

@@ -63,6 +63,9 @@ class Table:
     derived_from: str | None = None
     header_rows: int = 1
     url: str | None = None
+    #: canonical names computed as one source column divided by another, e.g. unique tokens
+    #: = tokens seen / epochs where the file has no such column
+    ratios: dict[str, tuple[str, str]] | None = field(default=None, hash=False)
 
     @property
     def format(self) -> str:
@@ -256,11 +259,12 @@ _CHOSHEN = Dataset(
         Table("datablations_contour_losses", "datablations_contour_losses.csv",
               "1241bdf3732b4f65d455c796951dce7b18b898d64709f86013914573035f8a5b", 41569, 229,
               "Muennighoff et al. 2023 final losses behind the data-constrained contours: num_params N [parameters, "
-              "7.1M-8.7B], token_num D [tokens], flops [FLOP = 6ND], openLM_loss [nats/token], tokens_per_epoch "
-              "U_D = 1.5e9 unique tokens (as unique_tokens)",
+              "7.1M-8.7B], token_num D [tokens], flops [FLOP = 6ND], openLM_loss [nats/token], epochs; unique "
+              "tokens U_D = token_num / epochs (as unique_tokens; the file's tokens_per_epoch is a constant "
+              "1.5e9 that does not match its rows)",
               "aggregated_eval/datablations_contour_losses.csv",
-              columns={"params": "num_params", "tokens": "token_num", "flops": "flops", "loss": "openLM_loss",
-                       "unique_tokens": "tokens_per_epoch"},
+              columns={"params": "num_params", "tokens": "token_num", "flops": "flops", "loss": "openLM_loss"},
+              ratios={"unique_tokens": ("token_num", "epochs")},
               params_convention="as given by the source (the README does not say whether embeddings count)"),
         Table("overtrain__overtrain_downstreams", "overtrain__overtrain_downstreams.csv",
               "689a4027953463771916b443713ed793e7af3623eafb52bc8c9bc0f5f0d8029d", 147561, 104,
