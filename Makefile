@@ -41,6 +41,7 @@ browser:
 bench: install
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_trainer.py
+	$(PY) benchmarks/bench_cli.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

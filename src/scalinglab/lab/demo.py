@@ -180,7 +180,7 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "runs.db"
     rows = run_sweep(demo_sweep(seed, budgets, per_budget), store, corpus=DEMO_CORPUS, sweep_name="demo",
-                     workers=workers, progress=progress)  # type: ignore[arg-type]  # "lines" passes to live()
+                     workers=workers, progress=progress)
     runs = load_runs(store)  # params: non-embedding, the N of the store's 6ND FLOPs
     non_embedding = dict(zip(runs.data["run"].astype(str), runs.data["params"], strict=True))
     for row in rows:

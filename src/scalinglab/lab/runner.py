@@ -153,7 +153,7 @@ def _pool_job(job: _Job) -> str:
 
 def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: str = "shakespeare",
               sweep_name: str = "sweep", workers: int | None = None, device: str = "cpu",
-              progress: bool = False, checkpoint_dir: str | os.PathLike[str] | None = None,
+              progress: bool | str = False, checkpoint_dir: str | os.PathLike[str] | None = None,
               backend: str = "local", tokenizer: str = "bytes", address: str | None = None) -> list[dict[str, Any]]:
     """Train the unfinished runs of ``runs`` (module docstring) and return one row per planned run,
     in order: {id, status, params, tokens, flops, final_val_loss} (:data:`RUN_KEYS`).
@@ -165,7 +165,8 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     cluster, or None for a local Ray started (and stopped) for this sweep; when Ray is already
     initialised in this process, that Ray is used as it is and left running.
     ``progress``: show a rich progress bar of the sweep and of each running run on stderr
-    (:mod:`scalinglab.lab.progress`).
+    (:mod:`scalinglab.lab.progress`); ``"lines"``: one plain line per finished run instead (off a
+    terminal: CI logs, pipes).
     Without torch (the ``lab`` extra) it raises a one-line ScalingLabError saying how to install it;
     importing this module, :func:`planned_row`, :func:`store_rows` and :func:`config_from_dict` need no torch.
     Bad input (no runs, a corpus that cannot be loaded or does not fit a model's vocabulary, an
@@ -223,7 +224,7 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
                 ray_backend.execute(jobs, st, data, workers, bar)
             else:
                 n = min(os.cpu_count() or 1, len(jobs)) if workers is None else min(workers, max(1, len(jobs)))
-                _execute(jobs, max(1, n), st, bar, poll=progress)
+                _execute(jobs, max(1, n), st, bar, poll=progress is True)  # "lines" needs no polling
         return store_rows(st, ids)
 
 
