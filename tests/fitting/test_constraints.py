@@ -235,3 +235,18 @@ def test_calibration_refits_keep_the_constraints(monkeypatch):
     cal = sl.analysis.calibrate(res, runs)
     assert len(calls) >= 2 and all(c == ({"E": 1.69}, [["alpha", "beta"]]) for c in calls)
     assert cal.fixed == {"E": 1.69} and cal.calibration is not None
+
+
+def test_prediction_intervals_count_only_the_fitted_parameters():
+    """A fixed parameter is not estimated, so the run-to-run noise keeps its degree of freedom: with E
+    fixed, sigma = 1.4826 MAD(r) sqrt(n / (n - 4)), not sqrt(n / (n - 5))."""
+    import scalinglab as sl
+    from scalinglab.fitting.predictive import residual_scale
+
+    runs = sl.simulate_isoflop(budgets=(1e18, 1e19, 1e20), per_budget=4, noise=0.01, seed=2)
+    fit = sl.fit(runs, "chinchilla", fixed={"E": 1.69}, refine=8)
+    assert fit.n_free == 4 and sl.fit(runs, "chinchilla", tied=[("alpha", "beta")], refine=8).n_free == 4
+    sigma4, _ = residual_scale(fit.residuals, 4)
+    sigma5, _ = residual_scale(fit.residuals, 5)
+    got = sl.analysis.prediction_interval(fit, params=1e9, tokens=2e10)
+    assert got.sigma == pytest.approx(sigma4) and sigma4 < sigma5

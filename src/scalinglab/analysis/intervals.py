@@ -184,12 +184,12 @@ def prediction_interval(result: FitResult, level: float = 0.95, *, noise: str = 
     family = result.family
     point, centres = log_centres(family, result.theta, result.draws, flat)
     has_draws = result.draws is not None and len(result.draws) > 0
-    sigma, dof = residual_scale(result.residuals, family.n_params)
+    sigma, dof = residual_scale(result.residuals, result.n_free)  # p = the parameters actually fitted
     tail = 0.5 * (1.0 - float(level))
     if noise == "t":
         lo, hi = _mixture_quantiles(centres, sigma, dof, (tail, 1.0 - tail))
     else:
-        lo, hi = _resampled_quantiles(centres, result.residuals, family.n_params, (tail, 1.0 - tail))
+        lo, hi = _resampled_quantiles(centres, result.residuals, result.n_free, (tail, 1.0 - tail))
     misfit = None
     if interval == "calibrated":
         lo, hi, misfit, capped = cal.calibrated_log_bounds(result.calibration, point[0], lo, hi, flat, level,

@@ -87,12 +87,14 @@ def log_centres(family, theta: Array, draws: Array | None, flat: dict[str, Array
 
 
 def log_prediction_bounds(family, theta: Array, draws: Array | None, residuals: Array,
-                          flat: dict[str, Array], level: float) -> tuple[Array, Array, Array, float]:
+                          flat: dict[str, Array], level: float,
+                          n_free: int | None = None) -> tuple[Array, Array, Array, float]:
     """(ln point, ln low, ln high, sigma) of the parameter + noise interval at ``level`` (noise
     sigma * t_nu around each bootstrap draw; around the point estimate alone without draws), at the
-    flattened law inputs ``flat``."""
+    flattened law inputs ``flat``. ``n_free``: the parameters the fit estimated (p in n - p; default
+    all of the family's; fewer when some were fixed or tied)."""
     point, centres = log_centres(family, theta, draws, flat)
-    sigma, dof = residual_scale(residuals, family.n_params)
+    sigma, dof = residual_scale(residuals, family.n_params if n_free is None else n_free)
     tail = 0.5 * (1.0 - float(level))
     lo, hi = mixture_quantiles(centres, sigma, dof, (tail, 1.0 - tail))
     return point[0], lo, hi, sigma

@@ -154,13 +154,20 @@ class FitResult(Displayed):
         if self.residuals is None:
             raise ScalingLabError(f"fit of {self.law} carries no residuals: cannot estimate run-to-run noise")
         flat, shape = self.family.flat_inputs(X)
-        _, lo, hi, _ = log_prediction_bounds(self.family, self.theta, self.draws, self.residuals, flat, self.level)
+        _, lo, hi, _ = log_prediction_bounds(self.family, self.theta, self.draws, self.residuals, flat, self.level,
+                                             self.n_free)
         if interval == "calibrated":
             lp = np.log(np.broadcast_to(point, shape)).ravel()
             lo, hi, _, _ = calibrated_log_bounds(self.calibration, lp, lo, hi, flat, self.level,
                                                      f"law {self.law}")
         return Prediction(loss=point, low=np.exp(lo).reshape(shape), high=np.exp(hi).reshape(shape),
                           level=self.level, method=interval)
+
+    @property
+    def n_free(self) -> int:
+        """Parameters the fit estimated: the family's, less the fixed ones and all but one of each tied
+        group (the p of the n - p residual degrees of freedom)."""
+        return self.family.n_params - len(self.fixed) - sum(len(group) - 1 for group in self.tied)
 
     def draw_params(self) -> dict[str, Array]:
         """Natural-scale parameters (and derived quantities) of every bootstrap draw."""
