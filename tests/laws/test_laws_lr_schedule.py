@@ -59,3 +59,4 @@ def test_sl_fit_recovers_the_constants_and_agrees_with_fit_schedule_law():
     natural = np.array([fit.params[k] for k in ("L0", "A", "alpha", "C")])
     assert fit.family.predict_natural(fit.params, forward_area=s1, annealing_area=s2) == pytest.approx(
         float(predict_loss(natural, np.array([s1]), np.array([s2]))[0]), rel=1e-12)
+    assert "data range      none in params, tokens or flops: law lr_schedule reads forward_area" in fit.summary()

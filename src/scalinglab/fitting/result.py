@@ -205,7 +205,11 @@ class FitResult(Displayed):
             lines.append(f"  bootstrap       {self.bootstrap:,} resamples of {self.bootstrap_unit} "
                          f"(seed {self.seed}), {self.bootstrap_converged:,} converged; "
                          f"{100 * self.level:g}% percentile intervals")
-        lines.append(f"  data range      {_range_text(self.data_range)}")
+        if {"params", "tokens", "flops"} & set(self.family.variables):
+            span = _range_text(self.data_range)
+        else:  # e.g. downstream_error (upstream_loss), lr_schedule (learning-rate areas)
+            span = f"none in params, tokens or flops: law {self.law} reads {', '.join(self.family.variables)}"
+        lines.append(f"  data range      {span}")
         lines += constraint_lines(self.fixed, self.tied)
         if self.calibration is not None:
             c = self.calibration
