@@ -55,8 +55,10 @@ from scalinglab.errors import (
 )
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.optimizer import minimize_residuals
+from scalinglab.laws.lr_schedule import ANNEALING, FORWARD, LRSchedule
 
 Array = np.ndarray
+LAW = LRSchedule()  # the formula and its Jacobian; this module adds schedules, areas and intervals
 PARAMS = ("L0", "A", "alpha", "C")
 #: Huber on log residuals with delta 1e-3 (Luo et al. 2025's fitting loss for both laws).
 HUBER = Objective("huber", 1e-3)
@@ -100,21 +102,19 @@ def _design(curves: list[Curve], decay: float, after_warmup: bool):
 
 
 def _residuals(s1: Array, s2: Array, logy: Array):
-    """Log residuals ln(L0 + A S1^-alpha - C S2) - ln y in the internal parameters (L0, ln A, alpha, C)."""
-    ln_s1 = np.log(s1)
+    """Log residuals ln(L0 + A S1^-alpha - C S2) - ln y in the internal parameters (L0, ln A, alpha, C):
+    the registered family's formula and Jacobian (:class:`scalinglab.laws.lr_schedule.LRSchedule`);
+    a start whose predicted loss is not positive gets a large residual (1e3) and no gradient."""
 
     def residuals(theta: Array, starts: Array, rows: slice, jac: bool = False):
-        L0, lnA, alpha, C = (theta[:, k, None] for k in range(4))
-        power = np.exp(lnA - alpha * ln_s1[rows])
-        f = L0 + power - C * s2[rows]
-        ok = f > 0
-        safe = np.where(ok, f, 1.0)
-        r = np.where(ok, np.log(safe) - logy[rows], 1e3)
+        X = {FORWARD: s1[rows], ANNEALING: s2[rows]}
+        out = LAW.log_predict(theta, X, jac)
+        f = out[0] if jac else out
+        ok = np.isfinite(f)
+        r = np.where(ok, f - logy[rows], 1e3)
         if not jac:
             return r
-        J = np.stack([np.ones_like(power), power, -power * ln_s1[rows], -np.broadcast_to(s2[rows], power.shape)],
-                     axis=1) / safe[:, None, :]
-        return r, np.where(ok[:, None, :], J, 0.0)
+        return r, np.where(ok[:, None, :], np.nan_to_num(out[1]), 0.0)
 
     return residuals
 
