@@ -7,6 +7,7 @@ pandas, pyarrow or json exception escapes. Validation of the values is :mod:`sca
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,13 @@ def _json_type(obj: object) -> str:
     names = {"NoneType": "null", "bool": "boolean", "int": "number", "float": "number",
              "str": "string", "list": "array", "dict": "object"}
     return names.get(type(obj).__name__, type(obj).__name__)
+
+
+def table_frame(data: object, name: str) -> pd.DataFrame:
+    """``data`` as a DataFrame: itself, or the table file at that path (:func:`read_table`); anything
+    else is a one-line ScalingLabError naming ``name``."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        return read_table(Path(data), os.fspath(data))
+    raise ScalingLabError(f"{name} must be a DataFrame or the path of a table file, got {type(data).__name__}")

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scalinglab.analysis._metric_data import _frame
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list, column_name, whole_number
+from scalinglab.tables import table_frame
 
 Array = np.ndarray
 
@@ -124,7 +124,7 @@ def capability_pca(table: pd.DataFrame, benchmarks: Sequence[str] | None = None,
     ``benchmarks``: the score columns (default: Ruan et al.'s eight where present); ``n_components``
     (default: 5, the authors' choice, or the number of benchmarks if fewer); ``model_column`` names
     the models (the index of ``scores``)."""
-    table = _frame(table)[0]
+    table = table_frame(table, "table")
     model_column = column_name("model_column", model_column)
     cols = [b for b in RUAN2024_BENCHMARKS if b in table.columns] if benchmarks is None else \
         [column_name("benchmark", b) for b in as_list("benchmarks", benchmarks)]

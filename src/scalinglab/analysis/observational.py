@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from scalinglab.analysis._metric_data import _frame
 from scalinglab.analysis.capabilities import (
     CapabilityPCA,
     FamilyLine,
@@ -38,6 +37,7 @@ from scalinglab.analysis.capabilities import (
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError, as_list, column_name, positive_number, whole_number
 from scalinglab.fitting.optimizer import LEAST_SQUARES, minimize_residuals
+from scalinglab.tables import table_frame
 
 Array = np.ndarray
 
@@ -221,7 +221,7 @@ def observational(table: pd.DataFrame, target: str, *, targets: pd.DataFrame | N
                   flops_column: str | None = None) -> ObservationalResult:
     """Fit an observational scaling law for ``target`` (a column of ``table`` or of ``targets``,
     joined on the model column) and check it on the models above ``cutoff_flops`` (module docstring)."""
-    table = _frame(table)[0]
+    table = table_frame(table, "table")
     target = column_name("target", target)
     reference_family = column_name("reference_family", reference_family)
     model_col = _pick(table, MODEL_COLUMNS, "model column", None)
@@ -229,7 +229,7 @@ def observational(table: pd.DataFrame, target: str, *, targets: pd.DataFrame | N
     if families is not None:
         table = table[table[family_col].isin([str(f) for f in as_list("families", families)])]
     if targets is not None:
-        extra = _frame(targets)[0]
+        extra = table_frame(targets, "targets")
         key = _pick(extra, MODEL_COLUMNS, "model column of the targets table", None)
         if target not in extra.columns:
             raise ScalingLabError(f"target {target!r} is not a column of the targets table; columns: {list(extra.columns)}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting import FitResult, fit
 from scalinglab.laws.downstream_error import error_table
-from scalinglab.tables import read_table
+from scalinglab.tables import table_frame
 
 FIT_ARCHS = ("d=96_l=8_h=4", "d=512_l=8_h=4", "d=576_l=24_h=8", "d=1024_l=24_h=8")
 OVERTRAINED_FIT_RUN = ("d=96_l=8_h=4", 320.0)  # the 0.011B model at M = 320
@@ -90,14 +89,6 @@ ROW_KEYS = ("target", "params", "tokens", "multiplier", "flops", "loss_observed"
             "error_relative_error", "error_relative_error_paper")
 
 
-def _table(source: pd.DataFrame | str | os.PathLike, name: str) -> pd.DataFrame:
-    if isinstance(source, pd.DataFrame):
-        return source
-    if isinstance(source, (str, os.PathLike)):
-        return read_table(Path(source), os.fspath(source))
-    raise ScalingLabError(f"{name} must be a DataFrame or a path to a table, got {type(source).__name__}")
-
-
 def _one(df: pd.DataFrame, mask: Any, what: str) -> pd.Series:
     rows = df[mask]
     if len(rows) != 1:
@@ -136,11 +127,11 @@ def reproduce_gadre2024(losses: pd.DataFrame | str | os.PathLike, downstream: pd
     ``loss``: sl.fit's objective (``huber`` or ``ls``, both on log residuals)."""
     if split not in SPLITS:
         raise ScalingLabError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    runs = _loss_runs(_table(losses, "losses"), train_dataset, val_set)
+    runs = _loss_runs(table_frame(losses, "losses"), train_dataset, val_set)
     train = runs[_fit_mask(runs, "arch", "M")]
     loss_fit = fit(pd.DataFrame({"params": train["params"].astype(float), "tokens": train["train_tokens"].astype(float),
                                  "loss": train["val_loss"].astype(float)}), law="overtrain", loss=loss)
-    down = _table(downstream, "downstream")
+    down = table_frame(downstream, "downstream")
     lcol, ecol = f"loss_{val_set}", f"err_{split}"
     for col in ("model_name", "dataset_name", "tok_mult", lcol, ecol):
         if col not in down.columns:
