@@ -13,6 +13,14 @@ Rows (``--json``, a contract): ``id`` (store id; null in a dry run), ``status`` 
 running, finished, failed), ``params`` (with embeddings), ``tokens`` (training tokens), ``flops``
 (6 N D, N non-embedding), ``final_val_loss`` (nats/token; null until finished).
 
+``sweep --dry-run --gpu NAME`` plans for one accelerator of the catalogue (``scalinglab devices``; a
+``--gpu`` rather than ``--device``, which names where the runs train): per run the training memory per
+GPU (bytes: weights, gradients, AdamW moments, activations at the run's batch and context, bf16 autocast;
+:mod:`scalinglab.lab.gpu_plan`) and the time at the GPU's dense bf16 peak x ``--mfu`` (an ASSUMED 0.40 by
+default), and the total GPU-hours; its ``--json`` rows add ``memory_bytes_per_gpu``, ``est_seconds`` and
+``fits``. A design with a run whose memory exceeds the GPU's is refused (one line naming the run, exit
+code 2), in a dry run and before a sweep trains.
+
 Torch: training needs the ``lab`` extra; without torch ``sweep`` prints one line saying how to install
 it (exit code 2) before reading anything, while ``sweep --dry-run`` (the design, its shapes, tokens and
 FLOPs) and ``runs`` work after a plain ``pip install .`` (the dry run's time estimate, which times a real
@@ -102,6 +110,10 @@ def sweep_cmd(
     schedule: str | None = typer.Option(None, help="Learning-rate schedule of every run, after a linear warmup: "
                                         "cosine (default), constant, linear or wsd."),
     cooldown: float | None = typer.Option(None, help="WSD: fraction of the steps spent decaying (default 0.2)."),
+    gpu: str | None = typer.Option(None, "--gpu", help="Plan for this accelerator (see 'devices'), e.g. h100-sxm: "
+                                   "memory per GPU, time and GPU-hours; refuses runs that do not fit."),
+    mfu: float | None = typer.Option(None, help="Model FLOPs utilization for --gpu's time, a fraction of the dense "
+                                     "bf16 peak (default: an ASSUMED 0.40)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the planned runs; train nothing (needs no torch)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -121,6 +133,8 @@ def sweep_cmd(
                               "spec's run options")
     if cooldown is not None and schedule != "wsd":
         raise ScalingLabError("--cooldown: only --schedule wsd has a cooldown")
+    if mfu is not None and gpu is None:
+        raise ScalingLabError("--mfu: the utilization sets --gpu's time estimate; name the GPU with --gpu")
     if spec is not None:  # the spec's corpus, store and workers unless given on the command line
         sweep_spec = _design_module().load_sweep_spec(spec)
         settings = sweep_spec.settings
@@ -150,9 +164,23 @@ def sweep_cmd(
         if cooldown is not None:
             common["cooldown_fraction"] = cooldown
         runs = _plan(design, budgets, per_budget, params, tokens, common)
+    gpu_table, mfu_used = None, mfu
+    if gpu is not None:  # refuse a design that does not fit before printing or training anything
+        from scalinglab.lab import gpu_plan
+
+        mfu_used = gpu_plan.ASSUMED_MFU if mfu is None else mfu
+        gpu_table = gpu_plan.gpu_dry_run_table(runs, gpu, mfu_used)
+        gpu_plan.check_fits(gpu_table)
     if dry_run:
         if as_json:
-            _emit_json([planned_row(r) for r in runs])
+            rows = [planned_row(r) for r in runs]
+            if gpu_table is not None:
+                extra = gpu_table[["memory_bytes_per_gpu", "est_seconds", "fits"]].to_dict("records")
+                rows = [{**row, **{k: (bool(v) if k == "fits" else float(v)) for k, v in e.items()}}
+                        for row, e in zip(rows, extra)]
+            _emit_json(rows)
+        elif gpu_table is not None:
+            _print_gpu_dry_run(gpu_table, mfu_used, mfu is None)
         else:
             _print_dry_run(runs)
         return
@@ -192,6 +220,24 @@ def _print_dry_run(runs: list[Any]) -> None:
                   f"{r['params_non_embedding']:.3g}", f"{r['tokens']:.3g}", f"{r['flops']:.3g}", str(r["steps"]),
                   f"{r['est_seconds']:.1f}" if timed else "-")
     out.print(t)
+
+
+def _print_gpu_dry_run(df: Any, mfu: float, assumed: bool) -> None:
+    """The dry-run table on one GPU: shape, counts, training memory per GPU and time, and the GPU-hours."""
+    gpu, capacity = df["gpu"].iloc[0], float(df["gpu_memory_bytes"].iloc[0])
+    hours = float(df["est_seconds"].sum()) / 3600.0
+    t = Table(title=f"planned runs (dry run): {len(df)} on {gpu} ({capacity / 1e9:.0f} GB), "
+                    f"MFU {mfu:g}{' (ASSUMED)' if assumed else ''}")
+    for c in ("budget", "shape", "params", "non-emb", "tokens", "FLOPs", "steps", "GB/GPU", "est h"):
+        t.add_column(c, justify="right")
+    for r in df.to_dict("records"):
+        budget = "-" if r["budget"] is None or r["budget"] != r["budget"] else f"{r['budget']:.3g}"
+        t.add_row(budget, f"{r['n_layer']}x{r['d_model']}/{r['n_heads']}", f"{r['params']:.3g}",
+                  f"{r['params_non_embedding']:.3g}", f"{r['tokens']:.3g}", f"{r['flops']:.3g}", str(r["steps"]),
+                  f"{r['memory_bytes_per_gpu'] / 1e9:.2f}", f"{r['est_seconds'] / 3600:.3g}")
+    out.print(t)
+    typer.echo(f"total: {hours:.4g} GPU-hours on {gpu} (one GPU per run; time = executed FLOPs / (dense bf16 peak "
+               f"x MFU {mfu:g}); memory: weights, gradients, AdamW moments and activations under bf16 autocast)")
 
 
 @app.command("runs")

@@ -142,7 +142,9 @@ def training_memory(config: RunConfig) -> TrainingMemory:
 
 def _device(gpu: str | Device) -> Device:
     dev = get_device(gpu)
-    dev.peak("bf16")  # the trainer runs bf16 autocast: a device without a bf16 peak is refused here
+    if "bf16" not in dev.peak_flops_per_s:  # the trainer runs bf16 autocast on a GPU
+        raise ScalingLabError(f"gpu {dev.key} has no bf16 peak in the catalogue (the lab trains in bf16 autocast "
+                              "on a GPU); choose another, see 'scalinglab devices'")
     return dev
 
 

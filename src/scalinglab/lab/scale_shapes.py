@@ -33,8 +33,9 @@ The rules, each from a primary source:
 * Among the shapes obeying these rules whose N is within ``tolerance`` (default 3%) of the target, the
   aspect ratio nearest ``aspect_ratio`` in log wins (default 64, GPT-3 Small's 768/12 and Chinchilla's
   44M 512/8; its 74M-306M rows lie at 40-64); ties go to the smaller count error. With no shape that
-  close the nearest count wins: this happens only for targets between 1e7 and 2.1e7, where widths step
-  by 64 and a few targets end up to 4.7% off (tested: within 5% above 1e7 to 1e9, within 3% from 2.1e7).
+  close the nearest count wins (more than 10% off is an error): this happens only for targets between
+  1e7 and 2.1e7, where widths step by 64 and a few targets end up to 4.7% off (tested: within 5% above
+  1e7 to 1e9, within 3% from 2.1e7).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ MIN_SCALE_ASPECT = 20.0
 MAX_SCALE_ASPECT = 200.0
 #: Widths above this use 128-wide heads (Hoffmann et al. 2022 Table A9).
 WIDE_HEAD_FROM = 1024
+#: A target no allowed shape comes within this relative count error of is refused.
+MAX_COUNT_ERROR = 0.10
 MAX_LAYERS = 256
 
 
@@ -112,10 +115,6 @@ def scale_shape_for_params(target_non_embedding_params: float, *, vocab_size: in
     tolerance = finite_number("tolerance", tolerance, low=0.0)
     shapes = [_scale_shape(n_layer, width, vocab_size, seq_len)
               for n_layer in range(1, MAX_LAYERS + 1) for width in _widths(n_layer, target)]
-    if not shapes:
-        raise ScalingLabError(f"target_non_embedding_params={target:g}: no shape obeys the scale rule's "
-                              f"aspect ratio {MIN_SCALE_ASPECT:g}-{MAX_SCALE_ASPECT:g} and head dimensions "
-                              f"(it is meant for targets above {SCALE_MIN_PARAMS:g} parameters)")
 
     def error(a: Architecture) -> float:
         return abs(a.params_non_embedding() / target - 1.0)
@@ -124,7 +123,12 @@ def scale_shape_for_params(target_non_embedding_params: float, *, vocab_size: in
     if close:
         best = min(close, key=lambda a: (abs(math.log(a.d_model / (a.n_layer * aspect))), error(a)))
     else:
-        best = min(shapes, key=error)
+        best = min(shapes, key=error, default=None)
+    if best is None or error(best) > MAX_COUNT_ERROR:
+        raise ScalingLabError(f"target_non_embedding_params={target:g}: no shape obeys the scale rule (aspect ratio "
+                              f"{MIN_SCALE_ASPECT:g}-{MAX_SCALE_ASPECT:g}, head dimensions 64/128, depth >= log3 "
+                              f"d_model) within {MAX_COUNT_ERROR:.0%} of it; the rule is meant for targets above "
+                              f"{SCALE_MIN_PARAMS:g} parameters")
     n = best.params_non_embedding()
     note = (f"lab scale shape rule (aspect {aspect:g}, within {MIN_SCALE_ASPECT:g}-{MAX_SCALE_ASPECT:g}; head dim "
             f"{best.head_dim}; d_ff 4 d_model): target N={target:.4g}, achieved N={n:,} non-embedding parameters "
