@@ -112,6 +112,20 @@ def test_dry_run_plans_without_torch(no_extras, tmp_path, monkeypatch, capsys) -
     assert not db.exists()  # nothing written
 
 
+def test_gpu_dry_run_without_torch(no_extras, tmp_path, monkeypatch, capsys) -> None:
+    """Scale-aware shapes, memory per GPU, GPU time and the fit check are arithmetic: no torch needed."""
+    args = ["sweep", "--budgets", "1e19", "--per-budget", "3", "--seq-len", "1024", "--batch-size", "16",
+            "--corpus", CORPUS, "--dry-run", "--gpu", "h100", "--json"]
+    done = scalinglab(no_extras, *args)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["fits"] for r in rows] == [True] * 3 and all(r["memory_bytes_per_gpu"] > 0 for r in rows)
+    code, with_torch, err = run_cli(args, monkeypatch, capsys)
+    assert code == 0 and json.loads(with_torch) == rows, err  # the same plan and estimates with torch
+    done = scalinglab(no_extras, *args[:-3], "--gpu", "a100-40gb", "--batch-size", "256")
+    one_line_error(done, "GB per GPU", "40 GB of a100-40gb")
+
+
 def test_spec_file_dry_run_without_torch(no_extras, tmp_path) -> None:
     spec = tmp_path / "sweep.toml"
     spec.write_text(f'[sweep]\ndesign = "isoflop"\nbudgets = [3e10, 1e11]\nper_budget = 3\ncorpus = "{CORPUS}"\n'
