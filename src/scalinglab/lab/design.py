@@ -14,8 +14,7 @@ times are seconds.
   ``aspect_ratio`` wins; default 64, the ratio of the small Chinchilla models (Hoffmann et al. 2022
   Table A9: 44M = 512/8, 57M = 576/9, 74M = 640/10); Kaplan et al. 2020 sec. 3.1 find the loss nearly
   flat for aspect ratios 20 to 200. Only when no such shape is close enough (tiny models, whose widths
-  step by 16) is d_ff tuned within 2-8 d_model. Targets above 1e7 parameters (GPU scale) get the
-  scale-aware rule of :mod:`scalinglab.lab.scale_shapes` instead (heads of 64/128, aspect 20-200).
+  step by 16) is d_ff tuned within 2-8 d_model. Targets above 1e7 (GPU scale): :mod:`scalinglab.lab.scale_shapes`.
 * IsoFLOP (:func:`isoflop_design`, Hoffmann et al. 2022 approach 2): at each budget C, ``per_budget``
   sizes log-spaced from N*/span to N* x span around the centre's compute-optimal N* (a law via
   :func:`scalinglab.plan.allocation.optimal_allocation`, e.g. ``"hoffmann2022"``, whose N* counts all
@@ -129,13 +128,13 @@ def shape_for_params(target_non_embedding_params: float, *, vocab_size: int = 25
     2 to 8 d_model) to hit the target; if none, the nearest count. Widths step by 16 at small sizes,
     so d_ff tuning is what keeps models of 1e4 to 1e6 parameters within a few % (Hoffmann et al. 2022
     Table A9 keep 4 d; Kaplan et al. 2020 fig. 5 find d_ff / d_model 1 to 4 nearly equivalent). The
-    achieved count is ``arch.params_non_embedding()`` (also written into ``arch.source``). Targets above
-    :data:`~scalinglab.lab.scale_shapes.SCALE_MIN_PARAMS` (1e7): :func:`scale_shape_for_params`."""
+    achieved count is ``arch.params_non_embedding()`` (also written into ``arch.source``). Above 1e7:
+    :func:`~scalinglab.lab.scale_shapes.scale_shape_for_params`."""
     target = _number(target_non_embedding_params, "target_non_embedding_params")
     vocab_size, seq_len = _count(vocab_size, "vocab_size"), _count(seq_len, "seq_len")
     aspect = _number(aspect_ratio, "aspect_ratio")
     tolerance = _number(tolerance, "tolerance", strict=False)
-    if target > SCALE_MIN_PARAMS:
+    if target > SCALE_MIN_PARAMS:  # GPU scale: the scale-aware rule (module docstring)
         return scale_shape_for_params(target, vocab_size=vocab_size, seq_len=seq_len, aspect_ratio=aspect,
                                       tolerance=tolerance)
     smallest = _shape(1, MIN_D_MODEL, vocab_size, seq_len).params_non_embedding()

@@ -63,7 +63,7 @@ from scalinglab.lab.spec import PlannedRun
 from scalinglab.plan.hardware import Device, get_device
 
 __all__ = ["ASSUMED_MFU", "GPU_COLUMNS", "TrainingMemory", "check_fits", "gpu_dry_run_table", "gpu_hours",
-           "training_memory"]
+           "head_bytes_per_token", "layer_bytes_per_token", "training_memory"]
 
 #: ASSUMED model FLOPs utilization for the time estimate (module docstring).
 ASSUMED_MFU = 0.40
