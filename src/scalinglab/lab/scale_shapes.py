@@ -4,6 +4,7 @@
 ``d_ff`` for a target non-embedding count N. :func:`scalinglab.lab.design.shape_for_params` uses it for
 every target above :data:`SCALE_MIN_PARAMS` = 1e7 parameters; targets up to 1e7 keep the tiny CPU rule
 of :mod:`scalinglab.lab.design` unchanged (its shapes, and the sweeps designed with them, stay as they were).
+Tested from 1e7 to 1e9; larger targets get shapes by the same rules.
 
 The count is the project's own, :meth:`Architecture.params_non_embedding` (Kaplan et al. 2020's N, no
 token embedding, no untied output matrix): for the lab's pre-norm, rotary, LayerNorm, tied, bias-free
@@ -46,14 +47,11 @@ from dataclasses import replace
 from scalinglab.errors import ScalingLabError, finite_number, positive_count
 from scalinglab.plan.architecture import Architecture
 
-__all__ = ["MAX_SCALE_ASPECT", "MIN_SCALE_ASPECT", "SCALE_MAX_PARAMS", "SCALE_MIN_PARAMS", "min_depth",
-           "scale_head_dim", "scale_shape_for_params"]
+__all__ = ["MAX_SCALE_ASPECT", "MIN_SCALE_ASPECT", "SCALE_MIN_PARAMS", "min_depth", "scale_head_dim",
+           "scale_shape_for_params"]
 
 #: Targets above this many non-embedding parameters get the scale-aware rule (the tiny CPU rule up to it).
 SCALE_MIN_PARAMS = 1e7
-#: The largest target the rule is documented and tested for (1e9 non-embedding parameters); larger
-#: targets still get a shape, with the same rules.
-SCALE_MAX_PARAMS = 1e9
 #: Aspect-ratio band d_model / n_layer (Kaplan et al. 2020 sec. 3.1, Fig. 5).
 MIN_SCALE_ASPECT = 20.0
 MAX_SCALE_ASPECT = 200.0
