@@ -9,12 +9,15 @@ Names (:func:`load_corpus`):
   ``Title``, trailing spaces dropped); plays are joined in sorted path order.
 * ``"markov"`` or ``"markov:order=2,vocab=64,branching=4,zipf=1.1,seed=0,tokens=1000000"``: the
   synthetic source of :mod:`scalinglab.lab.markov`, whose exact entropy rate is recorded.
-* A path: a UTF-8 text file, or a folder whose ``.txt`` / ``.md`` files (recursively, sorted by
-  relative path) are joined with a blank line (``"\\n\\n"``) between them.
+* A path: a local dataset, streamed record by record into a token cache, never read whole
+  (:mod:`scalinglab.lab.stream_corpus`): JSONL, Parquet, plain text (one record per line), a
+  Hugging Face ``save_to_disk`` folder, or a folder of one of these (:mod:`scalinglab.lab.text_sources`);
+  its validation split is the held-out records, ``text_field`` names the records' text and
+  ``max_tokens`` caps the tokens read.
 
-Split: the last ``val_fraction`` of the text's characters is the validation split, the rest the
-training split (one boundary, so no training window overlaps validation text); both tokenizers
-see the same two texts, so bits per byte are comparable across tokenizers.
+Split of the built-in Shakespeare: the last ``val_fraction`` of the text's characters is the
+validation split, the rest the training split (one boundary, so no training window overlaps
+validation text); every tokenizer sees the same two texts, so bits per byte compare across tokenizers.
 
 Tokenizers:
 
@@ -24,6 +27,8 @@ Tokenizers:
   ``$SCALINGLAB_CACHE`` or ``~/.cache/scalinglab``, keyed by the SHA-256 of the training text and
   the vocabulary size. ``bytes_per_token`` = UTF-8 bytes of the validation text / its token count,
   so that bpb = (validation nats/token) / ln 2 / bytes_per_token is exact for the validation split.
+* a path to a ``tokenizer.json`` (:func:`scalinglab.lab.tokenizer_io.file_tokenizer`): its vocabulary,
+  no special tokens added, ``bytes_per_token`` measured as for ``"bpe"``.
 
 Token ids are int64 arrays (what ``torch.nn.Embedding`` takes without a copy).
 """
@@ -43,35 +48,74 @@ from scalinglab.atomic import atomic_write_text
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.markov import markov_token_data, parse_markov_spec
+from scalinglab.lab.stream_corpus import DEFAULT_BPE_VOCAB, dataset_vocab_size, load_text_dataset
+from scalinglab.lab.tokenizer_io import (
+    TOKENIZERS,
+    TextTokenizer,
+    cache_dir,
+    file_tokenizer,
+    is_tokenizer_path,
+    new_byte_bpe,
+    tokenizers_module,
+    wrap_tokenizer,
+)
 
 __all__ = [
-    "CORPORA", "DEFAULT_BPE_VOCAB", "TEXT_SUFFIXES", "TOKENIZERS", "bpe_encode", "bpe_tokenizer", "cache_dir", "load_corpus",
-    "read_text_path", "shakespeare_installed", "shakespeare_text", "split_text",
+    "CORPORA", "DEFAULT_BPE_VOCAB", "TEXT_SUFFIXES", "TOKENIZERS", "bpe_encode", "bpe_tokenizer", "cache_dir", "corpus_vocab_size",
+    "load_corpus", "read_text_path", "shakespeare_installed", "shakespeare_text", "split_text",
 ]
 
 CORPORA = ("shakespeare", "markov")
-TOKENIZERS = ("bytes", "bpe")
 TEXT_SUFFIXES = (".txt", ".md")
-DEFAULT_BPE_VOCAB = 1024
 _SEPARATOR = "\n\n"
 
 
 def load_corpus(name_or_path: str = "shakespeare", tokenizer: str = "bytes", vocab_size: int | None = None,
-                val_fraction: float = 0.05, seed: int = 0) -> TokenData:
+                val_fraction: float = 0.05, seed: int = 0, *, text_field: str | None = None,
+                max_tokens: int | None = None) -> TokenData:
     """The corpus ``name_or_path`` (module docstring) as train/validation token ids.
 
-    ``vocab_size`` is the BPE vocabulary (tokenizer ``"bpe"``) or the Markov vocabulary (when the
-    spec has no ``vocab=``); byte-level tokens always have 256. ``seed`` seeds the Markov chain and
-    its sample (when the spec has no ``seed=``); text corpora and their split are deterministic.
+    ``tokenizer``: "bytes", "bpe" or the path of a ``tokenizer.json``. ``vocab_size`` is the BPE
+    vocabulary (tokenizer ``"bpe"``) or the Markov vocabulary (when the spec has no ``vocab=``);
+    byte-level tokens always have 256. ``seed`` seeds the Markov chain and its sample (when the spec
+    has no ``seed=``); text corpora and their split are deterministic. ``text_field`` (default
+    "text") and ``max_tokens`` (a cap on training + validation tokens) apply to a dataset path.
     """
+    name = _check_options(name_or_path, tokenizer, val_fraction)
+    if name in ("shakespeare", "markov") or name.startswith("markov:"):
+        if text_field is not None or max_tokens is not None:
+            raise ScalingLabError(f"corpus {name}: text_field and max_tokens apply to a dataset path, not a built-in corpus")
+        if name != "shakespeare":
+            return _markov(name, tokenizer, vocab_size, val_fraction, seed)
+        return _shakespeare(tokenizer, vocab_size, val_fraction)
+    return load_text_dataset(name, tokenizer, text_field=text_field, max_tokens=max_tokens,
+                             val_fraction=val_fraction, vocab_size=vocab_size)
+
+
+def corpus_vocab_size(name_or_path: str = "shakespeare", tokenizer: str = "bytes", *, text_field: str | None = None,
+                      max_tokens: int | None = None, val_fraction: float = 0.05) -> int:
+    """The vocabulary size of :func:`load_corpus`'s corpus (what a sweep design needs), without
+    tokenising a dataset path (its first records are read to check it)."""
+    name = _check_options(name_or_path, tokenizer, val_fraction)
+    if name in ("shakespeare", "markov") or name.startswith("markov:"):
+        return load_corpus(name, tokenizer, val_fraction=val_fraction, text_field=text_field,
+                           max_tokens=max_tokens).vocab_size
+    return dataset_vocab_size(name, tokenizer, text_field=text_field, max_tokens=max_tokens, val_fraction=val_fraction)
+
+
+def _check_options(name_or_path: str, tokenizer: str, val_fraction: float) -> str:
     name = str(name_or_path)
     if not 0.0 < val_fraction < 1.0:
         raise ScalingLabError(f"corpus {name}: val_fraction must be between 0 and 1, got {val_fraction!r}")
-    if tokenizer not in TOKENIZERS:
-        raise ScalingLabError(f"corpus {name}: unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZERS)}")
-    if name == "markov" or name.startswith("markov:"):
-        return _markov(name, tokenizer, vocab_size, val_fraction, seed)
-    text = shakespeare_text() if name == "shakespeare" else read_text_path(name)
+    if tokenizer not in TOKENIZERS and not is_tokenizer_path(str(tokenizer)):
+        raise ScalingLabError(f"corpus {name}: unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZERS)} "
+                              f"or the path of a tokenizer.json")
+    return name
+
+
+def _shakespeare(tokenizer: str, vocab_size: int | None, val_fraction: float) -> TokenData:
+    name = "shakespeare"
+    text = shakespeare_text()
     train_text, val_text = split_text(text, val_fraction, name=name)
     if tokenizer == "bytes":
         if vocab_size not in (None, 256):
@@ -79,7 +123,13 @@ def load_corpus(name_or_path: str = "shakespeare", tokenizer: str = "bytes", voc
                                   f"vocab_size={vocab_size} needs tokenizer 'bpe'")
         return TokenData(train=_bytes(train_text), val=_bytes(val_text), vocab_size=256, bytes_per_token=1.0,
                          name=name, notes=[f"{len(text.encode()):,} bytes of UTF-8 text; byte-level tokens"])
-    return _bpe_data(name, train_text, val_text, vocab_size)
+    if tokenizer == "bpe":
+        tok = wrap_tokenizer(bpe_tokenizer(train_text, DEFAULT_BPE_VOCAB if vocab_size is None else vocab_size), "bpe")
+    elif vocab_size is not None:
+        raise ScalingLabError(f"tokenizer {tokenizer}: the vocabulary comes from the file; leave vocab_size unset")
+    else:
+        tok = file_tokenizer(tokenizer)
+    return _encoded_data(name, train_text, val_text, tok)
 
 
 def _markov(name: str, tokenizer: str, vocab_size: int | None, val_fraction: float, seed: int) -> TokenData:
@@ -177,26 +227,11 @@ def shakespeare_text() -> str:
 
 # --- byte-level BPE -------------------------------------------------------------------------------
 
-def cache_dir() -> Path:
-    """$SCALINGLAB_CACHE, else ~/.cache/scalinglab (created on first use)."""
-    return Path(os.environ.get("SCALINGLAB_CACHE") or Path.home() / ".cache" / "scalinglab").expanduser()
-
-
-def _tokenizers() -> Any:
-    try:
-        import tokenizers
-    except ImportError:
-        raise ScalingLabError("tokenizer 'bpe' needs the 'tokenizers' package: pip install 'scalinglab[lab]' "
-                              "(or pip install tokenizers)") from None
-    return tokenizers
-
-
 def bpe_tokenizer(text: str, vocab_size: int = DEFAULT_BPE_VOCAB) -> Any:
     """A byte-level BPE ``tokenizers.Tokenizer`` with ``vocab_size`` tokens trained on ``text``,
     loaded from the cache when it was trained before (file ``bpe-<sha256[:16]>-v<vocab>.json``)."""
-    tk = _tokenizers()
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or not 257 <= vocab_size <= 1 << 20:
-        raise ScalingLabError(f"tokenizer bpe: vocab_size must be an integer from 257 to {1 << 20}, got {vocab_size!r}")
+    tk = tokenizers_module()
+    tokenizer, trainer = new_byte_bpe(vocab_size)  # checks vocab_size
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     path = cache_dir() / f"bpe-{digest}-v{int(vocab_size)}.json"
     if path.is_file():
@@ -204,11 +239,6 @@ def bpe_tokenizer(text: str, vocab_size: int = DEFAULT_BPE_VOCAB) -> Any:
             return tk.Tokenizer.from_file(str(path))
         except Exception:  # a damaged cache file: train again and overwrite it
             pass
-    tokenizer = tk.Tokenizer(tk.models.BPE())
-    tokenizer.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = tk.decoders.ByteLevel()
-    trainer = tk.trainers.BpeTrainer(vocab_size=int(vocab_size), show_progress=False, special_tokens=[],
-                                     initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet())
     tokenizer.train_from_iterator(_chunks(text), trainer=trainer)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -240,10 +270,10 @@ def bpe_encode(tokenizer: Any, text: str) -> np.ndarray:
     return np.fromiter((i for e in encoded for i in e.ids), dtype=np.int64)
 
 
-def _bpe_data(name: str, train_text: str, val_text: str, vocab_size: int | None) -> TokenData:
-    tokenizer = bpe_tokenizer(train_text, DEFAULT_BPE_VOCAB if vocab_size is None else vocab_size)
-    train, val = bpe_encode(tokenizer, train_text), bpe_encode(tokenizer, val_text)
+def _encoded_data(name: str, train_text: str, val_text: str, tok: TextTokenizer) -> TokenData:
+    train, val = (np.concatenate(tok.encode_batch(_chunks(t)) or [np.zeros(0, np.int64)]) for t in (train_text, val_text))
     bytes_per_token = len(val_text.encode("utf-8")) / max(1, val.size)
-    return TokenData(train=train, val=val, vocab_size=tokenizer.get_vocab_size(), bytes_per_token=bytes_per_token,
-                     name=name, notes=[f"byte-level BPE, {tokenizer.get_vocab_size()} tokens, "
+    kind = "byte-level BPE" if tok.name == "bpe" else f"tokenizer {tok.name}"
+    return TokenData(train=train, val=val, vocab_size=tok.vocab_size, bytes_per_token=bytes_per_token,
+                     name=name, notes=[f"{kind}, {tok.vocab_size} tokens, "
                                        f"{bytes_per_token:.3f} bytes/token on the validation text"])

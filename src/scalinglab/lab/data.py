@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,9 @@ class TokenData:
     name: str = ""
     notes: list[str] = field(default_factory=list)
     entropy_rate_nats: float | None = None  # exact entropy rate per token, when the source is synthetic
+    #: what a dataset read from disk records about itself (format, held-out rule, records and tokens per
+    #: split, validation bytes; :mod:`scalinglab.lab.stream_corpus`); empty for the built-in corpora
+    info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for what, arr in (("train", self.train), ("val", self.val)):
