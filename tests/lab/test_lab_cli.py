@@ -12,7 +12,7 @@ import pandas as pd
 from conftest import run_cli
 from scalinglab.stores.run_store import RunStore
 
-KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss"]
+KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss", "final_val_bpb"]
 CORPUS = "markov:order=1,vocab=16,branching=2,tokens=20000"
 GRID = ["sweep", "--design", "grid", "--params", "3.2e3,6e3", "--tokens", "4096", "--seq-len", "16",
         "--batch-size", "8", "--corpus", CORPUS, "--workers", "1"]

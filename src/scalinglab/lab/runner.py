@@ -82,7 +82,7 @@ __all__ = ["BACKENDS", "RUN_KEYS", "RunEvent", "config_from_dict", "planned_row"
 
 BACKENDS = ("local", "ray")
 #: Keys of one run row (the ``--json`` contract of ``scalinglab sweep`` and ``scalinglab runs``).
-RUN_KEYS = ("id", "status", "params", "tokens", "flops", "final_val_loss")
+RUN_KEYS = ("id", "status", "params", "tokens", "flops", "final_val_loss", "final_val_bpb")
 
 
 # ---- rows -----------------------------------------------------------------------------------------
@@ -104,20 +104,21 @@ def planned_row(planned: PlannedRun) -> dict[str, Any]:
     """The row of a run not yet in a store (a dry run): id null, status "planned"."""
     params, tokens, flops = _numbers(planned.config)
     return {"id": None, "status": "planned", "params": params, "tokens": tokens, "flops": flops,
-            "final_val_loss": None}
+            "final_val_loss": None, "final_val_bpb": None}
 
 
 def store_rows(store: RunStore, ids: list[int] | None = None) -> list[dict[str, Any]]:
     """Rows (:data:`RUN_KEYS`) of the store's runs (all, or ``ids`` in that order). Unfinished runs
-    show the params/tokens/FLOPs their config plans and ``final_val_loss`` null."""
+    show the params/tokens/FLOPs their config plans and ``final_val_loss`` null; ``final_val_bpb``
+    (bits per byte of the validation text) is null where the store has none (an imported run)."""
     df = store.runs_frame()
     by_id: dict[int, dict[str, Any]] = {}
     for rec in df.to_dict("records"):
         row = {"id": int(rec["id"]), "status": rec["status"], "params": None, "tokens": None, "flops": None,
-               "final_val_loss": None}
+               "final_val_loss": None, "final_val_bpb": None}
         if rec["status"] == "finished":
             row.update(params=int(rec["params"]), tokens=int(rec["tokens"]), flops=float(rec["flops"]),
-                       final_val_loss=float(rec["final_val_loss"]))
+                       final_val_loss=float(rec["final_val_loss"]), final_val_bpb=_number(rec.get("final_val_bpb")))
         else:
             try:
                 params, tokens, flops = _numbers(config_from_dict(json.loads(rec["config"])))
@@ -154,11 +155,15 @@ def _pool_job(job: _Job) -> str:
 def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: str = "shakespeare",
               sweep_name: str = "sweep", workers: int | None = None, device: str = "cpu",
               progress: bool | str = False, checkpoint_dir: str | os.PathLike[str] | None = None,
-              backend: str = "local", tokenizer: str = "bytes", address: str | None = None) -> list[dict[str, Any]]:
+              backend: str = "local", tokenizer: str = "bytes", address: str | None = None,
+              text_field: str | None = None, max_tokens: int | None = None) -> list[dict[str, Any]]:
     """Train the unfinished runs of ``runs`` (module docstring) and return one row per planned run,
-    in order: {id, status, params, tokens, flops, final_val_loss} (:data:`RUN_KEYS`).
+    in order: {id, status, params, tokens, flops, final_val_loss, final_val_bpb} (:data:`RUN_KEYS`).
 
-    ``tokenizer``: "bytes" or "bpe" (:func:`~scalinglab.lab.corpus.load_corpus`).
+    ``tokenizer``: "bytes", "bpe" or a tokenizer.json path; ``text_field`` and ``max_tokens``: of a
+    dataset path (:func:`~scalinglab.lab.corpus.load_corpus`). A dataset's own record
+    (``TokenData.info``: format, held-out rule, records and tokens per split) is stored in the sweep's
+    design under ``"data"``, so the store says which records were held out.
     ``workers``: runs trained at once (default ``min(cores, runs to train)``; with Ray: the CPUs of
     the local Ray started for the sweep, or no limit on a cluster); ``device``: "cpu" or "cuda[:i]".
     ``backend``: "local" or "ray" (:mod:`scalinglab.lab.ray_backend`): ``address`` of a running Ray
@@ -188,7 +193,7 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ScalingLabError(f"workers: must be a positive integer, got {workers!r}")
     configs = [dataclasses.replace(r.config, device=device) for r in runs]  # validates device
-    data = _corpus(str(corpus), tokenizer)  # a missing corpus fails here, before the store is touched
+    data = _corpus(str(corpus), tokenizer, text_field, max_tokens)  # a bad corpus fails here, before the store is touched
     for c in configs:
         if data.vocab_size > c.arch.vocab_size:
             raise ScalingLabError(f"corpus {corpus}: vocab_size={data.vocab_size} exceeds architecture "
@@ -199,6 +204,8 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     design: dict[str, Any] = {"corpus": str(corpus), "runs": keys}
     if tokenizer != "bytes":
         design["tokenizer"] = tokenizer
+    if data.info:  # a dataset path: which records were held out, how many tokens each split holds
+        design["data"] = data.info
     check_store(Path(store), os.fspath(store), write=True)  # a store that cannot take the sweep: fail now
     with ExitStack() as stack:
         if backend == "ray":  # connect (or start Ray) before the store is touched
@@ -215,7 +222,8 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
         todo = {r.id for r in st.pending_runs(sweep)}
         tag = _checkpoint_tag(store, sweep, corpus, tokenizer)
         jobs = [_Job(i, c, str(corpus), tokenizer, os.fspath(store),
-                     None if ckdir is None else os.fspath(ckdir.resolve() / f"run-{i}-{tag}.pt"), __version__)
+                     None if ckdir is None else os.fspath(ckdir.resolve() / f"run-{i}-{tag}.pt"), __version__,
+                     text_field, max_tokens)
                 for i, c in zip(ids, configs, strict=True) if i in todo]
         jobs = list({j.run_id: j for j in jobs}.values())  # a run planned twice is trained once
         bar = SweepProgress(len(set(ids)), len(set(ids)) - len(jobs), sum(_numbers(j.config)[2] for j in jobs))

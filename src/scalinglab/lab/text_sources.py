@@ -14,7 +14,7 @@ A *record* is the unit a validation split holds out whole (:mod:`scalinglab.lab.
   (``dataset_dict.json``) is refused with its split names: name the split's folder.
 * Plain text (any other file; ``.txt``/``.md`` inside folders): one record per line, its line end
   kept (the Hugging Face ``text`` loader's default, ``sample_by="line"``); a line longer than
-  :data:`MAX_LINE_CHARS` characters is cut into records of that length, so memory stays bounded.
+  :data:`MAX_LINE_BYTES` bytes is cut into records of at most that length, so memory stays bounded.
 * A folder of JSONL, Parquet or text files (recursive, sorted by relative path; one kind per folder).
 
 Every record keeps its position ``index`` (0, 1, ...; empty records count too), so a held-out rule
@@ -25,6 +25,7 @@ text that is not UTF-8.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import json
@@ -36,10 +37,10 @@ from typing import IO, Any
 
 from scalinglab.errors import ScalingLabError
 
-__all__ = ["BATCH_ROWS", "MAX_LINE_CHARS", "TextSource", "open_source"]
+__all__ = ["BATCH_ROWS", "MAX_LINE_BYTES", "TextSource", "open_source"]
 
 BATCH_ROWS = 1024
-MAX_LINE_CHARS = 1 << 20
+MAX_LINE_BYTES = 1 << 20
 _KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".parquet": "parquet", ".pq": "parquet",
           ".arrow": "arrow", ".txt": "text", ".md": "text"}
 _FIELD_KINDS = ("jsonl", "parquet", "arrow")
@@ -153,31 +154,35 @@ def _json_file(f: Path) -> dict[str, Any]:
 
 
 # ---- readers: each yields the texts of one file ---------------------------------------------------
-def _open_text(f: Path) -> IO[str]:
+def _open_binary(f: Path) -> IO[bytes]:
     try:
         if f.name.lower().endswith(".gz"):
-            return gzip.open(f, "rt", encoding="utf-8")
-        return open(f, encoding="utf-8")  # noqa: SIM115 - closed by the reader's with block
+            return gzip.open(f, "rb")
+        return open(f, "rb")  # noqa: SIM115 - closed by the reader's with block
     except OSError as exc:
         raise ScalingLabError(f"corpus file {f}: cannot be read ({exc.strerror})") from None
 
 
 def _lines(f: Path, limit: int = -1) -> Iterator[tuple[int, str]]:
-    """(line number from 1, line with its end) of a UTF-8 text file, each at most ``limit`` characters."""
-    lineno = 0
+    """(line number from 1, text) of a UTF-8 file: each line with its end, or pieces of at most
+    ``limit`` bytes of a longer one (a character cut by a piece's end goes to the next piece)."""
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
     try:
-        with _open_text(f) as fh:
-            for line in iter(lambda: fh.readline(limit), ""):
-                lineno += 1
-                yield lineno, line
+        with _open_binary(f) as fh:
+            for raw in iter(lambda: fh.readline(limit), b""):
+                text = decoder.decode(raw)
+                if text:
+                    yield line, text
+                line += raw.endswith(b"\n")
+            decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise ScalingLabError(f"corpus file {f}: not UTF-8 text (line {lineno + 1})") from None
+        raise ScalingLabError(f"corpus file {f}: not UTF-8 text (line {line})") from None
     except (OSError, EOFError) as exc:
-        raise ScalingLabError(f"corpus file {f}: cannot be read at line {lineno + 1} ({exc})") from None
+        raise ScalingLabError(f"corpus file {f}: cannot be read at line {line} ({exc})") from None
 
 
 def _text(f: Path, _field: str | None) -> Iterator[str]:
-    for _, line in _lines(f, MAX_LINE_CHARS):
+    for _, line in _lines(f, MAX_LINE_BYTES):
         yield line
 
 

@@ -81,9 +81,9 @@ class TextTokenizer:
     backend: Any = None
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
-        """Token ids of each text (int64 arrays)."""
+        """Token ids of each text (uint8 arrays of the bytes for byte-level tokens, else int64)."""
         if self.backend is None:
-            return [np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.int64) for t in texts]
+            return [np.frombuffer(t.encode("utf-8"), dtype=np.uint8) for t in texts]
         return [np.asarray(e.ids, dtype=np.int64)
                 for e in self.backend.encode_batch(texts, add_special_tokens=False)]
 
