@@ -135,6 +135,19 @@ def test_spec_file_dry_run_without_torch(no_extras, tmp_path) -> None:
     assert "planned runs (dry run): " in done.stdout and done.stderr == ""
 
 
+def test_dataset_dry_run_without_torch_or_tokenizers(no_extras, tmp_path) -> None:
+    """A JSONL dataset plans without the lab extra (byte-level tokens); a tokenizer.json names the package."""
+    f = tmp_path / "d.jsonl"
+    f.write_text("".join(json.dumps({"body": f"record {i} of the dataset"}) + "\n" for i in range(50)))
+    grid = [*GRID[:-2], "--corpus", f, "--text-field", "body", "--dry-run", "--json"]
+    done = scalinglab(no_extras, *grid, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [r["status"] for r in json.loads(done.stdout)] == ["planned", "planned"]
+    (tmp_path / "tokenizer.json").write_text("{}")
+    one_line_error(scalinglab(no_extras, *grid, "--tokenizer", tmp_path / "tokenizer.json", cwd=tmp_path),
+                   "tokenizer.json needs the 'tokenizers' package", "pip install")
+
+
 def test_simulated_demo_without_torch(no_extras, tmp_path) -> None:
     done = scalinglab(no_extras, "demo", "--simulated", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
