@@ -174,6 +174,7 @@ class _Writer:
         self.records = {"train": 0, "val": 0}
         self.val_bytes, self.read, self.full = 0, 0, False
         self.last: tuple[np.ndarray, int] | None = None  # the last training record, written one step late
+        self.pending: dict[str, list[np.ndarray]] = {"train": [], "val": []}  # written once per batch
 
     def add(self, index: int, ids: np.ndarray, n_bytes: int) -> None:
         """Record ``index`` (its ids and UTF-8 bytes) into its split; sets ``full`` at the cap."""
@@ -195,9 +196,16 @@ class _Writer:
             self.last = (ids, n_bytes)
 
     def _write(self, split: str, ids: np.ndarray) -> None:
-        ids.astype(self.dtype).tofile(self.files[split])
+        self.pending[split].append(ids)
         self.tokens[split] += int(ids.size)
         self.records[split] += 1
+
+    def flush(self) -> None:
+        """Append the pending ids to their files (one write per split and batch)."""
+        for split, arrays in self.pending.items():
+            if arrays:
+                np.concatenate(arrays).astype(self.dtype, copy=False).tofile(self.files[split])
+                arrays.clear()
 
     def _flush_last(self) -> None:
         if self.last is not None:
@@ -212,6 +220,7 @@ class _Writer:
             self._write("val", ids)
             self.val_bytes += n_bytes
         self._flush_last()
+        self.flush()
         if self.tokens["train"] == 0:
             raise ScalingLabError(f"corpus {where}: {self.records['val']} record(s) read, all held out for "
                                   f"validation; nothing is left to train on (more records, or a lower val_fraction)")
@@ -231,6 +240,7 @@ def _fill(writer: _Writer, source: TextSource, tok: TextTokenizer) -> bool:
             writer.add(i, ids, len(text.encode("utf-8")))
             if writer.full:
                 return has_text
+        writer.flush()
     return has_text
 
 
