@@ -196,6 +196,9 @@ def test_tokenizer_json_and_bits_per_byte_across_tokenizers(tmp_path) -> None:
         load_corpus(str(f), tokenizer=str(bad))
     with pytest.raises(ScalingLabError, match="missing.json: no such file"):
         load_corpus(str(f), tokenizer=str(tmp_path / "missing.json"))
+    f.write_text(f.read_text() + '{"body": "no text"}\n')  # raised from inside the BPE trainer's reading
+    with pytest.raises(ScalingLabError, match=r"d.jsonl: line 301 has no field 'text'"):
+        load_corpus(str(f), tokenizer="bpe", vocab_size=320)
 
 
 def test_shakespeare_style_in_memory_text_takes_a_tokenizer_json(tmp_path, monkeypatch) -> None:

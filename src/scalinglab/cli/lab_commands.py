@@ -76,7 +76,7 @@ def _plan(design: str, budgets: str | None, per_budget: int, params: str | None,
 
 def _print_rows(rows: list[dict[str, Any]], title: str) -> None:
     t = Table(title=title)
-    for c in ("id", "status", "params", "tokens", "FLOPs", "final val loss \\[nats/token]", "\\[bits/byte]"):
+    for c in ("id", "status", "params", "tokens", "FLOPs", "final val loss \\[nats/token]", "final val bpb \\[bits/byte]"):
         t.add_column(c, justify="right")
 
     def num(v: Any, fmt: str) -> str:
