@@ -280,3 +280,17 @@ def test_memory_is_bounded_by_a_batch_not_the_file(tmp_path) -> None:
             assert cap - len(doc) - 10 < n <= cap
         assert peak < size / 4, (cap, peak, size)
     assert d.info["records_read"] == 20_000 and d.val.size > 0
+
+
+def test_byte_order_mark_and_string_view_columns(tmp_path) -> None:
+    f = tmp_path / "bom.jsonl"
+    f.write_bytes("\ufeff".encode() + b'{"text": "first record"}\n{"text": "second record"}\n')
+    d = load_corpus(str(f))  # the mark is not part of the first record's JSON nor its text
+    assert as_bytes(d.train) + as_bytes(d.val) == b"first record\n\nsecond record\n\n"
+    if hasattr(pa, "string_view"):  # pyarrow >= 16 writes string_view columns
+        docs = texts(60)
+        t = pa.table({"text": pa.array(docs, pa.string_view())})
+        with pa.OSFile(str(tmp_path / "v.arrow"), "wb") as sink, pa.ipc.new_stream(sink, t.schema) as writer:
+            writer.write_table(t)
+        v = load_corpus(str(tmp_path / "v.arrow"))
+        assert as_bytes(v.val) == split_text(docs, "\n\n")[1]

@@ -166,7 +166,7 @@ def _open_binary(f: Path) -> IO[bytes]:
 def _lines(f: Path, limit: int = -1) -> Iterator[tuple[int, str]]:
     """(line number from 1, text) of a UTF-8 file: each line with its end, or pieces of at most
     ``limit`` bytes of a longer one (a character cut by a piece's end goes to the next piece)."""
-    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    decoder, line = codecs.getincrementaldecoder("utf-8-sig")(), 1  # a leading byte-order mark is dropped
     try:
         with _open_binary(f) as fh:
             for raw in iter(lambda: fh.readline(limit), b""):
@@ -211,7 +211,8 @@ def _column_texts(f: Path, column: Any, field: str, first_row: int) -> list[str]
     """The texts of one Arrow column chunk (strings; a null is an error naming its row)."""
     import pyarrow as pa
 
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+    string_view = getattr(pa.types, "is_string_view", lambda _: False)  # pyarrow >= 16
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or string_view(column.type)):
         raise ScalingLabError(f"corpus file {f}: column {field!r} holds {column.type}, not text")
     if column.null_count:
         row = first_row + next(i for i, v in enumerate(column.is_null().to_pylist()) if v)
