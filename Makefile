@@ -42,6 +42,7 @@ bench: install
 	$(PY) benchmarks/bench_fit.py
 	$(PY) benchmarks/bench_trainer.py
 	$(PY) benchmarks/bench_cli.py
+	$(PY) benchmarks/bench_corpus.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
