@@ -4,6 +4,7 @@ byte across tokenizers, bounded memory, and one-line errors. Every file is writt
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import tracemalloc
@@ -93,6 +94,13 @@ def test_jsonl_parquet_and_save_to_disk_give_the_same_tokens(tmp_path) -> None:
     shards.mkdir()
     write_jsonl(shards / "a.jsonl", docs[:100])
     write_jsonl(shards / "b.jsonl", docs[100:])
+    gz = tmp_path / "gz"
+    gz.mkdir()
+    with gzip.open(gz / "b.json.gz", "wt", encoding="utf-8") as fh:  # sorted after a.jsonl
+        fh.write("".join(json.dumps({"text": t}) + "\n" for t in docs[100:]))
+    write_jsonl(gz / "a.jsonl", docs[:100])
+    z = load_corpus(str(gz))
+    np.testing.assert_array_equal(z.val, d.val)
     s = load_corpus(str(shards))  # a folder of shards: one dataset, records numbered across files
     np.testing.assert_array_equal(s.train, d.train)
     np.testing.assert_array_equal(s.val, d.val)
@@ -228,6 +236,8 @@ def test_errors_name_the_file_and_record(tmp_path) -> None:
     fails(r"a.jsonl: line 2, field 'text' is int, not text", j)
     j.write_text('{"text": "ok"}\nnot json\n', encoding="utf-8")
     fails(r"a.jsonl: line 2 is not JSON", j)
+    (tmp_path / "array.json").write_text('[{"text": "a"}, {"text": "b"}]\n', encoding="utf-8")
+    fails(r"array.json: line 1 is a JSON list, not an object", tmp_path / "array.json")
     j.write_text('{"text": ""}\n\n{"text": "   "}\n', encoding="utf-8")
     fails(r"a.jsonl: the text is empty", j)
     j.write_bytes(b'{"text": "ok"}\n{"text": "\xff"}\n')

@@ -3,8 +3,9 @@ Face ``datasets`` folders written by ``save_to_disk``.
 
 A *record* is the unit a validation split holds out whole (:mod:`scalinglab.lab.stream_corpus`):
 
-* JSONL (``.jsonl``, ``.ndjson``, ``.jsonl.gz``): one JSON object per non-blank line, its text in the
-  field ``text_field`` (default ``"text"``); read line by line.
+* JSONL (``.jsonl``, ``.ndjson``, ``.json``, each also ``.gz``): one JSON object per non-blank line,
+  its text in the field ``text_field`` (default ``"text"``); read line by line (a ``.json`` file holding
+  one JSON array is refused at its first line: write it as JSON lines).
 * Parquet (``.parquet``, ``.pq``): one row per record, the string column ``text_field``; read in
   batches of :data:`BATCH_ROWS` rows (``pyarrow.parquet.ParquetFile.iter_batches``, one column).
 * A ``save_to_disk`` folder (``state.json`` / ``dataset_info.json`` beside ``data-*.arrow``): the Arrow
@@ -12,7 +13,7 @@ A *record* is the unit a validation split holds out whole (:mod:`scalinglab.lab.
   ``load_from_disk`` memory-maps); they are read batch by batch from a memory map, in the order
   ``state.json`` lists them (``_data_files``), else sorted by name. A ``DatasetDict`` folder
   (``dataset_dict.json``) is refused with its split names: name the split's folder.
-* Plain text (any other file; ``.txt``/``.md`` inside folders): one record per line, its line end
+* Plain text (any other file, also ``.gz``; ``.txt``/``.md`` inside folders): one record per line, its line end
   kept (the Hugging Face ``text`` loader's default, ``sample_by="line"``); a line longer than
   :data:`MAX_LINE_BYTES` bytes is cut into records of at most that length, so memory stays bounded.
 * A folder of JSONL, Parquet or text files (recursive, sorted by relative path; one kind per folder).
@@ -41,7 +42,8 @@ __all__ = ["BATCH_ROWS", "MAX_LINE_BYTES", "TextSource", "open_source"]
 
 BATCH_ROWS = 1024
 MAX_LINE_BYTES = 1 << 20
-_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".parquet": "parquet", ".pq": "parquet",
+_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonl.gz": "jsonl", ".json": "jsonl", ".json.gz": "jsonl",
+          ".parquet": "parquet", ".pq": "parquet",
           ".arrow": "arrow", ".txt": "text", ".md": "text"}
 _FIELD_KINDS = ("jsonl", "parquet", "arrow")
 
