@@ -30,7 +30,9 @@ Tokenizers:
 * a path to a ``tokenizer.json`` (:func:`scalinglab.lab.tokenizer_io.file_tokenizer`): its vocabulary,
   no special tokens added, ``bytes_per_token`` measured as for ``"bpe"``.
 
-Token ids are int64 arrays (what ``torch.nn.Embedding`` takes without a copy).
+Token ids of the built-in corpora are int64 arrays (what ``torch.nn.Embedding`` takes without a
+copy); a dataset's are read-only memory maps of its token cache (uint16, or uint32 above 65,536
+tokens), which the trainer casts to int64 batch by batch.
 """
 
 from __future__ import annotations

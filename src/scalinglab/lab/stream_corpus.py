@@ -58,7 +58,8 @@ from scalinglab.lab.tokenizer_io import (
     wrap_tokenizer,
 )
 
-__all__ = ["BATCH_CHARS", "DEFAULT_BPE_VOCAB", "dataset_tokenizer", "held_out", "load_text_dataset"]
+__all__ = ["BATCH_CHARS", "DEFAULT_BPE_VOCAB", "VAL_RULE", "dataset_tokenizer", "dataset_vocab_size", "held_out",
+           "load_text_dataset"]
 
 BATCH_CHARS = 1 << 20
 DEFAULT_BPE_VOCAB = 1024
