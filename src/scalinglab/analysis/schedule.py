@@ -53,8 +53,10 @@ from scalinglab.errors import (
     table_path,
     whole_number,
 )
+from scalinglab.fitting.identify import unidentified_parameters
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.optimizer import minimize_residuals
+from scalinglab.fitting.status import fit_status
 from scalinglab.laws.lr_schedule import ANNEALING, FORWARD, LRSchedule
 
 Array = np.ndarray
@@ -169,6 +171,13 @@ class ScheduleFit(Displayed):
     mare: float  # mean |relative error| of the fit on its own points
     level: float = LEVEL
     notes: list[str] = field(default_factory=list)
+    #: how the fit ended (:mod:`scalinglab.fitting.status`: converged, stalled, max_iterations, failed;
+    #: "not recorded" in a fit file older than this key)
+    status: str = "not recorded"
+    #: parameter -> why the curves do not determine it (:func:`scalinglab.fitting.identify.unidentified_parameters`)
+    unidentified: dict[str, str] = field(default_factory=dict)
+    #: parameter -> [low, high], the bootstrap percentile interval at ``level`` (empty without a bootstrap)
+    ci: dict[str, list[float]] = field(default_factory=dict)
 
     def curve(self, lrs: Array, steps: Array) -> tuple[Array, Array, Array]:
         """Predicted loss and interval (low, high) at ``steps`` (1-based) of per-step ``lrs``."""
@@ -209,7 +218,8 @@ class ScheduleFit(Displayed):
                 "converged": self.converged, "mare": self.mare, "level": self.level,
                 "interval": "pairs bootstrap over points within runs, times a resampled log residual",
                 "draws": np.asarray(self.draws).tolist(), "log_residuals": np.asarray(self.log_residuals).tolist(),
-                "notes": self.notes}
+                "notes": self.notes, "status": self.status, "unidentified": list(self.unidentified),
+                "unidentified_why": dict(self.unidentified), "ci": {k: list(v) for k, v in self.ci.items()}}
 
     @classmethod
     def from_dict(cls, d: Any, name: str = "fit") -> ScheduleFit:
@@ -229,9 +239,12 @@ class ScheduleFit(Displayed):
             raise ScalingLabError(f"{name}: malformed schedule-law fit ({type(exc).__name__}: {exc})") from None
         if not (np.all(np.isfinite(draws)) and np.all(np.isfinite(resid))) or resid.size == 0:
             raise ScalingLabError(f"{name}: malformed schedule-law fit (non-finite draws or residuals)")
+        why = d.get("unidentified_why") or {k: "" for k in d.get("unidentified", [])}
+        ci = {str(k): [float(v[0]), float(v[1])] for k, v in (d.get("ci") or {}).items()}
         return cls(params, decay, draws, resid, defaults, list(d.get("runs", [])), int(d.get("n_points", 0)),
                    bool(d.get("converged", False)), float(d.get("mare", math.nan)),
-                   float(d.get("level", LEVEL)), list(d.get("notes", [])))
+                   float(d.get("level", LEVEL)), list(d.get("notes", [])), str(d.get("status", "not recorded")),
+                   {str(k): str(v) for k, v in dict(why).items()}, ci)
 
 
 def _defaults(curves: list[Curve]) -> dict[str, float]:
@@ -285,8 +298,22 @@ def fit_schedule_law(curves: Any, *, decay: float = DEFAULT_DECAY, bootstrap: in
     if s2.max() <= 0:
         notes.append("no fitted run anneals (S2 = 0 throughout): C is not identified; fit a run that decays")
     params = dict(zip(PARAMS, (float(v) for v in _external(theta))))
+    X = {FORWARD: s1, ANNEALING: s2}
+    status = fit_status(LAW, theta, float(res.value[best]), X, logy, HUBER, bool(res.converged[best]))
+    ci = _percentile_intervals(draws, LEVEL)
+    why = unidentified_parameters(LAW, theta, X, logy, LEVEL, ci or None, _starts(s1, s2, y))
     return ScheduleFit(params, lam, draws, resid, _defaults(runs), [c.name for c in runs], int(y.size),
-                       bool(res.converged[best]), float(np.mean(np.abs(pred / y - 1))), notes=notes)
+                       bool(res.converged[best]), float(np.mean(np.abs(pred / y - 1))), notes=notes,
+                       status=str(status), unidentified=why, ci=ci)
+
+
+def _percentile_intervals(draws: Array, level: float) -> dict[str, list[float]]:
+    """Parameter -> [low, high]: the (1 -/+ level)/2 quantiles of the bootstrap draws (none with fewer than 2)."""
+    if len(draws) < 2:
+        return {}
+    q = (1 - level) / 2
+    lo, hi = np.quantile(draws, [q, 1 - q], axis=0)
+    return {k: [float(a), float(b)] for k, a, b in zip(PARAMS, lo, hi)}
 
 
 def compare_schedules(fit: ScheduleFit, schedules: list[str], steps: int) -> dict:

@@ -1,5 +1,5 @@
 """CLI commands for loss curves under learning-rate schedules (Tissue et al. 2024): schedule fit,
-schedule predict, schedule compare."""
+schedule predict, schedule compare, schedule check, schedule backtest."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def fit_cmd(
     """Fit L(s) = L0 + A*S1^-alpha - C*S2 to every run's curve after warmup (shared constants).
 
     JSON keys: law, formula, source, units, params (L0, A, alpha, C), decay, defaults (peak, warmup, final), runs,
-    n_points, converged, mare, level, interval, draws, log_residuals, notes.
+    n_points, converged, mare, level, interval, draws, log_residuals, notes, status, unidentified,
+    unidentified_why, ci (bootstrap percentile intervals of the parameters).
     """
     from scalinglab.analysis.schedule import fit_schedule_law, save_schedule_fit
 
@@ -52,6 +53,9 @@ def fit_cmd(
               f"(L nats/token; S1, S2 in LR x steps; lambda {fit.decay:g})", markup=False, soft_wrap=True)
     out.print(f"{len(fit.runs)} runs, {fit.n_points} points after warmup; mean |relative error| "
               f"{100 * fit.mare:.3f}%; converged: {fit.converged}", markup=False)
+    out.print(f"status: {fit.status}", markup=False)
+    for p_name, why in fit.unidentified.items():
+        out.print(f"not identified: {p_name}: {why}", markup=False, soft_wrap=True)
     for note in fit.notes:
         out.print(f"note: {note}", markup=False, soft_wrap=True)
     if out_path:
@@ -150,7 +154,7 @@ def check_cmd(
     them: mean |relative error| after warmup, final-loss error, final loss inside the 95% interval.
 
     JSON keys: train, params, decay, fit_mare, runs (run, n_points, mare, final_step, final_loss,
-    observed_final, error, low, high, inside), coverage, max_abs_final_error, notes.
+    observed_final, error, low, high, inside), coverage, max_abs_final_error, notes, status, unidentified, ci.
     """
     from scalinglab.analysis.schedule_check import holdout_check
 
@@ -171,3 +175,45 @@ def check_cmd(
     out.print(t)
     out.print(f"final loss inside the interval: {result['coverage']:.0%}; largest final error "
               f"{100 * result['max_abs_final_error']:.2f}%", markup=False)
+
+
+@schedule_app.command("backtest")
+def backtest_cmd(
+    data: str = typer.Argument(..., help="Curves of one model size, as for 'schedule fit'."),
+    tail: float = typer.Option(0.2, help="When no run is the longest: the share of every curve's steps held out."),
+    params: Optional[float] = typer.Option(None, "--params", help=PARAMS_HELP),
+    decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum."),
+    bootstrap: int = typer.Option(200, help="Pairs-bootstrap refits for the interval."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Hold out the longest run (or, when runs share the longest length, the last --tail of every curve),
+    fit the rest and score the held-out evaluations: predicted against observed final loss with its 95%
+    interval, and the training fit's status, identifiability and parameter intervals.
+
+    JSON keys: holdout, tail, train, held_out, fit (params, ci, level, status, converged, unidentified,
+    unidentified_why, mare, n_points, runs), runs (run, n_points, mare, final_step, final_loss, observed_final,
+    error, low, high, inside), mare, coverage, max_abs_final_error, notes.
+    """
+    from scalinglab.analysis.schedule_check import schedule_backtest
+
+    r = schedule_backtest(data, tail=tail, decay=decay, bootstrap=bootstrap, seed=seed, name=data, params=params)
+    if as_json:
+        _emit_json(r)
+        return
+    f = r["fit"]
+    out.print(f"held out: {r['holdout']}" + (f" ({100 * r['tail']:g}% of the steps)" if r["tail"] else "")
+              + f"; fitted {', '.join(r['train'])}: status {f['status']}, fit error {100 * f['mare']:.3f}%",
+              markup=False, soft_wrap=True)
+    for p, why in f["unidentified_why"].items():
+        out.print(f"not identified: {p}: {why}", markup=False, soft_wrap=True)
+    t = Table(title="held-out evaluations (loss in nats/token)")
+    for c in ("run", "mean |rel. error|", "final predicted", "final observed", "error", "95% interval", "inside"):
+        t.add_column(c, justify="left" if c == "run" else "right", no_wrap=c != "run")
+    for row in r["runs"]:
+        t.add_row(escape(row["run"]), f"{100 * row['mare']:.3f}%", f"{row['final_loss']:.4f}",
+                  f"{row['observed_final']:.4f}", f"{100 * row['error']:+.2f}%", f"{row['low']:.4f}-{row['high']:.4f}",
+                  "yes" if row["inside"] else "no")
+    out.print(t)
+    out.print(f"final loss inside the interval: {r['coverage']:.0%}; largest final error "
+              f"{100 * r['max_abs_final_error']:.2f}%", markup=False)
