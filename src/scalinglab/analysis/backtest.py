@@ -23,6 +23,7 @@ extrapolation distance (log10 of how far beyond the largest training run the pre
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,6 +193,22 @@ def _backtest_runs(runs: Runs, family: LawFamily, threshold: float, x: str, boot
                           predictions=preds, fit=result, n_train=n_train, n_test=n_test, sigma=pi.sigma,
                           notes=notes, warnings=warnings, interval_method=interval,
                           median_width=median_width(preds))
+
+
+def default_holdout(values: np.ndarray, share: float = 0.2) -> float:
+    """The threshold that holds out the runs with the largest ``values``: whole levels (runs within 2%
+    are one level) from the top down until at least ``share`` of the runs are held out; the threshold
+    is the largest value kept for the fit."""
+    v = np.sort(np.asarray(values, dtype=float))[::-1]
+    if v.size < 2:
+        raise ScalingLabError("a backtest needs at least 2 runs")
+    need = max(1, math.ceil(share * v.size))
+    i = need - 1
+    while i + 1 < v.size and v[i + 1] >= v[i] / 1.02:  # keep a level whole
+        i += 1
+    if i + 1 >= v.size:
+        raise ScalingLabError("every run is at one level: nothing is left to fit a backtest on")
+    return float(v[i + 1])
 
 
 def median_width(preds: pd.DataFrame) -> float:

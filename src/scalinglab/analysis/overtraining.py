@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglab.analysis.backtest import BacktestResult, backtest, default_holdout
 from scalinglab.counting import flops_from
 from scalinglab.display import Displayed
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting import FitResult, fit
+from scalinglab.io import load_runs
 from scalinglab.laws.downstream_error import error_table
 from scalinglab.tables import table_frame
 
@@ -164,3 +166,41 @@ def reproduce_gadre2024(losses: pd.DataFrame | str | os.PathLike, downstream: pd
                               f"is in the table for {train_dataset}")
     ratio = min(r["flops"] for r in rows) / float(np.max(flops_from(train["params"], train["train_tokens"])))
     return OvertrainReproduction(train_dataset, val_set, split, loss_fit, error_fit, rows, ratio, notes)
+
+
+#: The columns that mark Gadre et al.'s flattened loss table (one row per run and validation set).
+GADRE_COLUMNS = ("train_dataset", "val_set", "val_loss")
+
+
+def is_gadre_table(table: pd.DataFrame) -> bool:
+    """Whether ``table`` has the layout of ``gadre2024_overtraining/model_losses.csv`` (:data:`GADRE_COLUMNS`)."""
+    return all(c in table.columns for c in GADRE_COLUMNS)
+
+
+def gadre_runs(losses: pd.DataFrame | str | os.PathLike, train_dataset: str = "rpj",
+               val_set: str = "c4_val") -> pd.DataFrame:
+    """The runs of one training set evaluated on one validation set, as a runs table: ``params``
+    (parameters), ``tokens`` (training tokens), ``loss`` (nats/token), ``multiplier`` (M = D/N, tokens
+    per parameter) and ``arch``; the defaults are the paper's Figure 1 setting."""
+    df = _loss_runs(table_frame(losses, "losses"), train_dataset, val_set)
+    n, d = df["params"].astype(float).to_numpy(), df["train_tokens"].astype(float).to_numpy()
+    return pd.DataFrame({"params": n, "tokens": d, "loss": df["val_loss"].astype(float).to_numpy(),
+                         "multiplier": d / n, "arch": df["arch"].astype(str).to_numpy()})
+
+
+def overtrain_backtest(data: pd.DataFrame | str | os.PathLike, *, holdout_above: float | None = None,
+                       train_dataset: str = "rpj", val_set: str = "c4_val", bootstrap: int = 200, seed: int = 0,
+                       level: float = 0.95) -> BacktestResult:
+    """Backtest of the ``overtrain`` law L(C, M) (Gadre et al. 2024 eq. (4)): fit the runs with training
+    compute C = 6ND <= ``holdout_above`` FLOPs (default: the largest compute, whole levels, until at
+    least 20% of the runs are held out; :func:`scalinglab.analysis.backtest.default_holdout`) and
+    predict the rest with prediction intervals at ``level``
+    (:func:`scalinglab.analysis.backtest.backtest`: its ``fit`` carries the status, the unidentified
+    parameters and the bootstrap intervals). ``data``: a runs table (params, tokens, loss; any M) or
+    Gadre et al.'s ``model_losses.csv``, of which the ``train_dataset`` runs on ``val_set`` are used."""
+    table = table_frame(data, "data")
+    runs = gadre_runs(table, train_dataset, val_set) if is_gadre_table(table) else table
+    threshold = default_holdout(load_runs(runs).column("flops")) if holdout_above is None else holdout_above
+    return backtest(runs, "overtrain", holdout_above=threshold, x="flops", bootstrap=bootstrap, seed=seed,
+                    level=level)
+

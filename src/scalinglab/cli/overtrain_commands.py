@@ -1,5 +1,5 @@
-"""CLI commands for over-training (Gadre et al. 2024): ``scalinglab overtrain reproduce`` and
-``scalinglab overtrain multiplier``."""
+"""CLI commands for over-training (Gadre et al. 2024): ``scalinglab overtrain reproduce``,
+``scalinglab overtrain backtest`` and ``scalinglab overtrain multiplier``."""
 
 from __future__ import annotations
 
@@ -100,3 +100,46 @@ def multiplier_cmd(
     out.print(f"savings: {r.savings_flops:.3g} FLOPs ({100 * r.savings_fraction:.1f}%)", markup=False)
     for line in r.warnings + r.notes:
         out.print(f"note: {line}", markup=False)
+
+
+@overtrain_app.command("backtest")
+def backtest_cmd(
+    data: str = typer.Argument(..., help="Runs table (params, tokens, loss; several M = D/N) or Gadre et al.'s "
+                                         "model_losses.csv."),
+    holdout_above: Optional[float] = typer.Option(None, "--holdout-above", help="Hold out runs with C = 6ND above "
+                                                  "this many FLOPs (default: the largest compute, top ~20%)."),
+    train_dataset: str = typer.Option("rpj", help="model_losses.csv: the training set (rpj, c4_original, rw_original)."),
+    val_set: str = typer.Option("c4_val", help="model_losses.csv: the validation set of the loss."),
+    bootstrap: int = typer.Option(200, help="Bootstrap resamples of the training fit."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Fit L(C, M) on the runs of smaller compute, predict the largest with 95% prediction intervals; the
+    training fit's status, unidentified parameters and intervals come with it.
+
+    JSON keys: those of 'scalinglab backtest' (mare, coverage, predictions (params, tokens, observed,
+    predicted, low, high, flops, inside, rel_error, distance), law, x, holdout_above, level, n_train, n_test,
+    sigma, fit (with status, unidentified, ci), notes, warnings, interval_method, median_width), plus status
+    and unidentified (the training fit's, repeated at the top)."""
+    from scalinglab.analysis.overtraining import overtrain_backtest
+
+    bt = overtrain_backtest(data, holdout_above=holdout_above, train_dataset=train_dataset, val_set=val_set,
+                            bootstrap=bootstrap, seed=seed)
+    if as_json:
+        _emit_json({**bt.to_dict(), "status": bt.fit.status, "unidentified": list(bt.fit.unidentified)})
+        return
+    p = bt.fit.params
+    out.print(f"L(C, M) fitted on {bt.n_train} runs with C <= {bt.holdout_above:.3g} FLOPs: E {p['E']:.4f}, "
+              f"eta {p['eta']:.4f}; status {bt.fit.status}", markup=False, soft_wrap=True)
+    for name, why in bt.fit.unidentified_why.items():
+        out.print(f"not identified: {name}: {why}", markup=False, soft_wrap=True)
+    t = Table(title=f"{bt.n_test} held-out runs (loss in nats/token)")
+    for c in ("N (params)", "D (tokens)", "M", "observed", "predicted", "95% interval", "inside"):
+        t.add_column(c, justify="right", no_wrap=True)
+    for r in bt.predictions.sort_values("flops").itertuples():
+        t.add_row(f"{r.params:.3g}", f"{r.tokens:.3g}", f"{r.tokens / r.params:.3g}", f"{r.observed:.4f}",
+                  f"{r.predicted:.4f}", f"{r.low:.4f}-{r.high:.4f}", "yes" if r.inside else "no")
+    out.print(t)
+    out.print(bt.summary(), markup=False)
+    for w in bt.warnings:
+        out.print(f"warning: {w}", markup=False, soft_wrap=True)

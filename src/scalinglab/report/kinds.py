@@ -40,7 +40,7 @@ import scalinglab.report.plan_plots as plan_plots
 import scalinglab.report.run_plots as run_plots
 import scalinglab.report.schedule_plots as schedule_plots
 import scalinglab.report.style as style
-from scalinglab.analysis.backtest import backtest
+from scalinglab.analysis.backtest import backtest, default_holdout  # default_holdout: kept importable here
 from scalinglab.analysis.forecast import Forecast, forecast_run, load_curves
 from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.api import fit
@@ -96,22 +96,6 @@ def default_budgets(flops: np.ndarray, beyond: float = 2.0) -> list[float]:
     """Whole decades of FLOPs from the smallest run's to ``beyond`` decades past the largest."""
     lo, hi = math.floor(math.log10(flops.min())), math.ceil(math.log10(flops.max()) + beyond)
     return [float(f"1e{k}") for k in range(lo, hi + 1)]  # exact decimal powers (10.0**23 is not)
-
-
-def default_holdout(values: np.ndarray, share: float = 0.2) -> float:
-    """The threshold that holds out the runs with the largest ``values``: whole levels (runs within 2%
-    are one level) from the top down until at least ``share`` of the runs are held out; the threshold
-    is the largest value kept for the fit."""
-    v = np.sort(np.asarray(values, dtype=float))[::-1]
-    if v.size < 2:
-        raise ScalingLabError("a backtest needs at least 2 runs")
-    need = max(1, math.ceil(share * v.size))
-    i = need - 1
-    while i + 1 < v.size and v[i + 1] >= v[i] / 1.02:  # keep a level whole
-        i += 1
-    if i + 1 >= v.size:
-        raise ScalingLabError("every run is at one level: nothing is left to fit a backtest on")
-    return float(v[i + 1])
 
 
 # ---- builders ------------------------------------------------------------------------------------

@@ -15,9 +15,8 @@ import scipy
 
 import scalinglab
 import scalinglab.report.run_plots as run_plots
-from scalinglab.analysis.backtest import BacktestResult, backtest
+from scalinglab.analysis.backtest import BacktestResult, backtest, default_holdout
 from scalinglab.io import Runs
-from scalinglab.report.kinds import default_holdout
 from scalinglab.report.notices import add_warnings as _warn
 from scalinglab.report.page import esc, interval, num, table
 from scalinglab.report.section import LOSS_UNIT, ReportInputs, Section
