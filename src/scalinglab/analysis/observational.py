@@ -23,11 +23,13 @@ Procedure (the authors' defaults, ``utils/constants.py`` and ``utils/data.py`` o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scalinglab.analysis.capabilities import (
+    RUAN2024_BENCHMARKS,
     CapabilityPCA,
     FamilyLine,
     capability_pca,
@@ -189,6 +191,33 @@ def _pick(table: pd.DataFrame, names: tuple[str, ...], what: str, given: str | N
         if name in table.columns:
             return name
     raise ScalingLabError(f"no {what} (looked for {', '.join(names)}); columns: {list(table.columns)}")
+
+
+def benchmark_columns(table: pd.DataFrame) -> dict[str, Any] | None:
+    """The columns :func:`observational` reads from a benchmark table of public models: ``model``,
+    ``family``, ``flops`` (the compute column) and ``benchmarks`` (Ruan et al.'s eight where present,
+    at least two), or None when ``table`` is not such a table."""
+    try:
+        cols = {"model": _pick(table, MODEL_COLUMNS, "model column", None),
+                "family": _pick(table, FAMILY_COLUMNS, "family column", None),
+                "flops": _pick(table, tuple(FLOPS_COLUMNS), "compute column", None)}
+    except ScalingLabError:
+        return None
+    benches = [b for b in RUAN2024_BENCHMARKS if b in table.columns]
+    return {**cols, "benchmarks": benches} if len(benches) >= 2 else None
+
+
+def default_target(table: pd.DataFrame) -> tuple[str, list[str]]:
+    """A target for a benchmark table given none, and the benchmarks left for the PCA: the benchmark
+    with the lowest median score (the capability furthest from saturation, e.g. GSM8K or HumanEval),
+    left out of the PCA as Ruan et al. leave GSM8K out when predicting arithmetic."""
+    cols = benchmark_columns(table)
+    if cols is None or len(cols["benchmarks"]) < 3:
+        raise ScalingLabError("no target given and no benchmark table with at least 3 of Ruan et al.'s benchmarks "
+                              f"({', '.join(RUAN2024_BENCHMARKS)}) to choose one from")
+    medians = table[cols["benchmarks"]].apply(pd.to_numeric, errors="coerce").median()
+    target = str(medians.idxmin())
+    return target, [b for b in cols["benchmarks"] if b != target]
 
 
 def table_flops(table: pd.DataFrame, column: str | None = None) -> Array:

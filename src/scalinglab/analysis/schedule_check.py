@@ -85,8 +85,8 @@ def _cut(curve: Curve, after: float) -> Curve:
 
 def schedule_backtest(data: Any, *, tail: float = DEFAULT_TAIL, decay: float = DEFAULT_DECAY, bootstrap: int = 200,
                       seed: int = 0, name: str = "curves", params: float | None = None) -> dict[str, Any]:
-    """Backtest of the schedule law on the curves of ``data`` (one model size: ``params`` as in
-    :func:`load_schedule_curves`): hold out the longest run (the largest last step, when one run alone
+    """Backtest of the schedule law on the curves of ``data`` (a table, a run store or a list of
+    :class:`Curve`, one model size: ``params`` as in :func:`load_schedule_curves`): hold out the longest run (the largest last step, when one run alone
     has it and another remains to fit), else the last ``tail`` share of every curve's steps (each curve
     fitted up to step (1 - tail) x its last step, with its whole learning-rate schedule known); predict
     the held-out evaluations and score them with :func:`score_curve`.
@@ -99,7 +99,9 @@ def schedule_backtest(data: Any, *, tail: float = DEFAULT_TAIL, decay: float = D
     fractions), ``mare`` (mean over the held-out runs' rows), ``coverage`` (share of held-out final
     losses inside their interval), ``max_abs_final_error`` and ``notes``."""
     share = finite_number("tail", tail, low=0.0, high=1.0, low_open=True, high_open=True)
-    curves = load_schedule_curves(data, name, params)
+    curves = data if isinstance(data, list) else load_schedule_curves(data, name, params)
+    if not curves or not all(isinstance(c, Curve) for c in curves):
+        raise ScalingLabError(f"{name}: give a table of curves or a list of Curve")
     lasts = np.array([float(c.steps[-1]) for c in curves])
     longest = np.flatnonzero(lasts == lasts.max())
     if len(curves) >= 2 and longest.size == 1:

@@ -20,7 +20,7 @@ from scalinglab.tables import read_table
 
 Array = np.ndarray
 
-__all__ = ["Curve", "load_schedule_curves"]
+__all__ = ["Curve", "load_schedule_curves", "schedule_columns"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,19 @@ def _column(df: pd.DataFrame, *names: str) -> str | None:
     return next((lower[n] for n in names if n in lower), None)
 
 
+def schedule_columns(df: pd.DataFrame) -> dict[str, str] | None:
+    """The columns :func:`load_schedule_curves` reads from ``df`` (``step``, ``loss``, ``lr`` or
+    ``schedule``, and ``run`` and ``size`` where present; absent keys are not in the table), or None
+    when ``df`` is not a table of curves with learning rates (no step, loss, or lr/schedule column)."""
+    step_c, loss_c = _column(df, "step", "steps"), _column(df, "loss", "val_loss")
+    lr_c, sched_c = _column(df, "lr", "learning_rate"), _column(df, "schedule")
+    if step_c is None or loss_c is None or (lr_c is None and sched_c is None):
+        return None
+    found = {"step": step_c, "loss": loss_c, "lr": lr_c, "schedule": sched_c,
+             "run": _column(df, "run", "run_id") or sched_c, "size": _column(df, "params", "model_size", "size", "n_params")}
+    return {k: v for k, v in found.items() if v is not None}
+
+
 def load_schedule_curves(data: Any, name: str = "curves", params: float | None = None) -> list[Curve]:
     """Curves from a table (file path or DataFrame): columns ``step`` and ``loss`` (or ``val_loss``),
     a ``run`` column naming each curve (else ``schedule``, else the table is one run), and the learning
@@ -50,13 +63,12 @@ def load_schedule_curves(data: Any, name: str = "curves", params: float | None =
     keeps the rows of that size. A lab run store (``.db``, schema 3) gives every evaluation of its
     finished runs (run = run id, loss = validation loss, lr as recorded, params with embeddings)."""
     df = data if isinstance(data, pd.DataFrame) else _read(table_path(name, data), name)
-    step_c, loss_c = _column(df, "step", "steps"), _column(df, "loss", "val_loss")
-    lr_c, sched_c = _column(df, "lr", "learning_rate"), _column(df, "schedule")
-    run_c = _column(df, "run", "run_id") or sched_c
-    if step_c is None or loss_c is None or (lr_c is None and sched_c is None):
+    cols = schedule_columns(df)
+    if cols is None:
         raise ScalingLabError(f"{name}: needs columns step, loss and lr (or schedule), has "
                               f"{', '.join(map(str, df.columns)) or 'none'}")
-    size_c = _column(df, "params", "model_size", "size", "n_params")
+    step_c, loss_c, lr_c, sched_c = cols["step"], cols["loss"], cols.get("lr"), cols.get("schedule")
+    run_c, size_c = cols.get("run"), cols.get("size")
     sizes = [] if size_c is None else sorted(pd.to_numeric(df[size_c], errors="coerce").dropna().unique())
     listed = ", ".join(f"{v:.12g}" for v in sizes)
     if params is not None:

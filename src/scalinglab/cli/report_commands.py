@@ -170,15 +170,23 @@ def report_cmd(
     allow_unidentified: bool = typer.Option(False, "--allow-unidentified",
                                             help="Plan even when the fit's data leave a parameter of the plan "
                                                  "undetermined (the report's warnings then name it)."),
+    target: Optional[str] = typer.Option(None, help="A benchmark table: the score to predict (default: the "
+                                                    "benchmark with the lowest median score)."),
+    targets: Optional[str] = typer.Option(None, help="A benchmark table: a second table holding --target, joined "
+                                                     "on the model column."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """One self-contained HTML report: data, fitted law with intervals, goodness of fit, plan, backtest,
-    training curves (from a store), warnings and how to reproduce it; opens offline."""
+    training curves (from a store), warnings and how to reproduce it; opens offline. Loss curves with a
+    learning-rate column get the schedule law and its backtest; runs at a few token multipliers M = D/N
+    also the over-training law and its backtest; a benchmark table of public models the observational
+    scaling law."""
     from scalinglab.report.html import check_out, make_report, save_report
 
-    target = check_out(out_path)
-    if not Path(data).exists():
-        raise ScalingLabError(f"{data}: no such file")
+    out_file = check_out(out_path)
+    for path in (data, targets):
+        if path is not None and not Path(path).exists():
+            raise ScalingLabError(f"{path}: no such file")
     status = err.status("building the report") if sys.stderr.isatty() and not as_json else None
     if status is not None:
         status.start()
@@ -186,14 +194,14 @@ def report_cmd(
         report = make_report(data, law, bootstrap, _budgets(budgets), seed, holdout_above, _command_line(),
                              columns=_parse_cols(col), references=_references(reference, no_references),
                              drop_highest_loss=drop_highest_loss,
-                             allow_unidentified=allow_unidentified)
+                             allow_unidentified=allow_unidentified, target=target, targets=targets)
     finally:
         if status is not None:
             status.stop()
-    save_report(report, target)
+    save_report(report, out_file)
     if as_json:
-        _emit_json({"out": str(target), "n_runs": report.n_runs, "law": report.law, "figures": len(report.figures),
+        _emit_json({"out": str(out_file), "n_runs": report.n_runs, "law": report.law, "figures": len(report.figures),
                     "sections": report.sections, "warnings": len(report.warnings)})
     else:
         typer.echo(f"report: {len(report.figures)} figures, {len(report.warnings)} warnings on {report.n_runs} runs")
-        typer.echo(str(target.resolve()))
+        typer.echo(str(out_file.resolve()))

@@ -74,14 +74,17 @@ def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
                 budgets: Sequence[float] = DEFAULT_BUDGETS, seed: int = 0, holdout_above: float | None = None,
                 command: str | None = None, *, columns: Mapping[str, str] | None = None,
                 references: Sequence[str] | None = None, level: float = 0.95, drop_highest_loss: int = 0,
-                allow_unidentified: bool = False) -> Report:
+                allow_unidentified: bool = False, target: str | None = None, targets: Any = None) -> Report:
     """Build the report (see the module docstring) on ``data`` (a runs table, a run store, a DataFrame or
     Runs): fit ``law`` with ``bootstrap`` resamples (seeded by ``seed``), plan at ``budgets`` (FLOPs),
     backtest above ``holdout_above`` (default: the top ~20% of compute), draw ``references`` (published
     laws or rules; None: hoffmann2022 and besiroglu2024; empty: none) on the frontier, after dropping the ``drop_highest_loss`` highest-loss rows (as
     :func:`scalinglab.io.load_runs`). ``command`` is shown as the way to reproduce it. A fit whose data
     leave a parameter of the plan undetermined is refused unless ``allow_unidentified`` (then the
-    report's warnings name it)."""
+    report's warnings name it). Loss curves with learning rates get the schedule-law report, a benchmark
+    table of public models the observational report (``target``: the score to predict, a column of
+    ``data`` or of ``targets``; default the benchmark with the lowest median score), and runs at a few
+    token multipliers M = D/N the over-training sections too (:mod:`scalinglab.report.input_kind`)."""
     budgets = [float(b) for b in budgets]
     if not budgets:
         raise ScalingLabError("give at least one FLOP budget for the plan")
@@ -89,14 +92,14 @@ def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
     inputs = ReportInputs(data=data, source=source, law=law, bootstrap=int(bootstrap), budgets=budgets,
                           seed=int(seed), holdout_above=holdout_above, columns=columns,
                           references=None if references is None else list(references), level=level, drop_highest_loss=int(drop_highest_loss),
-                          allow_unidentified=bool(allow_unidentified))
+                          allow_unidentified=bool(allow_unidentified), target=target, targets=targets)
     built = build_sections(inputs)
     command = command or default_command(source, law, bootstrap, budgets, seed, holdout_above)
     built.add_reproduce(command, _sha256(data), datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
     nav = [(s.key, s.title) for s in built.sections]
     body = "".join(s.html() for s in built.sections)
-    subtitle = (f"{esc(built.law_label)} fitted to {built.n_runs} runs of <code>{esc(source)}</code> "
-                f"with {bootstrap} bootstrap resamples (seed {seed}).")
+    subtitle = built.subtitle or (f"{esc(built.law_label)} fitted to {built.n_runs} runs of <code>{esc(source)}</code> "
+                                  f"with {bootstrap} bootstrap resamples (seed {seed}).")
     html_text = page(f"scalinglab report: {Path(source).name or source}", subtitle, nav, body)
     return Report(html=html_text, law=built.law_label, n_runs=built.n_runs,
                   figures=[f.title for f in built.figures()], sections=[s.key for s in built.sections],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from matplotlib.figure import Figure
 
@@ -37,6 +37,8 @@ class ReportInputs:
     level: float = 0.95
     drop_highest_loss: int = 0
     allow_unidentified: bool = False  # plan even when the fit leaves A, B, alpha or beta undetermined
+    target: str | None = None  # a benchmark table's score to predict (observational report)
+    targets: Any = None  # a second table (DataFrame or path) holding the target, joined on the model column
 
 
 @dataclass

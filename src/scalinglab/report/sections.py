@@ -7,7 +7,7 @@ a backtest with too few runs) says why in its place and in the warnings; nothing
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +18,23 @@ import scalinglab.report.overtrain_plots as overtrain_plots
 import scalinglab.report.plan_plots as plan_plots
 from scalinglab.analysis.backtest import BacktestResult
 from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
+from scalinglab.analysis.schedule_curves import load_schedule_curves
+from scalinglab.errors import ScalingLabError
 from scalinglab.fitting.api import fit
 from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
-from scalinglab.laws.base import LawFamily
 from scalinglab.plan.allocation import Allocation, optimal_frontier
+from scalinglab.report.built import BuiltReport
 from scalinglab.report.contour_plots import plot_isoloss
 from scalinglab.report.design import APPROACHES, design_note, sweep_design
 from scalinglab.report.fit_plots import RunsSource
 from scalinglab.report.glance import optimum_card, parameter_card
+from scalinglab.report.input_kind import InputKind, detect_input
 from scalinglab.report.notices import add_warnings as _warn  # appends only what says something new
 from scalinglab.report.notices import frontier_caption
+from scalinglab.report.observational_sections import observational_report
+from scalinglab.report.overtrain_sections import overtrain_sections
 from scalinglab.report.page import (
-    EmbeddedFigure,
     bullets,
     esc,
     interval,
@@ -38,40 +42,44 @@ from scalinglab.report.page import (
     table,
     with_interval,
 )
+from scalinglab.report.param_units import SYMBOLS, param_unit
 from scalinglab.report.run_sections import backtest_section, curves_section, reproduce_section
+from scalinglab.report.schedule_sections import choose_size, schedule_report, schedule_sections
 from scalinglab.report.section import LOSS_UNIT, ReportInputs, Section
 from scalinglab.report.section import attempt as _attempt
 from scalinglab.report.warnings_summary import summary_html, warnings_section
 from scalinglab.resolve import allocation_params, unidentified_guard
-from scalinglab.stores.table import is_store_file
+from scalinglab.stores.table import is_store_file, read_store
 
-SYMBOLS = {"params": "N", "tokens": "D", "flops": "C", "step": "S"}
 __all__ = ["LOSS_UNIT", "BuiltReport", "ReportInputs", "Section", "backtest_section", "build_sections",
            "curves_section", "reproduce_section", "warnings_section"]
 
 
-@dataclass
-class BuiltReport:
-    """Every section in page order, the warnings, the fitted law's label and the number of runs."""
-
-    sections: list[Section]
-    warnings: list[str]
-    law_label: str
-    n_runs: int
-    seed: int = 0
-    bootstrap: int = 0
-
-    def figures(self) -> list[EmbeddedFigure]:
-        return [f for s in self.sections for f in s.figs]
-
-    def add_reproduce(self, command: str, sha256: str | None, date: str) -> None:
-        self.sections.append(reproduce_section(command, sha256, date, self.seed, self.bootstrap))
-
-
 # ---- the whole report ----------------------------------------------------------------------------
 def build_sections(inp: ReportInputs) -> BuiltReport:
-    """Load the runs, fit the law and build every section in page order."""
+    """Every section in page order for the kind of data given (:mod:`scalinglab.report.input_kind`): the
+    schedule-law report on loss curves with learning rates, the observational report on a benchmark
+    table, else the report on runs (:func:`runs_sections`) with the over-training sections when the runs
+    sit at a few token multipliers and the schedule sections when a run store records learning rates."""
+    kind = detect_input(inp.data, inp.columns)
+    if kind.name == "schedule":
+        return schedule_report(inp, kind.table)
+    if kind.name == "observational":
+        return observational_report(inp, kind.table)
+    if not kind.store_lr:
+        return runs_sections(replace(inp, data=kind.data), kind)
+    try:
+        return runs_sections(inp, kind)
+    except ScalingLabError as exc:  # e.g. runs of a schedule sweep: one size, too few for a law of N and D
+        return store_schedule_report(inp, f"the report on the store's finished runs could not be made: {exc}")
+
+
+def runs_sections(inp: ReportInputs, kind: InputKind | None = None) -> BuiltReport:
+    """Load the runs, fit the law and build every section in page order (plus those ``kind`` adds)."""
     runs = load_runs(inp.data, inp.columns, drop_highest_loss=inp.drop_highest_loss)
+    if kind is not None and kind.notes:  # rows selected from the table given: name the file, say which
+        runs.notes.extend(n for n in kind.notes if n not in runs.notes)
+        runs.source = inp.source
     result = fit(runs, law=inp.law, bootstrap=inp.bootstrap, seed=inp.seed, level=inp.level)
     warnings: list[str] = []  # the fit's own first: a later repeat of one (e.g. the backtest's refit) is dropped
     _warn(warnings, plan_guard(result, inp))
@@ -85,13 +93,30 @@ def build_sections(inp: ReportInputs) -> BuiltReport:
     plan, plan_rows = plan_section(runs, result, inp, warnings)
     backtest, bt = backtest_section(runs, inp, warnings)
     sections += [plan, backtest]
+    if kind is not None and kind.overtrain:
+        sections += overtrain_sections(runs, inp, warnings, kind.error)
     store = store_path(inp.data)
     if store is not None:
         sections.append(curves_section(store, warnings))
+    if store is not None and kind is not None and kind.store_lr:
+        sections += store_schedule_sections(store, inp, warnings)
     sections.append(warnings_section(warnings))
     glance.add(summary_html(warnings))  # first on the page: the warnings by kind, a link to the full list
     fill_glance(glance, runs, result, plan_rows, bt)
     return BuiltReport(sections, warnings, result.law, len(runs), inp.seed, inp.bootstrap)
+
+
+def store_schedule_report(inp: ReportInputs, why: str) -> BuiltReport:
+    """The schedule-law report on a run store's curves (one model size), saying why the runs report is absent."""
+    return schedule_report(inp, read_store(Path(inp.data), "metrics"), [why])
+
+
+def store_schedule_sections(store: Path, inp: ReportInputs, warnings: list[str]) -> list[Section]:
+    """The schedule-law sections of a run store whose evaluations record the learning rate, fitted to
+    one model size (:func:`scalinglab.report.schedule_sections.choose_size`)."""
+    size, note = choose_size(read_store(store, "metrics"), "params", "run")
+    curves = load_schedule_curves(store, inp.source, size)
+    return schedule_sections(curves, inp, warnings, [note] if note else [])[0]
 
 
 def plan_guard(result: FitResult, inp: ReportInputs) -> list[str]:
@@ -163,33 +188,6 @@ def data_section(runs: Runs, result: FitResult) -> Section:
 
 
 # ---- the fitted law ------------------------------------------------------------------------------
-def param_unit(family: LawFamily, name: str) -> str:
-    """The unit of a law parameter, for the parameter table."""
-    sym = SYMBOLS.get(family.variables[0], "x") if family.variables else "x"
-    if name.startswith(("alpha", "beta")) or (family.name == "chinchilla" and name in ("a", "b")):
-        return "dimensionless (exponent)"
-    if name == "E" or (family.name == "bnsl" and name in ("a", "b")):
-        return LOSS_UNIT
-    units = {("chinchilla", "A"): f"{LOSS_UNIT} × N^alpha", ("chinchilla", "B"): f"{LOSS_UNIT} × D^beta",
-             ("muennighoff", "A"): f"{LOSS_UNIT} × N^alpha", ("muennighoff", "B"): f"{LOSS_UNIT} × D^beta",
-             ("power", "A"): f"{LOSS_UNIT} × {sym}^alpha", ("power_floor", "A"): f"{LOSS_UNIT} × {sym}^alpha",
-             ("kaplan_nd", "N_c"): "parameters", ("kaplan_nd", "D_c"): "tokens",
-             ("kaplan_ns", "N_c"): "parameters", ("kaplan_ns", "S_c"): "steps",
-             ("overtrain", "a"): f"{LOSS_UNIT} × FLOPs^eta", ("overtrain", "b"): f"{LOSS_UNIT} × FLOPs^eta",
-             ("overtrain", "eta"): "dimensionless (exponent)", ("overtrain", "M_opt"): "tokens per parameter",
-             ("overtrain", "A"): f"{LOSS_UNIT} × N^alpha", ("overtrain", "B"): f"{LOSS_UNIT} × D^alpha",
-             ("downstream_error", "epsilon"): "fraction (error)", ("downstream_error", "k"): "fraction (error)",
-             ("downstream_error", "gamma"): "per nat/token"}
-    if (family.name, name) in units:
-        return units[(family.name, name)]
-    if name.startswith("R_"):
-        return "dimensionless (repetitions)"
-    if family.name == "bnsl":
-        return {"c": "dimensionless (slope)", "d": f"units of {sym} (break)", "f": "dimensionless (sharpness)"}.get(
-            name[0], "see the formula")
-    return "see the formula"
-
-
 def law_section(result: FitResult) -> Section:
     sec = Section("law", "Fitted law")
     fam = result.family
