@@ -200,10 +200,13 @@ def test_benchmark_table_gets_the_observational_report(tmp_path):
     assert r.sections == ["glance", "data", "capabilities", "observational", "observational-backtest", "warnings",
                           "reproduce"]
     assert r.law == "observational" and r.n_runs == 30 and len(images(section(r.html, "observational"))) == 1
-    res = observational(table, "GSM8K", benchmarks=["MMLU", "ARC-C", "HellaSwag"])
+    res = observational(table, "GSM8K", benchmarks=["MMLU", "ARC-C", "HellaSwag"], bootstrap=200, seed=0)
     bt = res.backtest()
     back = section(r.html, "observational-backtest")
     assert f"held-out mean squared error {num(bt['mse'], 4)}" in back and f"{bt['n_test']} models above" in back
+    assert f"status {bt['status']}" in back and f"{100 * bt['coverage']:.0f}% of the held-out scores" in back
+    first = res.predictions[res.predictions["split"] == "test"].sort_values("flops").iloc[0]
+    assert f"[{num(first['low'], 3)}, {num(first['high'], 3)}]" in back
     assert f"{100 * res.pca.explained_variance_ratio[0]:.1f}%" in section(r.html, "capabilities")
     assert "GSM8K, left out of the PCA" in section(r.html, "observational")
 

@@ -36,65 +36,23 @@ from scalinglab.analysis.capabilities import (
     equivalent_flops,
     family_lines,
 )
+from scalinglab.analysis.parametric_sigmoid import (  # MAX_FLOOR, ParametricSigmoid, fit_parametric_sigmoid:
+    MAX_FLOOR,  # noqa: F401  (importable from here, where they were first defined)
+    ParametricSigmoid,
+    fit_parametric_sigmoid,
+    prediction_band,
+)
 from scalinglab.display import Displayed
-from scalinglab.errors import ScalingLabError, as_list, column_name, positive_number, whole_number
-from scalinglab.fitting.optimizer import LEAST_SQUARES, minimize_residuals
+from scalinglab.errors import ScalingLabError, as_list, column_name, level_number, positive_number, whole_number
 from scalinglab.tables import table_frame
 
 Array = np.ndarray
 
 #: Llama-2-7B's training compute, 84 x 1e21 FLOPs: the authors' default cutoff (README, ``cutoff_threshold``).
 DEFAULT_CUTOFF_FLOPS = 8.4e22
-#: Largest floor h of the parametric sigmoid (the authors' ``sigmoid_param_range_width``).
-MAX_FLOOR = 0.2
 FLOPS_COLUMNS = {"flops": 1.0, "FLOPs (1E21)": 1e21}
 FAMILY_COLUMNS = ("family", "Model Family")
 MODEL_COLUMNS = ("model", "Model")
-
-
-@dataclass(repr=False)
-class ParametricSigmoid(Displayed):
-    """y = h + (1 - h) sigmoid(w0 + x . w); ``weights`` = (w0, w_1..w_k), ``floor`` = h."""
-
-    _display = (("weights", ""), ("floor", "fraction"), ("rss", ""))
-
-    weights: Array
-    floor: float
-    rss: float
-
-    def predict(self, x: Array) -> Array:
-        z = self.weights[0] + np.atleast_2d(x) @ self.weights[1:]
-        return self.floor + (1.0 - self.floor) / (1.0 + np.exp(-np.clip(z, -500, 500)))
-
-
-def fit_parametric_sigmoid(x: Array, y: Array) -> ParametricSigmoid:
-    """Least-squares fit of y = h + (1 - h) sigmoid(w0 + x . w) with 0 <= h <= 0.2 (module docstring,
-    step 3). Starts: the authors' (w0 = 0, w = 0.01, h = 0) and a linear fit of logit(y) on x."""
-    x, y = np.atleast_2d(np.asarray(x, float)), np.asarray(y, float)
-    x = x.T if x.shape[0] != y.size else x
-    n, k = x.shape
-    if n <= k + 2:
-        raise ScalingLabError(f"{n} training models cannot fit a sigmoid of {k} predictors; give more models "
-                              "below the cutoff or fewer components")
-    design = np.column_stack([np.ones(n), x])
-    logit = np.log(np.clip(y, 0.01, 0.99) / (1 - np.clip(y, 0.01, 0.99)))
-    ls = np.linalg.lstsq(design, logit, rcond=None)[0]
-    starts = np.array([np.r_[0.0, np.full(k, 0.01), 0.0], np.r_[ls, 0.0], np.r_[ls, 0.1], np.r_[0.5 * ls, 0.05]])
-    big = 1e3 * (1.0 + np.abs(ls).max())
-    lo, hi = np.r_[np.full(k + 1, -big), 0.0], np.r_[np.full(k + 1, big), MAX_FLOOR]
-
-    def residuals(theta: Array, starts_idx: Array, rows: slice, jac: bool = False):
-        d, w, h = design[rows], theta[:, :-1], theta[:, -1:]
-        sig = 1.0 / (1.0 + np.exp(-np.clip(w @ d.T, -500, 500)))
-        r = h + (1.0 - h) * sig - y[rows]
-        if not jac:
-            return r
-        dz = ((1.0 - h) * sig * (1.0 - sig))[:, None, :] * d.T[None]
-        return r, np.concatenate([dz, (1.0 - sig)[:, None, :]], axis=1)
-
-    res = minimize_residuals(residuals, starts, n, lo, hi, LEAST_SQUARES, max_iter=500)
-    best = int(np.argmin(np.where(np.isfinite(res.value), res.value, np.inf)))
-    return ParametricSigmoid(weights=res.theta[best, :-1], floor=float(res.theta[best, -1]), rss=2.0 * float(res.value[best]))
 
 
 @dataclass(repr=False)
@@ -112,8 +70,10 @@ class ObservationalResult(Displayed):
     pc_fit: ParametricSigmoid
     flops_fit: ParametricSigmoid | None
     family_lines: list[FamilyLine]
-    predictions: pd.DataFrame  # model, family, flops, equivalent_flops, observed, predicted, flops_predicted, split
+    predictions: pd.DataFrame  # model, family, flops, equivalent_flops, observed, predicted, flops_predicted, split,
+    # low, high (the prediction interval from the PCs; NaN without a bootstrap)
     warnings: list[str] = field(default_factory=list)
+    level: float = 0.95
 
     def _mse(self, column: str) -> float:
         test = self.predictions[self.predictions["split"] == "test"].dropna(subset=[column])
@@ -133,14 +93,23 @@ class ObservationalResult(Displayed):
         """The held-out check as a backtest (fit below the compute cutoff, predict the models above it):
         ``x`` (flops), ``holdout_above`` (the cutoff, FLOPs), ``n_train``, ``n_test``, ``mse`` and
         ``flops_mse`` (mean squared errors, squared score units), ``mae`` (mean |predicted - observed|,
-        score units) and ``better`` ("PCs", "FLOPs", or None when nothing is held out)."""
+        score units), ``better`` ("PCs", "FLOPs", or None when nothing is held out), and the trust of the
+        sigmoid fitted below the cutoff: ``status`` (first-order test), ``at_bound`` (parameters w0, w1, ...,
+        h on a bound of the box), ``level``, ``coverage`` (share of held-out scores inside their prediction
+        interval; None without a bootstrap), ``bootstrap`` (refits) and ``ci`` (name -> bootstrap
+        percentile interval)."""
         test = self.predictions[self.predictions["split"] == "test"]
         mae = float(np.mean(np.abs(test["predicted"] - test["observed"]))) if len(test) else float("nan")
         mse, base = self.test_mse, self.flops_test_mse
         better = None if not (np.isfinite(mse) and np.isfinite(base)) else "PCs" if mse <= base else "FLOPs"
         n_train = int((self.predictions["split"] == "train").sum())
+        banded = test.dropna(subset=["low", "high"]) if "low" in test else test.iloc[:0]
+        inside = (banded["low"] <= banded["observed"]) & (banded["observed"] <= banded["high"])
         return {"x": "flops", "holdout_above": self.cutoff_flops, "n_train": n_train, "n_test": len(test), "mse": mse,
-                "flops_mse": base, "mae": mae, "better": better}
+                "flops_mse": base, "mae": mae, "better": better, "status": self.pc_fit.status,
+                "at_bound": list(self.pc_fit.at_bound), "level": self.level,
+                "coverage": float(inside.mean()) if len(banded) else float("nan"),
+                "bootstrap": len(self.pc_fit.draws), "ci": self.pc_fit.intervals(self.level)}
 
     def to_dict(self) -> dict:
         """JSON form; keys documented in docs/analysis.md (observational scaling laws)."""
@@ -247,9 +216,12 @@ def _extrapolation_warnings(fit: ParametricSigmoid, pcs: Array, train: Array, ha
 def observational(table: pd.DataFrame, target: str, *, targets: pd.DataFrame | None = None,
                   benchmarks: list[str] | None = None, families: list[str] | None = None, n_pcs: int = 3,
                   cutoff_flops: float = DEFAULT_CUTOFF_FLOPS, reference_family: str = "Llama-2",
-                  flops_column: str | None = None) -> ObservationalResult:
+                  flops_column: str | None = None, bootstrap: int = 200, seed: int = 0,
+                  level: float = 0.95) -> ObservationalResult:
     """Fit an observational scaling law for ``target`` (a column of ``table`` or of ``targets``,
-    joined on the model column) and check it on the models above ``cutoff_flops`` (module docstring)."""
+    joined on the model column) and check it on the models above ``cutoff_flops`` (module docstring);
+    ``bootstrap`` refits of the sigmoid over the training models (seeded by ``seed``) give each model a
+    ``level`` prediction interval (:func:`scalinglab.analysis.parametric_sigmoid.prediction_band`)."""
     table = table_frame(table, "table")
     target = column_name("target", target)
     reference_family = column_name("reference_family", reference_family)
@@ -276,7 +248,9 @@ def observational(table: pd.DataFrame, target: str, *, targets: pd.DataFrame | N
     has_y = np.isfinite(y)
     train = has_y & np.isfinite(flops) & (flops <= cutoff)
     pcs = pca.scores.to_numpy()[:, :k]
-    pc_fit = fit_parametric_sigmoid(pcs[train], y[train])
+    level = level_number(level)
+    pc_fit = fit_parametric_sigmoid(pcs[train], y[train], bootstrap=bootstrap, seed=seed)
+    low, high = prediction_band(pc_fit, pcs, level, seed)
     lines = family_lines(pca.scores["PC-1"].to_numpy(), flops, table[family_col].to_numpy())
     ref = next((line for line in lines if line.family == reference_family), None)
     if ref is None:
@@ -296,7 +270,7 @@ def observational(table: pd.DataFrame, target: str, *, targets: pd.DataFrame | N
         "equivalent_flops": equivalent_flops(pca.scores["PC-1"].to_numpy(), ref), "observed": y,
         "predicted": pc_fit.predict(pcs),
         "flops_predicted": flops_fit.predict(logc[:, None]) if flops_fit else np.nan,
-        "split": np.where(train, "train", np.where(has_y, "test", "none"))})
+        "split": np.where(train, "train", np.where(has_y, "test", "none")), "low": low, "high": high})
     return ObservationalResult(target=target, pca=pca, n_pcs=k, cutoff_flops=cutoff,
                                reference_family=reference_family, pc_fit=pc_fit, flops_fit=flops_fit,
-                               family_lines=lines, predictions=predictions, warnings=warnings)
+                               family_lines=lines, predictions=predictions, warnings=warnings, level=level)

@@ -29,6 +29,8 @@ def observe_cmd(
     cutoff_flops: float = typer.Option(8.4e22, help="Models with training compute <= this (FLOPs) fit the law; "
                                                     "the rest are held out."),
     reference_family: str = typer.Option("Llama-2", help="Family whose PC-1 line defines equivalent compute."),
+    bootstrap: int = typer.Option(200, help="Bootstrap refits of the sigmoid over the training models (intervals)."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Predict a capability of larger models from smaller models' benchmark scores (observational
@@ -37,8 +39,9 @@ def observe_cmd(
 
     JSON keys: target, benchmarks, n_pcs, explained_variance_ratio, loadings, cutoff_flops,
     reference_family, n_train, n_test, weights, floor, test_mse, flops_test_mse, family_lines,
-    predictions (model, family, flops, equivalent_flops, observed, predicted, flops_predicted, split),
-    warnings, backtest (the held-out check: x, holdout_above, n_train, n_test, mse, flops_mse, mae, better).
+    predictions (model, family, flops, equivalent_flops, observed, predicted, flops_predicted, split, low, high),
+    warnings, backtest (the held-out check: x, holdout_above, n_train, n_test, mse, flops_mse, mae, better,
+    status, at_bound, level, coverage, bootstrap, ci).
     """
     from scalinglab.analysis.observational import observational
     from scalinglab.tables import read_table
@@ -46,16 +49,23 @@ def observe_cmd(
     table = read_table(Path(data), data)
     extra = read_table(Path(targets), targets) if targets else None
     result = observational(table, target, targets=extra, benchmarks=_names(benchmarks), families=_names(families),
-                           n_pcs=pcs, cutoff_flops=cutoff_flops, reference_family=reference_family)
+                           n_pcs=pcs, cutoff_flops=cutoff_flops, reference_family=reference_family,
+                           bootstrap=bootstrap, seed=seed)
     if as_json:
         _emit_json(result.to_dict())
         return
     out.print(result.summary(), markup=False, soft_wrap=True)
     t = Table(title=escape(f"held-out models: {result.target}"))
-    for c in ("model", "C (FLOPs)", f"{result.reference_family}-equivalent C", "observed", "from PCs", "from FLOPs"):
+    for c in ("model", "C (FLOPs)", f"{result.reference_family}-equivalent C", "observed", "from PCs",
+              f"{100 * result.level:g}% interval", "from FLOPs"):
         t.add_column(c, justify="left" if c == "model" else "right", no_wrap=True)
     test = result.predictions[result.predictions["split"] == "test"]
     for row in test.itertuples():
         t.add_row(escape(row.model), f"{row.flops:.3g}", f"{row.equivalent_flops:.3g}", f"{row.observed:.3f}",
-                  f"{row.predicted:.3f}", f"{row.flops_predicted:.3f}")
+                  f"{row.predicted:.3f}", f"{row.low:.3f}-{row.high:.3f}", f"{row.flops_predicted:.3f}")
     out.print(t)
+    bt = result.backtest()
+    out.print(f"sigmoid fit below the cutoff: status {bt['status']}"
+              + (f"; on a bound: {', '.join(bt['at_bound'])}" if bt["at_bound"] else "")
+              + (f"; held-out scores inside their interval: {bt['coverage']:.0%}" if bt["bootstrap"] else ""),
+              markup=False)

@@ -3,7 +3,7 @@ score against equivalent compute, with the law's sigmoid, the training and the h
 marker per family.
 
 Equivalent compute, as in the paper's figures of predictions ("Llama-2-equivalent FLOPs"): the law's
-capability combination z = w0 + w . PC-1..k (:class:`~scalinglab.analysis.observational.ParametricSigmoid`)
+capability combination z = w0 + w . PC-1..k (:class:`~scalinglab.analysis.parametric_sigmoid.ParametricSigmoid`)
 is a line in log10 C within the reference family, z = a log10(C / FLOPs) + b
 (:func:`~scalinglab.analysis.capabilities.family_lines`); a model's equivalent compute is the C at which
 that line reaches its z, C_eq = 10^((z - b) / a). On this axis the law is one curve,

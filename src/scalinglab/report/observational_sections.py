@@ -26,7 +26,7 @@ from scalinglab.analysis.observational import (
 from scalinglab.report.built import BuiltReport
 from scalinglab.report.capability_plots import plot_capability
 from scalinglab.report.notices import add_warnings
-from scalinglab.report.page import esc, num, table
+from scalinglab.report.page import esc, interval, num, table
 from scalinglab.report.section import ReportInputs, Section, attempt
 from scalinglab.report.warnings_summary import summary_html, warnings_section
 
@@ -44,7 +44,8 @@ def _fit(inp: ReportInputs, frame: pd.DataFrame) -> tuple[ObservationalResult, s
         cols = benchmark_columns(frame) or {"benchmarks": []}
         benches = [b for b in cols["benchmarks"] if b != target]
         how = f"Target {target}" + (", left out of the PCA." if target in cols["benchmarks"] else ".")
-    return observational(frame, target, targets=inp.targets, benchmarks=benches), how
+    return observational(frame, target, targets=inp.targets, benchmarks=benches, bootstrap=inp.bootstrap,
+                         seed=inp.seed, level=inp.level), how
 
 
 def _pca_section(result: ObservationalResult) -> Section:
@@ -77,7 +78,7 @@ def _law_section(result: ObservationalResult, how: str, warnings: list[str]) -> 
     return sec
 
 
-def _backtest_section(result: ObservationalResult) -> Section:
+def _backtest_section(result: ObservationalResult, warnings: list[str]) -> Section:
     sec = Section("observational-backtest", "Observational backtest")
     bt = result.backtest()
     better = {"PCs": "the principal components predict better", "FLOPs": "compute alone predicts better",
@@ -86,11 +87,22 @@ def _backtest_section(result: ObservationalResult) -> Section:
              f"{bt['n_test']} models above (and those of unknown compute): held-out mean squared error "
              f"{num(bt['mse'], 4)} from {result.n_pcs} PCs against {num(bt['flops_mse'], 4)} from log10 FLOPs alone "
              f"(squared score units); mean absolute error {num(bt['mae'], 4)}; {better}.")
+    bounds = f"; on a bound of its box: {', '.join(bt['at_bound'])}" if bt["at_bound"] else ""
+    cover = (f"{100 * bt['coverage']:.0f}% of the held-out scores lie inside their {100 * bt['level']:g}% prediction "
+             f"intervals ({bt['bootstrap']} bootstrap refits over the training models, plus their scatter)"
+             if bt["bootstrap"] and bt["coverage"] is not None and np.isfinite(bt["coverage"]) else "no intervals")
+    sec.text(f"The sigmoid fitted below the cutoff: status {bt['status']}{bounds}; {cover}.")
+    add_warnings(warnings, [f"observational law: {p} ended on a bound of the search box (its value is the box's edge)"
+                            for p in bt["at_bound"]])
+    if bt["status"] != "converged":
+        add_warnings(warnings, [f"observational law: the sigmoid fit did not converge (status {bt['status']})"])
     test = result.predictions[result.predictions["split"] == "test"].sort_values("flops")
     rows = [[esc(r.model), esc(r.family), num(r.flops, 3), num(r.observed, 3), num(r.predicted, 3),
-             num(r.flops_predicted, 3), f"{r.predicted - r.observed:+.3f}"] for r in test.itertuples()]
-    sec.add(table(["model", "family", "C (FLOPs)", "observed", "from PCs", "from FLOPs", "error (PCs)"], rows,
-                  numeric_from=2))
+             interval([r.low, r.high], 3) if np.isfinite(r.low) else "–",
+             "yes" if r.low <= r.observed <= r.high else "<b>no</b>", num(r.flops_predicted, 3),
+             f"{r.predicted - r.observed:+.3f}"] for r in test.itertuples()]
+    sec.add(table(["model", "family", "C (FLOPs)", "observed", "from PCs", f"{100 * bt['level']:g}% interval",
+                   "inside", "from FLOPs", "error (PCs)"], rows, numeric_from=2))
     return sec
 
 
@@ -121,7 +133,7 @@ def observational_report(inp: ReportInputs, frame: pd.DataFrame) -> BuiltReport:
     warnings: list[str] = []
     glance = Section("glance", "At a glance")
     sections = [_data_section(frame, inp.source), _pca_section(result), _law_section(result, how, warnings),
-                _backtest_section(result)]
+                _backtest_section(result, warnings)]
     _glance(glance, result, warnings)
     subtitle = (f"Observational scaling law (Ruan et al. 2024) for {esc(result.target)} from the benchmark scores of "
                 f"{len(result.pca.scores)} models in <code>{esc(inp.source)}</code>.")
