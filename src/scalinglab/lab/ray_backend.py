@@ -11,7 +11,9 @@
   unreachable one; either way a failure is a ScalingLabError before the store is touched. When
   Ray is already initialised in this process (``ray.is_initialized()``: a notebook, a test
   fixture), that Ray is used as it is and neither started nor stopped here (an address given
-  then is still probed, but not connected to).
+  then is still probed, but not connected to). While the Ray it started or connected to is in
+  use, this process's stdout goes to stderr: Ray's driver prints cluster errors ("the node ...
+  has been marked dead") to stdout, which would corrupt ``scalinglab sweep --json``.
 * Each run is one task (:func:`task_options`: ``num_cpus=1``; on CUDA ``num_gpus = 1/K`` with K =
   ``runs_per_gpu``, default 1, so Ray packs K runs onto each GPU) running
   :func:`~scalinglab.lab.train.train_run` with one torch thread on the CPU. ``workers`` caps the
@@ -58,9 +60,10 @@ import logging
 import os
 import queue
 import socket
+import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 from scalinglab.errors import ScalingLabError
@@ -114,6 +117,16 @@ def ray_session(address: str | None = None, workers: int | None = None) -> Itera
             _probe(address)  # a bad address is an error even when this process already has a Ray
         yield ray
         return
+    with redirect_stdout(sys.stderr):  # Ray's driver prints cluster errors to stdout (module docstring)
+        _init(ray, address, workers)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()  # stops the local Ray we started; only disconnects from a cluster
+
+
+def _init(ray: Any, address: str | None, workers: int | None) -> None:
+    """``ray.init`` for :func:`ray_session`, quiet; a failure is a one-line ScalingLabError."""
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address is None:  # "local": a new local Ray even when RAY_ADDRESS is set
@@ -129,10 +142,6 @@ def ray_session(address: str | None = None, workers: int | None = None) -> Itera
         where = "start a local Ray" if address is None else f"connect to the Ray cluster at {address}"
         raise ScalingLabError(f"backend ray: cannot {where} ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    try:
-        yield ray
-    finally:
-        ray.shutdown()  # stops the local Ray we started; only disconnects from a cluster
 
 
 def task_options(device: str, runs_per_gpu: int = 1) -> dict[str, Any]:
