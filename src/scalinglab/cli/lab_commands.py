@@ -120,7 +120,7 @@ def sweep_cmd(
     device: str = typer.Option("cpu", help="cpu, cuda (every GPU) or cuda:INDEX."),
     runs_per_gpu: int | None = typer.Option(None, help="Runs trained at once on each device: K worker processes "
                                             "per GPU (local; the CPU counts as one device) or num_gpus=1/K per "
-                                            "Ray task. Not with --workers."),
+                                            "Ray task. Local: not with --workers."),
     max_retries: int | None = typer.Option(None, help="--backend ray: times a run whose node or worker died is "
                                            "run again elsewhere (default 3)."),
     seed: int = typer.Option(0, help="Seed of the runs."),

@@ -183,7 +183,8 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     the local Ray started for the sweep, or no limit on a cluster); ``device``: "cpu" or "cuda[:i]".
     ``runs_per_gpu``: K runs trained at once on each device (:mod:`scalinglab.lab.devices`): the local
     backend starts K worker processes per device (``cuda``: every GPU; the CPU counts as one device),
-    Ray gives each task ``num_gpus = 1/K`` (refused on the CPU); not together with ``workers``.
+    Ray gives each task ``num_gpus = 1/K`` (refused on the CPU); the local backend refuses it together
+    with ``workers`` (Ray takes both: ``workers`` caps the tasks in flight).
     ``max_retries``: Ray only, times a run whose worker or node died is submitted again (default 3).
     ``backend``: "local" or "ray" (:mod:`scalinglab.lab.ray_backend`): ``address`` of a running Ray
     cluster, or None for a local Ray started (and stopped) for this sweep; when Ray is already
@@ -264,7 +265,7 @@ def _check_parallel(backend: str, device: str, workers: int | None, runs_per_gpu
     retries, the local backend's device slots: :func:`~scalinglab.lab.devices.worker_devices`, or
     None for today's unpinned CPU pool)."""
     k = None if runs_per_gpu is None else check_runs_per_gpu(runs_per_gpu)
-    if k is not None and workers is not None:
+    if k is not None and workers is not None and backend == "local":
         raise ScalingLabError("runs_per_gpu: give workers or runs_per_gpu, not both (the local backend starts "
                               "runs_per_gpu x devices workers)")
     if max_retries is not None and backend != "ray":

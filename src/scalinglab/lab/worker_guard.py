@@ -64,8 +64,10 @@ def initializer(parent: int | None = None, devices: Any = None) -> tuple[Callabl
     makes torch single-threaded (``OMP_NUM_THREADS=1``, set before torch is first imported).
     ``devices``: None, or a queue (of the pool's multiprocessing context) holding one device per
     worker; each worker takes one and is pinned to it (:data:`WORKER_DEVICE_ENV`)."""
-    parent = os.getpid() if parent is None else parent
-    return runpy.run_path, (__file__, {"PARENT": parent, "DEVICES": devices}, RUN_NAME)
+    init_globals: dict[str, Any] = {"PARENT": os.getpid() if parent is None else parent}
+    if devices is not None:
+        init_globals["DEVICES"] = devices
+    return runpy.run_path, (__file__, init_globals, RUN_NAME)
 
 
 if __name__ == RUN_NAME:  # run by a pool worker through runpy.run_path (see initializer)
