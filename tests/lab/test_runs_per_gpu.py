@@ -131,4 +131,6 @@ def test_cli_runs_per_gpu(tmp_path: Path, monkeypatch, capsys) -> None:
     assert code == 2 and out == "" and err.count("\n") == 1 and "not both" in err, err
     code, out, err = run_cli([*grid, "--store", tmp_path / "bad.db", "--device", "cuda:9"], monkeypatch, capsys)
     assert code == 2 and err.count("\n") == 1 and "cuda:9" in err, err
+    code, out, err = run_cli([*GRID, "--store", tmp_path / "bad.db", "--max-retries", "2"], monkeypatch, capsys)
+    assert code == 2 and err.count("\n") == 1 and "max_retries: only the ray backend" in err, err
     assert not (tmp_path / "bad.db").exists()
