@@ -7,7 +7,10 @@ as the action when it is the first argument (name a store file called "export" a
 
 ``sweep --backend ray [--address ADDR]`` trains each run as a Ray task, on a local Ray started for
 the sweep or on the cluster at ADDR (:mod:`scalinglab.lab.ray_backend`); the results are the local
-backend's. On a terminal, a progress bar shows the sweep and each running run (stderr).
+backend's; a run whose node died is retried elsewhere (``--max-retries``, default 3).
+``--runs-per-gpu K`` trains K runs at once on each device: K worker processes per GPU with the local
+backend (the CPU counts as one device), ``num_gpus = 1/K`` per Ray task (:mod:`scalinglab.lab.devices`).
+On a terminal, a progress bar shows the sweep and each running run (stderr).
 
 Rows (``--json``, a contract): ``id`` (store id; null in a dry run), ``status`` (planned, pending,
 running, finished, failed), ``params`` (with embeddings), ``tokens`` (training tokens), ``flops``
@@ -114,7 +117,12 @@ def sweep_cmd(
                                        "auto; --backend ray); default: a local Ray started for the sweep."),
     workers: int | None = typer.Option(None, help="Runs trained at once (default: min(cores, runs); ray: all the "
                                        "cluster takes)."),
-    device: str = typer.Option("cpu", help="cpu or cuda."),
+    device: str = typer.Option("cpu", help="cpu, cuda (every GPU) or cuda:INDEX."),
+    runs_per_gpu: int | None = typer.Option(None, help="Runs trained at once on each device: K worker processes "
+                                            "per GPU (local; the CPU counts as one device) or num_gpus=1/K per "
+                                            "Ray task. Local: not with --workers."),
+    max_retries: int | None = typer.Option(None, help="--backend ray: times a run whose node or worker died is "
+                                           "run again elsewhere (default 3)."),
     seed: int = typer.Option(0, help="Seed of the runs."),
     seq_len: int | None = typer.Option(None, help="Tokens per training sequence (design default 128)."),
     batch_size: int | None = typer.Option(None, help="Sequences per optimiser step (design default 16)."),
@@ -205,7 +213,8 @@ def sweep_cmd(
         return
     rows = run_sweep(runs, store, corpus=corpus, tokenizer=tokenizer, sweep_name=sweep_name, workers=workers,
                      device=device, progress=not as_json and sys.stderr.isatty(), checkpoint_dir=checkpoints,
-                     backend=backend, address=address, **dataset)
+                     backend=backend, address=address, runs_per_gpu=runs_per_gpu, max_retries=max_retries,
+                     **dataset)
     if as_json:
         _emit_json(rows)
     else:

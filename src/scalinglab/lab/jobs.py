@@ -78,14 +78,18 @@ class RunEvent(NamedTuple):
 
 
 def _resume_checkpoint(job: _Job) -> Checkpoint | None:
-    """The run's own checkpoint of this config, if one was left by an interrupted attempt."""
+    """The run's own checkpoint of this config, if one was left by an interrupted attempt (on any
+    device: a run may resume on another GPU or node than the one that wrote it)."""
     if job.checkpoint is None or not Path(job.checkpoint).exists():
         return None
     try:
         resume = Checkpoint.load(job.checkpoint)
     except ScalingLabError:  # unreadable (should not happen: written atomically): start over
         return None
-    return resume if resume.config == job.config.to_dict() else None
+    def same(config: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in config.items() if k != "device"}
+
+    return resume if same(resume.config) == same(job.config.to_dict()) else None
 
 
 def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | None = None) -> RunEvent:

@@ -25,12 +25,16 @@ machine are up to 50x slower), which end themselves when this process dies, arme
 torch (:mod:`scalinglab.lab.worker_guard`). Each worker process loads the corpus once (cached per process) and
 writes to the store through its own connection (the store takes the write lock per transaction,
 ``BEGIN IMMEDIATE``, so several processes may write). Runs are seeded by their own config, so the
-results do not depend on ``workers`` (bit-for-bit on the CPU).
+results do not depend on ``workers`` (bit-for-bit on the CPU). On CUDA (and with ``runs_per_gpu``)
+each pool worker is pinned to one device for its life, K (``runs_per_gpu``, default 1) per GPU,
+round-robin over the GPUs torch sees (:mod:`scalinglab.lab.devices`); the run records the device
+it trained on (``cuda:1``).
 
 Backend ``ray`` (:mod:`scalinglab.lab.ray_backend`): each run is a Ray task on a cluster or on a
 local Ray started for the sweep; the tasks send their events (:class:`RunEvent`) to this process,
 the only writer of the store, so crash safety and resume are as above and the results are the
-local backend's, bit for bit on the CPU.
+local backend's, bit for bit on the CPU. A run whose worker or node died is retried on another
+(``max_retries``, default 3) as a new attempt of the same run, so the store holds it once.
 
 Progress (``progress=True``, :mod:`scalinglab.lab.progress`): a sweep row and one row per running
 run (tokens, losses, ETA), fed by the evaluations as they are recorded; with a process pool the
@@ -58,6 +62,7 @@ from scalinglab._version import __version__
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab import ray_backend, worker_guard
 from scalinglab.lab.config import RunConfig
+from scalinglab.lab.devices import check_runs_per_gpu, cuda_device_count, pool_devices, worker_devices
 from scalinglab.lab.jobs import (  # noqa: F401 (re-exported: the runner's names before lab.jobs)
     _CORPORA,
     RunEvent,
@@ -140,9 +145,18 @@ def _store(path: str) -> RunStore:
     return _STORES[path]
 
 
+def _on_device(job: _Job, device: str | None) -> _Job:
+    """``job`` trained on ``device`` (None: its own)."""
+    if device is None or device == job.config.device:
+        return job
+    return dataclasses.replace(job, config=dataclasses.replace(job.config, device=device))
+
+
 def _pool_job(job: _Job) -> str:
-    """One run in a pool worker, recorded through the worker's own store connection; its status
-    ("superseded" when another process restarted the run meanwhile: this attempt stops)."""
+    """One run in a pool worker (on the device the worker is pinned to, if any), recorded through the
+    worker's own store connection; its status ("superseded" when another process restarted the run
+    meanwhile: this attempt stops)."""
+    job = _on_device(job, os.environ.get(worker_guard.WORKER_DEVICE_ENV))
     store = _store(job.store)
     try:
         final = _train_job(job, lambda event: record(store, job, event))
@@ -156,7 +170,8 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
               sweep_name: str = "sweep", workers: int | None = None, device: str = "cpu",
               progress: bool | str = False, checkpoint_dir: str | os.PathLike[str] | None = None,
               backend: str = "local", tokenizer: str = "bytes", address: str | None = None,
-              text_field: str | None = None, max_tokens: int | None = None) -> list[dict[str, Any]]:
+              text_field: str | None = None, max_tokens: int | None = None, runs_per_gpu: int | None = None,
+              max_retries: int | None = None) -> list[dict[str, Any]]:
     """Train the unfinished runs of ``runs`` (module docstring) and return one row per planned run,
     in order: {id, status, params, tokens, flops, final_val_loss, final_val_bpb} (:data:`RUN_KEYS`).
 
@@ -166,6 +181,11 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     design under ``"data"``, so the store says which records were held out.
     ``workers``: runs trained at once (default ``min(cores, runs to train)``; with Ray: the CPUs of
     the local Ray started for the sweep, or no limit on a cluster); ``device``: "cpu" or "cuda[:i]".
+    ``runs_per_gpu``: K runs trained at once on each device (:mod:`scalinglab.lab.devices`): the local
+    backend starts K worker processes per device (``cuda``: every GPU; the CPU counts as one device),
+    Ray gives each task ``num_gpus = 1/K`` (refused on the CPU); the local backend refuses it together
+    with ``workers`` (Ray takes both: ``workers`` caps the tasks in flight).
+    ``max_retries``: Ray only, times a run whose worker or node died is submitted again (default 3).
     ``backend``: "local" or "ray" (:mod:`scalinglab.lab.ray_backend`): ``address`` of a running Ray
     cluster, or None for a local Ray started (and stopped) for this sweep; when Ray is already
     initialised in this process, that Ray is used as it is and left running.
@@ -193,6 +213,7 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ScalingLabError(f"workers: must be a positive integer, got {workers!r}")
     configs = [dataclasses.replace(r.config, device=device) for r in runs]  # validates device
+    retries, slots = _check_parallel(backend, device, workers, runs_per_gpu, max_retries)
     data = _corpus(str(corpus), tokenizer, text_field, max_tokens)  # a bad corpus fails here, before the store is touched
     for c in configs:
         if data.vocab_size > c.arch.vocab_size:
@@ -229,11 +250,44 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
         bar = SweepProgress(len(set(ids)), len(set(ids)) - len(jobs), sum(_numbers(j.config)[2] for j in jobs))
         with bar.live(progress):
             if backend == "ray":
-                ray_backend.execute(jobs, st, data, workers, bar)
+                ray_backend.execute(jobs, st, data, workers, bar, runs_per_gpu=runs_per_gpu or 1,
+                                    max_retries=retries)
             else:
-                n = min(os.cpu_count() or 1, len(jobs)) if workers is None else min(workers, max(1, len(jobs)))
-                _execute(jobs, max(1, n), st, bar, poll=progress is True)  # "lines" needs no polling
+                n = max(1, _pool_size(len(jobs), workers, slots))
+                _execute(jobs, n, st, bar, poll=progress is True,  # "lines" needs no polling
+                         devices=None if slots is None else pool_devices(slots, n))
         return store_rows(st, ids)
+
+
+def _check_parallel(backend: str, device: str, workers: int | None, runs_per_gpu: int | None,
+                    max_retries: int | None) -> tuple[int, list[str] | None]:
+    """Validate ``runs_per_gpu`` and ``max_retries`` (one-line ScalingLabErrors); returns (Ray's
+    retries, the local backend's device slots: :func:`~scalinglab.lab.devices.worker_devices`, or
+    None for today's unpinned CPU pool)."""
+    k = None if runs_per_gpu is None else check_runs_per_gpu(runs_per_gpu)
+    if k is not None and workers is not None and backend == "local":
+        raise ScalingLabError("runs_per_gpu: give workers or runs_per_gpu, not both (the local backend starts "
+                              "runs_per_gpu x devices workers)")
+    if max_retries is not None and backend != "ray":
+        raise ScalingLabError("max_retries: only the ray backend retries runs whose node died; use backend='ray'")
+    if max_retries is not None and (isinstance(max_retries, bool) or not isinstance(max_retries, int)
+                                    or max_retries < 0):
+        raise ScalingLabError(f"max_retries: must be a whole number >= 0, got {max_retries!r}")
+    retries = ray_backend.DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+    if backend == "ray":
+        ray_backend.task_options(device, k or 1)  # refuses what Ray cannot do (K > 1 on the CPU, cuda:i)
+        return retries, None
+    if device == "cpu" and k is None:
+        return retries, None
+    return retries, worker_devices(device, k or 1, 0 if device == "cpu" else cuda_device_count())
+
+
+def _pool_size(jobs: int, workers: int | None, slots: list[str] | None) -> int:
+    """Worker processes of the local backend: ``workers``, else one per device slot, else one per
+    core; never more than the runs to train."""
+    if workers is not None:
+        return min(workers, max(1, jobs))
+    return min(len(slots) if slots is not None else os.cpu_count() or 1, jobs)
 
 
 def _checkpoint_tag(store: str | os.PathLike[str], sweep: int, corpus: str, tokenizer: str) -> str:
@@ -243,20 +297,27 @@ def _checkpoint_tag(store: str | os.PathLike[str], sweep: int, corpus: str, toke
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepProgress, poll: bool) -> None:
+def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepProgress, poll: bool,
+             devices: list[str] | None = None) -> None:
     """The local backend: in this process (``workers == 1``) or a pool of spawned processes, whose
-    evaluations the parent reads back from the store every 0.5 s for the progress bar when ``poll``."""
+    evaluations the parent reads back from the store every 0.5 s for the progress bar when ``poll``.
+    ``devices``: one device per worker (each pool worker pinned to its own), or None (the jobs' own)."""
     if workers == 1:
-        for job in jobs:
+        for job in (_on_device(j, None if devices is None else devices[0]) for j in jobs):
             try:
                 final = _train_job(job, lambda event, job=job: record(store, job, event, progress))
                 record(store, job, final, progress)
             except StaleAttemptError:  # another process restarted this run: it trains it
                 progress.end_run(job.run_id, "superseded")
         return
-    since = timestamp()
-    init, init_args = worker_guard.initializer()  # the watchdog is armed before the worker imports torch
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=init,
+    since, context = timestamp(), get_context("spawn")
+    queue = None
+    if devices is not None:  # each worker takes one device from the queue when it starts
+        queue = context.Queue()
+        for d in devices:
+            queue.put(d)
+    init, init_args = worker_guard.initializer(devices=queue)  # the watchdog is armed before the worker imports torch
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init,
                              initargs=init_args) as pool:
         futures: dict[Future[str], _Job] = {pool.submit(_pool_job, j): j for j in jobs}
         pending = set(futures)
