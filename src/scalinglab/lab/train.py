@@ -70,7 +70,7 @@ from scalinglab.lab.noise import NoiseScaleMeter, two_half_backward
 from scalinglab.lab.records import Checkpoint, EvalPoint, RunResult
 
 __all__ = ["BASE_LR", "BASE_WIDTH", "Checkpoint", "EvalPoint", "RunConfig", "RunResult", "Trainer", "build_trainer",
-           "default_lr", "evaluate", "lr_at", "train_run", "train_step"]
+           "default_lr", "evaluate", "lr_at", "sample_batch", "train_run", "train_step"]
 
 
 # ---- the training loop ---------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def train_step(trainer: Trainer, x: torch.Tensor, y: torch.Tensor, lr: float, co
     return loss.detach()
 
 
-def _train_batch(tokens: np.ndarray, rng: np.random.Generator, config: RunConfig,
+def sample_batch(tokens: np.ndarray, rng: np.random.Generator, config: RunConfig,
                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch_size`` windows of ``seq_len + 1`` tokens at uniform random offsets: inputs, targets."""
     starts = rng.integers(0, tokens.size - config.context, size=config.batch_size)
@@ -246,7 +246,7 @@ def _train(config: RunConfig, data: TokenData, on_eval: Callable[[EvalPoint], No
     meter = NoiseScaleMeter(config.batch_size, config.context) if config.measure_noise_scale else None
     while step < config.steps:  # nothing in here waits for the device but the evaluations
         lr = lr_at(step, config)
-        x, y = _train_batch(train_tokens, rng, config, device)
+        x, y = sample_batch(train_tokens, rng, config, device)
         loss = train_step(trainer, x, y, lr, config, meter)
         step, running, since = step + 1, running + loss.float(), since + 1
         if step % config.eval_every_steps and step != config.steps:
