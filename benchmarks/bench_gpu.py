@@ -13,7 +13,7 @@ and the throughput of an IsoFLOP sweep of small models on one GPU.
    (no files needed), store and evaluations included: wall seconds, tokens/s and MFU of the sweep.
 
 MFU (a fraction) = tokens/s x FLOPs per token / peak FLOP/s, FLOPs per token by the project's own count
-(:func:`scalinglab.plan.flops.model_flops_utilization`, PaLM's convention 6N + 12 L H Q T, Chowdhery
+(:func:`scalinglab.plan.flops.training_mfu`, PaLM's convention 6N + 12 L H Q T, Chowdhery
 et al. 2022 App. B; the lab's 6N non-embedding figure is reported beside it), peak = the device's dense
 bf16 FLOP/s from the hardware catalogue (:mod:`scalinglab.plan.hardware`, by the driver's device name),
 or ``--peak-tflops``. Target (issue 16): MFU >= 45% on an H100/H200 in bf16.
@@ -42,7 +42,7 @@ from scalinglab.lab.design import isoflop_design
 from scalinglab.lab.runner import run_sweep
 from scalinglab.lab.train import RunConfig, build_trainer, sample_batch, train_step
 from scalinglab.plan.architecture import Architecture
-from scalinglab.plan.flops import flops_per_token, model_flops_utilization
+from scalinglab.plan.flops import flops_per_token, training_mfu
 from scalinglab.plan.hardware import catalogue_key, get_device
 from scalinglab.plan.presets import get_architecture
 
@@ -80,7 +80,7 @@ def device_and_peak(args: argparse.Namespace) -> tuple[str, str, str | None, flo
 
 
 def mfu_or_none(arch: Architecture, tokens_per_s: float, peak: float | None) -> float | None:
-    return None if peak is None else model_flops_utilization(arch, tokens_per_s, peak, "palm")
+    return None if peak is None else training_mfu(arch, tokens_per_s, peak, "palm")
 
 
 def measure_model(arch: Architecture, batch: int, steps: int, warmup: int, device: str, compile_: bool,

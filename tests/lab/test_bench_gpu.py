@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from scalinglab.errors import ScalingLabError
-from scalinglab.plan.flops import flops_per_token, model_flops_utilization
+from scalinglab.plan.flops import flops_per_token, training_mfu
 from scalinglab.plan.hardware import catalogue_key, get_device
 from scalinglab.plan.presets import get_architecture
 
@@ -34,12 +34,12 @@ def test_mfu_of_gpt2_small_by_hand() -> None:
     assert flops_per_token(gpt2, "palm") == 859_885_056
     # 100,000 tokens/s on an H100 SXM (989.4 dense bf16 TFLOP/s): 8.59885056e13 / 9.894e14
     h100 = get_device("h100-sxm").peak("bf16")
-    assert model_flops_utilization(gpt2, 1e5, h100) == pytest.approx(0.0869097489, rel=1e-9)
+    assert training_mfu(gpt2, 1e5, h100) == pytest.approx(0.0869097489, rel=1e-9)
     # the lab's own 6N with non-embedding N (85,056,000 = 124,439,808 - 50,257 x 768 - 1,024 x 768)
-    assert model_flops_utilization(gpt2, 1e5, h100, "6N", params="non_embedding") == pytest.approx(
+    assert training_mfu(gpt2, 1e5, h100, "6N", params="non_embedding") == pytest.approx(
         1e5 * 6 * 85_056_000 / 989.4e12, rel=1e-12)
     with pytest.raises(ScalingLabError, match="peak_flops_per_s"):
-        model_flops_utilization(gpt2, 1e5, 0.0)
+        training_mfu(gpt2, 1e5, 0.0)
 
 
 @pytest.mark.parametrize("name, key", [

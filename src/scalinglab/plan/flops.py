@@ -57,9 +57,8 @@ from scalinglab.plan.presets import get_architecture, list_architectures
 
 __all__ = [
     "CONVENTIONS", "PARAM_CHOICES", "Architecture", "counted_params", "flops_from_pf_days", "flops_per_token",
-    "flops_report", "forward_flops_per_token", "get_architecture", "gpu_hours", "list_architectures",
-    "model_flops_utilization", "pf_days",
-    "ratio_to_6n", "training_flops",
+    "flops_report", "forward_flops_per_token", "get_architecture", "gpu_hours", "list_architectures", "pf_days",
+    "ratio_to_6n", "training_flops", "training_mfu",
 ]
 
 CONVENTIONS = ("6N", "kaplan", "chinchilla", "chinchilla-appendix", "palm")
@@ -147,9 +146,10 @@ def ratio_to_6n(arch: ArchLike, convention: str = "chinchilla") -> float:
     return flops_per_token(arch, convention) / (FLOPS_PER_PARAM_TOKEN * counted_params(arch, convention))
 
 
-def model_flops_utilization(arch: ArchLike, tokens_per_s: float, peak_flops_per_s: float,
+def training_mfu(arch: ArchLike, tokens_per_s: float, peak_flops_per_s: float,
                             convention: str = "palm", *, params: str | None = None) -> float:
-    """MFU, a fraction: ``tokens_per_s x flops_per_token(arch, convention) / peak_flops_per_s``.
+    """Training MFU, a fraction: ``tokens_per_s x flops_per_token(arch, convention) / peak_flops_per_s``
+    (not checked against 1: a value above 1 means a wrong peak or a wrong rate).
 
     Units: tokens/s (training tokens per second of ONE device), peak in FLOP/s (dense, the dtype the
     model trains in: :meth:`scalinglab.plan.hardware.Device.peak`). The default convention is PaLM's
