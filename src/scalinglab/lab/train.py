@@ -26,8 +26,10 @@ Units: tokens are counts of training tokens (``steps x batch_size x seq_len``), 
   one quantity; the run's final loss (``RunResult.final_val_loss``, what scaling fits read) scores all
   ``eval_tokens`` after the last step. The two differ at the last step by the sampling difference of
   the two token sets; ``curve_eval_tokens=eval_tokens`` makes them equal at the old evaluation cost.
-* The step loop (:func:`train_step`) never waits for the device: the training loss is summed on the
-  device and read once per evaluation, each evaluation reads its sum back once (:func:`evaluate`). On the CPU training runs with ONE torch thread
+* The step loop (:func:`train_step`) never waits for the device: batches go to a GPU from pinned
+  memory without blocking (:func:`to_device`), the training loss is summed on the device and read once
+  per evaluation, each evaluation reads its sum back once (:func:`evaluate`). (With
+  ``measure_noise_scale`` each step reads its three gradient norms back.) On the CPU training runs with ONE torch thread
   (``torch.set_num_threads(1)``, restored afterwards): tiny multi-threaded runs on a loaded 2-core
   machine are up to 50x slower, and one thread is bit-for-bit reproducible.
 * Gradient noise scale: with ``measure_noise_scale`` each step's gradient is accumulated over its two
@@ -70,7 +72,7 @@ from scalinglab.lab.noise import NoiseScaleMeter, two_half_backward
 from scalinglab.lab.records import Checkpoint, EvalPoint, RunResult
 
 __all__ = ["BASE_LR", "BASE_WIDTH", "Checkpoint", "EvalPoint", "RunConfig", "RunResult", "Trainer", "build_trainer",
-           "default_lr", "evaluate", "lr_at", "sample_batch", "train_run", "train_step"]
+           "default_lr", "evaluate", "lr_at", "sample_batch", "to_device", "train_run", "train_step"]
 
 
 # ---- the training loop ---------------------------------------------------------------------------
@@ -163,9 +165,17 @@ def sample_batch(tokens: np.ndarray, rng: np.random.Generator, config: RunConfig
                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """``batch_size`` windows of ``seq_len + 1`` tokens at uniform random offsets: inputs, targets."""
     starts = rng.integers(0, tokens.size - config.context, size=config.batch_size)
-    window = torch.from_numpy(tokens[starts[:, None] + np.arange(config.context + 1)].astype(np.int64))
-    window = window.to(device)
+    window = to_device(torch.from_numpy(tokens[starts[:, None] + np.arange(config.context + 1)].astype(np.int64)),
+                       device)
     return window[:, :-1], window[:, 1:]
+
+
+def to_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``batch`` (on the CPU) on ``device``. To a GPU through pinned memory and ``non_blocking``: a copy
+    from pageable memory would wait for every kernel queued before it, a sync per step."""
+    if device.type == "cpu":
+        return batch
+    return batch.pin_memory().to(device, non_blocking=True)
 
 
 @torch.no_grad()
@@ -184,7 +194,7 @@ def evaluate(model: torch.nn.Module, tokens: np.ndarray, n_tokens: int, config: 
     model.eval()
     for i in range(0, n_windows, config.batch_size):
         chunk = starts[i:i + config.batch_size]
-        window = torch.from_numpy(tokens[chunk[:, None] + np.arange(t + 1)].astype(np.int64)).to(device)
+        window = to_device(torch.from_numpy(tokens[chunk[:, None] + np.arange(t + 1)].astype(np.int64)), device)
         with autocast():
             logits = model(window[:, :-1])
         loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
