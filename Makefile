@@ -44,6 +44,7 @@ bench: install
 	$(PY) benchmarks/bench_cli.py
 	$(PY) benchmarks/bench_corpus.py
 	$(PY) benchmarks/bench_runs_per_gpu.py
+	$(PY) benchmarks/bench_gpu.py  # prints why and exits 0 without CUDA
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

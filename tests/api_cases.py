@@ -134,6 +134,7 @@ def _plan(d: dict) -> dict:
         "flops.list_architectures": (f.list_architectures, {}),
         "flops.pf_days": (f.pf_days, dict(flops=1e21)),
         "flops.ratio_to_6n": (f.ratio_to_6n, dict(arch="llama3-8b")),
+        "flops.training_mfu": (f.training_mfu, dict(arch="gpt2", tokens_per_s=1e5, peak_flops_per_s=989.4e12)),
         "flops.training_flops": (f.training_flops, dict(arch="llama3-8b", tokens=1e12)),
         "batch.critical_batch_size": (b.critical_batch_size, dict(loss=2.5, b_star_tokens=2e8, alpha_b=0.21)),
         "batch.min_steps": (b.min_steps, dict(steps=1e4, batch_tokens=1e6, critical_batch_tokens=2e6)),
@@ -159,6 +160,7 @@ def _plan(d: dict) -> dict:
                                                                      n_devices=8, n_layer=24, n_heads=16,
                                                                      head_dim=128, seq_len=2048)),
         "hardware.implied_mfu": (h.implied_mfu, dict(flops=1e21, device_hours=1000.0, device=dev)),
+        "hardware.catalogue_key": (h.catalogue_key, dict(device_name="NVIDIA H100 80GB HBM3")),
     }
 
 

@@ -48,7 +48,7 @@ def test_learns_markov_chain_and_reports_units() -> None:
     assert [p.step for p in result.points] == [40, 80, 120] and seen == result.points
     assert result.final_val_loss < 0.9  # ln 16 = 2.77 untrained; entropy rate ln 2 = 0.69
     assert result.final_val_loss > 0.6  # cannot beat the entropy rate by much on 256 tokens
-    assert result.points[0].val_loss > result.final_val_loss
+    assert result.points[0].val_loss > result.points[-1].val_loss  # the curve: the same windows at every point
     assert result.final_val_bpb == pytest.approx(result.final_val_loss / math.log(2) / 2.0)
     assert result.params == ARCH.params() and result.params_non_embedding == ARCH.params_non_embedding()
     assert result.flops == pytest.approx(6 * ARCH.params_non_embedding() * result.tokens)  # 6 N_non-emb D

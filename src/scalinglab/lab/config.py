@@ -26,7 +26,8 @@ from scalinglab.errors import ScalingLabError, positive_count
 from scalinglab.plan.architecture import Architecture
 from scalinglab.plan.flops import flops_per_token
 
-__all__ = ["BASE_LR", "BASE_WIDTH", "SCHEDULES", "RunConfig", "check_buildable", "default_lr", "lr_at"]
+__all__ = ["BASE_LR", "BASE_WIDTH", "CURVE_EVAL_DIVISOR", "SCHEDULES", "DevicePlan", "RunConfig", "check_buildable", "default_lr", "device_plan",
+           "lr_at"]
 
 #: Learning-rate schedules a run can follow (:func:`lr_at`).
 SCHEDULES = ("cosine", "constant", "linear", "wsd")
@@ -34,6 +35,9 @@ SCHEDULES = ("cosine", "constant", "linear", "wsd")
 #: Width rule anchor: GPT-3 Small (d_model 768) trained at peak lr 6e-4 (Brown et al. 2020, Table 2.1).
 BASE_LR = 6e-4
 BASE_WIDTH = 768
+#: Evaluations before the last score ``eval_tokens // CURVE_EVAL_DIVISOR`` held-out tokens by default
+#: (:attr:`RunConfig.curve_tokens`).
+CURVE_EVAL_DIVISOR = 4
 
 
 def default_lr(d_model: int) -> float:
@@ -73,7 +77,9 @@ class RunConfig:
     """One training run. ``tokens``: training budget (tokens), rounded DOWN to whole steps of
     ``batch_size x seq_len`` tokens; ``seq_len`` (tokens per sequence) defaults to ``arch.seq_len``;
     ``lr`` (peak) defaults to :func:`default_lr`; ``eval_every_tokens`` defaults to a tenth of the
-    budget; ``eval_tokens`` is how many held-out tokens each evaluation scores.
+    budget; ``eval_tokens`` is how many held-out tokens the LAST evaluation scores (the run's final
+    loss); ``curve_eval_tokens`` how many each earlier evaluation (the loss curve) scores, the first
+    of the same windows, default :attr:`curve_tokens` (a quarter of ``eval_tokens``).
 
     Derived counts (no torch needed): :attr:`steps`, :attr:`trained_tokens`, :attr:`params` and
     :attr:`params_non_embedding` (``Architecture``'s counts, which the lab model builds exactly) and
@@ -97,6 +103,7 @@ class RunConfig:
     compile: bool = False
     flops_params: str = "non_embedding"
     measure_noise_scale: bool = False
+    curve_eval_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch, Architecture):
@@ -104,9 +111,12 @@ class RunConfig:
         check_buildable(self.arch)
         for name in ("tokens", "batch_size", "eval_tokens"):
             _positive_int(name, getattr(self, name))
-        for name in ("seq_len", "eval_every_tokens"):
+        for name in ("seq_len", "eval_every_tokens", "curve_eval_tokens"):
             if getattr(self, name) is not None:
                 _positive_int(name, getattr(self, name))
+        if self.curve_tokens > self.eval_tokens:
+            raise ScalingLabError(f"run config: curve_eval_tokens={self.curve_eval_tokens} exceeds eval_tokens="
+                                  f"{self.eval_tokens} (the curve scores the first of the final evaluation's windows)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise ScalingLabError(f"run config: seed must be a non-negative integer, got {self.seed!r}")
         if self.context > self.arch.seq_len:
@@ -170,6 +180,17 @@ class RunConfig:
         every = self.eval_every_tokens if self.eval_every_tokens is not None else self.tokens / 10
         return max(1, round(every / self.tokens_per_step))
 
+    @property
+    def curve_tokens(self) -> int:
+        """Held-out tokens each evaluation before the last scores: ``curve_eval_tokens``, default
+        ``max(1, eval_tokens // CURVE_EVAL_DIVISOR)`` (a quarter). Evaluation sized to its purpose: the
+        final loss (what scaling fits read) is scored on all ``eval_tokens``; a curve point, one of
+        about ten per run, needs less (standard error x 2 for a quarter of the tokens). The curve's
+        windows are the first of the final evaluation's, so every point scores a fixed token set."""
+        if self.curve_eval_tokens is not None:
+            return self.curve_eval_tokens
+        return max(1, self.eval_tokens // CURVE_EVAL_DIVISOR)
+
     # ---- derived counts (plan/'s conventions; what the trainer reports) ----------------------------
     @property
     def trained_tokens(self) -> int:
@@ -199,7 +220,7 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields (the architecture as its own dict), for stores and checkpoints.
         ``measure_noise_scale`` appears only when true, ``schedule`` only when not cosine and
-        ``cooldown_fraction`` only for WSD, so runs planned before they existed keep their identity in a
+        ``cooldown_fraction`` only for WSD and ``curve_eval_tokens`` only when set, so runs planned before they existed keep their identity in a
         store."""
         d = {**asdict(self), "arch": asdict(self.arch)}
         if not self.measure_noise_scale:
@@ -208,7 +229,36 @@ class RunConfig:
             del d["schedule"]
         if self.schedule != "wsd":
             del d["cooldown_fraction"]
+        if self.curve_eval_tokens is None:
+            del d["curve_eval_tokens"]
         return d
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """How the trainer runs on a device type: ``autocast_dtype`` (torch dtype name for
+    ``torch.autocast``, or None: full fp32), ``fused_adamw`` (``torch.optim.AdamW(fused=...)``),
+    ``compile`` (wrap the model in ``torch.compile``)."""
+
+    device_type: str
+    autocast_dtype: str | None
+    fused_adamw: bool
+    compile: bool
+
+
+def device_plan(device: str, compile: bool = False) -> DevicePlan:
+    """The trainer's choices for ``device`` ("cpu", "cuda" or "cuda:i"), a pure function.
+
+    CUDA: bf16 autocast (matmuls and attention in bf16 on the tensor cores, fp32 master weights and
+    optimiser state, loss in fp32; no loss scaling needed, unlike fp16: Micikevicius et al. 2018,
+    Kalamkar et al. 2019), fused AdamW (one kernel for all parameters). CPU: fp32 throughout (bf16 on
+    CPUs without AMX is slower and changes the numbers), the plain AdamW loop. ``torch.compile`` as
+    asked on either (on the CPU it needs a C compiler)."""
+    kind = device.split(":", 1)[0]
+    if kind not in ("cpu", "cuda"):
+        raise ScalingLabError(f"device must be 'cpu' or 'cuda[:i]', got {device!r}")
+    cuda = kind == "cuda"
+    return DevicePlan(kind, "bfloat16" if cuda else None, fused_adamw=cuda, compile=bool(compile))
 
 
 def _positive_int(name: str, value: Any) -> None:

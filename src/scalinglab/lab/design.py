@@ -348,13 +348,13 @@ def design_from_toml(path: str | Path) -> list[PlannedRun]:
 
 # ---- dry run ---------------------------------------------------------------------------------------------
 def _work_flops(config: RunConfig) -> float:
-    """FLOPs actually executed (for the time estimate, not for the law): training tokens x 3 x the
-    forward count of Hoffmann et al. 2022 App. F with embeddings and logits ("chinchilla-appendix"), plus
-    each evaluation's forward pass over ``eval_tokens``."""
+    """FLOPs actually executed (for the time estimate, not for the law): 3 x the forward count of Hoffmann et al.
+    2022 App. F with embeddings and logits per trained token, plus the evaluations' forward passes."""
     forward = forward_flops_per_token(config.arch, "chinchilla-appendix")
     trained = config.steps * config.tokens_per_step
     n_evals = math.ceil(config.steps / config.eval_every_steps)  # every k steps and at the last step
-    return 3.0 * forward * trained + n_evals * forward * config.eval_tokens
+    evaluated = (n_evals - 1) * config.curve_tokens + config.eval_tokens
+    return 3.0 * forward * trained + forward * evaluated
 
 
 @functools.lru_cache(maxsize=4)

@@ -28,8 +28,8 @@ __all__ = ["Checkpoint", "EvalPoint", "RunResult"]
 class EvalPoint:
     """One evaluation, after ``step`` optimiser steps and ``tokens`` training tokens (``flops``: 6ND
     FLOPs so far, see module docstring). ``train_loss``: mean training loss (nats/token) over the steps
-    since the previous evaluation; ``val_loss`` nats/token and ``val_bpb`` bits/byte on the held-out
-    split; ``lr``: the learning rate of the last step; ``grad_noise_scale``: B_simple in tokens over the
+    since the previous evaluation; ``val_loss`` nats/token and ``val_bpb`` bits/byte on the curve's
+    held-out windows (``RunConfig.curve_tokens``, the same at every point); ``lr``: the learning rate of the last step; ``grad_noise_scale``: B_simple in tokens over the
     steps since the previous evaluation (:mod:`scalinglab.lab.noise`; ``None`` unless the run measures
     it, or when it was not estimable)."""
 
@@ -45,7 +45,9 @@ class EvalPoint:
 
 @dataclass(frozen=True)
 class RunResult:
-    """The outcome of :func:`train_run`. ``params``/``params_non_embedding`` (parameters), ``tokens``
+    """The outcome of :func:`train_run`. ``final_val_loss`` (nats/token) and ``final_val_bpb``
+    (bits/byte): the trained model on all ``RunConfig.eval_tokens`` held-out tokens (the curve's points
+    score the first ``curve_tokens`` of them). ``params``/``params_non_embedding`` (parameters), ``tokens``
     (trained), ``flops`` (6ND), ``wall_seconds`` (all segments of a resumed run), ``device`` (text)."""
 
     final_val_loss: float
@@ -64,7 +66,9 @@ class RunResult:
 class Checkpoint:
     """Everything needed to continue a run bit-for-bit: after ``step`` steps, the model and optimiser
     states, the batch sampler's numpy RNG state, torch's CPU RNG state, the points so far and the
-    config (as :meth:`RunConfig.to_dict`), and the wall seconds spent so far."""
+    config (as :meth:`RunConfig.to_dict`), the wall seconds spent so far, and the final loss on all
+    ``eval_tokens`` (nats/token) once the last step is evaluated (None before; and in checkpoints
+    written before it was kept, whose last point then carries it)."""
 
     step: int
     model_state: dict[str, Any]
@@ -74,6 +78,7 @@ class Checkpoint:
     points: list[EvalPoint]
     config: dict[str, Any]
     wall_seconds: float = 0.0
+    final_val_loss: float | None = None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write to ``path`` atomically (:mod:`scalinglab.atomic`: a fresh temporary file in its

@@ -58,7 +58,7 @@ from scalinglab.plan.presets import get_architecture, list_architectures
 __all__ = [
     "CONVENTIONS", "PARAM_CHOICES", "Architecture", "counted_params", "flops_from_pf_days", "flops_per_token",
     "flops_report", "forward_flops_per_token", "get_architecture", "gpu_hours", "list_architectures", "pf_days",
-    "ratio_to_6n", "training_flops",
+    "ratio_to_6n", "training_flops", "training_mfu",
 ]
 
 CONVENTIONS = ("6N", "kaplan", "chinchilla", "chinchilla-appendix", "palm")
@@ -144,6 +144,23 @@ def ratio_to_6n(arch: ArchLike, convention: str = "chinchilla") -> float:
     """``flops_per_token / (6 N)`` with the convention's own N (:func:`counted_params`): Hoffmann et al.
     2022 Table A4's ratio for ``"chinchilla"`` (1.03 for the 73M shape)."""
     return flops_per_token(arch, convention) / (FLOPS_PER_PARAM_TOKEN * counted_params(arch, convention))
+
+
+def training_mfu(arch: ArchLike, tokens_per_s: float, peak_flops_per_s: float,
+                            convention: str = "palm", *, params: str | None = None) -> float:
+    """Training MFU, a fraction: ``tokens_per_s x flops_per_token(arch, convention) / peak_flops_per_s``
+    (not checked against 1: a value above 1 means a wrong peak or a wrong rate).
+
+    Units: tokens/s (training tokens per second of ONE device), peak in FLOP/s (dense, the dtype the
+    model trains in: :meth:`scalinglab.plan.hardware.Device.peak`). The default convention is PaLM's
+    MFU definition (Chowdhery et al. 2022, App. B): 6 N + 12 L H Q T FLOPs per token, N all parameters.
+    GPT-2 small (124,439,808 parameters, 12 layers of 12 heads of 64, context 1,024) at 100,000
+    tokens/s on an H100 SXM (989.4e12 bf16 FLOP/s): 1e5 x 859,885,056 / 989.4e12 = 8.69%."""
+    rate = non_negative_number("tokens_per_s", tokens_per_s)
+    peak = finite_number("peak_flops_per_s", peak_flops_per_s)
+    if peak <= 0:
+        raise ScalingLabError(f"peak_flops_per_s must be > 0, got {_show(peak_flops_per_s)}")
+    return rate * flops_per_token(arch, convention, params=params) / peak
 
 
 def pf_days(flops: float) -> float:

@@ -25,7 +25,7 @@ from scalinglab.errors import plain_repr as _show
 
 __all__ = [
     "DTYPE_BYTES", "Device", "CATALOGUE", "ASSUMED_PRICE_USD_PER_DEVICE_HOUR", "DEFAULT_PUE",
-    "TrainingCost", "get_device", "list_devices", "ridge_point", "training_time", "training_cost",
+    "TrainingCost", "catalogue_key", "get_device", "list_devices", "ridge_point", "training_time", "training_cost",
     "energy_kwh", "co2_tonnes", "palm_flops_per_token", "mfu_from_throughput", "implied_mfu",
 ]
 
@@ -141,6 +141,25 @@ def get_device(name: str | Device) -> Device:
     if key not in CATALOGUE:
         raise ScalingLabError(f"unknown device '{name}'; known: {', '.join(CATALOGUE)}")
     return CATALOGUE[key]
+
+
+def catalogue_key(device_name: str) -> str | None:
+    """The catalogue key of a device as its driver names it (``torch.cuda.get_device_name``), or None
+    when the catalogue has no such device: "NVIDIA H100 80GB HBM3" -> h100-sxm, "NVIDIA H100 PCIe" ->
+    h100-pcie, "NVIDIA H200" -> h200, "NVIDIA A100-SXM4-40GB" -> a100-40gb, other A100s -> a100-80gb
+    (same peak FLOP/s), "NVIDIA B200", "AMD Instinct MI300X", "Tesla V100-SXM2-32GB". H100 NVL (a
+    different peak) is not in the catalogue."""
+    name = str(device_name).lower().replace("-", " ")
+    if "nvl" in name:
+        return None
+    for marker, key in (("h200", "h200"), ("b200", "b200"), ("mi300x", "mi300x"), ("v100", "v100")):
+        if marker in name:
+            return key
+    if "h100" in name:
+        return "h100-pcie" if "pcie" in name else "h100-sxm"
+    if "a100" in name:
+        return "a100-40gb" if "40gb" in name else "a100-80gb"
+    return None
 
 
 def list_devices() -> list[dict]:
