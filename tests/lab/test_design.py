@@ -94,6 +94,21 @@ def test_isoflop_clips_to_trainable_sizes() -> None:
     assert all(r.config.arch.params_non_embedding() <= 2e8 / (6 * 2048) * 1.05 for r in runs)
 
 
+
+def test_isoflop_min_steps_and_fixed_depth() -> None:
+    # min_steps caps N so that every run trains at least that many steps (too few leave it optimisation-limited)
+    runs = isoflop_design([1e10, 1e11], 5, center=20, span=8.0, batch_size=8, seq_len=64, min_params=3.2e3,
+                          min_steps=250, n_layer=1)
+    assert runs and all(r.config.steps >= 0.9 * 250 for r in runs)  # shapes round N by a few %
+    assert all(r.config.arch.n_layer == 1 for r in runs)
+    shapes = [(r.budget, r.config.arch.name) for r in runs]
+    assert len(shapes) == len(set(shapes))  # one-layer shapes differing only in d_ff are distinct models
+    free = isoflop_design([1e10, 1e11], 5, center=20, span=8.0, batch_size=8, seq_len=64, min_params=3.2e3)
+    assert min(r.config.steps for r in free) < 250 and any(r.config.arch.n_layer > 1 for r in free)
+    assert shape_for_params(1.4e5, n_layer=1).n_layer == 1 and shape_for_params(1.4e5, n_layer=3).n_layer == 3
+    with pytest.raises(ScalingLabError, match=r"fewer than 1000 step\(s\)"):
+        isoflop_design([3e9], 2, batch_size=8, seq_len=64, min_params=3.2e3, min_steps=1000)
+
 def test_grid_design() -> None:
     runs = grid_design([1e5, 1e6], [1e5, 4e5], batch_size=8, seq_len=64, seed=1)
     assert len(runs) == 4 and all(r.budget is None for r in runs)

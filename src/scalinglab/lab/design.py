@@ -97,13 +97,14 @@ def _shape(n_layer: int, d_model: int, vocab_size: int, seq_len: int, d_ff: int 
                         position="rotary", norm="layernorm", tied_embeddings=True, bias=False)
 
 
-def _candidates(target: float, vocab_size: int, seq_len: int) -> tuple[list[Architecture], list[Architecture]]:
-    """For each depth L, the widths (multiples of their head dim) just below and above the root of
+def _candidates(target: float, vocab_size: int, seq_len: int,
+                n_layer: int | None = None) -> tuple[list[Architecture], list[Architecture]]:
+    """For each depth L (only ``n_layer`` when given), the widths (multiples of their head dim) just below and above the root of
     12 L d^2 + (4 L + 2) d = target, with d_ff = 4 d; and the same widths with d_ff (a multiple of 16
     within 2 d .. 8 d) solved from N = L (4 d^2 + 2 d d_ff + 4 d) + 2 d = target."""
     plain: list[Architecture] = []
     tuned: list[Architecture] = []
-    for n_layer in range(1, 257):
+    for n_layer in range(1, 257) if n_layer is None else (n_layer,):
         b = 4 * n_layer + 2
         d = (-b + math.sqrt(b * b + 48 * n_layer * target)) / (24 * n_layer)
         if d < MIN_D_MODEL / 2:
@@ -121,14 +122,16 @@ def _candidates(target: float, vocab_size: int, seq_len: int) -> tuple[list[Arch
 
 
 def shape_for_params(target_non_embedding_params: float, *, vocab_size: int = 256, seq_len: int = DEFAULT_SEQ_LEN,
-                     aspect_ratio: float = DEFAULT_ASPECT, tolerance: float = 0.03) -> Architecture:
+                     aspect_ratio: float = DEFAULT_ASPECT, tolerance: float = 0.03,
+                     n_layer: int | None = None) -> Architecture:
     """The shape (module docstring) nearest the target non-embedding count: among shapes with
     d_ff = 4 d_model within ``tolerance`` (relative), the aspect ratio d_model / n_layer nearest
     ``aspect_ratio`` (in log); if none, the same among shapes whose d_ff is tuned (multiple of 16,
     2 to 8 d_model) to hit the target; if none, the nearest count. Widths step by 16 at small sizes,
     so d_ff tuning is what keeps models of 1e4 to 1e6 parameters within a few % (Hoffmann et al. 2022
     Table A9 keep 4 d; Kaplan et al. 2020 fig. 5 find d_ff / d_model 1 to 4 nearly equivalent). The
-    achieved count is ``arch.params_non_embedding()`` (also written into ``arch.source``). Above 1e7:
+    achieved count is ``arch.params_non_embedding()`` (also written into ``arch.source``). ``n_layer``
+    fixes the depth (only shapes of that many layers are candidates). Above 1e7:
     :func:`~scalinglab.lab.scale_shapes.scale_shape_for_params`."""
     target = _number(target_non_embedding_params, "target_non_embedding_params")
     vocab_size, seq_len = _count(vocab_size, "vocab_size"), _count(seq_len, "seq_len")
@@ -141,7 +144,8 @@ def shape_for_params(target_non_embedding_params: float, *, vocab_size: int = 25
     if target < smallest * (1 - tolerance):
         raise ScalingLabError(f"target_non_embedding_params={target:g} is below the smallest model of the shape "
                               f"rule (1 layer, d_model {MIN_D_MODEL}: N={smallest:,})")
-    plain, tuned = _candidates(target, vocab_size, seq_len)
+    depth = None if n_layer is None else _count(n_layer, "n_layer")
+    plain, tuned = _candidates(target, vocab_size, seq_len, depth)
 
     def error(a: Architecture) -> float:
         return abs(a.params_non_embedding() / target - 1.0)
@@ -194,10 +198,12 @@ def _center_params(center: Any, flops: float) -> float:
 def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int = 256,
                    seq_len: int = DEFAULT_SEQ_LEN, center: Any = "hoffmann2022", span: float = 4.0,
                    batch_size: int = DEFAULT_BATCH, seed: int = 0, min_params: float = DEFAULT_MIN_PARAMS,
-                   aspect_ratio: float = DEFAULT_ASPECT, **run_options: Any) -> list[PlannedRun]:
+                   aspect_ratio: float = DEFAULT_ASPECT, min_steps: int = 1, n_layer: int | None = None,
+                   **run_options: Any) -> list[PlannedRun]:
     """IsoFLOP runs (module docstring): for each budget (FLOPs), ``per_budget`` shapes from N*/span to
-    N* x span (log-spaced; clipped to [shape_for_params(min_params), the largest N that gets one step]),
-    each trained D = C / (6 N) tokens in whole steps. Shapes that coincide after rounding are kept once.
+    N* x span (log-spaced; clipped to [shape_for_params(min_params), the largest N that gets ``min_steps``
+    steps, before shapes round N]: too few steps leave a run optimisation-limited), each trained D = C / (6 N) tokens in whole
+    steps. Shapes that coincide after rounding are kept once; ``n_layer`` fixes their depth.
     ``run_options`` go to :class:`RunConfig` (lr, eval_every_tokens, eval_tokens, device, ...)."""
     if isinstance(budgets, (str, bytes)) or not isinstance(budgets, Sequence) or not budgets:
         raise ScalingLabError(f"budgets must be a non-empty list of FLOP counts, got {budgets!r}")
@@ -208,26 +214,27 @@ def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int
     options = _run_options(run_options)
     flops_params = options.get("flops_params", "non_embedding")
     tokens_per_step = batch_size * seq_len
-    smallest = shape_for_params(_number(min_params, "min_params"), vocab_size=vocab_size, seq_len=seq_len,
-                                aspect_ratio=aspect_ratio)
-    n_low = _n_counted(smallest, flops_params)
+    shape = functools.partial(shape_for_params, vocab_size=vocab_size, seq_len=seq_len, aspect_ratio=aspect_ratio,
+                              n_layer=n_layer)
+    n_low = _n_counted(shape(_number(min_params, "min_params")), flops_params)
     runs: list[PlannedRun] = []
+    min_tokens = _count(min_steps, "min_steps") * tokens_per_step
     for c in budgets:
-        n_high = params_from(tokens_per_step, c)  # the largest N that still gets one whole step
+        n_high = params_from(min_tokens, c)  # the largest N that still gets min_steps whole steps
         if n_high < n_low:
             raise ScalingLabError(f"budget {c:g} FLOPs is too small: the smallest model (N={n_low:,.0f} parameters, "
-                                  f"min_params={min_params:g}) would get fewer than one step of tokens "
-                                  f"(batch_size x seq_len = {tokens_per_step:,}); it needs at least "
-                                  f"{flops_from(n_low, tokens_per_step):.3g} FLOPs")
+                                  f"min_params={min_params:g}) would get fewer than {min_steps} step(s) of "
+                                  f"batch_size x seq_len = {tokens_per_step:,} tokens; it needs at least "
+                                  f"{flops_from(n_low, min_tokens):.3g} FLOPs")
         n_star = _center_params(center, c)
         lo, hi = (min(max(v, n_low), n_high) for v in (n_star / span, n_star * span))
         targets = [math.sqrt(lo * hi)] if per_budget == 1 else list(np.geomspace(lo, hi, per_budget))
-        seen: set[tuple[int, int]] = set()
+        seen: set[tuple[int, int, int]] = set()
         for target in targets:
-            arch = shape_for_params(target, vocab_size=vocab_size, seq_len=seq_len, aspect_ratio=aspect_ratio)
-            if (arch.n_layer, arch.d_model) in seen:
+            arch = shape(target)
+            if (arch.n_layer, arch.d_model, arch.d_ff) in seen:
                 continue
-            seen.add((arch.n_layer, arch.d_model))
+            seen.add((arch.n_layer, arch.d_model, arch.d_ff))
             n = _n_counted(arch, flops_params)
             steps = max(1, round(c / flops_from(n, tokens_per_step)))
             config = RunConfig(arch=arch, tokens=steps * tokens_per_step, batch_size=batch_size, seq_len=seq_len,
