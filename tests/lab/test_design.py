@@ -95,24 +95,18 @@ def test_isoflop_clips_to_trainable_sizes() -> None:
 
 
 
-def test_isoflop_min_steps_and_a_ladder_of_shapes() -> None:
+def test_isoflop_min_steps() -> None:
     # min_steps caps N so that every run trains at least that many steps (too few leave it optimisation-limited)
     runs = isoflop_design([1e10, 1e11], 5, center=20, span=8.0, batch_size=8, seq_len=64, min_params=3.2e3,
                           min_steps=250)
     assert runs and all(r.config.steps >= 0.9 * 250 for r in runs)  # shapes round N by a few %
     free = isoflop_design([1e10, 1e11], 5, center=20, span=8.0, batch_size=8, seq_len=64, min_params=3.2e3)
     assert min(r.config.steps for r in free) < 250
-    # a fixed ladder (one layer, d_ff = 4 d_model): every run is one of its shapes and gets its min_steps
-    ladder = [shape_for_params(12 * d * d + 6 * d, seq_len=64, tolerance=0.0) for d in (16, 32, 48, 64, 96, 128)]
-    assert [a.n_layer for a in ladder] == [1] * 6 and all(a.d_ff == 4 * a.d_model for a in ladder)
-    runs = isoflop_design([1e10, 1e11], 4, center=20, span=8.0, batch_size=8, seq_len=64, min_steps=250,
-                          shapes=ladder)
-    assert {r.config.arch.name for r in runs} <= {a.name for a in ladder} and all(r.config.steps >= 250 for r in runs)
-    for c in (1e10, 1e11):
-        sizes = [r.config.arch.params_non_embedding() for r in runs if r.budget == c]
-        assert len(sizes) >= 2 and sizes == sorted(set(sizes))
-    with pytest.raises(ScalingLabError, match="shapes must be a non-empty list of Architectures with vocab_size 256"):
-        isoflop_design([1e10], 2, shapes=[shape_for_params(3.2e3, vocab_size=64)])
+    assert max(r.config.arch.params_non_embedding() for r in runs if r.budget == 1e10) < max(
+        r.config.arch.params_non_embedding() for r in free if r.budget == 1e10)
+    # shapes that differ only in d_ff are distinct models, each planned once
+    names = [(r.budget, r.config.arch.name) for r in runs]
+    assert len(names) == len(set(names))
     with pytest.raises(ScalingLabError, match=r"fewer than 1000 step\(s\)"):
         isoflop_design([3e9], 2, batch_size=8, seq_len=64, min_params=3.2e3, min_steps=1000)
 

@@ -18,7 +18,7 @@ training FLOPs, C = 6 N D (Kaplan et al. 2020 sec. 2.1, :mod:`scalinglab.lab.tra
   sizes log-spaced from N*/span to N* x span around the centre's compute-optimal N* (a law via
   :func:`scalinglab.plan.allocation.optimal_allocation`, e.g. ``"hoffmann2022"``, whose N* counts all
   parameters and is used here as a non-embedding N, or a tokens-per-parameter ratio r: N* =
-  sqrt(C / (6 r))), clipped to the trainable range (``min_steps``), or taken from a fixed ladder of shapes;
+  sqrt(C / (6 r))), clipped to the trainable range (at least ``min_steps`` steps per run);
   each run trains D = C / (6 N) tokens in whole steps of ``batch_size x seq_len``: 6 N D is within half
   a step of C.
 * Grid (:func:`grid_design`): every target N with every D (rounded to whole steps).
@@ -92,13 +92,14 @@ def _shape(n_layer: int, d_model: int, vocab_size: int, seq_len: int, d_ff: int 
                         position="rotary", norm="layernorm", tied_embeddings=True, bias=False)
 
 
-def _candidates(target: float, vocab_size: int, seq_len: int) -> tuple[list[Architecture], list[Architecture]]:
-    """For each depth L, the widths (multiples of their head dim) just below and above the root of
+def _candidates(target: float, vocab_size: int, seq_len: int,
+                n_layer: int | None = None) -> tuple[list[Architecture], list[Architecture]]:
+    """For each depth L (only ``n_layer`` when given), the widths (multiples of their head dim) just below and above the root of
     12 L d^2 + (4 L + 2) d = target, with d_ff = 4 d; and the same widths with d_ff (a multiple of 16
     within 2 d .. 8 d) solved from N = L (4 d^2 + 2 d d_ff + 4 d) + 2 d = target."""
     plain: list[Architecture] = []
     tuned: list[Architecture] = []
-    for n_layer in range(1, 257):
+    for n_layer in range(1, 257) if n_layer is None else (n_layer,):
         b = 4 * n_layer + 2
         d = (-b + math.sqrt(b * b + 48 * n_layer * target)) / (24 * n_layer)
         if d < MIN_D_MODEL / 2:
@@ -116,14 +117,16 @@ def _candidates(target: float, vocab_size: int, seq_len: int) -> tuple[list[Arch
 
 
 def shape_for_params(target_non_embedding_params: float, *, vocab_size: int = 256, seq_len: int = DEFAULT_SEQ_LEN,
-                     aspect_ratio: float = DEFAULT_ASPECT, tolerance: float = 0.03) -> Architecture:
+                     aspect_ratio: float = DEFAULT_ASPECT, tolerance: float = 0.03,
+                     n_layer: int | None = None) -> Architecture:
     """The shape (module docstring) nearest the target non-embedding count: among shapes with
     d_ff = 4 d_model within ``tolerance`` (relative), the aspect ratio d_model / n_layer nearest
     ``aspect_ratio`` (in log); if none, the same among shapes whose d_ff is tuned (multiple of 16,
     2 to 8 d_model) to hit the target; if none, the nearest count. Widths step by 16 at small sizes,
     so d_ff tuning is what keeps models of 1e4 to 1e6 parameters within a few % (Hoffmann et al. 2022
     Table A9 keep 4 d; Kaplan et al. 2020 fig. 5 find d_ff / d_model 1 to 4 nearly equivalent). The
-    achieved count is ``arch.params_non_embedding()`` (also written into ``arch.source``). Above 1e7:
+    achieved count is ``arch.params_non_embedding()`` (also written into ``arch.source``). ``n_layer``
+    fixes the depth up to 1e7 (only shapes of that many layers are candidates). Above 1e7:
     :func:`~scalinglab.lab.scale_shapes.scale_shape_for_params`."""
     target = _number(target_non_embedding_params, "target_non_embedding_params")
     vocab_size, seq_len = _count(vocab_size, "vocab_size"), _count(seq_len, "seq_len")
@@ -136,7 +139,8 @@ def shape_for_params(target_non_embedding_params: float, *, vocab_size: int = 25
     if target < smallest * (1 - tolerance):
         raise ScalingLabError(f"target_non_embedding_params={target:g} is below the smallest model of the shape "
                               f"rule (1 layer, d_model {MIN_D_MODEL}: N={smallest:,})")
-    plain, tuned = _candidates(target, vocab_size, seq_len)
+    depth = None if n_layer is None else _count(n_layer, "n_layer")
+    plain, tuned = _candidates(target, vocab_size, seq_len, depth)
 
     def error(a: Architecture) -> float:
         return abs(a.params_non_embedding() / target - 1.0)
@@ -190,14 +194,13 @@ def _center_params(center: Any, flops: float) -> float:
 def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int = 256,
                    seq_len: int = DEFAULT_SEQ_LEN, center: Any = "hoffmann2022", span: float = 4.0,
                    batch_size: int = DEFAULT_BATCH, seed: int = 0, min_params: float = DEFAULT_MIN_PARAMS,
-                   aspect_ratio: float = DEFAULT_ASPECT, min_steps: int = 1,
-                   shapes: Sequence[Architecture] | None = None, **run_options: Any) -> list[PlannedRun]:
+                   aspect_ratio: float = DEFAULT_ASPECT, min_steps: int = 1, n_layer: int | None = None,
+                   **run_options: Any) -> list[PlannedRun]:
     """IsoFLOP runs (module docstring): for each budget (FLOPs), ``per_budget`` shapes from N*/span to
     N* x span (log-spaced; clipped to [shape_for_params(min_params), the largest N that gets ``min_steps``
     steps, before shapes round N]: too few leave a run optimisation-limited), each trained D = C / (6 N)
-    tokens in whole steps. Shapes that coincide are kept once. ``shapes``, a fixed ladder of models (one
-    family), replaces the shape rule: each target takes the ladder's nearest shape (log N) among those that
-    get ``min_steps`` steps (its smallest replaces ``min_params``). ``run_options`` go to :class:`RunConfig`."""
+    tokens in whole steps. Shapes that coincide are kept once; ``n_layer`` fixes their depth.
+    ``run_options`` go to :class:`RunConfig`."""
     if isinstance(budgets, (str, bytes)) or not isinstance(budgets, Sequence) or not budgets:
         raise ScalingLabError(f"budgets must be a non-empty list of FLOP counts, got {budgets!r}")
     budgets = [_number(c, "budgets") for c in budgets]
@@ -208,23 +211,15 @@ def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int
     flops_params = options.get("flops_params", "non_embedding")
     tokens_per_step = batch_size * seq_len
     min_tokens = _count(min_steps, "min_steps") * tokens_per_step
-    if shapes is None:
-        rule = functools.partial(shape_for_params, vocab_size=vocab_size, seq_len=seq_len, aspect_ratio=aspect_ratio)
-        n_low = _n_counted(rule(_number(min_params, "min_params")), flops_params)
-    else:
-        ladder = list(shapes) if isinstance(shapes, Sequence) and not isinstance(shapes, str) else []
-        if not ladder or not all(isinstance(a, Architecture) and a.vocab_size == vocab_size and a.seq_len >= seq_len
-                                 for a in ladder):
-            raise ScalingLabError(f"shapes must be a non-empty list of Architectures with vocab_size {vocab_size} "
-                                  f"and seq_len >= {seq_len}")
-        n_low = min(_n_counted(a, flops_params) for a in ladder)
+    rule = functools.partial(shape_for_params, vocab_size=vocab_size, seq_len=seq_len, aspect_ratio=aspect_ratio,
+                             n_layer=n_layer)
+    n_low = _n_counted(rule(_number(min_params, "min_params")), flops_params)
     runs: list[PlannedRun] = []
     for c in budgets:
         n_high = params_from(min_tokens, c)  # the largest N that still gets min_steps whole steps
         if n_high < n_low:
-            which = f"min_params={min_params:g}" if shapes is None else "the smallest of shapes"
             raise ScalingLabError(f"budget {c:g} FLOPs is too small: the smallest model (N={n_low:,.0f} parameters, "
-                                  f"{which}) would get fewer than {min_steps} step(s) of "
+                                  f"min_params={min_params:g}) would get fewer than {min_steps} step(s) of "
                                   f"batch_size x seq_len = {tokens_per_step:,} tokens; it needs at least "
                                   f"{flops_from(n_low, min_tokens):.3g} FLOPs")
         n_star = _center_params(center, c)
@@ -232,11 +227,7 @@ def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int
         targets = [math.sqrt(lo * hi)] if per_budget == 1 else list(np.geomspace(lo, hi, per_budget))
         seen: set[tuple[int, int, int]] = set()
         for target in targets:
-            if shapes is None:
-                arch = rule(target)
-            else:  # the ladder's nearest shape (log N) among those that get min_steps steps
-                fit = [a for a in ladder if _n_counted(a, flops_params) <= n_high * (1 + 1e-9)]
-                arch = min(fit, key=lambda a: abs(math.log(_n_counted(a, flops_params) / target)))
+            arch = rule(target)
             if (arch.n_layer, arch.d_model, arch.d_ff) in seen:
                 continue
             seen.add((arch.n_layer, arch.d_model, arch.d_ff))
