@@ -94,6 +94,22 @@ def test_isoflop_clips_to_trainable_sizes() -> None:
     assert all(r.config.arch.params_non_embedding() <= 2e8 / (6 * 2048) * 1.05 for r in runs)
 
 
+
+def test_isoflop_min_steps() -> None:
+    # min_steps caps N so that every run trains at least that many steps (too few leave it optimisation-limited)
+    runs = isoflop_design([1e10, 1e11], 5, center=20, span=8.0, batch_size=8, seq_len=64, min_params=3.2e3,
+                          min_steps=250)
+    assert runs and all(r.config.steps >= 0.9 * 250 for r in runs)  # shapes round N by a few %
+    free = isoflop_design([1e10, 1e11], 5, center=20, span=8.0, batch_size=8, seq_len=64, min_params=3.2e3)
+    assert min(r.config.steps for r in free) < 250
+    assert max(r.config.arch.params_non_embedding() for r in runs if r.budget == 1e10) < max(
+        r.config.arch.params_non_embedding() for r in free if r.budget == 1e10)
+    # shapes that differ only in d_ff are distinct models, each planned once
+    names = [(r.budget, r.config.arch.name) for r in runs]
+    assert len(names) == len(set(names))
+    with pytest.raises(ScalingLabError, match=r"fewer than 1000 step\(s\)"):
+        isoflop_design([3e9], 2, batch_size=8, seq_len=64, min_params=3.2e3, min_steps=1000)
+
 def test_grid_design() -> None:
     runs = grid_design([1e5, 1e6], [1e5, 4e5], batch_size=8, seq_len=64, seed=1)
     assert len(runs) == 4 and all(r.budget is None for r in runs)

@@ -1,21 +1,21 @@
-"""``make demo``: a real IsoFLOP sweep on this machine, fitted and planned, whose law is identified.
+"""``make demo``: a real IsoFLOP sweep on this machine, fitted and planned, its E checked against an exact truth.
 
 The main job on embedded defaults. Before training it prints what it will train and how long that
 takes, MEASURED on this CPU (:func:`describe`: one short calibration run, seconds per FLOP x the
 executed FLOPs of the runs still to train); a rerun finds the finished runs in the store, says so and
 only refits (seconds). Off a terminal it prints one line per finished run (``progress="lines"``).
 
-1. **Corpus.** :data:`DEMO_CORPUS`, a synthetic order-1 Markov chain over 256 tokens
-   (:mod:`scalinglab.lab.markov`) whose entropy rate H is known exactly (1.7378 nats/token). The model
-   reads the chain's own tokens (vocabulary 256, one token per symbol), so its loss in nats/token is
-   bounded below by H, the loss of the true conditional distribution; an infinitely large model
-   trained on infinitely many tokens reaches H. The fitted irreducible loss E estimates exactly that
-   limit, so E should recover H (Cover & Thomas 2006, Theorem 4.2.4; references.md D3 for the law).
-2. **Sweep.** :data:`DEMO_BUDGETS` (FLOPs, C = 6 N D with N non-embedding; 1.5 decades) x up to
-   :data:`DEMO_PER_BUDGET` model sizes spaced in log N over a factor :data:`DEMO_SPAN` either side of
-   20 tokens per parameter (Hoffmann et al. 2022's rule of thumb), tiny GPTs each with its own cosine
-   schedule, into the run store ``<out>/runs.db``. Small models learn the chain's 256 x 8 transition
-   table quickly, so the larger budgets' losses flatten just above H: that flattening is what
+1. **Corpus.** :data:`DEMO_CORPUS`, a synthetic order-1 Markov chain over 256 tokens with 32 successors
+   per token (:mod:`scalinglab.lab.markov`) whose entropy rate H is known exactly (2.5012 nats/token).
+   The model reads the chain's own tokens (vocabulary 256, one token per symbol), so its loss in
+   nats/token is bounded below by H, the loss of the true conditional distribution; an infinitely large
+   model trained on infinitely many tokens reaches H. The fitted irreducible loss E estimates exactly
+   that limit, so E should recover H (Cover & Thomas 2006, Theorem 4.2.4; references.md D3 for the law).
+2. **Sweep.** :data:`DEMO_BUDGETS` (FLOPs, C = 6 N D with N non-embedding; two decades) x up to
+   :data:`DEMO_PER_BUDGET` one-layer model sizes spaced in log N over a factor :data:`DEMO_SPAN` either
+   side of 20 tokens per parameter (Hoffmann et al. 2022's rule of thumb), capped so that every run
+   trains :data:`DEMO_MIN_STEPS` steps or more, tiny GPTs each with its own cosine schedule, into the run
+   store ``<out>/runs.db``. The largest budgets' losses flatten above H: that flattening is what
    identifies E (a sweep on natural text at these sizes sits far from its floor and cannot).
 3. **Fit.** The Chinchilla law L = E + A/N^alpha + B/D^beta (Hoffmann et al. eq. 2) to the final
    validation losses (nats/token) with N = NON-EMBEDDING parameters (so that C = 6ND holds for the
@@ -55,23 +55,28 @@ from scalinglab.stores.run_store import RunStore
 __all__ = ["DEMO_BUDGETS", "DEMO_CORPUS", "DEMO_PER_BUDGET", "PLAN_BUDGETS", "LabDemo", "describe", "print_lab_demo",
            "run_lab_demo", "runs_to_train"]
 
-#: The demo's corpus: an order-1 Markov chain over 256 tokens, 8 allowed successors per token (Zipf-drawn,
-#: Dirichlet(1) probabilities), 8M tokens sampled (more than the largest run trains on); its exact entropy rate is the truth the fitted E
-#: should recover (:func:`demo_entropy_rate`, 1.7378 nats/token).
-DEMO_CORPUS = "markov:order=1,vocab=256,branching=8,zipf=1.1,concentration=1,seed=0,tokens=8000000"
+#: The demo's corpus: an order-1 Markov chain over 256 tokens, 32 allowed successors per token (Zipf-drawn,
+#: Dirichlet(0.3) probabilities: a few likely successors and a tail of rare ones), 8M tokens sampled (more
+#: than the largest run trains on); its exact entropy rate is the truth the fitted E should recover
+#: (:func:`demo_entropy_rate`, 2.5012 nats/token). Its 256 x 32 transition table keeps the sweep's models
+#: well above H (the smallest by 0.4 nats/token): the earlier 256 x 8 table was learned by models of
+#: 3,000 parameters, which left the N term of the law too small to measure.
+DEMO_CORPUS = "markov:order=1,vocab=256,branching=32,zipf=1.1,concentration=0.3,seed=0,tokens=8000000"
 DEMO_VOCAB = 256
-#: FLOP budgets of the demo sweep (6 N D, N non-embedding): 1.5 decades. Below 1e10 FLOPs the larger
-#: sizes train for fewer than ~100 steps and stay near the unigram loss: optimisation-limited, outside
-#: the regime the law describes (a 3e9 budget pulled the fitted E to 0.91 nats/token, far below H).
-DEMO_BUDGETS = (1e10, 3e10, 1e11, 3e11)
-DEMO_PER_BUDGET = 5
-#: Tokens per parameter at the centre of each IsoFLOP profile, and the size span around it: a factor 8
-#: either side, down to models of ~3,000 non-embedding parameters (1 layer, d_model 16), so that the
-#: profiles show the capacity-limited side of their valley as well as the data-limited one.
-DEMO_CENTER, DEMO_SPAN, DEMO_MIN_PARAMS = 20.0, 8.0, 3.2e3
-#: Sequences of 64 tokens (an order-1 chain needs no long context) in batches of 8: 512 tokens per step,
-#: so that even the smallest budget trains for a hundred steps or more; 32,768 held-out tokens per evaluation.
+#: FLOP budgets of the demo sweep (6 N D, N non-embedding): two decades.
+DEMO_BUDGETS = (3e9, 1e10, 3e10, 1e11, 3e11)
+DEMO_PER_BUDGET = 6
+#: Tokens per parameter at the centre of each IsoFLOP profile, and the size span around it: a factor 6
+#: either side, down to models of ~3,000 non-embedding parameters (1 layer, d_model 16), capped so that
+#: every run trains at least :data:`DEMO_MIN_STEPS` steps: with fewer a run is optimisation-limited (it
+#: stays near the unigram loss whatever its size, outside the regime the law describes; a 3e9 budget
+#: without the cap pulled the fitted E far below H), so the small budgets train only the small models.
+DEMO_CENTER, DEMO_SPAN, DEMO_MIN_PARAMS, DEMO_MIN_STEPS = 20.0, 6.0, 3.2e3, 250
+#: Sequences of 64 tokens (an order-1 chain needs no long context) in batches of 8: 512 tokens per step;
+#: 32,768 held-out tokens per evaluation (the same windows for every run).
 DEMO_SEQ_LEN, DEMO_BATCH, DEMO_EVAL_TOKENS = 64, 8, 32_768
+#: Every model has one layer (the shape rule's width and d_ff for the target N): an order-1 chain needs no
+#: attention across positions, and a deeper, narrower model of the same N has narrower logits (lower rank).
 DEMO_BOOTSTRAP = 200
 #: Budgets (FLOPs) the demo plans for: about 3x, 10x and 100x the sweep's largest.
 PLAN_BUDGETS = (1e12, 3e12, 3e13)
@@ -115,7 +120,8 @@ def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
     """The demo's planned runs (:func:`scalinglab.lab.design.isoflop_design`; vocabulary = the corpus's)."""
     return isoflop_design(list(budgets), per_budget, center=DEMO_CENTER, span=DEMO_SPAN, seed=seed,
                           vocab_size=DEMO_VOCAB, seq_len=DEMO_SEQ_LEN, batch_size=DEMO_BATCH,
-                          min_params=DEMO_MIN_PARAMS, eval_tokens=DEMO_EVAL_TOKENS)
+                          min_params=DEMO_MIN_PARAMS, min_steps=DEMO_MIN_STEPS, n_layer=1,
+                          eval_tokens=DEMO_EVAL_TOKENS)
 
 
 def demo_entropy_rate() -> float:

@@ -1,9 +1,8 @@
 """Sweep designs for the lab (IsoFLOP, N x D grid, TOML spec files) and the dry-run table.
 
 Units: N is a parameter count, NON-EMBEDDING by default (Kaplan et al. 2020's N, as
-:meth:`Architecture.params_non_embedding`, the convention of ``RunConfig.flops_params``); D is training
-tokens; C is training FLOPs with C = 6 N D (Kaplan et al. 2020 sec. 2.1, :mod:`scalinglab.lab.train`);
-times are seconds.
+:meth:`Architecture.params_non_embedding`, ``RunConfig.flops_params``); D is training tokens; C is
+training FLOPs, C = 6 N D (Kaplan et al. 2020 sec. 2.1, :mod:`scalinglab.lab.train`); times are seconds.
 
 * Shape rule (:func:`shape_for_params`): pre-norm, rotary, LayerNorm, tied embeddings, no biases,
   ``d_ff = 4 d_model``, so N = 12 L d^2 + 4 L d + 2 d (attention 4 d^2, MLP 8 d^2, two LayerNorms per
@@ -19,14 +18,14 @@ times are seconds.
   sizes log-spaced from N*/span to N* x span around the centre's compute-optimal N* (a law via
   :func:`scalinglab.plan.allocation.optimal_allocation`, e.g. ``"hoffmann2022"``, whose N* counts all
   parameters and is used here as a non-embedding N, or a tokens-per-parameter ratio r: N* =
-  sqrt(C / (6 r))), clipped to the trainable range; each run trains D = C / (6 N) tokens rounded to
-  whole steps of ``batch_size x seq_len`` tokens, so 6 N D is within half a step of C.
+  sqrt(C / (6 r))), clipped to the trainable range (at least ``min_steps`` steps per run);
+  each run trains D = C / (6 N) tokens in whole steps of ``batch_size x seq_len``: 6 N D is within half
+  a step of C.
 * Grid (:func:`grid_design`): every target N with every D (rounded to whole steps).
 
-Needs no torch (the runs are :class:`~scalinglab.lab.config.RunConfig` s, counted with
-:mod:`scalinglab.plan`'s conventions); only :func:`measure_seconds_per_flop`, which times a real run for
-the dry run's estimate, needs the ``lab`` extra, and :func:`dry_run_table` leaves the estimate out
-without it.
+Needs no torch (the runs are :class:`~scalinglab.lab.config.RunConfig` s); only :func:`measure_seconds_per_flop`,
+which times a real run for the dry run's estimate, needs the ``lab`` extra (without it
+:func:`dry_run_table` leaves the estimate out).
 """
 
 from __future__ import annotations
@@ -57,13 +56,9 @@ from scalinglab.plan.flops import flops_per_token, forward_flops_per_token
 __all__ = ["DRY_RUN_COLUMNS", "SPEC_KEYS", "SweepSpec", "design_from_toml", "dry_run_table", "grid_design",
            "head_dim_for", "isoflop_design", "load_sweep_spec", "measure_seconds_per_flop", "shape_for_params"]
 
-MIN_D_MODEL = 16
 #: No shape deeper than d_model / 8 layers: Kaplan et al. 2020 fig. 5 see losses rise at aspect ratios below ~10.
-MIN_ASPECT = 8
-DEFAULT_ASPECT = 64.0
-DEFAULT_SEQ_LEN = 128
-DEFAULT_BATCH = 16
-DEFAULT_MIN_PARAMS = 1e4
+MIN_D_MODEL, MIN_ASPECT, DEFAULT_ASPECT = 16, 8, 64.0
+DEFAULT_SEQ_LEN, DEFAULT_BATCH, DEFAULT_MIN_PARAMS = 128, 16, 1e4
 #: Most model sizes per budget in one IsoFLOP design.
 MAX_PER_BUDGET = 1000
 #: RunConfig fields a design passes through unchanged (the design sets arch, tokens, batch_size, seq_len, seed).
@@ -97,13 +92,14 @@ def _shape(n_layer: int, d_model: int, vocab_size: int, seq_len: int, d_ff: int 
                         position="rotary", norm="layernorm", tied_embeddings=True, bias=False)
 
 
-def _candidates(target: float, vocab_size: int, seq_len: int) -> tuple[list[Architecture], list[Architecture]]:
-    """For each depth L, the widths (multiples of their head dim) just below and above the root of
+def _candidates(target: float, vocab_size: int, seq_len: int,
+                n_layer: int | None = None) -> tuple[list[Architecture], list[Architecture]]:
+    """For each depth L (only ``n_layer`` when given), the widths (multiples of their head dim) just below and above the root of
     12 L d^2 + (4 L + 2) d = target, with d_ff = 4 d; and the same widths with d_ff (a multiple of 16
     within 2 d .. 8 d) solved from N = L (4 d^2 + 2 d d_ff + 4 d) + 2 d = target."""
     plain: list[Architecture] = []
     tuned: list[Architecture] = []
-    for n_layer in range(1, 257):
+    for n_layer in range(1, 257) if n_layer is None else (n_layer,):
         b = 4 * n_layer + 2
         d = (-b + math.sqrt(b * b + 48 * n_layer * target)) / (24 * n_layer)
         if d < MIN_D_MODEL / 2:
@@ -121,14 +117,16 @@ def _candidates(target: float, vocab_size: int, seq_len: int) -> tuple[list[Arch
 
 
 def shape_for_params(target_non_embedding_params: float, *, vocab_size: int = 256, seq_len: int = DEFAULT_SEQ_LEN,
-                     aspect_ratio: float = DEFAULT_ASPECT, tolerance: float = 0.03) -> Architecture:
+                     aspect_ratio: float = DEFAULT_ASPECT, tolerance: float = 0.03,
+                     n_layer: int | None = None) -> Architecture:
     """The shape (module docstring) nearest the target non-embedding count: among shapes with
     d_ff = 4 d_model within ``tolerance`` (relative), the aspect ratio d_model / n_layer nearest
     ``aspect_ratio`` (in log); if none, the same among shapes whose d_ff is tuned (multiple of 16,
     2 to 8 d_model) to hit the target; if none, the nearest count. Widths step by 16 at small sizes,
     so d_ff tuning is what keeps models of 1e4 to 1e6 parameters within a few % (Hoffmann et al. 2022
     Table A9 keep 4 d; Kaplan et al. 2020 fig. 5 find d_ff / d_model 1 to 4 nearly equivalent). The
-    achieved count is ``arch.params_non_embedding()`` (also written into ``arch.source``). Above 1e7:
+    achieved count is ``arch.params_non_embedding()`` (also written into ``arch.source``). ``n_layer``
+    fixes the depth up to 1e7 (only shapes of that many layers are candidates). Above 1e7:
     :func:`~scalinglab.lab.scale_shapes.scale_shape_for_params`."""
     target = _number(target_non_embedding_params, "target_non_embedding_params")
     vocab_size, seq_len = _count(vocab_size, "vocab_size"), _count(seq_len, "seq_len")
@@ -141,7 +139,8 @@ def shape_for_params(target_non_embedding_params: float, *, vocab_size: int = 25
     if target < smallest * (1 - tolerance):
         raise ScalingLabError(f"target_non_embedding_params={target:g} is below the smallest model of the shape "
                               f"rule (1 layer, d_model {MIN_D_MODEL}: N={smallest:,})")
-    plain, tuned = _candidates(target, vocab_size, seq_len)
+    depth = None if n_layer is None else _count(n_layer, "n_layer")
+    plain, tuned = _candidates(target, vocab_size, seq_len, depth)
 
     def error(a: Architecture) -> float:
         return abs(a.params_non_embedding() / target - 1.0)
@@ -191,14 +190,17 @@ def _center_params(center: Any, flops: float) -> float:
     return optimal_allocation(center, flops).params
 
 
+
 def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int = 256,
                    seq_len: int = DEFAULT_SEQ_LEN, center: Any = "hoffmann2022", span: float = 4.0,
                    batch_size: int = DEFAULT_BATCH, seed: int = 0, min_params: float = DEFAULT_MIN_PARAMS,
-                   aspect_ratio: float = DEFAULT_ASPECT, **run_options: Any) -> list[PlannedRun]:
+                   aspect_ratio: float = DEFAULT_ASPECT, min_steps: int = 1, n_layer: int | None = None,
+                   **run_options: Any) -> list[PlannedRun]:
     """IsoFLOP runs (module docstring): for each budget (FLOPs), ``per_budget`` shapes from N*/span to
-    N* x span (log-spaced; clipped to [shape_for_params(min_params), the largest N that gets one step]),
-    each trained D = C / (6 N) tokens in whole steps. Shapes that coincide after rounding are kept once.
-    ``run_options`` go to :class:`RunConfig` (lr, eval_every_tokens, eval_tokens, device, ...)."""
+    N* x span (log-spaced; clipped to [shape_for_params(min_params), the largest N that gets ``min_steps``
+    steps, before shapes round N]: too few leave a run optimisation-limited), each trained D = C / (6 N)
+    tokens in whole steps. Shapes that coincide are kept once; ``n_layer`` fixes their depth.
+    ``run_options`` go to :class:`RunConfig`."""
     if isinstance(budgets, (str, bytes)) or not isinstance(budgets, Sequence) or not budgets:
         raise ScalingLabError(f"budgets must be a non-empty list of FLOP counts, got {budgets!r}")
     budgets = [_number(c, "budgets") for c in budgets]
@@ -208,26 +210,27 @@ def isoflop_design(budgets: Sequence[float], per_budget: int, *, vocab_size: int
     options = _run_options(run_options)
     flops_params = options.get("flops_params", "non_embedding")
     tokens_per_step = batch_size * seq_len
-    smallest = shape_for_params(_number(min_params, "min_params"), vocab_size=vocab_size, seq_len=seq_len,
-                                aspect_ratio=aspect_ratio)
-    n_low = _n_counted(smallest, flops_params)
+    min_tokens = _count(min_steps, "min_steps") * tokens_per_step
+    rule = functools.partial(shape_for_params, vocab_size=vocab_size, seq_len=seq_len, aspect_ratio=aspect_ratio,
+                             n_layer=n_layer)
+    n_low = _n_counted(rule(_number(min_params, "min_params")), flops_params)
     runs: list[PlannedRun] = []
     for c in budgets:
-        n_high = params_from(tokens_per_step, c)  # the largest N that still gets one whole step
+        n_high = params_from(min_tokens, c)  # the largest N that still gets min_steps whole steps
         if n_high < n_low:
             raise ScalingLabError(f"budget {c:g} FLOPs is too small: the smallest model (N={n_low:,.0f} parameters, "
-                                  f"min_params={min_params:g}) would get fewer than one step of tokens "
-                                  f"(batch_size x seq_len = {tokens_per_step:,}); it needs at least "
-                                  f"{flops_from(n_low, tokens_per_step):.3g} FLOPs")
+                                  f"min_params={min_params:g}) would get fewer than {min_steps} step(s) of "
+                                  f"batch_size x seq_len = {tokens_per_step:,} tokens; it needs at least "
+                                  f"{flops_from(n_low, min_tokens):.3g} FLOPs")
         n_star = _center_params(center, c)
         lo, hi = (min(max(v, n_low), n_high) for v in (n_star / span, n_star * span))
         targets = [math.sqrt(lo * hi)] if per_budget == 1 else list(np.geomspace(lo, hi, per_budget))
-        seen: set[tuple[int, int]] = set()
+        seen: set[tuple[int, int, int]] = set()
         for target in targets:
-            arch = shape_for_params(target, vocab_size=vocab_size, seq_len=seq_len, aspect_ratio=aspect_ratio)
-            if (arch.n_layer, arch.d_model) in seen:
+            arch = rule(target)
+            if (arch.n_layer, arch.d_model, arch.d_ff) in seen:
                 continue
-            seen.add((arch.n_layer, arch.d_model))
+            seen.add((arch.n_layer, arch.d_model, arch.d_ff))
             n = _n_counted(arch, flops_params)
             steps = max(1, round(c / flops_from(n, tokens_per_step)))
             config = RunConfig(arch=arch, tokens=steps * tokens_per_step, batch_size=batch_size, seq_len=seq_len,
@@ -293,11 +296,7 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
 
         [sweep]
         design = "isoflop"          # or "grid" (then params = [...] and tokens = [...])
-        budgets = [3e10, 1e11]      # FLOPs
-        per_budget = 4
-        corpus = "shakespeare"
-        seed = 0
-        batch_size = 16
+        budgets = [3e10, 1e11]      # FLOPs; per_budget = 4, corpus = "shakespeare", seed, batch_size, ...
         eval_tokens = 8192          # any RunConfig option: lr, eval_every_tokens, device, ...
 
     Unknown keys or tables, keys of the other design, and unreadable files are one-line errors."""
@@ -359,11 +358,10 @@ def _work_flops(config: RunConfig) -> float:
 
 @functools.lru_cache(maxsize=4)
 def measure_seconds_per_flop(seed: int = 0) -> float:
-    """Seconds per executed FLOP on this machine's CPU with one torch thread (as the trainer runs),
-    from one short real training run (a 2-layer, d_model 64 model, 24 steps of 8 x 64 random byte
-    tokens; about a second), after a 2-step warm-up. ROUGH: tiny models are overhead-bound and large ones
-    compute-bound, so the estimate can be off by 2x either way; it is cached per process. Needs torch
-    (the ``lab`` extra): without it a one-line ScalingLabError says how to install it."""
+    """Seconds per executed FLOP on this CPU with one torch thread (as the trainer runs), from one short
+    real run (2 layers, d_model 64, 24 steps of 8 x 64 random byte tokens; about a second) after a 2-step
+    warm-up. ROUGH (tiny models are overhead-bound, large ones compute-bound: up to 2x either way); cached
+    per process. Needs torch (the ``lab`` extra), else a one-line ScalingLabError says how to install it."""
     require_torch("measure_seconds_per_flop (it times a training run)")
     from scalinglab.lab.train import train_run
 
@@ -380,12 +378,10 @@ def measure_seconds_per_flop(seed: int = 0) -> float:
 
 
 def dry_run_table(runs: list[PlannedRun], seconds_per_flop: float | None = None) -> pd.DataFrame:
-    """One row per run (columns :data:`DRY_RUN_COLUMNS`): label, budget (FLOPs; None for a grid),
-    n_layer, d_model, n_heads, params and params_non_embedding (parameters), tokens (trained, whole
-    steps), flops (6 N D in the run's convention, as the trainer reports), steps, and est_seconds = the
-    executed FLOPs (:func:`_work_flops`) x ``seconds_per_flop`` (default: :func:`measure_seconds_per_flop`,
-    a rough single-thread CPU figure). Needs no torch: without it and without ``seconds_per_flop`` there
-    is no trainer to time, and est_seconds is NaN (not estimated) rather than a guess."""
+    """One row per run (columns :data:`DRY_RUN_COLUMNS`): label, budget (FLOPs; None for a grid), the
+    shape, params and params_non_embedding, tokens (trained, whole steps), flops (6 N D as the trainer
+    reports), steps, and est_seconds = executed FLOPs (:func:`_work_flops`) x ``seconds_per_flop`` (default:
+    :func:`measure_seconds_per_flop`, rough). Without torch and ``seconds_per_flop`` est_seconds is NaN."""
     if seconds_per_flop is None:
         seconds_per_flop = measure_seconds_per_flop() if has_torch() else math.nan
     else:
