@@ -26,7 +26,7 @@ from scalinglab.lab.gpu_plan import (
 )
 from scalinglab.lab.scale_shapes import scale_shape_for_params
 
-KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss"]
+KEYS = ["id", "status", "params", "tokens", "flops", "final_val_loss", "final_val_bpb"]
 H100_BF16 = 989.4e12  # dense bf16 FLOP/s of the catalogue's h100-sxm
 
 
