@@ -2,7 +2,9 @@
 references.md L2).
 
 Luo, Wen, Hu, Sun, Liu, Sun, Lyu and Chen 2025, "A Multi-Power Law for Loss Curve Prediction Across
-Learning Rate Schedules" (arXiv:2503.12811, ICLR 2025), Eq. 1:
+Learning Rate Schedules" (arXiv:2503.12811), Eq. 1 (the equation number and eta_0 as below are
+[M] in references.md L2: the stored copies of the paper hold only its abstract; the authors' README and
+code state this form):
 
     L(t) = L0 + A (S1(t) + S_W)^-alpha - LD(t),
     LD(t) = B sum_{k=1..t} (eta_{k-1} - eta_k) G(eta_k^-gamma S_k(t)),
