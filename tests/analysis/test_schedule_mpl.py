@@ -90,10 +90,12 @@ def test_cli_form_round_trip(tmp_path, monkeypatch, capsys):
     assert code == 0 and fitted["form"] == "multi-power" and fitted["law"] == "multi_power"
     assert fitted["source"].startswith("Luo et al. 2025") and fitted["params"]["alpha"] == pytest.approx(0.45, rel=0.1)
     assert load_schedule_fit(law).form == "multi-power"
+    figure = tmp_path / "curve.png"
     code, stdout, _ = run_cli(["schedule", "predict", "--law", law, "--schedule", "wsd:cooldown=0.3", "--steps", "600",
-                               "--form", "multi-power", "--json"], monkeypatch, capsys)
+                               "--form", "multi-power", "--plot", figure, "--json"], monkeypatch, capsys)
     result = json.loads(stdout)
     assert code == 0 and result["form"] == "multi-power" and {"step", "loss", "low", "high"} <= set(result)
+    assert figure.read_bytes().startswith(b"\x89PNG")
     code, stdout, _ = run_cli(["schedule", "check", data, "--train", "const,cos", "--form", "multi-power",
                                "--bootstrap", "3", "--json"], monkeypatch, capsys)
     assert code == 0 and json.loads(stdout)["form"] == "multi-power"
