@@ -43,6 +43,7 @@ bench: install
 	$(PY) benchmarks/bench_trainer.py
 	$(PY) benchmarks/bench_cli.py
 	$(PY) benchmarks/bench_corpus.py
+	$(PY) benchmarks/bench_schedule.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
