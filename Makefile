@@ -45,6 +45,7 @@ bench: install
 	$(PY) benchmarks/bench_corpus.py
 	$(PY) benchmarks/bench_runs_per_gpu.py
 	$(PY) benchmarks/bench_gpu.py  # prints why and exits 0 without CUDA
+	$(PY) benchmarks/bench_schedule.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -200,7 +200,7 @@ def _analysis(d: dict) -> dict:
                                                          benchmarks=["b0", "b1", "b2", "b3"], families=["A", "B"],
                                                          n_pcs=1, cutoff_flops=1e23, reference_family="A")),
         "analysis.fit_schedule_law": (a.fit_schedule_law, dict(curves=d["schedule_curves"], decay=0.999, bootstrap=0,
-                                                               seed=0, after_warmup=True)),
+                                                               seed=0, after_warmup=True, form="tissue")),
         "analysis.load_schedule_curves": (a.load_schedule_curves, dict(
             data=d["schedule_curves"].assign(params=[1e6, 2e6] * (len(d["schedule_curves"]) // 2)), name="curves",
             params=1e6)),

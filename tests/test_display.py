@@ -48,6 +48,7 @@ NOT_RESULTS = {
     "NoisyMinima": "plumbing: one budget's noise bootstrap inside approach 2",
     "Curve": "an input (one run's loss and learning-rate curve for the schedule law)",
     "Schedule": "an input (a learning-rate schedule description)",
+    "Form": "a setting of the schedule fit (one form of the law: its parameters, formula and source)",
 }
 #: classes that write their own one-line __repr__ (kept) and take only _repr_html_ from Displayed
 OWN_REPR = {"FitResult", "CapabilityPCA", "ObservationalResult"}

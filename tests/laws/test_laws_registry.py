@@ -19,7 +19,7 @@ from scalinglab.laws import (
 )
 
 KNOWN = ("chinchilla", "power", "power_floor", "kaplan_nd", "kaplan_ns", "bnsl", "muennighoff", "overtrain",
-         "downstream_error", "lr_schedule")
+         "downstream_error", "lr_schedule", "multi_power")
 
 
 def test_registry_names_match_classes():

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from scalinglab.errors import ScalingLabError, finite_number, fraction, whole_number
+from scalinglab.laws.multi_power import warmup_end  # the end of the warmup, shared with the multi-power law
 
 Array = np.ndarray
 
@@ -148,11 +149,6 @@ def lrs_from_records(steps: Array, lrs: Array) -> Array:
         early = i < first
         out[early] = lrs[0] * i[early] / first
     return out
-
-
-def warmup_end(lrs: Array) -> int:
-    """The step (1-based) at which the LR first reaches its maximum: the end of the warmup."""
-    return int(np.argmax(lrs)) + 1
 
 
 def forward_area(lrs: Array) -> Array:

@@ -1,16 +1,21 @@
-"""Whole loss curves under any learning-rate schedule: the schedule law of Tissue et al. 2024.
+"""Whole loss curves under any learning-rate schedule: the schedule laws of Tissue et al. 2024 and
+Luo et al. 2025.
 
-    L(s) = L0 + A S1(s)^-alpha - C S2(s)
+    tissue:       L(s) = L0 + A S1(s)^-alpha - C S2(s)
+    multi-power:  L(t) = L0 + A (S1(t) + S_W)^-alpha - LD(t)
 
 (``references.md L1``; Tissue et al. 2024, "Scaling Law with Learning Rate Annealing",
-arXiv:2408.11029, Eq. 1), with S1 the forward area and S2 the annealing area of the schedule up to
-step s (:mod:`scalinglab.analysis.lr_schedules`). Units: s optimiser steps; L nats/token; L0 nats/token
-(the loss an infinite forward area would reach before annealing); A nats/token x (LR x steps)^alpha;
-alpha dimensionless; C nats/token per (LR x steps).
+arXiv:2408.11029, Eq. 1, with S1 the forward area and S2 the annealing area of the schedule up to
+step s, :mod:`scalinglab.analysis.lr_schedules`; ``references.md L2``; Luo et al. 2025, "A Multi-Power
+Law for Loss Curve Prediction Across Learning Rate Schedules", arXiv:2503.12811, Eq. 1, with LD the sum
+of power-law loss drops after each LR decrease, :mod:`scalinglab.laws.multi_power`). Units: s optimiser
+steps; L nats/token; L0 nats/token (the loss an infinite forward area would reach before annealing);
+A nats/token x (LR x steps)^alpha; alpha dimensionless; tissue's C nats/token per (LR x steps); the
+multi-power constants as :mod:`scalinglab.analysis.schedule_forms` lists them.
 
-:func:`fit_schedule_law` fits L0, A, alpha and C shared by every run of one model size (one table of
-curves: ``step``, ``loss``, and the learning rate as an ``lr`` column recorded at the evaluations or
-a ``schedule`` description per run), with the package's Levenberg-Marquardt optimiser on log residuals
+:func:`fit_schedule_law` fits the constants of either form (``form``), shared by every run of one
+model size (one table of curves: ``step``, ``loss``, and the learning rate as an ``lr`` column recorded
+at the evaluations or a ``schedule`` description per run), with the package's Levenberg-Marquardt optimiser on log residuals
 under the Huber loss (delta 1e-3, as Luo et al. 2025 fit both laws), from a grid of starts.
 :meth:`ScheduleFit.predict` gives the curve of any schedule with a 95% interval; :func:`compare_schedules`
 ranks schedules of one step budget by their predicted final loss.
@@ -34,13 +39,24 @@ import numpy as np
 from scalinglab.analysis.lr_schedules import (
     DEFAULT_DECAY,
     Schedule,
-    annealing_area,
-    forward_area,
     parse_schedule,
     schedule_lrs,
     warmup_end,
 )
 from scalinglab.analysis.schedule_curves import Curve, load_schedule_curves
+from scalinglab.analysis.schedule_forms import (
+    FORMS,
+    Form,
+    anneals,
+    bounds,
+    form_design,
+    get_form,
+    log_predict,
+    predict,
+    starts,
+    to_natural,
+    trust_checks,
+)
 from scalinglab.atomic import atomic_write_text
 from scalinglab.display import Displayed
 from scalinglab.errors import (
@@ -53,32 +69,23 @@ from scalinglab.errors import (
     table_path,
     whole_number,
 )
-from scalinglab.fitting.identify import unidentified_parameters
 from scalinglab.fitting.objective import Objective
 from scalinglab.fitting.optimizer import minimize_residuals
-from scalinglab.fitting.status import fit_status
-from scalinglab.laws.lr_schedule import ANNEALING, FORWARD, LRSchedule
 
 Array = np.ndarray
-LAW = LRSchedule()  # the formula and its Jacobian; this module adds schedules, areas and intervals
-PARAMS = ("L0", "A", "alpha", "C")
+PARAMS = FORMS["tissue"].params
 #: Huber on log residuals with delta 1e-3 (Luo et al. 2025's fitting loss for both laws).
 HUBER = Objective("huber", 1e-3)
 LEVEL = 0.95
-SOURCE = ("Tissue et al. 2024, Scaling Law with Learning Rate Annealing, Eq. 1 (arXiv:2408.11029); "
-          "S2 momentum m_i = lambda m_(i-1) + (eta_(i-1) - eta_i)")
-UNITS = {"step": "optimiser steps", "S1": "learning rate x steps (sum of the LR up to the step)",
-         "S2": "learning rate x steps (annealing area)", "L0": "nats/token (loss before annealing as S1 grows)",
-         "A": "nats/token x (LR x steps)^alpha", "alpha": "dimensionless exponent of S1",
-         "C": "nats/token per LR x step of annealing area", "loss": "nats/token"}
+SOURCE, UNITS = FORMS["tissue"].source, FORMS["tissue"].units
 
 __all__ = ["Curve", "ScheduleFit", "compare_schedules", "fit_schedule_law", "load_schedule_curves",
            "load_schedule_fit", "predict_loss", "save_schedule_fit"]
 
 
 def predict_loss(params: Array, s1: Array, s2: Array) -> Array:
-    """L0 + A S1^-alpha - C S2 for parameters ``params`` (4,) or rows (S, 4) at areas ``s1``, ``s2``
-    (n,): shape (n,) or (S, n)."""
+    """L0 + A S1^-alpha - C S2 (the ``tissue`` form) for parameters ``params`` (4,) or rows (S, 4) at
+    areas ``s1``, ``s2`` (n,): shape (n,) or (S, n)."""
     p = np.asarray(params, dtype=float)
     rows = np.atleast_2d(p)
     L0, A, alpha, C = (rows[:, k, None] for k in range(4))
@@ -88,29 +95,29 @@ def predict_loss(params: Array, s1: Array, s2: Array) -> Array:
 
 # ---- the fit --------------------------------------------------------------------------------------------
 
-def _design(curves: list[Curve], decay: float, after_warmup: bool):
-    """Areas, losses and run index of the points fitted (step >= 1; after warmup if asked)."""
-    s1, s2, y, run = [], [], [], []
+def _design(curves: list[Curve], form: Form, decay: float, after_warmup: bool):
+    """The form's design of the points fitted (step >= 1; after warmup if asked), their losses and run."""
+    steps, y, run = [], [], []
     for k, c in enumerate(curves):
-        a1, a2 = forward_area(c.lrs), annealing_area(c.lrs, decay)
-        first = warmup_end(c.lrs) if after_warmup else 1
-        keep = c.steps >= first
-        idx = c.steps[keep].astype(int) - 1
-        s1.append(a1[idx])
-        s2.append(a2[idx])
+        keep = c.steps >= (warmup_end(c.lrs) if after_warmup else 1)
+        steps.append(c.steps[keep].astype(int))
         y.append(c.loss[keep])
-        run.append(np.full(idx.size, k))
-    return (np.concatenate(s1), np.concatenate(s2), np.concatenate(y), np.concatenate(run))
+        run.append(np.full(int(keep.sum()), k))
+    steps_, run_ = np.concatenate(steps), np.concatenate(run)
+    return form_design(form, [c.lrs for c in curves], steps_, run_, decay), np.concatenate(y), run_
 
 
-def _residuals(s1: Array, s2: Array, logy: Array):
-    """Log residuals ln(L0 + A S1^-alpha - C S2) - ln y in the internal parameters (L0, ln A, alpha, C):
-    the registered family's formula and Jacobian (:class:`scalinglab.laws.lr_schedule.LRSchedule`);
+def _rows(design: Any, rows: slice) -> Any:
+    return design.subset(rows) if hasattr(design, "subset") else tuple(a[rows] for a in design)
+
+
+def _residuals(form: Form, design: Any, logy: Array):
+    """Log residuals ln L(theta) - ln y in the form's internal parameters (the registered families'
+    formulas and Jacobians: :mod:`scalinglab.laws.lr_schedule`, :mod:`scalinglab.laws.multi_power`);
     a start whose predicted loss is not positive gets a large residual (1e3) and no gradient."""
 
-    def residuals(theta: Array, starts: Array, rows: slice, jac: bool = False):
-        X = {FORWARD: s1[rows], ANNEALING: s2[rows]}
-        out = LAW.log_predict(theta, X, jac)
+    def residuals(theta: Array, starts_: Array, rows: slice, jac: bool = False):
+        out = log_predict(form, theta, _rows(design, rows), jac)
         f = out[0] if jac else out
         ok = np.isfinite(f)
         r = np.where(ok, f - logy[rows], 1e3)
@@ -121,44 +128,20 @@ def _residuals(s1: Array, s2: Array, logy: Array):
     return residuals
 
 
-def _bounds(y: Array) -> tuple[Array, Array]:
-    return np.array([0.0, -50.0, 1e-3, 0.0]), np.array([float(y.min()), 50.0, 5.0, 1e12])
-
-
-def _starts(s1: Array, s2: Array, y: Array) -> Array:
-    """A grid of internal starts: L0 a share of the lowest loss, alpha from 0.1 to 1.5, A through the
-    median point, C zero or a tenth of the loss range per unit of the largest S2."""
-    rows = []
-    mid = int(np.argsort(s1)[s1.size // 2])
-    c_scale = 0.1 * float(np.ptp(y)) / max(float(s2.max()), 1e-300)
-    for share in (0.3, 0.7, 0.9):
-        for alpha in (0.1, 0.3, 0.6, 1.0, 1.5):
-            L0 = share * float(y.min())
-            lnA = math.log(max(float(y[mid]) - L0, 1e-6)) + alpha * math.log(s1[mid])
-            rows += [[L0, lnA, alpha, 0.0], [L0, lnA, alpha, c_scale]]
-    return np.array(rows)
-
-
-def _fit_theta(s1: Array, s2: Array, logy: Array, theta0: Array, weights: Array | None = None):
-    lo, hi = _bounds(np.exp(logy))
-    res = minimize_residuals(_residuals(s1, s2, logy), theta0, logy.size, lo, hi, HUBER, weights)
-    return res
-
-
-def _external(theta: Array) -> Array:
-    out = np.array(theta, dtype=float)
-    out[..., 1] = np.exp(out[..., 1])
-    return out
+def _fit_theta(form: Form, design: Any, logy: Array, theta0: Array, weights: Array | None = None):
+    lo, hi = bounds(form, np.exp(logy))
+    return minimize_residuals(_residuals(form, design, logy), theta0, logy.size, lo, hi, HUBER, weights)
 
 
 @dataclass(repr=False)
 class ScheduleFit(Displayed):
-    """The fitted schedule law: ``params`` L0 (nats/token), A, alpha, C; the decay factor of S2; the
-    bootstrap parameter draws and the fit's log residuals (for intervals); the defaults a schedule
-    description takes from the fitted runs (peak LR, warmup steps, final LR)."""
+    """The fitted schedule law: its ``form`` (``tissue``: L0 nats/token, A, alpha, C, with the decay
+    factor of S2; ``multi-power``: L0, A, alpha, B, C, beta, gamma); the bootstrap parameter draws and
+    the fit's log residuals (for intervals); the defaults a schedule description takes from the fitted
+    runs (peak LR, warmup steps, final LR)."""
 
-    _display = (("params", "L0 nats/token; A, alpha, C"), ("decay", ""), ("n_points", "points"),
-                ("runs", ""), ("mare", "fraction"), ("converged", ""))
+    _display = (("form", ""), ("params", "L0 nats/token; the form's constants"), ("decay", ""),
+                ("n_points", "points"), ("runs", ""), ("mare", "fraction"), ("converged", ""))
 
     params: dict[str, float]
     decay: float
@@ -171,6 +154,7 @@ class ScheduleFit(Displayed):
     mare: float  # mean |relative error| of the fit on its own points
     level: float = LEVEL
     notes: list[str] = field(default_factory=list)
+    form: str = "tissue"
     #: how the fit ended (:mod:`scalinglab.fitting.status`: converged, stalled, max_iterations, failed;
     #: "not recorded" in a fit file older than this key)
     status: str = "not recorded"
@@ -179,19 +163,38 @@ class ScheduleFit(Displayed):
     #: parameter -> [low, high], the bootstrap percentile interval at ``level`` (empty without a bootstrap)
     ci: dict[str, list[float]] = field(default_factory=dict)
 
+    @property
+    def law_form(self) -> Form:
+        return get_form(self.form)
+
+    def _predict(self, rows: Array, lrs: Array, steps: Array) -> Array:
+        design = form_design(self.law_form, [np.asarray(lrs, dtype=float)], steps, np.zeros(len(steps)), self.decay)
+        return predict(self.law_form, rows, design)
+
     def curve(self, lrs: Array, steps: Array) -> tuple[Array, Array, Array]:
         """Predicted loss and interval (low, high) at ``steps`` (1-based) of per-step ``lrs``."""
-        idx = np.asarray(steps, dtype=int) - 1
-        s1, s2 = forward_area(lrs)[idx], annealing_area(lrs, self.decay)[idx]
-        theta = np.array([self.params[k] for k in PARAMS])
-        mid = predict_loss(theta, s1, s2)
+        steps = np.asarray(steps, dtype=int)
+        mid = self._predict(np.array([self.params[k] for k in self.law_form.params]), lrs, steps)
         if len(self.draws) == 0:
             return mid, mid.copy(), mid.copy()
         rng = np.random.default_rng(0)
         noise = np.exp(rng.choice(self.log_residuals, size=(len(self.draws), 1)))
-        sims = predict_loss(self.draws, s1, s2) * noise
+        sims = self._predict(self.draws, lrs, steps) * noise
         q = (1 - self.level) / 2
         return mid, np.quantile(sims, q, axis=0), np.quantile(sims, 1 - q, axis=0)
+
+    def final_draws(self, lrs: Array) -> Array:
+        """The bootstrap draws' predictions of the loss at the last step of ``lrs`` (empty without draws)."""
+        return self._predict(self.draws, lrs, np.array([len(lrs)]))[:, 0] if len(self.draws) else np.empty(0)
+
+    def equation(self) -> str:
+        """The fitted law as one line of text."""
+        p = self.params
+        if self.form == "multi-power":
+            return (f"L(t) = {p['L0']:.4f} + {p['A']:.4g} * (S1+S_W)^-{p['alpha']:.4f} - {p['B']:.4g} * "
+                    f"sum_k (eta_(k-1) - eta_k) * (1 - ({p['C']:.4g} * eta_k^-{p['gamma']:.4f} * S_k + 1)"
+                    f"^-{p['beta']:.4f})")
+        return f"L(s) = {p['L0']:.4f} + {p['A']:.4g} * S1^-{p['alpha']:.4f} - {p['C']:.4g} * S2"
 
     def schedule(self, text: str | Schedule, steps: int | None = None) -> Schedule:
         """A description with its unset fields from ``steps`` and the fitted runs' defaults."""
@@ -201,7 +204,7 @@ class ScheduleFit(Displayed):
 
     def predict(self, schedule: str | Schedule, steps: int | None = None, every: int | None = None) -> dict:
         """The predicted curve of a schedule: ``step``, ``loss``, ``low``, ``high`` (nats/token) every
-        ``every`` steps (default a hundredth of the run) and at the last step."""
+        ``every`` steps (default a hundredth of the run) and at the last step; ``form`` the law's form."""
         sched = self.schedule(schedule, steps)
         lrs = schedule_lrs(sched)
         T = lrs.size
@@ -209,11 +212,12 @@ class ScheduleFit(Displayed):
         at = np.unique(np.append(np.arange(every, T + 1, every), T))
         mid, low, high = self.curve(lrs, at)
         return {"schedule": sched.text(), "steps": T, "step": at.tolist(), "loss": mid.tolist(),
-                "low": low.tolist(), "high": high.tolist(), "lr": lrs[at - 1].tolist()}
+                "low": low.tolist(), "high": high.tolist(), "lr": lrs[at - 1].tolist(), "form": self.form}
 
     def to_dict(self) -> dict:
-        return {"law": "lr_schedule", "formula": "L(s) = L0 + A*S1^-alpha - C*S2", "source": SOURCE,
-                "units": UNITS, "params": self.params,
+        f = self.law_form
+        return {"law": f.law, "form": f.name, "formula": f.formula, "source": f.source, "units": f.units,
+                "params": self.params,
                 "decay": self.decay, "defaults": self.defaults, "runs": self.runs, "n_points": self.n_points,
                 "converged": self.converged, "mare": self.mare, "level": self.level,
                 "interval": "pairs bootstrap over points within runs, times a resampled log residual",
@@ -224,12 +228,14 @@ class ScheduleFit(Displayed):
     @classmethod
     def from_dict(cls, d: Any, name: str = "fit") -> ScheduleFit:
         """Read back :meth:`to_dict` (a one-line ScalingLabError for anything else)."""
-        if not isinstance(d, dict) or d.get("law") != "lr_schedule":
-            raise ScalingLabError(f"{name}: not a schedule-law fit (law 'lr_schedule' expected); "
+        laws = {f.law: f for f in FORMS.values()}
+        if not isinstance(d, dict) or d.get("law") not in laws:
+            raise ScalingLabError(f"{name}: not a schedule-law fit (law 'lr_schedule' or 'multi_power' expected); "
                                   f"write one with 'scalinglab schedule fit DATA --out FILE'")
+        form = laws[d["law"]]
         try:
-            params = {k: finite_number(f"{name} params.{k}", d["params"][k]) for k in PARAMS}
-            draws = np.asarray(d.get("draws", []), dtype=float).reshape(-1, 4)
+            params = {k: finite_number(f"{name} params.{k}", d["params"][k]) for k in form.params}
+            draws = np.asarray(d.get("draws", []), dtype=float).reshape(-1, len(form.params))
             resid = np.asarray(d.get("log_residuals", [0.0]), dtype=float).ravel()
             defaults = {k: finite_number(f"{name} defaults.{k}", d["defaults"][k], low=0.0)
                         for k in ("peak", "warmup", "final")}
@@ -243,8 +249,8 @@ class ScheduleFit(Displayed):
         ci = {str(k): [float(v[0]), float(v[1])] for k, v in (d.get("ci") or {}).items()}
         return cls(params, decay, draws, resid, defaults, list(d.get("runs", [])), int(d.get("n_points", 0)),
                    bool(d.get("converged", False)), float(d.get("mare", math.nan)),
-                   float(d.get("level", LEVEL)), list(d.get("notes", [])), str(d.get("status", "not recorded")),
-                   {str(k): str(v) for k, v in dict(why).items()}, ci)
+                   float(d.get("level", LEVEL)), list(d.get("notes", [])), form.name,
+                   str(d.get("status", "not recorded")), {str(k): str(v) for k, v in dict(why).items()}, ci)
 
 
 def _defaults(curves: list[Curve]) -> dict[str, float]:
@@ -257,68 +263,69 @@ def _defaults(curves: list[Curve]) -> dict[str, float]:
             "final": min(finals) if finals else 0.1 * peak}
 
 
+def _bootstrap(form: Form, design: Any, logy: Array, run: Array, theta: Array, B: int, rng) -> Array:
+    """Natural parameter draws of a pairs bootstrap: each run's points resampled, refitted from ``theta``."""
+    if not B:
+        return np.empty((0, len(form.params)))
+    W = np.zeros((B, logy.size))
+    for k in np.unique(run):
+        idx = np.flatnonzero(run == k)
+        for b in range(B):
+            W[b] += np.bincount(rng.choice(idx, idx.size), minlength=logy.size)
+    boot = _fit_theta(form, design, logy, np.repeat(theta[None], B, axis=0), W)
+    return to_natural(form, boot.theta[np.isfinite(boot.value)])
+
+
 def fit_schedule_law(curves: Any, *, decay: float = DEFAULT_DECAY, bootstrap: int = 200, seed: int = 0,
-                     after_warmup: bool = True, name: str = "curves", params: float | None = None) -> ScheduleFit:
-    """Fit L(s) = L0 + A S1^-alpha - C S2 (``references.md L1``) to the curves of one model size.
+                     after_warmup: bool = True, name: str = "curves", params: float | None = None,
+                     form: str = "tissue") -> ScheduleFit:
+    """Fit the schedule law of ``form`` to the curves of one model size: ``tissue``,
+    L(s) = L0 + A S1^-alpha - C S2 (``references.md L1``), or ``multi-power``,
+    L(t) = L0 + A (S1 + S_W)^-alpha - LD(t) (``references.md L2``; :mod:`scalinglab.analysis.schedule_forms`).
 
     ``curves``: a table path, a DataFrame (see :func:`load_schedule_curves`) or a list of
-    :class:`Curve`. ``decay``: lambda of S2 (Tissue et al.'s 0.999). Points from the end of the warmup
-    on are fitted (``after_warmup``). ``bootstrap`` pairs-bootstrap draws for the interval. ``params``:
-    the model size to fit in a table (or run store) of several; the fit's notes name the size fitted.
+    :class:`Curve`. ``decay``: lambda of S2 (Tissue et al.'s 0.999; the multi-power form has none).
+    Points from the end of the warmup on are fitted (``after_warmup``). ``bootstrap`` pairs-bootstrap
+    draws for the interval. ``params``: the model size to fit in a table (or run store) of several; the
+    fit's notes name the size fitted.
     """
+    law = get_form(form)
     lam = finite_number("decay", decay, low=0.0, high=1.0, high_open=True)
     B, rng = bootstrap_count(bootstrap), np.random.default_rng(seed_number(seed))
     runs = curves if isinstance(curves, list) else load_schedule_curves(curves, name, params)
     if not runs or not all(isinstance(c, Curve) for c in runs):
         raise ScalingLabError(f"{name}: give a table of curves or a list of Curve")
-    s1, s2, y, run = _design(runs, lam, after_warmup)
-    if y.size < 5:
-        raise FitError(f"{name}: {y.size} points after warmup; the law has 4 parameters, give at least 5")
+    design, y, run = _design(runs, law, lam, after_warmup)
+    P = len(law.params)
+    if y.size < P + 1:
+        raise FitError(f"{name}: {y.size} points after warmup; the law has {P} parameters, give at least {P + 1}")
     logy = np.log(y)
-    res = _fit_theta(s1, s2, logy, _starts(s1, s2, y))
+    res = _fit_theta(law, design, logy, starts(law, design, y))
     ok = np.isfinite(res.value)
     if not ok.any():
         raise FitError(f"{name}: no start of the schedule law reached a finite objective")
     best = int(np.argmin(np.where(ok, res.value, np.inf)))
     theta = res.theta[best]
-    pred = predict_loss(_external(theta), s1, s2)
-    resid = np.log(pred) - logy
-    draws = np.empty((0, 4))
-    if B:
-        W = np.zeros((B, y.size))
-        for k in np.unique(run):
-            idx = np.flatnonzero(run == k)
-            for b in range(B):
-                W[b] += np.bincount(rng.choice(idx, idx.size), minlength=y.size)
-        boot = _fit_theta(s1, s2, logy, np.repeat(theta[None], B, axis=0), W)
-        draws = _external(boot.theta[np.isfinite(boot.value)])
+    pred = np.exp(log_predict(law, theta[None], design))[0]
+    draws = _bootstrap(law, design, logy, run, theta, B, rng)
     sizes = sorted({c.size for c in runs if c.size is not None})
     notes = [f"runs of model size {', '.join(f'{v:.12g}' for v in sizes)} (the table's size column; a run "
              "store's: parameters with embeddings)"] if sizes else []
-    if s2.max() <= 0:
-        notes.append("no fitted run anneals (S2 = 0 throughout): C is not identified; fit a run that decays")
-    params = dict(zip(PARAMS, (float(v) for v in _external(theta))))
-    X = {FORWARD: s1, ANNEALING: s2}
-    status = fit_status(LAW, theta, float(res.value[best]), X, logy, HUBER, bool(res.converged[best]))
-    ci = _percentile_intervals(draws, LEVEL)
-    why = unidentified_parameters(LAW, theta, X, logy, LEVEL, ci or None, _starts(s1, s2, y))
-    return ScheduleFit(params, lam, draws, resid, _defaults(runs), [c.name for c in runs], int(y.size),
-                       bool(res.converged[best]), float(np.mean(np.abs(pred / y - 1))), notes=notes,
-                       status=str(status), unidentified=why, ci=ci)
-
-
-def _percentile_intervals(draws: Array, level: float) -> dict[str, list[float]]:
-    """Parameter -> [low, high]: the (1 -/+ level)/2 quantiles of the bootstrap draws (none with fewer than 2)."""
-    if len(draws) < 2:
-        return {}
-    q = (1 - level) / 2
-    lo, hi = np.quantile(draws, [q, 1 - q], axis=0)
-    return {k: [float(a), float(b)] for k, a, b in zip(PARAMS, lo, hi)}
+    if not anneals(law, design):
+        which = "C is" if law.name == "tissue" else "B, C, beta and gamma are"
+        notes.append(f"no fitted run anneals (no LR decrease after warmup): {which} not identified; fit a run "
+                     "that decays")
+    fitted = dict(zip(law.params, (float(v) for v in to_natural(law, theta))))
+    status, why, ci = trust_checks(law, theta, float(res.value[best]), design, logy, bool(res.converged[best]),
+                                   draws, LEVEL)
+    return ScheduleFit(fitted, lam, draws, np.log(pred) - logy, _defaults(runs), [c.name for c in runs],
+                       int(y.size), bool(res.converged[best]), float(np.mean(np.abs(pred / y - 1))), notes=notes,
+                       form=law.name, status=status, unidentified=why, ci=ci)
 
 
 def compare_schedules(fit: ScheduleFit, schedules: list[str], steps: int) -> dict:
     """Predicted final loss (with interval) of each schedule over the same ``steps``; ``best`` the
-    lowest, ``p_best`` the share of bootstrap draws in which each schedule is lowest."""
+    lowest, ``p_best`` the share of bootstrap draws in which each schedule is lowest; ``form`` the law's."""
     if not isinstance(fit, ScheduleFit):
         raise ScalingLabError(f"fit must be a schedule-law fit (fit_schedule_law), got {type(fit).__name__}")
     schedules = as_list("schedules", schedules)
@@ -328,15 +335,14 @@ def compare_schedules(fit: ScheduleFit, schedules: list[str], steps: int) -> dic
         sched = fit.schedule(text, steps)
         lrs = schedule_lrs(sched)
         mid, low, high = fit.curve(lrs, np.array([lrs.size]))
-        s1, s2 = forward_area(lrs)[-1:], annealing_area(lrs, fit.decay)[-1:]
-        finals.append(predict_loss(fit.draws, s1, s2)[:, 0] if len(fit.draws) else mid)
+        finals.append(fit.final_draws(lrs) if len(fit.draws) else mid)
         rows.append({"schedule": sched.text(), "final_loss": float(mid[0]), "low": float(low[0]),
                      "high": float(high[0])})
     wins = np.bincount(np.argmin(np.vstack(finals), axis=0), minlength=len(rows)) / len(finals[0])
     for row, p in zip(rows, wins):
         row["p_best"] = float(p)
     best = min(rows, key=lambda r: r["final_loss"])["schedule"]
-    return {"steps": int(steps), "schedules": rows, "best": best}
+    return {"steps": int(steps), "schedules": rows, "best": best, "form": fit.form}
 
 
 def save_schedule_fit(fit: ScheduleFit, path: str) -> None:
@@ -344,8 +350,10 @@ def save_schedule_fit(fit: ScheduleFit, path: str) -> None:
     atomic_write_text(table_path("fit file", path), json.dumps(fit.to_dict(), indent=1, allow_nan=False) + "\n")
 
 
-def load_schedule_fit(path: str) -> ScheduleFit:
-    """Read a fit written by :func:`save_schedule_fit` (one-line ScalingLabError if unreadable)."""
+def load_schedule_fit(path: str, form: str | None = None) -> ScheduleFit:
+    """Read a fit written by :func:`save_schedule_fit` (one-line ScalingLabError if unreadable, or if
+    ``form`` is given and the fit is of another form)."""
+    want = None if form is None else get_form(form).name
     p = table_path("law", path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
@@ -353,4 +361,8 @@ def load_schedule_fit(path: str) -> ScheduleFit:
         raise ScalingLabError(f"{path}: cannot read the fit ({exc.strerror or exc})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ScalingLabError(f"{path}: not JSON ({type(exc).__name__})") from None
-    return ScheduleFit.from_dict(data, str(path))
+    fit = ScheduleFit.from_dict(data, str(path))
+    if want is not None and fit.form != want:
+        raise ScalingLabError(f"{path}: holds a {fit.form} fit, not {want}; refit with 'scalinglab schedule fit DATA "
+                              f"--form {want} --out FILE'")
+    return fit

@@ -1,7 +1,8 @@
-"""Held-out checks of the schedule law (Tissue et al. 2024; references.md L1): fit some runs of one model
-size, predict the others' whole curves from their own learning rates, and score the predictions
-(:func:`holdout_check`, runs named by the user); and the backtest (:func:`schedule_backtest`), which holds
-out the longest run, or, when no run is the longest, the last part of every curve.
+"""Held-out checks of the schedule law (Tissue et al. 2024, references.md L1, or Luo et al. 2025's
+multi-power law, references.md L2: ``form``): fit some runs of one model size, predict the others'
+whole curves from their own learning rates, and score the predictions (:func:`holdout_check`, runs
+named by the user); and the backtest (:func:`schedule_backtest`), which holds out the longest run, or,
+when no run is the longest, the last part of every curve.
 
 Scores per held-out run: the mean absolute relative error |pred/obs - 1| over its evaluations from the
 end of its warmup on (a fraction), the predicted and observed final loss (nats/token), their relative
@@ -18,6 +19,7 @@ import numpy as np
 
 from scalinglab.analysis.lr_schedules import DEFAULT_DECAY, warmup_end
 from scalinglab.analysis.schedule import Curve, ScheduleFit, fit_schedule_law, load_schedule_curves
+from scalinglab.analysis.schedule_forms import get_form
 from scalinglab.errors import ScalingLabError, as_list, finite_number
 
 __all__ = ["DEFAULT_TAIL", "holdout_check", "schedule_backtest", "score_curve"]
@@ -44,14 +46,16 @@ def score_curve(fit: ScheduleFit, curve: Curve, after: float | None = None) -> d
 
 
 def holdout_check(data: Any, train: Sequence[str], *, decay: float = DEFAULT_DECAY, bootstrap: int = 200,
-                  seed: int = 0, name: str = "curves", params: float | None = None) -> dict[str, Any]:
+                  seed: int = 0, name: str = "curves", params: float | None = None,
+                  form: str = "tissue") -> dict[str, Any]:
     """Fit the runs named in ``train`` (the ``run`` column of ``data``; a run store's run ids), score every
     other run (of model size ``params`` where ``data`` holds several, as in :func:`load_schedule_curves`).
 
-    Returns ``train``, ``params``, ``fit_mare``, ``runs`` (one :func:`score_curve` row per held-out
+    Returns ``train``, ``form``, ``params``, ``fit_mare``, ``runs`` (one :func:`score_curve` row per held-out
     run), ``coverage`` (share of held-out final losses inside their interval) and
     ``max_abs_final_error``.
     """
+    get_form(form)
     wanted = [str(t) for t in as_list("train", train)]
     curves = load_schedule_curves(data, name, params)
     names = [c.name for c in curves]
@@ -62,9 +66,10 @@ def holdout_check(data: Any, train: Sequence[str], *, decay: float = DEFAULT_DEC
     if not held:
         raise ScalingLabError(f"{name}: every run is in --train; leave at least one out to check")
     fit = fit_schedule_law([c for c in curves if c.name in wanted], decay=decay, bootstrap=bootstrap, seed=seed,
-                           name=name)
+                           name=name, form=form)
     rows = [score_curve(fit, c) for c in held]
-    return {"train": wanted, "params": fit.params, "decay": fit.decay, "fit_mare": fit.mare, "runs": rows,
+    return {"train": wanted, "form": fit.form, "params": fit.params, "decay": fit.decay, "fit_mare": fit.mare,
+            "runs": rows,
             "coverage": float(np.mean([r["inside"] for r in rows])),
             "max_abs_final_error": float(max(abs(r["error"]) for r in rows)), "notes": fit.notes,
             "status": fit.status, "unidentified": list(fit.unidentified), "ci": fit.ci}

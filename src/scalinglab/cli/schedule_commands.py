@@ -1,5 +1,6 @@
-"""CLI commands for loss curves under learning-rate schedules (Tissue et al. 2024): schedule fit,
-schedule predict, schedule compare, schedule check, schedule backtest."""
+"""CLI commands for loss curves under learning-rate schedules (Tissue et al. 2024; Luo et al. 2025's
+multi-power law with --form multi-power): schedule fit, schedule predict, schedule compare, schedule check,
+schedule backtest."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from scalinglab.cli.common import Table, _emit_json, app, out
 from scalinglab.errors import positive_count
 
 schedule_app = typer.Typer(no_args_is_help=True,
-                           help="Whole loss curves under any LR schedule: L = L0 + A*S1^-alpha - C*S2.")
+                           help="Whole loss curves under any LR schedule: L = L0 + A*S1^-alpha - C*S2 "
+                                "(--form tissue) or the multi-power law (--form multi-power).")
 app.add_typer(schedule_app, name="schedule")
 
 PARAMS_HELP = ("The model size to fit where DATA holds several: a value of its params (model_size, size) column; "
                "a run store's params count embeddings.")
+FORM_HELP = ("The law's form: tissue (L0 + A*S1^-alpha - C*S2, Tissue et al. 2024) or multi-power "
+             "(L0 + A*(S1+S_W)^-alpha - LD, Luo et al. 2025).")
+READ_FORM_HELP = "The form the fit must have (tissue or multi-power); default: the fit file's."
 SCHEDULE_HELP = ("kind[:key=value,...]: kind constant|cosine|linear|wsd; keys steps, warmup (steps, or a "
                  "fraction below 1), peak, final (learning rates), cooldown (WSD fraction). Unset keys come "
                  "from the fitted runs.")
@@ -28,29 +33,32 @@ def fit_cmd(
                                          "(recorded at each evaluation) or schedule (a description per run); "
                                          "or a lab run store (.db): its finished runs and recorded lr."),
     params: Optional[float] = typer.Option(None, "--params", help=PARAMS_HELP),
-    decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum (Tissue et al.: 0.999)."),
+    form: str = typer.Option("tissue", "--form", help=FORM_HELP),
+    decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum (Tissue et al.: 0.999; "
+                                            "tissue form only)."),
     bootstrap: int = typer.Option(200, help="Pairs-bootstrap refits for the interval (0: none)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
     out_path: Optional[str] = typer.Option(None, "--out", help="Save the fit as JSON here (read by predict, compare)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Fit L(s) = L0 + A*S1^-alpha - C*S2 to every run's curve after warmup (shared constants).
+    """Fit the schedule law (L(s) = L0 + A*S1^-alpha - C*S2, or the multi-power law with --form multi-power)
+    to every run's curve after warmup (shared constants).
 
-    JSON keys: law, formula, source, units, params (L0, A, alpha, C), decay, defaults (peak, warmup, final), runs,
-    n_points, converged, mare, level, interval, draws, log_residuals, notes, status, unidentified,
+    JSON keys: law (lr_schedule or multi_power), form, formula, source, units, params (tissue: L0, A, alpha, C;
+    multi-power: L0, A, alpha, B, C, beta, gamma), decay, defaults (peak, warmup, final), runs, n_points,
+    converged, mare, level, interval, draws, log_residuals, notes, status, unidentified,
     unidentified_why, ci (bootstrap percentile intervals of the parameters).
     """
     from scalinglab.analysis.schedule import fit_schedule_law, save_schedule_fit
 
-    fit = fit_schedule_law(data, decay=decay, bootstrap=bootstrap, seed=seed, name=data, params=params)
+    fit = fit_schedule_law(data, decay=decay, bootstrap=bootstrap, seed=seed, name=data, params=params, form=form)
     if out_path:
         save_schedule_fit(fit, out_path)
     if as_json:
         _emit_json(fit.to_dict())
         return
-    p = fit.params
-    out.print(f"L(s) = {p['L0']:.4f} + {p['A']:.4g} * S1^-{p['alpha']:.4f} - {p['C']:.4g} * S2   "
-              f"(L nats/token; S1, S2 in LR x steps; lambda {fit.decay:g})", markup=False, soft_wrap=True)
+    lam = f"; lambda {fit.decay:g}" if fit.form == "tissue" else ""
+    out.print(f"{fit.equation()}   (L nats/token; areas in LR x steps{lam})", markup=False, soft_wrap=True)
     out.print(f"{len(fit.runs)} runs, {fit.n_points} points after warmup; mean |relative error| "
               f"{100 * fit.mare:.3f}%; converged: {fit.converged}", markup=False)
     out.print(f"status: {fit.status}", markup=False)
@@ -69,16 +77,17 @@ def predict_cmd(
     steps: int = typer.Option(..., help="Steps of the run to predict."),
     every: Optional[int] = typer.Option(None, help="Report every this many steps (default: a hundredth)."),
     plot: Optional[str] = typer.Option(None, help="Also draw the curve and its interval to this .png or .svg file."),
+    form: Optional[str] = typer.Option(None, "--form", help=READ_FORM_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Predict the whole loss curve of a schedule, with a 95% interval (pairs bootstrap over the fitted
     points times a resampled log residual).
 
-    JSON keys: schedule, steps, step, loss, low, high (nats/token), lr.
+    JSON keys: schedule, steps, step, loss, low, high (nats/token), lr, form.
     """
     from scalinglab.analysis.schedule import load_schedule_fit
 
-    fit = load_schedule_fit(law)
+    fit = load_schedule_fit(law, form)
     result = fit.predict(schedule, positive_count("steps", steps),
                          None if every is None else positive_count("every", every))
     if plot:
@@ -103,15 +112,16 @@ def compare_cmd(
     steps: int = typer.Option(..., help="The step budget every schedule gets."),
     data: Optional[str] = typer.Option(None, help="Observed curves (as for 'schedule fit') to draw with --plot."),
     plot: Optional[str] = typer.Option(None, help="Also draw the curves and intervals to this .png or .svg file."),
+    form: Optional[str] = typer.Option(None, "--form", help=READ_FORM_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Rank schedules of the same step budget by predicted final loss (e.g. WSD cooldown fractions).
 
-    JSON keys: steps, best, schedules (schedule, final_loss, low, high, p_best).
+    JSON keys: steps, best, schedules (schedule, final_loss, low, high, p_best), form.
     """
     from scalinglab.analysis.schedule import compare_schedules, load_schedule_fit
 
-    fit = load_schedule_fit(law)
+    fit = load_schedule_fit(law, form)
     result = compare_schedules(fit, schedule, positive_count("steps", steps))
     if plot:
         _plot(fit, schedule, steps, plot, data)
@@ -145,7 +155,8 @@ def check_cmd(
     train: str = typer.Option(..., help="Runs to fit (names in the run column; a store's run ids), comma-separated; "
                                         "the rest are predicted and scored."),
     params: Optional[float] = typer.Option(None, "--params", help=PARAMS_HELP),
-    decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum."),
+    form: str = typer.Option("tissue", "--form", help=FORM_HELP),
+    decay: float = typer.Option(0.999, help="Decay factor lambda of the annealing momentum (tissue form only)."),
     bootstrap: int = typer.Option(200, help="Pairs-bootstrap refits for the interval."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -153,19 +164,19 @@ def check_cmd(
     """Fit some runs, predict the held-out runs' whole curves from their own learning rates, and score
     them: mean |relative error| after warmup, final-loss error, final loss inside the 95% interval.
 
-    JSON keys: train, params, decay, fit_mare, runs (run, n_points, mare, final_step, final_loss,
+    JSON keys: train, form, params, decay, fit_mare, runs (run, n_points, mare, final_step, final_loss,
     observed_final, error, low, high, inside), coverage, max_abs_final_error, notes, status, unidentified, ci.
     """
     from scalinglab.analysis.schedule_check import holdout_check
 
     result = holdout_check(data, [t.strip() for t in train.split(",") if t.strip()], decay=decay,
-                           bootstrap=bootstrap, seed=seed, name=data, params=params)
+                           bootstrap=bootstrap, seed=seed, name=data, params=params, form=form)
     if as_json:
         _emit_json(result)
         return
-    p = result["params"]
-    out.print(f"fitted on {', '.join(result['train'])}: L0 {p['L0']:.4f}, A {p['A']:.4g}, alpha {p['alpha']:.4f}, "
-              f"C {p['C']:.4g} (fit error {100 * result['fit_mare']:.3f}%)", markup=False, soft_wrap=True)
+    constants = ", ".join(f"{k} {v:.4g}" for k, v in result["params"].items())
+    out.print(f"fitted ({result['form']}) on {', '.join(result['train'])}: {constants} "
+              f"(fit error {100 * result['fit_mare']:.3f}%)", markup=False, soft_wrap=True)
     t = Table(title="held-out runs (loss in nats/token)")
     for c in ("run", "mean |rel. error|", "final predicted", "final observed", "error", "95% interval", "inside"):
         t.add_column(c, justify="left" if c == "run" else "right", no_wrap=c != "run")

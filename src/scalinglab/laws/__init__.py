@@ -1,7 +1,8 @@
 """Scaling-law families and the registry that finds them by name.
 
 Built-in families (``FAMILIES``): ``chinchilla``, ``power``, ``power_floor``, ``kaplan_nd``,
-``kaplan_ns``, ``bnsl``, ``muennighoff``, ``overtrain``, ``downstream_error``, ``lr_schedule``.
+``kaplan_ns``, ``bnsl``, ``muennighoff``, ``overtrain``, ``downstream_error``, ``lr_schedule``,
+``multi_power``.
 Your own form: :class:`CustomLaw` (see :mod:`scalinglab.laws.custom`).
 
 :func:`get_family` accepts
@@ -30,6 +31,7 @@ from scalinglab.laws.downstream_error import DownstreamError
 from scalinglab.laws.kaplan import KaplanND, KaplanNS
 from scalinglab.laws.lr_schedule import LRSchedule
 from scalinglab.laws.muennighoff import DataConstrained
+from scalinglab.laws.multi_power import MultiPower
 from scalinglab.laws.overtrain import Overtrain
 from scalinglab.laws.power import Power, PowerFloor
 from scalinglab.laws.published import REGISTRY
@@ -48,12 +50,13 @@ FAMILIES: dict[str, type[LawFamily]] = {
     "overtrain": Overtrain,
     "downstream_error": DownstreamError,
     "lr_schedule": LRSchedule,
+    "multi_power": MultiPower,
 }
 
 __all__ = [
     "FAMILIES", "FamilySpec", "LawFamily", "get_family", "list_families",
     "Chinchilla", "Power", "PowerFloor", "KaplanND", "KaplanNS", "BrokenPowerLaw", "CustomLaw",
-    "DataConstrained", "Overtrain", "DownstreamError", "LRSchedule",
+    "DataConstrained", "Overtrain", "DownstreamError", "LRSchedule", "MultiPower",
 ]
 
 

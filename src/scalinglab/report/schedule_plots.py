@@ -50,8 +50,9 @@ def plot_schedule_curves(fit: ScheduleFit, schedules: Sequence[str], steps: int,
         ax.plot(c.steps[keep], mid, linestyle="--", linewidth=1.0, color=colour)
         ax_lr.plot(np.arange(1, c.lrs.size + 1), c.lrs, linestyle="--", linewidth=1.0, color=colour)
     p = fit.params
-    style.label(ax, "step (optimiser steps)", "loss (nats/token)",
-                f"L = {p['L0']:.3g} + {p['A']:.3g} S1^-{p['alpha']:.3g} - {p['C']:.3g} S2")
+    title = (f"L = {p['L0']:.3g} + {p['A']:.3g} S1^-{p['alpha']:.3g} - {p['C']:.3g} S2" if fit.form == "tissue" else
+             f"multi-power law: L0 {p['L0']:.3g}, A {p['A']:.3g}, alpha {p['alpha']:.3g}, B {p['B']:.3g}")
+    style.label(ax, "step (optimiser steps)", "loss (nats/token)", title)
     style.label(ax_lr, "step (optimiser steps)", "learning rate", "schedules")
     style.legend(ax)
     return fig
