@@ -8,7 +8,9 @@ Names (:func:`load_corpus`):
   plain text (``**NAME**`` -> ``NAME``, ``_stage direction_`` -> ``stage direction``, ``# Title`` ->
   ``Title``, trailing spaces dropped); plays are joined in sorted path order.
 * ``"markov"`` or ``"markov:order=2,vocab=64,branching=4,zipf=1.1,seed=0,tokens=1000000"``: the
-  synthetic source of :mod:`scalinglab.lab.markov`, whose exact entropy rate is recorded.
+  synthetic source of :mod:`scalinglab.lab.markov`, whose exact entropy rate is recorded;
+  ``"markov:vocab=256,spectrum=0.7,scale=32,zipf=1"`` the dense order-1 chain with a power-law
+  logit spectrum of :mod:`scalinglab.lab.spectral_markov` (the demo's corpus).
 * A path: a local dataset, streamed record by record into a token cache, never read whole
   (:mod:`scalinglab.lab.stream_corpus`): JSONL, Parquet, plain text (one record per line), a
   Hugging Face ``save_to_disk`` folder, or a folder of one of these (:mod:`scalinglab.lab.text_sources`);
@@ -49,7 +51,7 @@ import numpy as np
 from scalinglab.atomic import atomic_write_text
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
-from scalinglab.lab.markov import markov_token_data, parse_markov_spec
+from scalinglab.lab.spectral_markov import markov_corpus
 from scalinglab.lab.stream_corpus import DEFAULT_BPE_VOCAB, dataset_vocab_size, load_text_dataset
 from scalinglab.lab.tokenizer_io import (
     TOKENIZERS,
@@ -137,13 +139,7 @@ def _shakespeare(tokenizer: str, vocab_size: int | None, val_fraction: float) ->
 def _markov(name: str, tokenizer: str, vocab_size: int | None, val_fraction: float, seed: int) -> TokenData:
     if tokenizer != "bytes":
         raise ScalingLabError(f"corpus {name}: a Markov corpus is already tokens; leave tokenizer at 'bytes'")
-    opts = parse_markov_spec(name)
-    return markov_token_data(
-        order=int(opts.get("order", 2)), vocab_size=int(opts.get("vocab", vocab_size or 64)),
-        branching=int(opts.get("branching", 4)), zipf_s=float(opts.get("zipf", 1.1)),
-        seed=int(opts.get("seed", seed)), n_tokens=int(opts.get("tokens", 1_000_000)),
-        val_fraction=val_fraction, concentration=float(opts.get("concentration", 1.0)),
-    )
+    return markov_corpus(name, vocab_size=vocab_size, val_fraction=val_fraction, seed=seed)
 
 
 def split_text(text: str, val_fraction: float, *, name: str = "text") -> tuple[str, str]:

@@ -43,10 +43,11 @@ from scalinglab.analysis.identifiability import fit_identifiability_warnings, id
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import load_runs
 from scalinglab.lab.design import dry_run_table, isoflop_design, measure_seconds_per_flop
-from scalinglab.lab.markov import MarkovSource, parse_markov_spec
+from scalinglab.lab.markov import parse_markov_spec
 from scalinglab.lab.progress import format_seconds
 from scalinglab.lab.runner import run_key, run_sweep
 from scalinglab.lab.spec import PlannedRun
+from scalinglab.lab.spectral_markov import source_from_options
 from scalinglab.plan.allocation import Allocation, allocate
 from scalinglab.report.html import write_report
 from scalinglab.stores.reader import config_json
@@ -127,9 +128,7 @@ def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
 def demo_entropy_rate() -> float:
     """The exact entropy rate (nats/token) of the demo's Markov source (:mod:`scalinglab.lab.markov`),
     from its tables (no sample drawn)."""
-    o = parse_markov_spec(DEMO_CORPUS)
-    return MarkovSource(int(o["order"]), int(o["vocab"]), int(o["branching"]), float(o["zipf"]), int(o["seed"]),
-                        concentration=float(o["concentration"])).entropy_rate_nats
+    return source_from_options(parse_markov_spec(DEMO_CORPUS)).entropy_rate_nats
 
 
 def runs_to_train(out: str | os.PathLike[str] = "scalinglab-demo", seed: int = 0,

@@ -26,13 +26,14 @@ per-token log-loss under the true model converges to H (ergodic theorem).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 import numpy as np
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
 
-__all__ = ["MAX_CONTEXTS", "MarkovSource", "de_bruijn", "markov_token_data", "parse_markov_spec"]
+__all__ = ["MAX_CONTEXTS", "MarkovSource", "de_bruijn", "markov_token_data", "parse_markov_spec", "source_token_data"]
 
 #: Largest number of contexts V^k a source may have (tables of C x b numbers are held in memory).
 MAX_CONTEXTS = 1 << 22
@@ -124,6 +125,8 @@ class MarkovSource:
         tokens, probs = _random_tables(order, vocab_size, branching, zipf_s, concentration, rng)
         self.zipf_s, self.seed, self.concentration = float(zipf_s), int(seed), float(concentration)
         self._set_tables(order, vocab_size, tokens, probs)
+        self.options = {"order": self.order, "vocab": self.vocab_size, "branching": self.branching,
+                        "zipf": self.zipf_s, "concentration": self.concentration, "seed": self.seed}
 
     @classmethod
     def from_table(cls, order: int, vocab_size: int, next_tokens: np.ndarray, next_probs: np.ndarray) -> MarkovSource:
@@ -142,6 +145,7 @@ class MarkovSource:
         self = cls.__new__(cls)
         self.zipf_s, self.seed, self.concentration = float("nan"), -1, float("nan")
         self._set_tables(order, vocab_size, tokens, probs)
+        self.options = {"order": self.order, "vocab": self.vocab_size, "branching": self.branching}
         return self
 
     def _set_tables(self, order: int, vocab_size: int, tokens: np.ndarray, probs: np.ndarray) -> None:
@@ -161,10 +165,10 @@ class MarkovSource:
         return self.entropy_rate_nats / math.log(2.0)
 
     def describe(self) -> str:
-        """One line: the chain's shape and its entropy rate."""
-        return (f"markov order={self.order} vocab={self.vocab_size} branching={self.branching} "
-                f"zipf={self.zipf_s:g} concentration={self.concentration:g} seed={self.seed}: "
-                f"entropy rate {self.entropy_rate_nats:.6f} nats/token")
+        """One line: the chain's shape (:attr:`options`, the corpus-name keys that built it) and its
+        entropy rate."""
+        shape = " ".join(f"{k}={v:g}" for k, v in self.options.items())
+        return f"markov {shape}: entropy rate {self.entropy_rate_nats:.6f} nats/token"
 
     def sample(self, n_tokens: int, seed: int = 0) -> np.ndarray:
         """A stationary sample of ``n_tokens`` tokens (int64): the first k tokens are a context drawn
@@ -203,15 +207,12 @@ class MarkovSource:
 
 
 def _walk(ctx: int, u: np.ndarray, cum: list[list[float]], tokens: list[list[int]], vocab: int, n_ctx: int) -> list[int]:
-    """The sampling loop (plain Python on lists: about 0.5 us/token): inverse-CDF draws along the chain."""
+    """The sampling loop (plain Python on lists, a binary search per draw: about 0.5 us/token whatever the
+    branching): inverse-CDF draws along the chain (the first slot j with r < cum[j])."""
     out = []
     append = out.append
     for r in u.tolist():
-        row = cum[ctx]
-        j = 0
-        while r >= row[j]:
-            j += 1
-        y = tokens[ctx][j]
+        y = tokens[ctx][bisect_right(cum[ctx], r)]
         append(y)
         ctx = (ctx * vocab + y) % n_ctx
     return out
@@ -229,12 +230,13 @@ def _check_shape(order: int, vocab_size: int, branching: int) -> None:
 
 
 _SPEC_KEYS = {"order": int, "vocab": int, "branching": int, "zipf": float, "concentration": float,
-              "seed": int, "tokens": int}
+              "spectrum": float, "scale": float, "seed": int, "tokens": int}
 
 
 def parse_markov_spec(spec: str) -> dict[str, float | int]:
     """Options of a corpus name ``"markov"`` or ``"markov:order=2,vocab=64,branching=4,zipf=1.1,
-    concentration=1,seed=0,tokens=1000000"`` (every key optional) as a dict of the keys given."""
+    concentration=1,seed=0,tokens=1000000"`` (every key optional) as a dict of the keys given;
+    ``spectrum`` and ``scale`` select the dense chain of :mod:`scalinglab.lab.spectral_markov`."""
     head, _, rest = spec.partition(":")
     if head.strip() != "markov":
         raise ScalingLabError(f"corpus {spec!r}: a Markov corpus name starts with 'markov'")
@@ -257,19 +259,24 @@ def parse_markov_spec(spec: str) -> dict[str, float | int]:
 def markov_token_data(order: int = 2, vocab_size: int = 64, branching: int = 4, zipf_s: float = 1.1,
                       seed: int = 0, n_tokens: int = 1_000_000, val_fraction: float = 0.05, *,
                       concentration: float = 1.0) -> TokenData:
-    """A :class:`TokenData` sampled from ``MarkovSource(order, vocab_size, branching, zipf_s, seed)``:
-    one stationary stream of ``n_tokens`` tokens (sample seed = seed + 1), the last ``val_fraction``
-    of it held out, ``entropy_rate_nats`` set to the exact H. There is no text behind the tokens, so
+    """:func:`source_token_data` of ``MarkovSource(order, vocab_size, branching, zipf_s, seed)``."""
+    source = MarkovSource(order, vocab_size, branching, zipf_s, seed, concentration=concentration)
+    return source_token_data(source, n_tokens, val_fraction)
+
+
+def source_token_data(source: MarkovSource, n_tokens: int = 1_000_000, val_fraction: float = 0.05) -> TokenData:
+    """A :class:`TokenData` sampled from ``source``: one stationary stream of ``n_tokens`` tokens
+    (sample seed = the source's seed + 1), the last ``val_fraction`` of it held out,
+    ``entropy_rate_nats`` set to the exact H. There is no text behind the tokens, so
     ``bytes_per_token`` is 1.0 by convention (bits per byte then means bits per token)."""
     if not 0.0 < val_fraction < 1.0:
         raise ScalingLabError(f"corpus markov: val_fraction must be between 0 and 1, got {val_fraction!r}")
-    source = MarkovSource(order, vocab_size, branching, zipf_s, seed, concentration=concentration)
-    stream = source.sample(n_tokens, seed=seed + 1)
+    stream = source.sample(n_tokens, seed=source.seed + 1)
     n_val = max(2, int(round(stream.size * val_fraction)))
+    shape = ",".join(f"{k}={v:g}" for k, v in source.options.items())
     return TokenData(
-        train=stream[:-n_val], val=stream[-n_val:], vocab_size=vocab_size, bytes_per_token=1.0,
-        name=f"markov:order={order},vocab={vocab_size},branching={branching},zipf={zipf_s:g},"
-             f"concentration={concentration:g},seed={seed},tokens={n_tokens}",
+        train=stream[:-n_val], val=stream[-n_val:], vocab_size=source.vocab_size, bytes_per_token=1.0,
+        name=f"markov:{shape},tokens={n_tokens}",
         notes=[source.describe(), "synthetic tokens: bytes_per_token = 1 by convention (bits/byte = bits/token)"],
         entropy_rate_nats=source.entropy_rate_nats,
     )
