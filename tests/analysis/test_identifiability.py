@@ -79,6 +79,13 @@ def test_interval_spanning_orders_of_magnitude():
     assert f"spans {np.log10(hi / lo):.1f} orders of magnitude" in spans[0]
     good = sl.fit(sl.simulate_isoflop("hoffmann2022", noise=0.01, seed=0), "chinchilla", bootstrap=50, seed=0)
     assert sl.analysis.fit_identifiability_warnings(good) == []
+    # an interval wider than max_orders but within the trust check's two decades: identified, loosely
+    assert not good.unidentified
+    loose = sl.analysis.fit_identifiability_warnings(good, max_orders=0.01)
+    assert len(loose) == len(good.params) and all("identified but only loosely determined" in w for w in loose)
+    assert not any("do not determine" in w for w in loose)
+    lo, hi = good.ci["A"]
+    assert f"A's 95% interval [{lo:.3g}, {hi:.3g}] spans {np.log10(hi / lo):.1f} orders of magnitude (a factor {hi / lo:.0f})" in loose[1]
 
 
 def test_fit_without_bootstrap_says_the_check_was_not_made():

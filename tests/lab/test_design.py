@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scalinglab.errors import ScalingLabError
+from scalinglab.lab.cpu_speed import CpuSpeed
 from scalinglab.lab.design import (
     DRY_RUN_COLUMNS,
     design_from_toml,
@@ -16,7 +17,6 @@ from scalinglab.lab.design import (
     grid_design,
     isoflop_design,
     load_sweep_spec,
-    measure_seconds_per_flop,
     shape_for_params,
 )
 from scalinglab.plan.allocation import optimal_allocation
@@ -190,9 +190,10 @@ def test_dry_run_table_columns_and_values() -> None:
         dry_run_table(runs, seconds_per_flop=0.0)
 
 
-def test_measure_seconds_per_flop_is_plausible() -> None:
-    spf = measure_seconds_per_flop(seed=0)
-    assert 1e-13 < spf < 1e-8  # 0.1 to 10,000 GFLOP/s on one thread
-    assert measure_seconds_per_flop(seed=0) == spf  # cached: measured once per process
-    table = dry_run_table(isoflop_design([3e10], 2, batch_size=8, seq_len=64))
-    assert (table["est_seconds"] > 0).all()
+def test_dry_run_table_with_a_cpu_speed_adds_the_cost_per_step() -> None:
+    runs = isoflop_design([3e10], 2, batch_size=8, seq_len=64)
+    table = dry_run_table(runs, speed=CpuSpeed(seconds_per_step=1e-3, seconds_per_flop=1e-10))
+    for run, est in zip(runs, table["est_seconds"]):
+        c = run.config
+        assert est == pytest.approx(1e-3 * c.step_equivalents + 1e-10 * c.executed_flops)
+        assert c.steps < c.step_equivalents < c.steps * 1.5  # evaluation batches count a third of a step

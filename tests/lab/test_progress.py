@@ -3,6 +3,7 @@ store poller of the process pool, and run_sweep feeding the bars from its evalua
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -116,9 +117,10 @@ def test_run_sweep_feeds_the_bars_in_process(tmp_path: Path, monkeypatch, capsys
         seen.append(("update", run_id, tokens))
         update(self, run_id, tokens, train_loss, val_loss)
 
-    def spy_end(self, run_id, status="finished"):
+    def spy_end(self, run_id, status="finished", flops=0.0, val_loss=None):
+        assert val_loss is not None and 0 < val_loss < 10  # the final loss from the finish event, nats/token
         seen.append((status, run_id, None))
-        end(self, run_id, status)
+        end(self, run_id, status, flops, val_loss)
 
     monkeypatch.setattr(SweepProgress, "start_run", spy_start)
     monkeypatch.setattr(SweepProgress, "update", spy_update)
@@ -155,3 +157,14 @@ def test_a_run_never_seen_running_still_counts_its_flops() -> None:
     assert bar.flops_done == 1e6 and bar.runs_done == 1
     bar.end_run(8, "failed", flops=1e6)  # a failed run's work is not progress towards the sweep
     assert bar.flops_done == 1e6 and bar.runs_failed == 1
+
+
+def test_a_pool_run_line_shows_its_final_loss() -> None:
+    """Off a terminal a pool run is never polled: its line carries the final loss the worker returned."""
+    bar, stream = SweepProgress(2, 0, 2e6, clock=iter(range(10, 20)).__next__), io.StringIO()
+    with bar.live("lines", stream=stream):
+        bar.end_run(7, "finished", flops=1e6, val_loss=2.41234)
+        bar.end_run(8, "failed", flops=1e6)
+    first, second = stream.getvalue().splitlines()
+    assert first.startswith("[1/2 runs] run 7 finished, val loss 2.4123 nats/token; sweep")
+    assert second.startswith("[2/2 runs] run 8 failed; sweep")

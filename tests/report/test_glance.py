@@ -9,7 +9,8 @@ import pytest
 
 import scalinglab as sl
 from scalinglab.plan.allocation import allocate
-from scalinglab.report.glance import optimum_card, parameter_card, undetermined
+from scalinglab.report.glance import known_floor_card, optimum_card, parameter_card, undetermined
+from scalinglab.report.page import num
 from scalinglab.report.sections import Section, fill_glance
 
 
@@ -52,3 +53,26 @@ def test_optimum_card_needs_every_parameter_of_the_allocation(e_free_fit) -> Non
         assert headline == "not determined" and all(p in caption for p in blocking)
     else:
         assert headline != "not determined" and "1e21 FLOPs" in caption
+
+
+def test_known_floor_card_sits_beside_e_with_the_relative_difference() -> None:
+    # a determined E: L = 1.5 + 400/N^0.34 + 410/D^0.28 on a 6 x 6 grid (noise-free)
+    n, d = np.meshgrid(np.geomspace(1e6, 1e9, 6), np.geomspace(2e7, 2e10, 6))
+    n, d = n.ravel(), d.ravel()
+    data = pd.DataFrame({"params": n, "tokens": d, "loss": 1.5 + 400.0 / n**0.34 + 410.0 / d**0.28})
+    result = sl.fit(data, law="chinchilla", bootstrap=20, seed=0)
+    assert undetermined(result, "E") is None  # the premise of this test
+    headline, caption = known_floor_card(result, 1.45, "the source's entropy rate H")
+    e_off = 100 * (result.params["E"] / 1.45 - 1)
+    assert headline == "1.45" and caption.endswith(f"which is {e_off:+.1f}% off") and e_off == pytest.approx(3.4, abs=0.1)
+    sec = Section("glance", "At a glance")
+    fill_glance(sec, sl.io.load_runs(data), result, [], None, (1.45, "the source's entropy rate H"))
+    html = sec.html()
+    assert html.index("E (irreducible loss") < html.index("the source&#x27;s entropy rate H") < html.index("alpha")
+    lo, hi = result.ci["E"]  # E to 4 digits beside the truth (3 would round away a 1% difference)
+    assert f"<b>{num(result.params['E'], 4)}</b><span>E (irreducible loss, nats/token) [{lo:.4g}, {hi:.4g}]" in html
+
+
+def test_known_floor_card_beside_an_undetermined_e_shows_only_the_truth(e_free_fit) -> None:
+    headline, caption = known_floor_card(e_free_fit, 1.7, "H")
+    assert headline == "1.7" and "does not determine E" in caption and "%" not in caption

@@ -9,7 +9,9 @@ A multi-start fit always returns *some* numbers; whether the data determine them
   tokens-per-parameter ratio (then D = rN, and A/N^alpha and B/D^beta collapse into two power laws of
   N that cannot be told apart);
 * :func:`fit_identifiability_warnings` (after a bootstrapped fit): a positive parameter whose
-  interval spans an order of magnitude or more, parameters stuck on a bound of the search box, a fit
+  interval spans an order of magnitude or more (beyond two, :data:`scalinglab.fitting.identify.WIDE`,
+  or flagged by the fit, "the data do not determine" it; between one and two it is identified but
+  loosely determined, and the sentence says so), parameters stuck on a bound of the search box, a fit
   that did not converge.
 
 Each warning is one sentence with the numbers behind it. An empty list means no problem was found,
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import ScalingLabError, positive_number
+from scalinglab.fitting.identify import WIDE
 from scalinglab.fitting.result import FitResult
 from scalinglab.io import Runs, load_runs
 from scalinglab.laws import get_family
@@ -124,10 +127,14 @@ def fit_identifiability_warnings(result: FitResult, max_orders: float = MAX_ORDE
         lo, hi = ci
         if lo > 0 and hi > 0:
             orders = math.log10(hi / lo)
-            if orders > max_orders:
+            if orders > max(max_orders, math.log10(WIDE)) or (orders > max_orders and name in result.unidentified):
                 out.append(f"{name}'s {pct} interval [{lo:.3g}, {hi:.3g}] spans {orders:.1f} orders of "
                            f"magnitude: the data do not determine {name}")
                 named.add(name)
+            elif orders > max_orders:  # identified (the trust check's limit is WIDE), but only loosely
+                out.append(f"{name}'s {pct} interval [{lo:.3g}, {hi:.3g}] spans {orders:.1f} orders of "
+                           f"magnitude (a factor {hi / lo:.0f}): {name} is identified but only loosely "
+                           f"determined; predictions far beyond the runs carry that spread")
     return out + _unidentified_sentences(result, named)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from scalinglab.errors import ScalingLabError, positive_count
 from scalinglab.plan.architecture import Architecture
-from scalinglab.plan.flops import flops_per_token
+from scalinglab.plan.flops import flops_per_token, forward_flops_per_token
 
 __all__ = ["BASE_LR", "BASE_WIDTH", "CURVE_EVAL_DIVISOR", "SCHEDULES", "DevicePlan", "RunConfig", "check_buildable", "default_lr", "device_plan",
            "lr_at"]
@@ -216,6 +216,27 @@ class RunConfig:
     def flops(self) -> float:
         """Training FLOPs of the run, 6 N D with D = :attr:`trained_tokens` (as the trainer reports them)."""
         return self.flops_per_token * self.trained_tokens
+
+    # ---- work executed (for time estimates, not for laws) -------------------------------------------
+    @property
+    def evaluated_tokens(self) -> int:
+        """Held-out tokens scored over the run: :attr:`curve_tokens` at each evaluation before the
+        last, :attr:`eval_tokens` at the last (one every ``eval_every_steps`` steps and one at the end)."""
+        n_evals = math.ceil(self.steps / self.eval_every_steps)
+        return (n_evals - 1) * self.curve_tokens + self.eval_tokens
+
+    @property
+    def executed_flops(self) -> float:
+        """FLOPs actually executed: 3 x the forward count of Hoffmann et al. 2022 App. F (with embeddings,
+        attention and logits) per trained token, plus one forward per evaluated token."""
+        forward = forward_flops_per_token(self.arch, "chinchilla-appendix")
+        return 3.0 * forward * self.trained_tokens + forward * self.evaluated_tokens
+
+    @property
+    def step_equivalents(self) -> float:
+        """Optimiser steps plus the evaluation's forward-only batches (a third of a step each): what a
+        fixed per-step cost (Python, kernel launches, the optimiser's update) is paid on."""
+        return self.steps + self.evaluated_tokens / (3.0 * self.tokens_per_step)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields (the architecture as its own dict), for stores and checkpoints.

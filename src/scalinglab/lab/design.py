@@ -23,16 +23,15 @@ training FLOPs, C = 6 N D (Kaplan et al. 2020 sec. 2.1, :mod:`scalinglab.lab.tra
   a step of C.
 * Grid (:func:`grid_design`): every target N with every D (rounded to whole steps).
 
-Needs no torch (the runs are :class:`~scalinglab.lab.config.RunConfig` s); only :func:`measure_seconds_per_flop`,
-which times a real run for the dry run's estimate, needs the ``lab`` extra (without it
-:func:`dry_run_table` leaves the estimate out).
+Needs no torch (the runs are :class:`~scalinglab.lab.config.RunConfig` s); only the dry run's time
+estimate, which times real runs (:func:`scalinglab.lab.cpu_speed.measure_cpu_speed`), needs the ``lab``
+extra (without it :func:`dry_run_table` leaves the estimate out).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import time
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -45,16 +44,17 @@ import pandas as pd
 from scalinglab.counting import flops_from, params_from
 from scalinglab.errors import MAX_COUNT, ScalingLabError, finite_number, positive_count
 from scalinglab.lab.config import RunConfig
-from scalinglab.lab.data import TokenData
-from scalinglab.lab.requires import has_torch, require_torch
+from scalinglab.lab.cpu_speed import CpuSpeed, measure_cpu_speed
+from scalinglab.lab.requires import has_torch
 from scalinglab.lab.scale_shapes import SCALE_MIN_PARAMS, scale_shape_for_params
+from scalinglab.lab.shapes import head_dim_for, lab_shape
 from scalinglab.lab.spec import PlannedRun
 from scalinglab.plan.allocation import optimal_allocation
 from scalinglab.plan.architecture import Architecture
-from scalinglab.plan.flops import flops_per_token, forward_flops_per_token
+from scalinglab.plan.flops import flops_per_token
 
 __all__ = ["DRY_RUN_COLUMNS", "SPEC_KEYS", "SweepSpec", "design_from_toml", "dry_run_table", "grid_design",
-           "head_dim_for", "isoflop_design", "load_sweep_spec", "measure_seconds_per_flop", "shape_for_params"]
+           "head_dim_for", "isoflop_design", "lab_shape", "load_sweep_spec", "shape_for_params"]
 
 #: No shape deeper than d_model / 8 layers: Kaplan et al. 2020 fig. 5 see losses rise at aspect ratios below ~10.
 MIN_D_MODEL, MIN_ASPECT, DEFAULT_ASPECT = 16, 8, 64.0
@@ -78,20 +78,6 @@ def _count(value: Any, field_name: str, maximum: int = MAX_COUNT) -> int:
 
 
 # ---- shapes --------------------------------------------------------------------------------------------
-def head_dim_for(d_model: int) -> int:
-    """Head dimension of the shape rule: 16 below d_model 128, 32 below 256, else 64."""
-    return 16 if d_model < 128 else 32 if d_model < 256 else 64
-
-
-def _shape(n_layer: int, d_model: int, vocab_size: int, seq_len: int, d_ff: int | None = None) -> Architecture:
-    hd = head_dim_for(d_model)
-    d_ff = 4 * d_model if d_ff is None else d_ff
-    suffix = "" if d_ff == 4 * d_model else f"-ff{d_ff}"
-    return Architecture(name=f"lab-L{n_layer}-d{d_model}{suffix}", n_layer=n_layer, d_model=d_model,
-                        n_heads=d_model // hd, d_ff=d_ff, vocab_size=vocab_size, seq_len=seq_len,
-                        position="rotary", norm="layernorm", tied_embeddings=True, bias=False)
-
-
 def _candidates(target: float, vocab_size: int, seq_len: int,
                 n_layer: int | None = None) -> tuple[list[Architecture], list[Architecture]]:
     """For each depth L (only ``n_layer`` when given), the widths (multiples of their head dim) just below and above the root of
@@ -108,11 +94,11 @@ def _candidates(target: float, vocab_size: int, seq_len: int,
         for width in sorted({max(MIN_D_MODEL, g * math.floor(d / g)), g * math.ceil(d / g)}):
             if width % head_dim_for(width) or width < MIN_ASPECT * n_layer:
                 continue
-            plain.append(_shape(n_layer, width, vocab_size, seq_len))
+            plain.append(lab_shape(n_layer, width, vocab_size, seq_len))
             rest = target - n_layer * (4 * width * width + 4 * width) - 2 * width
             d_ff = 16 * round(rest / (2 * n_layer * width) / 16)
             if 2 * width <= d_ff <= 8 * width and d_ff != 4 * width:
-                tuned.append(_shape(n_layer, width, vocab_size, seq_len, d_ff))
+                tuned.append(lab_shape(n_layer, width, vocab_size, seq_len, d_ff))
     return plain, tuned
 
 
@@ -135,7 +121,7 @@ def shape_for_params(target_non_embedding_params: float, *, vocab_size: int = 25
     if target > SCALE_MIN_PARAMS:  # GPU scale: the scale-aware rule (module docstring)
         return scale_shape_for_params(target, vocab_size=vocab_size, seq_len=seq_len, aspect_ratio=aspect,
                                       tolerance=tolerance)
-    smallest = _shape(1, MIN_D_MODEL, vocab_size, seq_len).params_non_embedding()
+    smallest = lab_shape(1, MIN_D_MODEL, vocab_size, seq_len).params_non_embedding()
     if target < smallest * (1 - tolerance):
         raise ScalingLabError(f"target_non_embedding_params={target:g} is below the smallest model of the shape "
                               f"rule (1 layer, d_model {MIN_D_MODEL}: N={smallest:,})")
@@ -346,51 +332,26 @@ def design_from_toml(path: str | Path) -> list[PlannedRun]:
 
 
 # ---- dry run ---------------------------------------------------------------------------------------------
-def _work_flops(config: RunConfig) -> float:
-    """FLOPs actually executed (for the time estimate, not for the law): 3 x the forward count of Hoffmann et al.
-    2022 App. F with embeddings and logits per trained token, plus the evaluations' forward passes."""
-    forward = forward_flops_per_token(config.arch, "chinchilla-appendix")
-    trained = config.steps * config.tokens_per_step
-    n_evals = math.ceil(config.steps / config.eval_every_steps)  # every k steps and at the last step
-    evaluated = (n_evals - 1) * config.curve_tokens + config.eval_tokens
-    return 3.0 * forward * trained + forward * evaluated
-
-
-@functools.lru_cache(maxsize=4)
-def measure_seconds_per_flop(seed: int = 0) -> float:
-    """Seconds per executed FLOP on this CPU with one torch thread (as the trainer runs), from one short
-    real run (2 layers, d_model 64, 24 steps of 8 x 64 random byte tokens; about a second) after a 2-step
-    warm-up. ROUGH (tiny models are overhead-bound, large ones compute-bound: up to 2x either way); cached
-    per process. Needs torch (the ``lab`` extra), else a one-line ScalingLabError says how to install it."""
-    require_torch("measure_seconds_per_flop (it times a training run)")
-    from scalinglab.lab.train import train_run
-
-    rng = np.random.default_rng(seed)
-    data = TokenData(train=rng.integers(0, 256, 20_000), val=rng.integers(0, 256, 2_000), vocab_size=256,
-                     bytes_per_token=1.0, name="calibration")
-    arch = _shape(2, 64, 256, 64)
-    train_run(RunConfig(arch=arch, tokens=2 * 512, batch_size=8, seed=seed, eval_tokens=64), data)
-    config = RunConfig(arch=arch, tokens=24 * 512, batch_size=8, seed=seed, eval_tokens=512,
-                       eval_every_tokens=24 * 512)
-    started = time.perf_counter()
-    train_run(config, data)
-    return (time.perf_counter() - started) / _work_flops(config)
-
-
-def dry_run_table(runs: list[PlannedRun], seconds_per_flop: float | None = None) -> pd.DataFrame:
+def dry_run_table(runs: list[PlannedRun], seconds_per_flop: float | None = None, *,
+                  speed: CpuSpeed | None = None) -> pd.DataFrame:
     """One row per run (columns :data:`DRY_RUN_COLUMNS`): label, budget (FLOPs; None for a grid), the
     shape, params and params_non_embedding, tokens (trained, whole steps), flops (6 N D as the trainer
-    reports), steps, and est_seconds = executed FLOPs (:func:`_work_flops`) x ``seconds_per_flop`` (default:
-    :func:`measure_seconds_per_flop`, rough). Without torch and ``seconds_per_flop`` est_seconds is NaN."""
-    if seconds_per_flop is None:
-        seconds_per_flop = measure_seconds_per_flop() if has_torch() else math.nan
-    else:
+    reports), steps, and est_seconds: ``speed.seconds(config)`` (:mod:`scalinglab.lab.cpu_speed`), or
+    executed FLOPs (``RunConfig.executed_flops``) x ``seconds_per_flop`` when that is given (a GPU's
+    rate), else by :func:`~scalinglab.lab.cpu_speed.measure_cpu_speed` (rough). Without torch and
+    either, est_seconds is NaN."""
+    if seconds_per_flop is not None:
         seconds_per_flop = _number(seconds_per_flop, "seconds_per_flop")
+    elif speed is None and has_torch():
+        speed = measure_cpu_speed()
     rows = []
     for run in runs:
         c, a = run.config, run.config.arch
+        if seconds_per_flop is not None:
+            est = c.executed_flops * seconds_per_flop
+        else:
+            est = math.nan if speed is None else speed.seconds(c)
         rows.append({"label": run.label, "budget": run.budget, "n_layer": a.n_layer, "d_model": a.d_model,
                      "n_heads": a.n_heads, "params": c.params, "params_non_embedding": c.params_non_embedding,
-                     "tokens": c.trained_tokens, "flops": c.flops, "steps": c.steps,
-                     "est_seconds": _work_flops(c) * seconds_per_flop})
+                     "tokens": c.trained_tokens, "flops": c.flops, "steps": c.steps, "est_seconds": est})
     return pd.DataFrame(rows, columns=list(DRY_RUN_COLUMNS))

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.config import RunConfig
 from scalinglab.lab.corpus import load_corpus
+from scalinglab.lab.cpu_speed import work_flops
 from scalinglab.lab.data import TokenData
 from scalinglab.lab.progress import SweepProgress
 from scalinglab.lab.records import Checkpoint, EvalPoint
@@ -136,7 +137,7 @@ def record(store: RunStore, job: _Job, event: RunEvent, progress: SweepProgress 
         store.start_run(run_id, **data)
         if progress is not None:
             step = data.get("resume_step") or 0
-            progress.start_run(run_id, job.label, *_numbers(job.config)[1:],
+            progress.start_run(run_id, job.label, job.config.trained_tokens, work_flops(job.config),
                                tokens_done=step * job.config.tokens_per_step)
     elif kind == "metric":
         store.log_metrics(run_id, [data])
@@ -150,7 +151,8 @@ def record(store: RunStore, job: _Job, event: RunEvent, progress: SweepProgress 
         else:
             store.fail_run(run_id, data["error"], wall_seconds=data.get("wall_seconds"))
         if progress is not None:
-            progress.end_run(run_id, "finished" if kind == "finish" else "failed")
+            progress.end_run(run_id, "finished" if kind == "finish" else "failed",
+                             val_loss=data.get("final_val_loss") if kind == "finish" else None)
     else:
         raise ScalingLabError(f"run {run_id}: unknown run event {kind!r}")
 

@@ -5,9 +5,11 @@ real clock: pass ``clock``) and, inside :meth:`SweepProgress.live`, shows them a
 ``Progress`` on stderr (stdout stays free for ``--json`` and tables), redrawn 4 times a second:
 
 * sweep row: runs ended / runs in the sweep (runs finished before this session count as ended),
-  failed runs, elapsed time and ETA. ETA = elapsed x FLOPs left / FLOPs done in this session, each
-  run's work counted as its planned 6ND FLOPs times the fraction of its tokens trained here
-  (training time is close to proportional to FLOPs on one kind of device);
+  failed runs, elapsed time and ETA. ETA = elapsed x work left / work done in this session, each
+  run's work counted as the ``flops`` the runner gives it (its expected time in FLOP-equivalents,
+  executed FLOPs plus a fixed cost per step: :func:`scalinglab.lab.cpu_speed.work_flops`; 6ND alone
+  made the small runs that finish first look nearly free, and the first ETAs hours too long) times
+  the fraction of its tokens trained here;
 * one row per running run: run id and shape (layers x d_model / heads), tokens trained / tokens
   planned, the latest training and validation losses (nats/token), elapsed time and the run's ETA
   = tokens left x seconds so far / tokens trained in this session. The row goes when the run ends.
@@ -17,8 +19,8 @@ granularity of the numbers; between updates the ETAs count down from their last 
 
 Off a terminal (a log, CI) ``live("lines")`` draws nothing and instead writes one plain line per ended
 run to stderr (:meth:`SweepProgress.ended_line`: runs ended / in the sweep, the run, its status and
-latest validation loss, the sweep's elapsed time and ETA), so a piped sweep is never silent for minutes.
-Units: tokens (training tokens), FLOPs (6ND), seconds, losses nats/token.
+final validation loss, the sweep's elapsed time and ETA), so a piped sweep is never silent for minutes.
+Units: tokens (training tokens), FLOP-equivalents of work, seconds, losses nats/token.
 """
 
 from __future__ import annotations
@@ -131,13 +133,15 @@ class SweepProgress:
             self.updated = run.updated
         self._sync()
 
-    def end_run(self, run_id: int, status: str = "finished", flops: float = 0.0) -> None:
+    def end_run(self, run_id: int, status: str = "finished", flops: float = 0.0,
+                val_loss: float | None = None) -> None:
         """A run ended (``status`` "finished" or "failed"): its row goes, the sweep row advances.
         ``flops``: the run's FLOPs, counted as done when the run was never shown running (a pool run
-        that started and ended between two polls of the store)."""
+        that started and ended between two polls of the store); ``val_loss``: its final validation loss
+        (nats/token), else the latest one shown."""
         with self._lock:
             run = self.running.pop(run_id, None)
-            loss = None if run is None else run.val_loss
+            loss = val_loss if val_loss is not None or run is None else run.val_loss
             if run is not None:
                 self.flops_done += run.flops * (1.0 - (run.tokens_start / run.tokens_total if run.tokens_total else 0.0))
             elif status == "finished":

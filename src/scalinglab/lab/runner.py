@@ -62,6 +62,7 @@ from scalinglab._version import __version__
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab import ray_backend, worker_guard
 from scalinglab.lab.config import RunConfig
+from scalinglab.lab.cpu_speed import work_flops
 from scalinglab.lab.devices import check_runs_per_gpu, cuda_device_count, pool_devices, worker_devices
 from scalinglab.lab.jobs import (  # noqa: F401 (re-exported: the runner's names before lab.jobs)
     _CORPORA,
@@ -152,18 +153,20 @@ def _on_device(job: _Job, device: str | None) -> _Job:
     return dataclasses.replace(job, config=dataclasses.replace(job.config, device=device))
 
 
-def _pool_job(job: _Job) -> str:
+def _pool_job(job: _Job) -> tuple[str, float | None]:
     """One run in a pool worker (on the device the worker is pinned to, if any), recorded through the
     worker's own store connection; its status ("superseded" when another process restarted the run
-    meanwhile: this attempt stops)."""
+    meanwhile: this attempt stops) and final validation loss (nats/token; None unless finished)."""
     job = _on_device(job, os.environ.get(worker_guard.WORKER_DEVICE_ENV))
     store = _store(job.store)
     try:
         final = _train_job(job, lambda event: record(store, job, event))
         record(store, job, final)
     except StaleAttemptError:
-        return "superseded"
-    return "finished" if final.kind == "finish" else "failed"
+        return "superseded", None
+    if final.kind != "finish":
+        return "failed", None
+    return "finished", final.data["final_val_loss"]
 
 
 def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: str = "shakespeare",
@@ -247,7 +250,7 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
                      text_field, max_tokens)
                 for i, c in zip(ids, configs, strict=True) if i in todo]
         jobs = list({j.run_id: j for j in jobs}.values())  # a run planned twice is trained once
-        bar = SweepProgress(len(set(ids)), len(set(ids)) - len(jobs), sum(_numbers(j.config)[2] for j in jobs))
+        bar = SweepProgress(len(set(ids)), len(set(ids)) - len(jobs), sum(work_flops(j.config) for j in jobs))
         with bar.live(progress):
             if backend == "ray":
                 ray_backend.execute(jobs, st, data, workers, bar, runs_per_gpu=runs_per_gpu or 1,
@@ -299,8 +302,10 @@ def _checkpoint_tag(store: str | os.PathLike[str], sweep: int, corpus: str, toke
 
 def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepProgress, poll: bool,
              devices: list[str] | None = None) -> None:
-    """The local backend: in this process (``workers == 1``) or a pool of spawned processes, whose
-    evaluations the parent reads back from the store every 0.5 s for the progress bar when ``poll``.
+    """The local backend: in this process (``workers == 1``, in order) or a pool of spawned processes
+    (longest expected run first, :func:`~scalinglab.lab.cpu_speed.work_flops`, so that no long run is
+    left to one worker at the end), whose evaluations the parent reads back from the store every 0.5 s
+    for the progress bar when ``poll``.
     ``devices``: one device per worker (each pool worker pinned to its own), or None (the jobs' own)."""
     if workers == 1:
         for job in (_on_device(j, None if devices is None else devices[0]) for j in jobs):
@@ -319,14 +324,16 @@ def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepPro
     init, init_args = worker_guard.initializer(devices=queue)  # the watchdog is armed before the worker imports torch
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init,
                              initargs=init_args) as pool:
-        futures: dict[Future[str], _Job] = {pool.submit(_pool_job, j): j for j in jobs}
+        longest_first = sorted(jobs, key=lambda j: work_flops(j.config), reverse=True)  # no long run left for the end
+        futures: dict[Future[tuple[str, float | None]], _Job] = {pool.submit(_pool_job, j): j for j in longest_first}
         pending = set(futures)
         try:
             while pending:
                 done, pending = wait(pending, timeout=0.5 if poll else None, return_when=FIRST_COMPLETED)
                 for f in done:
                     job = futures[f]
-                    progress.end_run(job.run_id, f.result(), flops=_numbers(job.config)[2])
+                    status, loss = f.result()
+                    progress.end_run(job.run_id, status, flops=work_flops(job.config), val_loss=loss)
                 if poll:
                     poll_store(store, [futures[f] for f in pending], progress, since)
         except BrokenProcessPool:
@@ -340,7 +347,7 @@ def _execute(jobs: list[_Job], workers: int, store: RunStore, progress: SweepPro
 def _fail_interrupted(store: RunStore, jobs: list[_Job]) -> None:
     """A pool worker died (killed by the OS, out of memory, a crash): mark the runs it left running
     as failed and say so; the same command retries them."""
-    lost = [run for run in (store.get_run(j.run_id) for j in jobs) if run.status == "running"]
+    lost = [run for run in (store.get_run(i) for i in sorted({j.run_id for j in jobs})) if run.status == "running"]
     for run in lost:  # the dead worker's attempt, named by its token
         store.fail_run(run.id, "worker process died (killed by the OS or out of memory?)", attempt=run.attempt)
     raise ScalingLabError(f"a worker process died (killed by the OS or out of memory?); run(s) "
@@ -362,7 +369,7 @@ def poll_store(store: RunStore, jobs: list[_Job], progress: SweepProgress, since
         last = metrics.iloc[-1] if len(metrics) else None
         tokens = 0 if last is None else int(last["tokens"])
         if run_id not in progress.running:
-            progress.start_run(run_id, job.label, *_numbers(job.config)[1:], tokens_done=tokens)
+            progress.start_run(run_id, job.label, job.config.trained_tokens, work_flops(job.config), tokens_done=tokens)
         elif last is not None and tokens != progress.running[run_id].tokens:
             progress.update(run_id, tokens, _number(last["train_loss"]), _number(last["val_loss"]))
 

@@ -18,7 +18,7 @@ from scalinglab.plan.allocation import Allocation
 from scalinglab.report.page import num
 from scalinglab.resolve import allocation_params
 
-__all__ = ["optimum_card", "parameter_card", "undetermined"]
+__all__ = ["known_floor_card", "optimum_card", "parameter_card", "undetermined"]
 
 
 def undetermined(result: FitResult, name: str) -> str | None:
@@ -30,16 +30,16 @@ def undetermined(result: FitResult, name: str) -> str | None:
     return None
 
 
-def parameter_card(result: FitResult, name: str, what: str) -> tuple[str, str]:
+def parameter_card(result: FitResult, name: str, what: str, digits: int = 3) -> tuple[str, str]:
     """(headline HTML, caption text) of parameter ``name`` (a fitted or derived parameter) described by
-    ``what`` (e.g. "E (irreducible loss, nats/token)"): the value (3 digits) and its interval, or the
-    words of :func:`undetermined` and why there is no number."""
+    ``what`` (e.g. "E (irreducible loss, nats/token)"): the value (``digits`` significant digits) and its
+    interval, or the words of :func:`undetermined` and why there is no number."""
     why = undetermined(result, name)
     if why is not None:
         return why, f"{what}: the runs do not determine it, so no value is shown (see the warnings)"
     value = {**result.params, **result.derived}[name]
     ci = result.ci.get(name)
-    return num(value, 3), what + (f" [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "")
+    return num(value, digits), what + (f" [{ci[0]:.{digits}g}, {ci[1]:.{digits}g}]" if ci else "")
 
 
 def optimum_card(result: FitResult, allocation: Allocation) -> tuple[str, str]:
@@ -51,3 +51,13 @@ def optimum_card(result: FitResult, allocation: Allocation) -> tuple[str, str]:
         return "not determined", (f"compute-optimal N (parameters) at {where}: it depends on "
                                   f"{', '.join(names)}, which the runs do not determine")
     return num(allocation.params, 3), f"compute-optimal N (parameters) at {where}"
+
+
+def known_floor_card(result: FitResult, value: float, what: str) -> tuple[str, str]:
+    """(headline HTML, caption text) of a loss floor known exactly (nats/token; ``what`` says what it
+    is, e.g. a synthetic corpus's entropy rate), with the fitted E's relative difference from it when
+    E is determined."""
+    e = result.params.get("E")
+    if e is None or undetermined(result, "E") is not None:
+        return num(value, 4), f"{what} (nats/token): the truth E should recover; the fit does not determine E"
+    return num(value, 4), f"{what} (nats/token): the truth beside the fitted E, which is {100 * (e / value - 1):+.1f}% off"

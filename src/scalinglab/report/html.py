@@ -74,7 +74,8 @@ def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
                 budgets: Sequence[float] = DEFAULT_BUDGETS, seed: int = 0, holdout_above: float | None = None,
                 command: str | None = None, *, columns: Mapping[str, str] | None = None,
                 references: Sequence[str] | None = None, level: float = 0.95, drop_highest_loss: int = 0,
-                allow_unidentified: bool = False, target: str | None = None, targets: Any = None) -> Report:
+                allow_unidentified: bool = False, target: str | None = None, targets: Any = None,
+                known_e: tuple[float, str] | None = None) -> Report:
     """Build the report (see the module docstring) on ``data`` (a runs table, a run store, a DataFrame or
     Runs): fit ``law`` with ``bootstrap`` resamples (seeded by ``seed``), plan at ``budgets`` (FLOPs),
     backtest above ``holdout_above`` (default: the top ~20% of compute), draw ``references`` (published
@@ -84,7 +85,9 @@ def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
     report's warnings name it). Loss curves with learning rates get the schedule-law report, a benchmark
     table of public models the observational report (``target``: the score to predict, a column of
     ``data`` or of ``targets``; default the benchmark with the lowest median score), and runs at a few
-    token multipliers M = D/N the over-training sections too (:mod:`scalinglab.report.input_kind`)."""
+    token multipliers M = D/N the over-training sections too (:mod:`scalinglab.report.input_kind`).
+    ``known_e`` = (value in nats/token, what it is): a loss floor known exactly, e.g. a synthetic
+    corpus's entropy rate, shown beside the fitted E ("at a glance")."""
     budgets = [float(b) for b in budgets]
     if not budgets:
         raise ScalingLabError("give at least one FLOP budget for the plan")
@@ -92,7 +95,8 @@ def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
     inputs = ReportInputs(data=data, source=source, law=law, bootstrap=int(bootstrap), budgets=budgets,
                           seed=int(seed), holdout_above=holdout_above, columns=columns,
                           references=None if references is None else list(references), level=level, drop_highest_loss=int(drop_highest_loss),
-                          allow_unidentified=bool(allow_unidentified), target=target, targets=targets)
+                          allow_unidentified=bool(allow_unidentified), target=target, targets=targets,
+                          known_e=known_e)
     built = build_sections(inputs)
     command = command or default_command(source, law, bootstrap, budgets, seed, holdout_above)
     built.add_reproduce(command, _sha256(data), datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))

@@ -39,6 +39,7 @@ class ReportInputs:
     allow_unidentified: bool = False  # plan even when the fit leaves A, B, alpha or beta undetermined
     target: str | None = None  # a benchmark table's score to predict (observational report)
     targets: Any = None  # a second table (DataFrame or path) holding the target, joined on the model column
+    known_e: tuple[float, str] | None = None  # a known floor of the loss (nats/token) and what it is, beside E
 
 
 @dataclass

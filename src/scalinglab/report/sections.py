@@ -28,7 +28,7 @@ from scalinglab.report.built import BuiltReport
 from scalinglab.report.contour_plots import plot_isoloss
 from scalinglab.report.design import APPROACHES, design_note, sweep_design
 from scalinglab.report.fit_plots import RunsSource
-from scalinglab.report.glance import optimum_card, parameter_card
+from scalinglab.report.glance import known_floor_card, optimum_card, parameter_card
 from scalinglab.report.input_kind import InputKind, detect_input
 from scalinglab.report.notices import add_warnings as _warn  # appends only what says something new
 from scalinglab.report.notices import frontier_caption
@@ -102,7 +102,7 @@ def runs_sections(inp: ReportInputs, kind: InputKind | None = None) -> BuiltRepo
         sections += store_schedule_sections(store, inp, warnings)
     sections.append(warnings_section(warnings))
     glance.add(summary_html(warnings))  # first on the page: the warnings by kind, a link to the full list
-    fill_glance(glance, runs, result, plan_rows, bt)
+    fill_glance(glance, runs, result, plan_rows, bt, inp.known_e)
     return BuiltReport(sections, warnings, result.law, len(runs), inp.seed, inp.bootstrap)
 
 
@@ -144,12 +144,15 @@ def identifiability(runs: Runs, result: FitResult, law: str) -> list[str]:
 
 # ---- at a glance ---------------------------------------------------------------------------------
 def fill_glance(sec: Section, runs: Runs, result: FitResult, plan_rows: list[Allocation],
-                bt: BacktestResult | None) -> None:
+                bt: BacktestResult | None, known_e: tuple[float, str] | None = None) -> None:
     cells = [(str(len(runs)), "runs fitted"), (num(result.rmse_log, 3), "rmse of ln(loss) residuals")]
     names = (["E"] if "E" in result.params else []) + fit_plots.exponent_names(result)[:4]
     for name in names:
         what = f"{name} (irreducible loss, {LOSS_UNIT})" if name == "E" else name
-        cells.append(parameter_card(result, name, what))  # words, not a number, when undetermined
+        if name == "E" and known_e is not None:  # 4 digits: E beside a truth it should match to ~1%
+            cells += [parameter_card(result, name, what, digits=4), known_floor_card(result, *known_e)]
+        else:
+            cells.append(parameter_card(result, name, what))  # words, not a number, when undetermined
     if plan_rows:
         cells.append(optimum_card(result, plan_rows[-1]))
     if bt is not None:
