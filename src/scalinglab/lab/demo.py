@@ -1,8 +1,8 @@
 """``make demo``: a real IsoFLOP sweep on this machine, fitted and planned, its E checked against an exact truth.
 
 The main job on embedded defaults. Before training it prints what it will train and how long that
-takes, MEASURED on this CPU (:func:`describe`: one short calibration run, seconds per FLOP x the
-executed FLOPs of the runs still to train); a rerun finds the finished runs in the store, says so and
+takes, MEASURED on this CPU (:func:`describe`: two short calibration runs give seconds per step and
+per FLOP, :mod:`scalinglab.lab.cpu_speed`, applied to the runs still to train); a rerun finds the finished runs in the store, says so and
 only refits (seconds). Off a terminal it prints one line per finished run (``progress="lines"``).
 
 1. **Corpus.** :data:`DEMO_CORPUS`, a dense order-1 Markov chain over 256 tokens whose transition
