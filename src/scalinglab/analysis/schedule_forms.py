@@ -181,9 +181,10 @@ def trust_checks(form: Form, theta: Array, value: float, design: Any, logy: Arra
     if form.name == "tissue":
         s1, s2 = design
         X = {FORWARD: s1, ANNEALING: s2}
-        status = fit_status(TISSUE_LAW, theta, value, X, logy, _HUBER, stopped)
+        box = bounds(form, np.exp(logy))  # the fit's box (L0 up to the lowest loss), not the family's
+        status = fit_status(TISSUE_LAW, theta, value, X, logy, _HUBER, stopped, box)
         why = unidentified_parameters(TISSUE_LAW, theta, X, logy, level, ci or None,
-                                      starts(form, design, np.exp(logy)))
+                                      starts(form, design, np.exp(logy)), box)
         return str(status), why, ci
     lo, hi = bounds(form, np.exp(logy))
     why = {name: "on a bound of its box" for name, t, a, b in zip(form.params, theta, lo, hi) if t <= a or t >= b}

@@ -110,13 +110,15 @@ def _wide(lo: float, hi: float) -> bool:
 def unidentified_parameters(family: LawFamily, theta: Array, X: Mapping[str, Array], logy: Array,
                             level: float = 0.95,
                             intervals: Mapping[str, list[float]] | None = None,
-                            starts: Array | None = None) -> dict[str, str]:
+                            starts: Array | None = None,
+                            box: tuple[Array, Array] | None = None) -> dict[str, str]:
     """Natural parameter name -> why the data do not determine it, in the family's order.
 
-    ``intervals`` are the bootstrap percentile intervals by natural name, when the fit has them."""
+    ``intervals`` are the bootstrap percentile intervals by natural name, when the fit has them;
+    ``box`` the internal (lo, hi) the optimiser searched, when not the family's bounds."""
     names = family.param_names
     J = _jacobian(family, theta, X)
-    lo_b, hi_b = family.bounds()
+    lo_b, hi_b = family.bounds() if box is None else box
     on_bound = (theta <= lo_b) | (theta >= hi_b)
     sens = np.abs(J).max(axis=1)
     reasons: dict[int, str] = {}

@@ -101,22 +101,25 @@ def first_order_ok(decrement: Array, value: Array, n: int) -> Array:
 
 
 def newton_decrement(family: LawFamily, theta: Array, X: Mapping[str, Array], logy: Array,
-                     obj: Objective) -> float:
-    """g_F^T H_FF^+ g_F / 2 at ``theta`` (P,): the decrease a projected Gauss-Newton step would make."""
+                     obj: Objective, box: tuple[Array, Array] | None = None) -> float:
+    """g_F^T H_FF^+ g_F / 2 at ``theta`` (P,): the decrease a projected Gauss-Newton step would make,
+    projected on ``box`` (internal (lo, hi); default the family's bounds)."""
     g, H = normal_equations(family, theta[None, :], X, logy, obj, None)
-    lo, hi = family.bounds()
+    lo, hi = family.bounds() if box is None else box
     return float(decrements(theta[None, :], g, H, lo, hi)[0])
 
 
 def fit_status(family: LawFamily, theta: Array, value: float, X: Mapping[str, Array], logy: Array,
-               obj: Objective, optimizer_stopped: bool) -> FitStatus:
+               obj: Objective, optimizer_stopped: bool, box: tuple[Array, Array] | None = None) -> FitStatus:
     """The status of a fit ending at ``theta`` with objective ``value``.
 
     ``optimizer_stopped`` is True when the optimiser ended on one of its own stopping tests (small
-    gain, small step, no descending step) rather than on its iteration cap."""
+    gain, small step, no descending step) rather than on its iteration cap. ``box``: the internal
+    (lo, hi) the optimiser searched, when not the family's bounds (a parameter held on ITS edge is
+    projected out; testing against a wider box would call a constrained minimum stalled)."""
     if not (np.isfinite(value) and np.all(np.isfinite(theta))):
         return FitStatus.FAILED
-    decrement = newton_decrement(family, theta, X, logy, obj)
+    decrement = newton_decrement(family, theta, X, logy, obj, box)
     if first_order_ok(decrement, value, len(logy)):
         return FitStatus.CONVERGED
     return FitStatus.STALLED if optimizer_stopped else FitStatus.MAX_ITERATIONS
