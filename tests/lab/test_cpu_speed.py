@@ -23,7 +23,7 @@ def test_two_runs_give_back_the_cost_per_step_and_per_flop() -> None:
 
 def test_a_noisy_pair_falls_back_to_seconds_per_flop_alone() -> None:
     runs = _calibration_runs()
-    # the small run timed slower per step than the large one can explain: a would come out negative
+    # the small run timed slower than the large one: with the same steps, b would come out negative
     solved = _solve((0.01, 0.001), runs)
     assert solved.seconds_per_step == 0.0 and solved.seconds_per_flop == pytest.approx(0.001 / runs[1].executed_flops)
 

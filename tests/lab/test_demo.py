@@ -171,3 +171,34 @@ def test_full_demo_identifies_every_parameter(full_demo) -> None:
     check: status converged, ``FitResult.unidentified`` empty), so its report's cards show numbers."""
     assert full_demo.identified(), (full_demo.result.unidentified, full_demo.result.status)
     assert not any("do not determine" in w for w in full_demo.warnings), full_demo.warnings
+
+
+def test_a_store_holding_another_sweep_is_refused_and_left_as_it_is(tmp_path) -> None:
+    """The demo fits every run of its store: runs of an earlier demo design (another corpus, another H) or
+    a user's own would be mixed into its law, so such a store is a one-line error and is not touched."""
+    from scalinglab.errors import ScalingLabError
+    from scalinglab.stores.run_store import RunStore
+
+    store = tmp_path / "runs.db"
+    with RunStore(store) as st:
+        old = st.create_sweep("demo", {"corpus": "markov:order=1,vocab=256,branching=32", "runs": []})
+        st.add_run(old, {"arch": "an earlier demo's run"}, 0)
+    before = store.read_bytes()
+    for call in (lambda: runs_to_train(tmp_path), lambda: describe(tmp_path),
+                 lambda: run_lab_demo(tmp_path, report=False, **SMALL)):
+        with pytest.raises(ScalingLabError, match=r"already holds 1 run\(s\) of another sweep \(demo: .*new folder"):
+            call()
+    assert store.read_bytes() == before
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"budgets": (float("nan"),)}, "budgets must be a finite number > 0"),
+    ({"budgets": ()}, "no demo run"),
+    ({"budgets": (1e9,)}, "no demo run: no width in"),  # every width gets too few steps
+    ({"widths": (0,)}, "widths must be a whole number"),
+])
+def test_bad_demo_designs_are_one_line_errors(kwargs, message) -> None:
+    from scalinglab.errors import ScalingLabError
+
+    with pytest.raises(ScalingLabError, match=message):
+        demo_sweep(**kwargs)

@@ -92,6 +92,12 @@ def test_markov_token_data():
     np.testing.assert_array_equal(d.train, again.train)
 
 
+def test_corpus_name_writes_whole_numbers_in_full():
+    d = markov_token_data(order=1, vocab_size=8, branching=3, n_tokens=2_000, seed=1_234_567)
+    assert d.name == "markov:order=1,vocab=8,branching=3,zipf=1.1,concentration=1,seed=1234567,tokens=2000"
+    assert parse_markov_spec(d.name)["seed"] == 1_234_567  # the name reads back as the same chain
+
+
 def test_spec_parsing_and_bad_input():
     assert parse_markov_spec("markov") == {}
     assert parse_markov_spec("markov:order=3, vocab=32,zipf=1.5,tokens=2e5") == {
@@ -100,6 +106,8 @@ def test_spec_parsing_and_bad_input():
         parse_markov_spec("markov:colour=red")
     with pytest.raises(ScalingLabError, match="order needs a whole number"):
         parse_markov_spec("markov:order=1.5")
+    with pytest.raises(ScalingLabError, match="seed needs a whole number >= 0, got '-1'"):
+        parse_markov_spec("markov:seed=-1")
     with pytest.raises(ScalingLabError, match="branching \\(9\\) cannot exceed vocab_size \\(8\\)"):
         MarkovSource(1, 8, 9)
     with pytest.raises(ScalingLabError, match="contexts is more than"):

@@ -70,6 +70,7 @@ def test_corpus_names_build_either_chain():
     ("markov:spectrum=-1", "spectrum must be a finite number >= 0"),
     ("markov:spectrum=0.7,scale=0", "scale must be a finite number > 0"),
     ("markov:spectrum=0.7,vocab=5000", "vocab must be 2..1024"),
+    ("markov:vocab=64,spectrum=0.7,scale=1e4", "underflow to 0"),  # not dense any more: H would not be exact
 ])
 def test_bad_spectral_names_say_what_is_wrong(name, message):
     with pytest.raises(ScalingLabError, match=message):

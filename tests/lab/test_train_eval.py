@@ -101,3 +101,24 @@ def test_device_plan_refuses_other_devices_and_cpu_trainer_follows_it() -> None:
     with trainer.autocast():  # no autocast on the CPU: fp32 logits
         assert trainer.net(torch.zeros((1, 4), dtype=torch.int64)).dtype == torch.float32
     assert [g["weight_decay"] for g in trainer.optimizer.param_groups] == [0.1, 0.0]
+
+
+@pytest.mark.parametrize("steps, every, eval_tokens, curve", [(30, 10, 256, None), (25, 10, 256, None),
+                                                            (20, 10, 128, 128)])
+def test_evaluated_tokens_counts_what_the_trainer_scores(monkeypatch, steps, every, eval_tokens, curve) -> None:
+    """``RunConfig.evaluated_tokens`` (the time model's evaluation work) is the sum of the token counts
+    the trainer asks :func:`evaluate` for: the curve's at every evaluation, the final loss's at the end
+    unless the two are the same."""
+    import scalinglab.lab.train as train_module
+
+    asked: list[int] = []
+
+    def counting(model, tokens, n_tokens, cfg, device, autocast):
+        asked.append(n_tokens)
+        return 3.0
+
+    monkeypatch.setattr(train_module, "evaluate", counting)
+    cfg = config(tokens=8 * 16 * steps, eval_every_tokens=8 * 16 * every, eval_tokens=eval_tokens,
+                 curve_eval_tokens=curve)
+    train_run(cfg, DATA)
+    assert sum(asked) == cfg.evaluated_tokens

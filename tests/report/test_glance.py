@@ -76,3 +76,14 @@ def test_known_floor_card_sits_beside_e_with_the_relative_difference() -> None:
 def test_known_floor_card_beside_an_undetermined_e_shows_only_the_truth(e_free_fit) -> None:
     headline, caption = known_floor_card(e_free_fit, 1.7, "H")
     assert headline == "1.7" and "does not determine E" in caption and "%" not in caption
+
+
+@pytest.mark.parametrize(("known_e", "message"), [((0.0, "H"), "known_e value must be a finite number > 0"),
+                                                  ((float("nan"), "H"), "known_e value must be a finite number > 0"),
+                                                  (2.37, "known_e must be \\(value in nats/token, what it is\\)")])
+def test_a_bad_known_floor_is_a_one_line_error(known_e, message, tmp_path) -> None:
+    from scalinglab.errors import ScalingLabError
+    from scalinglab.report.html import make_report
+
+    with pytest.raises(ScalingLabError, match=message):
+        make_report(tmp_path / "runs.csv", known_e=known_e)

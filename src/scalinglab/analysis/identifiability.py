@@ -101,8 +101,10 @@ def _ratio_warning(ratio: np.ndarray) -> list[str]:
 
 def fit_identifiability_warnings(result: FitResult, max_orders: float = MAX_ORDERS) -> list[str]:
     """Warnings from a fitted :class:`~scalinglab.fitting.FitResult`: positive parameters whose bootstrap
-    interval spans more than ``max_orders`` orders of magnitude (log10(high/low)), parameters on a
-    bound of the search box, and a fit that did not converge. A fit without a bootstrap gets one
+    interval spans more than ``max_orders`` orders of magnitude (log10(high/low)): "the data do not
+    determine" it beyond two orders (:data:`scalinglab.fitting.identify.WIDE`) or when the fit flags it,
+    "identified but only loosely determined" between; parameters on a bound of the search box, and a
+    fit that did not converge. A fit without a bootstrap gets one
     sentence saying the interval check could not be made."""
     if not isinstance(result, FitResult):
         raise ScalingLabError(f"result must be a FitResult (from sl.fit), got {type(result).__name__}")
@@ -131,7 +133,7 @@ def fit_identifiability_warnings(result: FitResult, max_orders: float = MAX_ORDE
                 out.append(f"{name}'s {pct} interval [{lo:.3g}, {hi:.3g}] spans {orders:.1f} orders of "
                            f"magnitude: the data do not determine {name}")
                 named.add(name)
-            elif orders > max_orders:  # identified (the trust check's limit is WIDE), but only loosely
+            elif orders > max_orders and name not in named:  # identified (the check's limit is WIDE), loosely
                 out.append(f"{name}'s {pct} interval [{lo:.3g}, {hi:.3g}] spans {orders:.1f} orders of "
                            f"magnitude (a factor {hi / lo:.0f}): {name} is identified but only loosely "
                            f"determined; predictions far beyond the runs carry that spread")

@@ -75,7 +75,7 @@ def _singular(J: Array, keep: Array) -> set[int]:
 
 
 def _asymptotic_intervals(family: LawFamily, theta: Array, J: Array, resid: Array, free: Array,
-                          level: float) -> dict[str, tuple[float, float]]:
+                          level: float, box: tuple[Array, Array] | None = None) -> dict[str, tuple[float, float]]:
     n, P = len(resid), len(theta)
     idx = np.flatnonzero(free)
     if n <= P or idx.size == 0:
@@ -85,7 +85,7 @@ def _asymptotic_intervals(family: LawFamily, theta: Array, J: Array, resid: Arra
     from scipy.special import ndtri  # the normal quantile (scipy.stats.norm.ppf) without scipy.stats
 
     z = float(ndtri(0.5 + level / 2))
-    lo_b, hi_b = family.bounds()
+    lo_b, hi_b = family.bounds() if box is None else box
     out: dict[str, tuple[float, float]] = {}
     for k, j in enumerate(idx):
         half = z * np.sqrt(max(cov[k, k], 0.0))
@@ -135,7 +135,7 @@ def unidentified_parameters(family: LawFamily, theta: Array, X: Mapping[str, Arr
                       + (", ".join(partners) if partners else "the others"))
     if intervals is None:
         resid = family.log_predict(theta[None, :], X)[0] - logy
-        intervals = _asymptotic_intervals(family, theta, J, resid, np.ones(len(theta), bool), level)
+        intervals = _asymptotic_intervals(family, theta, J, resid, np.ones(len(theta), bool), level, box)
         kind = "asymptotic"
     else:
         kind = "bootstrap"

@@ -220,10 +220,11 @@ class RunConfig:
     # ---- work executed (for time estimates, not for laws) -------------------------------------------
     @property
     def evaluated_tokens(self) -> int:
-        """Held-out tokens scored over the run: :attr:`curve_tokens` at each evaluation before the
-        last, :attr:`eval_tokens` at the last (one every ``eval_every_steps`` steps and one at the end)."""
+        """Held-out tokens scored over the run (:func:`scalinglab.lab.train.train_run`): :attr:`curve_tokens`
+        at every evaluation (one every ``eval_every_steps`` steps and one at the end), and at the end also
+        :attr:`eval_tokens` for the final loss unless the two are the same."""
         n_evals = math.ceil(self.steps / self.eval_every_steps)
-        return (n_evals - 1) * self.curve_tokens + self.eval_tokens
+        return n_evals * self.curve_tokens + (0 if self.curve_tokens == self.eval_tokens else self.eval_tokens)
 
     @property
     def executed_flops(self) -> float:

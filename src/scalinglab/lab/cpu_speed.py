@@ -32,7 +32,9 @@ __all__ = ["STEP_FLOPS", "CpuSpeed", "measure_cpu_speed", "work_flops"]
 
 #: FLOP-equivalents of one optimiser step's fixed cost on a CPU: a / b of the time model, 2.4 ms per step
 #: over 1.6e-11 s per FLOP as :func:`measure_cpu_speed` found them on this project's 2-core machine
-#: (2026-12-06). Only ratios between runs use it (:func:`work_flops`), so it needs no measurement per sweep.
+#: (2026-12-06). Only ratios between runs use it (:func:`work_flops`), so it needs no measurement per sweep;
+#: on a GPU, whose FLOPs are far cheaper, the fixed cost weighs more than this and the ETA of a sweep of
+#: tiny runs stays rough.
 STEP_FLOPS = 1.5e8
 
 
@@ -64,8 +66,9 @@ def _calibration_runs() -> tuple[RunConfig, RunConfig]:
 
 
 def _solve(times: tuple[float, float], runs: tuple[RunConfig, RunConfig]) -> CpuSpeed:
-    """a and b from two runs (2 x 2 linear system); a measurement too noisy for a positive pair falls
-    back to the compute-bound run's seconds per FLOP alone (a = 0)."""
+    """a and b from two runs (2 x 2 linear system; the two runs have the same steps, so their FLOPs
+    tell a from b); a measurement too noisy for a positive pair falls back to the compute-bound run's
+    seconds per FLOP alone (a = 0)."""
     (s1, s2), (f1, f2) = [r.step_equivalents for r in runs], [r.executed_flops for r in runs]
     a, b = np.linalg.solve([[s1, f1], [s2, f2]], times)
     if a <= 0 or b <= 0:

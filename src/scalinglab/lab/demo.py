@@ -41,12 +41,13 @@ from rich.console import Console
 from rich.table import Table
 
 from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
+from scalinglab.errors import ScalingLabError, positive_count, positive_number
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import load_runs
 from scalinglab.lab.config import RunConfig
-from scalinglab.lab.corpus import load_corpus
 from scalinglab.lab.cpu_speed import CpuSpeed, measure_cpu_speed
 from scalinglab.lab.design import dry_run_table
+from scalinglab.lab.jobs import cached_corpus
 from scalinglab.lab.markov import parse_markov_spec
 from scalinglab.lab.progress import format_seconds
 from scalinglab.lab.runner import run_key, run_sweep
@@ -129,6 +130,8 @@ def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
     """The demo's planned runs, budget by budget: each one-layer width (:func:`~scalinglab.lab.design.lab_shape`)
     trained D = C / (6 N) tokens in whole steps of :data:`DEMO_BATCH` x :data:`DEMO_SEQ_LEN`, kept when
     it gets at least :data:`DEMO_MIN_STEPS` steps and D/N lies within :data:`DEMO_RATIO`."""
+    budgets = [positive_number("budgets", c) for c in budgets]
+    widths = [positive_count("widths", w, maximum=4096) for w in widths]
     tokens_per_step = DEMO_BATCH * DEMO_SEQ_LEN
     runs = []
     for c in budgets:
@@ -142,6 +145,9 @@ def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
                                seq_len=DEMO_SEQ_LEN, seed=seed, eval_tokens=DEMO_EVAL_TOKENS,
                                curve_eval_tokens=DEMO_CURVE_TOKENS)
             runs.append(PlannedRun(config=config, budget=c, label=f"{c:.3g} FLOPs / N {n:.3g}"))
+    if not runs:
+        raise ScalingLabError(f"no demo run: no width in {widths} gets {DEMO_MIN_STEPS} steps with D/N in "
+                              f"{DEMO_RATIO} at budgets {budgets} FLOPs")
     return runs
 
 
@@ -156,7 +162,7 @@ def demo_eval_floor() -> float:
     (:func:`scalinglab.lab.train.evaluate`: the first ``DEMO_EVAL_TOKENS // DEMO_SEQ_LEN`` windows of
     the held-out split, each token predicted from the one before it): no model beats it on these tokens.
     It is H plus the sampling noise of a finite evaluation, an offset common to every run's loss."""
-    val = load_corpus(DEMO_CORPUS).val  # the split the runs' jobs load (same name, same defaults)
+    val = cached_corpus(DEMO_CORPUS).val  # the split the runs' jobs load (run_sweep loaded it in this process)
     n = min(DEMO_EVAL_TOKENS // DEMO_SEQ_LEN, (val.size - 1) // DEMO_SEQ_LEN) * DEMO_SEQ_LEN
     return float(-source_from_options(parse_markov_spec(DEMO_CORPUS)).log_probs(val[:n + 1]).mean())
 
@@ -167,16 +173,32 @@ def runs_to_train(out: str | os.PathLike[str] = "scalinglab-demo", seed: int = 0
     when there is no store yet), as :func:`scalinglab.lab.runner.run_sweep` would find them."""
     planned = demo_sweep(seed, budgets, widths)
     store = Path(out) / "runs.db"
-    if not store.is_file():
+    sweep = _own_sweep(store, {"corpus": DEMO_CORPUS, "runs": [run_key(r) for r in planned]})
+    if sweep is None:
         return planned
-    design = {"corpus": DEMO_CORPUS, "runs": [run_key(r) for r in planned]}
     with RunStore(store, readonly=True) as st:
-        sweep = st.find_sweep("demo", design)
-        if sweep is None:
-            return planned
         runs = st.runs_frame(sweep)
     done = {r["config"] for r in runs.to_dict("records") if r["status"] == "finished"}
     return [r for r in planned if config_json(run_key(r), "demo run") not in done]
+
+
+def _own_sweep(store: Path, design: dict[str, Any]) -> int | None:
+    """The id of this demo's sweep in ``store`` (None when the store or the sweep is absent), after
+    checking that the store holds no run of another sweep: the demo fits and reports EVERY run of its
+    store, so an earlier demo's design (another corpus, another truth) or a user's own runs there would
+    be mixed into its law. Such a store is a one-line ScalingLabError and is left as it is."""
+    if not store.is_file():
+        return None
+    with RunStore(store, readonly=True) as st:
+        sweep = st.find_sweep("demo", design)
+        sweeps = st.sweeps_frame()
+    others = sweeps[(sweeps["id"] != sweep) & (sweeps["runs"] > 0)]
+    if len(others):
+        names = ", ".join(sorted({str(n) for n in others["name"]}))
+        raise ScalingLabError(f"{store} already holds {int(others['runs'].sum())} run(s) of another sweep ({names}: an "
+                              "earlier demo's design or your own); the demo fits and reports every run of its store, so "
+                              "give it a new folder (--out); nothing in this one was changed")
+    return sweep
 
 
 def describe(out: str | os.PathLike[str] = "scalinglab-demo", budgets: tuple[float, ...] = DEMO_BUDGETS,
@@ -214,7 +236,9 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "runs.db"
-    rows = run_sweep(demo_sweep(seed, budgets, widths), store, corpus=DEMO_CORPUS, sweep_name="demo",
+    planned = demo_sweep(seed, budgets, widths)
+    _own_sweep(store, {"corpus": DEMO_CORPUS, "runs": [run_key(r) for r in planned]})  # refuses a mixed store
+    rows = run_sweep(planned, store, corpus=DEMO_CORPUS, sweep_name="demo",
                      workers=workers, progress=progress)
     runs = load_runs(store)  # params: non-embedding, the N of the store's 6ND FLOPs
     non_embedding = dict(zip(runs.data["run"].astype(str), runs.data["params"], strict=True))

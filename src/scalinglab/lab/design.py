@@ -337,9 +337,11 @@ def dry_run_table(runs: list[PlannedRun], seconds_per_flop: float | None = None,
     """One row per run (columns :data:`DRY_RUN_COLUMNS`): label, budget (FLOPs; None for a grid), the
     shape, params and params_non_embedding, tokens (trained, whole steps), flops (6 N D as the trainer
     reports), steps, and est_seconds: ``speed.seconds(config)`` (:mod:`scalinglab.lab.cpu_speed`), or
-    executed FLOPs (``RunConfig.executed_flops``) x ``seconds_per_flop`` when that is given (a GPU's
-    rate), else by :func:`~scalinglab.lab.cpu_speed.measure_cpu_speed` (rough). Without torch and
-    either, est_seconds is NaN."""
+    executed FLOPs (``RunConfig.executed_flops``) x ``seconds_per_flop`` when that is given instead (a
+    GPU's rate), else by :func:`~scalinglab.lab.cpu_speed.measure_cpu_speed` (rough). Without torch and
+    either, est_seconds is NaN; giving both is an error."""
+    if seconds_per_flop is not None and speed is not None:
+        raise ScalingLabError("dry_run_table: give seconds_per_flop or speed, not both")
     if seconds_per_flop is not None:
         seconds_per_flop = _number(seconds_per_flop, "seconds_per_flop")
     elif speed is None and has_torch():

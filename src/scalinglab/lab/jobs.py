@@ -23,7 +23,7 @@ from scalinglab.lab.progress import SweepProgress
 from scalinglab.lab.records import Checkpoint, EvalPoint
 from scalinglab.stores.run_store import RunStore, StoreError
 
-__all__ = ["RunEvent", "eval_count", "record"]
+__all__ = ["RunEvent", "cached_corpus", "eval_count", "record"]
 
 
 def _numbers(config: RunConfig) -> tuple[int, int, float]:
@@ -40,7 +40,7 @@ def eval_count(config: RunConfig) -> int:
 _CORPORA: dict[tuple[str, str, str | None, int | None], TokenData] = {}
 
 
-def _corpus(name: str, tokenizer: str = "bytes", text_field: str | None = None,
+def cached_corpus(name: str, tokenizer: str = "bytes", text_field: str | None = None,
             max_tokens: int | None = None) -> TokenData:
     """The corpus, loaded once per process (a dataset path: from its token cache after the first load)."""
     key = (name, tokenizer, text_field, max_tokens)
@@ -113,7 +113,7 @@ def _train_job(job: _Job, emit: Callable[[RunEvent], None], data: TokenData | No
             emit(RunEvent("metric", job.run_id, _metric(point)))
 
     try:
-        data = _corpus(job.corpus, job.tokenizer, job.text_field, job.max_tokens) if data is None else data
+        data = cached_corpus(job.corpus, job.tokenizer, job.text_field, job.max_tokens) if data is None else data
         result = train_run(job.config, data, on_eval=log, resume=resume, checkpoint_path=job.checkpoint)
     except StoreError:  # the store cannot record (full, damaged) or the attempt is stale: not the run's failure
         raise

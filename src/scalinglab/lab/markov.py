@@ -167,7 +167,7 @@ class MarkovSource:
     def describe(self) -> str:
         """One line: the chain's shape (:attr:`options`, the corpus-name keys that built it) and its
         entropy rate."""
-        shape = " ".join(f"{k}={v:g}" for k, v in self.options.items())
+        shape = " ".join(f"{k}={_option_text(v)}" for k, v in self.options.items())
         return f"markov {shape}: entropy rate {self.entropy_rate_nats:.6f} nats/token"
 
     def sample(self, n_tokens: int, seed: int = 0) -> np.ndarray:
@@ -204,6 +204,11 @@ class MarkovSource:
         p = np.where(hit, self.next_probs[ctx], 0.0).sum(axis=1)
         with np.errstate(divide="ignore"):
             return np.log(p)
+
+
+def _option_text(value: float | int) -> str:
+    """An option as a corpus name writes it: whole numbers in full (seed=1234567), others as ``:g``."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _walk(ctx: int, u: np.ndarray, cum: list[list[float]], tokens: list[list[int]], vocab: int, n_ctx: int) -> list[int]:
@@ -250,8 +255,8 @@ def parse_markov_spec(spec: str) -> dict[str, float | int]:
             number = float(value)
         except ValueError:
             raise ScalingLabError(f"corpus {spec!r}: option {key} needs a number, got {value!r}") from None
-        if _SPEC_KEYS[key] is int and not (math.isfinite(number) and number == int(number)):
-            raise ScalingLabError(f"corpus {spec!r}: option {key} needs a whole number, got {value!r}")
+        if _SPEC_KEYS[key] is int and not (math.isfinite(number) and number == int(number) and number >= 0):
+            raise ScalingLabError(f"corpus {spec!r}: option {key} needs a whole number >= 0, got {value!r}")
         out[key] = int(number) if _SPEC_KEYS[key] is int else number
     return out
 
@@ -273,7 +278,7 @@ def source_token_data(source: MarkovSource, n_tokens: int = 1_000_000, val_fract
         raise ScalingLabError(f"corpus markov: val_fraction must be between 0 and 1, got {val_fraction!r}")
     stream = source.sample(n_tokens, seed=source.seed + 1)
     n_val = max(2, int(round(stream.size * val_fraction)))
-    shape = ",".join(f"{k}={v:g}" for k, v in source.options.items())
+    shape = ",".join(f"{k}={_option_text(v)}" for k, v in source.options.items())
     return TokenData(
         train=stream[:-n_val], val=stream[-n_val:], vocab_size=source.vocab_size, bytes_per_token=1.0,
         name=f"markov:{shape},tokens={n_tokens}",

@@ -67,12 +67,12 @@ from scalinglab.lab.devices import check_runs_per_gpu, cuda_device_count, pool_d
 from scalinglab.lab.jobs import (  # noqa: F401 (re-exported: the runner's names before lab.jobs)
     _CORPORA,
     RunEvent,
-    _corpus,
     _Job,
     _metric,
     _numbers,
     _resume_checkpoint,
     _train_job,
+    cached_corpus,
     eval_count,
     record,
 )
@@ -217,7 +217,7 @@ def run_sweep(runs: list[PlannedRun], store: str | os.PathLike[str], *, corpus: 
         raise ScalingLabError(f"workers: must be a positive integer, got {workers!r}")
     configs = [dataclasses.replace(r.config, device=device) for r in runs]  # validates device
     retries, slots = _check_parallel(backend, device, workers, runs_per_gpu, max_retries)
-    data = _corpus(str(corpus), tokenizer, text_field, max_tokens)  # a bad corpus fails here, before the store is touched
+    data = cached_corpus(str(corpus), tokenizer, text_field, max_tokens)  # a bad corpus fails here, before the store is touched
     for c in configs:
         if data.vocab_size > c.arch.vocab_size:
             raise ScalingLabError(f"corpus {corpus}: vocab_size={data.vocab_size} exceeds architecture "

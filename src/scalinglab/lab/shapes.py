@@ -19,8 +19,9 @@ def head_dim_for(d_model: int) -> int:
 
 
 def lab_shape(n_layer: int, d_model: int, vocab_size: int, seq_len: int, d_ff: int | None = None) -> Architecture:
-    """The lab's decoder of this depth and width (d_ff = 4 d_model unless given; heads of
-    :func:`head_dim_for`, at least one; rotary positions, LayerNorm, tied embeddings, no biases)."""
+    """The lab's decoder of this depth and width (d_ff = 4 d_model unless given; d_model //
+    :func:`head_dim_for` heads, at least one, so a width that is not a multiple of the head dimension,
+    e.g. 24, gets fewer, wider heads: one of 24; rotary positions, LayerNorm, tied embeddings, no biases)."""
     hd = head_dim_for(d_model)
     d_ff = 4 * d_model if d_ff is None else d_ff
     suffix = "" if d_ff == 4 * d_model else f"-ff{d_ff}"

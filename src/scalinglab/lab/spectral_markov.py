@@ -70,6 +70,10 @@ def spectral_probs(vocab_size: int, decay: float, scale: float, zipf_s: float, s
     logits = spectral_logits(vocab_size, decay, scale, zipf_s, seed)
     logits -= logits.max(axis=1, keepdims=True)
     probs = np.exp(logits)
+    if not np.all(probs > 0):  # exp underflows below about -745 nats: the chain would not be dense
+        raise ScalingLabError(f"spectral Markov source: scale={scale:g} makes {int(np.sum(probs <= 0))} transition "
+                              f"probabilities underflow to 0 (logits spanning {-float(logits.min()):.0f} nats in a "
+                              "row); the chain would not be dense and its entropy rate not exact: use a smaller scale")
     return probs / probs.sum(axis=1, keepdims=True)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from scalinglab.atomic import atomic_write_text
-from scalinglab.errors import ScalingLabError
+from scalinglab.errors import ScalingLabError, positive_number
 from scalinglab.report.fit_plots import RunsSource
 from scalinglab.report.page import EmbeddedFigure, esc, page
 from scalinglab.report.sections import ReportInputs, build_sections
@@ -89,6 +89,10 @@ def make_report(data: RunsSource, law: str = "chinchilla", bootstrap: int = 200,
     ``known_e`` = (value in nats/token, what it is): a loss floor known exactly, e.g. a synthetic
     corpus's entropy rate, shown beside the fitted E ("at a glance")."""
     budgets = [float(b) for b in budgets]
+    if known_e is not None:  # (value in nats/token, what it is)
+        if not (isinstance(known_e, tuple) and len(known_e) == 2 and isinstance(known_e[1], str)):
+            raise ScalingLabError(f"known_e must be (value in nats/token, what it is), got {known_e!r}")
+        known_e = (positive_number("known_e value", known_e[0]), known_e[1])
     if not budgets:
         raise ScalingLabError("give at least one FLOP budget for the plan")
     source = _source_name(data)
