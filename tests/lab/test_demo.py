@@ -186,7 +186,7 @@ def test_a_store_holding_another_sweep_is_refused_and_left_as_it_is(tmp_path) ->
     before = store.read_bytes()
     for call in (lambda: runs_to_train(tmp_path), lambda: describe(tmp_path),
                  lambda: run_lab_demo(tmp_path, report=False, **SMALL)):
-        with pytest.raises(ScalingLabError, match=r"already holds 1 run\(s\) of another sweep \(demo: .*new folder"):
+        with pytest.raises(ScalingLabError, match=r"already holds 1 run\(s\) of another sweep \(demo: .*new folder \(--out\) or remove"):
             call()
     assert store.read_bytes() == before
 

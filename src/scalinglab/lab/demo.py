@@ -197,7 +197,7 @@ def _own_sweep(store: Path, design: dict[str, Any]) -> int | None:
         names = ", ".join(sorted({str(n) for n in others["name"]}))
         raise ScalingLabError(f"{store} already holds {int(others['runs'].sum())} run(s) of another sweep ({names}: an "
                               "earlier demo's design or your own); the demo fits and reports every run of its store, so "
-                              "give it a new folder (--out); nothing in this one was changed")
+                              f"give it a new folder (--out) or remove {store.parent}; nothing in it was changed")
     return sweep
 
 
