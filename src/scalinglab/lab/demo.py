@@ -32,6 +32,7 @@ those of large language models, but the method is the same.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scalinglab.analysis.identifiability import fit_identifiability_warnings, identifiability_warnings
+from scalinglab.counting import flops_from
 from scalinglab.errors import ScalingLabError, positive_count, positive_number
 from scalinglab.fitting import FitResult, fit
 from scalinglab.io import load_runs
@@ -48,7 +50,7 @@ from scalinglab.lab.config import RunConfig
 from scalinglab.lab.cpu_speed import CpuSpeed, measure_cpu_speed
 from scalinglab.lab.design import dry_run_table
 from scalinglab.lab.jobs import cached_corpus
-from scalinglab.lab.markov import parse_markov_spec
+from scalinglab.lab.markov import MarkovSource, parse_markov_spec
 from scalinglab.lab.progress import format_seconds
 from scalinglab.lab.runner import run_key, run_sweep
 from scalinglab.lab.shapes import lab_shape
@@ -138,7 +140,7 @@ def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
         for width in widths:
             arch = lab_shape(1, width, DEMO_VOCAB, DEMO_SEQ_LEN)
             n = arch.params_non_embedding()
-            steps = round(c / (6 * n * tokens_per_step))
+            steps = round(c / flops_from(n, tokens_per_step))  # C = 6 N D, D in whole steps
             if steps < DEMO_MIN_STEPS or not DEMO_RATIO[0] <= steps * tokens_per_step / n <= DEMO_RATIO[1]:
                 continue
             config = RunConfig(arch=arch, tokens=steps * tokens_per_step, batch_size=DEMO_BATCH,
@@ -151,10 +153,21 @@ def demo_sweep(seed: int = 0, budgets: tuple[float, ...] = DEMO_BUDGETS,
     return runs
 
 
+@functools.cache
+def _demo_source() -> MarkovSource:
+    """The demo corpus's chain (:mod:`scalinglab.lab.spectral_markov`), built once per process."""
+    return source_from_options(parse_markov_spec(DEMO_CORPUS))
+
+
+def _demo_design(planned: list[PlannedRun]) -> dict[str, Any]:
+    """The design :func:`scalinglab.lab.runner.run_sweep` records for the demo's sweep (how its store finds it)."""
+    return {"corpus": DEMO_CORPUS, "runs": [run_key(r) for r in planned]}
+
+
 def demo_entropy_rate() -> float:
     """The exact entropy rate (nats/token) of the demo's Markov source (:mod:`scalinglab.lab.spectral_markov`),
     from its tables (no sample drawn)."""
-    return source_from_options(parse_markov_spec(DEMO_CORPUS)).entropy_rate_nats
+    return _demo_source().entropy_rate_nats
 
 
 def demo_eval_floor() -> float:
@@ -164,7 +177,7 @@ def demo_eval_floor() -> float:
     It is H plus the sampling noise of a finite evaluation, an offset common to every run's loss."""
     val = cached_corpus(DEMO_CORPUS).val  # the split the runs' jobs load (run_sweep loaded it in this process)
     n = min(DEMO_EVAL_TOKENS // DEMO_SEQ_LEN, (val.size - 1) // DEMO_SEQ_LEN) * DEMO_SEQ_LEN
-    return float(-source_from_options(parse_markov_spec(DEMO_CORPUS)).log_probs(val[:n + 1]).mean())
+    return float(-_demo_source().log_probs(val[:n + 1]).mean())
 
 
 def runs_to_train(out: str | os.PathLike[str] = "scalinglab-demo", seed: int = 0,
@@ -173,7 +186,7 @@ def runs_to_train(out: str | os.PathLike[str] = "scalinglab-demo", seed: int = 0
     when there is no store yet), as :func:`scalinglab.lab.runner.run_sweep` would find them."""
     planned = demo_sweep(seed, budgets, widths)
     store = Path(out) / "runs.db"
-    sweep = _own_sweep(store, {"corpus": DEMO_CORPUS, "runs": [run_key(r) for r in planned]})
+    sweep = _own_sweep(store, _demo_design(planned))
     if sweep is None:
         return planned
     with RunStore(store, readonly=True) as st:
@@ -237,7 +250,7 @@ def run_lab_demo(out: str | os.PathLike[str] = "scalinglab-demo", *, workers: in
     folder.mkdir(parents=True, exist_ok=True)
     store = folder / "runs.db"
     planned = demo_sweep(seed, budgets, widths)
-    _own_sweep(store, {"corpus": DEMO_CORPUS, "runs": [run_key(r) for r in planned]})  # refuses a mixed store
+    _own_sweep(store, _demo_design(planned))  # refuses a store mixing another sweep's runs
     rows = run_sweep(planned, store, corpus=DEMO_CORPUS, sweep_name="demo",
                      workers=workers, progress=progress)
     runs = load_runs(store)  # params: non-embedding, the N of the store's 6ND FLOPs

@@ -129,9 +129,12 @@ class MarkovSource:
                         "zipf": self.zipf_s, "concentration": self.concentration, "seed": self.seed}
 
     @classmethod
-    def from_table(cls, order: int, vocab_size: int, next_tokens: np.ndarray, next_probs: np.ndarray) -> MarkovSource:
+    def from_table(cls, order: int, vocab_size: int, next_tokens: np.ndarray, next_probs: np.ndarray, *,
+                   seed: int = -1, options: dict[str, float | int] | None = None) -> MarkovSource:
         """A chain given by its tables: row c of ``next_tokens`` / ``next_probs`` (shape V^k x b) lists
-        the tokens allowed after context c and their probabilities (rows sum to 1)."""
+        the tokens allowed after context c and their probabilities (rows sum to 1). ``seed``: the one that
+        drew the tables, if any (a sample's seed is seed + 1, :func:`source_token_data`); ``options``:
+        the corpus-name keys that built them (default order, vocab and branching)."""
         tokens = np.asarray(next_tokens, dtype=np.int64)
         probs = np.asarray(next_probs, dtype=np.float64)
         _check_shape(order, vocab_size, tokens.shape[1] if tokens.ndim == 2 else 1)
@@ -143,9 +146,10 @@ class MarkovSource:
         if probs.min() < 0 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-9):
             raise ScalingLabError("Markov source: each row of next_probs must be >= 0 and sum to 1")
         self = cls.__new__(cls)
-        self.zipf_s, self.seed, self.concentration = float("nan"), -1, float("nan")
+        self.zipf_s, self.seed, self.concentration = float("nan"), int(seed), float("nan")
         self._set_tables(order, vocab_size, tokens, probs)
-        self.options = {"order": self.order, "vocab": self.vocab_size, "branching": self.branching}
+        self.options = dict(options) if options is not None else {
+            "order": self.order, "vocab": self.vocab_size, "branching": self.branching}
         return self
 
     def _set_tables(self, order: int, vocab_size: int, tokens: np.ndarray, probs: np.ndarray) -> None:

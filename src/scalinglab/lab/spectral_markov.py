@@ -32,6 +32,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+from scipy.special import softmax
 
 from scalinglab.errors import ScalingLabError
 from scalinglab.lab.data import TokenData
@@ -68,13 +69,13 @@ def spectral_logits(vocab_size: int, decay: float, scale: float, zipf_s: float, 
 def spectral_probs(vocab_size: int, decay: float, scale: float, zipf_s: float, seed: int) -> np.ndarray:
     """The V x V transition probabilities p(y | c) = softmax over y of :func:`spectral_logits` (rows sum to 1)."""
     logits = spectral_logits(vocab_size, decay, scale, zipf_s, seed)
-    logits -= logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits)
+    probs = softmax(logits, axis=1)
     if not np.all(probs > 0):  # exp underflows below about -745 nats: the chain would not be dense
+        span = float(np.max(logits.max(axis=1) - logits.min(axis=1)))
         raise ScalingLabError(f"spectral Markov source: scale={scale:g} makes {int(np.sum(probs <= 0))} transition "
-                              f"probabilities underflow to 0 (logits spanning {-float(logits.min()):.0f} nats in a "
-                              "row); the chain would not be dense and its entropy rate not exact: use a smaller scale")
-    return probs / probs.sum(axis=1, keepdims=True)
+                              f"probabilities underflow to 0 (logits spanning {span:.0f} nats in a row); the chain "
+                              "would not be dense and its entropy rate not exact: use a smaller scale")
+    return probs
 
 
 def spectral_source(vocab_size: int = 256, decay: float = 0.7, scale: float = 32.0, zipf_s: float = 1.0,
@@ -82,11 +83,9 @@ def spectral_source(vocab_size: int = 256, decay: float = 0.7, scale: float = 32
     """The order-1 chain of :func:`spectral_probs` as a :class:`MarkovSource` (exact entropy rate)."""
     probs = spectral_probs(vocab_size, decay, scale, zipf_s, seed)
     tokens = np.broadcast_to(np.arange(vocab_size, dtype=np.int64), probs.shape)
-    source = MarkovSource.from_table(1, vocab_size, tokens, probs)
-    source.zipf_s, source.seed = float(zipf_s), int(seed)
-    source.options = {"order": 1, "vocab": vocab_size, "spectrum": float(decay), "scale": float(scale),
-                      "zipf": float(zipf_s), "seed": int(seed)}
-    return source
+    options = {"order": 1, "vocab": vocab_size, "spectrum": float(decay), "scale": float(scale),
+               "zipf": float(zipf_s), "seed": int(seed)}
+    return MarkovSource.from_table(1, vocab_size, tokens, probs, seed=seed, options=options)
 
 
 def source_from_options(opts: Mapping[str, float | int], *, vocab_size: int = 64, seed: int = 0) -> MarkovSource:
