@@ -127,16 +127,16 @@ def fit_identifiability_warnings(result: FitResult, max_orders: float = MAX_ORDE
         if not ci:
             continue
         lo, hi = ci
-        if lo > 0 and hi > 0:
-            orders = math.log10(hi / lo)
-            if orders > max(max_orders, math.log10(WIDE)) or (orders > max_orders and name in result.unidentified):
-                out.append(f"{name}'s {pct} interval [{lo:.3g}, {hi:.3g}] spans {orders:.1f} orders of "
-                           f"magnitude: the data do not determine {name}")
-                named.add(name)
-            elif orders > max_orders and name not in named:  # identified (the check's limit is WIDE), loosely
-                out.append(f"{name}'s {pct} interval [{lo:.3g}, {hi:.3g}] spans {orders:.1f} orders of "
-                           f"magnitude (a factor {hi / lo:.0f}): {name} is identified but only loosely "
-                           f"determined; predictions far beyond the runs carry that spread")
+        orders = math.log10(hi / lo) if lo > 0 and hi > 0 else 0.0
+        if orders <= max_orders:
+            continue
+        spans = f"{name}'s {pct} interval [{lo:.3g}, {hi:.3g}] spans {orders:.1f} orders of magnitude"
+        if orders > math.log10(WIDE) or name in result.unidentified:
+            out.append(f"{spans}: the data do not determine {name}")
+            named.add(name)
+        elif name not in named:  # identified (the trust check's limit is WIDE), but loosely
+            out.append(f"{spans} (a factor {hi / lo:.0f}): {name} is identified but only loosely determined; "
+                       "predictions far beyond the runs carry that spread")
     return out + _unidentified_sentences(result, named)
 
 
